@@ -1,0 +1,56 @@
+"""ohws_jupyter: the OpenHarmony ``@ohos.net.webSocket`` API in Python, live in Jupyter.
+
+>>> from ohws_jupyter import webSocket
+>>> ws = webSocket.createWebSocket()
+
+``%load_ext ohws_jupyter`` adds the ``%ws`` magics; ``WebSocketPanel(ws)`` shows
+a live panel. Neither is imported until used, so the core works without Jupyter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import webSocket
+from .client import ReadyState, WebSocket, create_websocket, createWebSocket, split_message
+from .errors import BusinessError
+from .events import Record
+from .options import (
+    ClientCert,
+    CloseResult,
+    HttpProxy,
+    OpenResult,
+    WebSocketCloseOptions,
+    WebSocketRequestOptions,
+    set_allowed_hosts,
+)
+from .promise import Promise
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BusinessError",
+    "ClientCert",
+    "CloseResult",
+    "HttpProxy",
+    "OpenResult",
+    "Promise",
+    "ReadyState",
+    "Record",
+    "WebSocket",
+    "WebSocketCloseOptions",
+    "WebSocketRequestOptions",
+    "createWebSocket",
+    "create_websocket",
+    "load_ipython_extension",
+    "set_allowed_hosts",
+    "split_message",
+    "webSocket",
+]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext ohws_jupyter``: register the ``%ws`` magics."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)

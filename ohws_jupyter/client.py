@@ -1,0 +1,866 @@
+"""The OHOS ``WebSocket`` client over the ``websockets`` library.
+
+:func:`createWebSocket` returns a :class:`WebSocket`; its ``connect``, ``send``
+and ``close`` return a :class:`~ohws_jupyter.promise.Promise`, or take a
+trailing ``callback(err, value)`` instead. Every failure, bad arguments
+included, arrives through the promise or the callback as a
+:class:`~ohws_jupyter.errors.BusinessError`; only ``on``/``off`` raise.
+
+Threads: the caller's thread validates arguments and hands work to the
+runtime's I/O loop; the loop runs one :class:`_Session` per connection attempt;
+events go to the callback thread, in order. This is the only client module
+that imports ``websockets``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import enum
+import logging
+import socket
+import ssl
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.client import ClientProtocol
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidProxy,
+    InvalidStatus,
+    InvalidURI,
+    NegotiationError,
+    PayloadTooBig,
+    ProtocolError,
+    ProxyError,
+)
+from websockets.frames import CLOSE, Frame
+
+from .errors import (
+    CONNECTION_ERROR,
+    CONNECTION_EXISTS,
+    PARAMETER_ERROR,
+    UNKNOWN_ERROR,
+    URL_ERROR,
+    BusinessError,
+)
+from .events import EventEmitter, Record, report_callback_error
+from .options import (
+    PIECE_SIZE,
+    CloseResult,
+    HttpProxy,
+    OpenResult,
+    WebSocketRequestOptions,
+    check_close_options,
+    check_data,
+    check_request_options,
+    check_url,
+    mask_headers,
+)
+from .promise import Promise
+from .runtime import create_task, get_runtime
+
+__all__ = ["ReadyState", "WebSocket", "createWebSocket", "create_websocket", "split_message"]
+
+logger = logging.getLogger("ohws_jupyter")
+
+#: Event name -> length of the OHOS argument list.
+CLIENT_EVENTS = {
+    "open": 2,
+    "message": 2,
+    "close": 2,
+    "error": 1,
+    "dataEnd": 0,
+    "headerReceive": 1,
+}
+
+
+class ReadyState(enum.IntEnum):
+    """Connection states, numbered like the browser's ``WebSocket.readyState``."""
+
+    CONNECTING = 0
+    OPEN = 1
+    CLOSING = 2
+    CLOSED = 3
+
+
+def split_message(message: str | bytes, size: int = PIECE_SIZE) -> list[str] | list[bytes]:
+    """Cut a message into pieces of at most ``size`` bytes (the seed's 4K rule).
+
+    Text is cut only between UTF-8 characters, so every piece is a valid ``str``.
+    """
+    if isinstance(message, str):
+        if len(message) * 4 <= size:  # cannot exceed size bytes: skip encoding
+            return [message]
+        data = message.encode("utf-8")
+        if len(data) <= size:
+            return [message]
+        pieces: list[str] = []
+        start, end_of_data = 0, len(data)
+        while start < end_of_data:
+            end = min(start + size, end_of_data)
+            while end < end_of_data and (data[end] & 0xC0) == 0x80:
+                end -= 1  # never cut inside a multi-byte character
+            pieces.append(data[start:end].decode("utf-8"))
+            start = end
+        return pieces
+    if len(message) <= size:
+        return [message]
+    view = memoryview(message)
+    return [bytes(view[i : i + size]) for i in range(0, len(message), size)]
+
+
+class _LenientProtocol(ClientProtocol):
+    """``ClientProtocol`` that accepts a close frame inside a fragmented message.
+
+    RFC 6455 section 5.4 lets control frames, close included, arrive between the
+    fragments of a message; ``websockets`` fails such a connection with 1002.
+    We drop the incomplete message and answer the close as usual (Autobahn 7.1.5).
+    """
+
+    def recv_frame(self, frame: Frame) -> None:
+        if frame.opcode is CLOSE and self.current_size is not None:
+            self.current_size = None
+        super().recv_frame(frame)
+
+
+class _Connection(ClientConnection):
+    """The ``websockets`` connection, with the lenient protocol installed."""
+
+    def __init__(self, protocol: ClientProtocol, *args: Any, **kwargs: Any) -> None:
+        # connect() builds the protocol itself and offers no factory for it; the
+        # subclass only overrides recv_frame, so switching the class is safe.
+        protocol.__class__ = _LenientProtocol
+        super().__init__(protocol, *args, **kwargs)
+
+
+@dataclasses.dataclass
+class Stats:
+    """Counters of one WebSocket object, across its connections."""
+
+    messagesIn: int = 0
+    bytesIn: int = 0
+    piecesIn: int = 0
+    messagesOut: int = 0
+    bytesOut: int = 0
+    connects: int = 0
+    openedAt: float | None = None
+    closedAt: float | None = None
+    lastClose: CloseResult | None = None
+    lastError: BusinessError | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["lastClose"] = self.lastClose
+        out["lastError"] = self.lastError
+        return out
+
+
+class WebSocket:
+    """A WebSocket client with the OHOS ``@ohos.net.webSocket`` API.
+
+    Create it with :func:`createWebSocket`. One object holds at most one
+    connection at a time and can connect again once closed.
+    """
+
+    def __init__(self) -> None:
+        self._events = EventEmitter(CLIENT_EVENTS, "WebSocket")
+        self._lock = threading.Lock()
+        self._state = ReadyState.CLOSED
+        self._session: _Session | None = None
+        self._observers: list[Callable[[Record], None]] = []
+        self.url: str | None = None
+        self.options: WebSocketRequestOptions | None = None
+        self.stats = Stats()
+        self._protocol = ""
+        self._extensions = ""
+        self._response_headers: dict[str, str] = {}
+        self._finalizer: weakref.finalize | None = None
+
+    # -- read-only state -----------------------------------------------------
+    @property
+    def state(self) -> ReadyState:
+        """``CONNECTING``, ``OPEN``, ``CLOSING`` or ``CLOSED``."""
+        return self._state
+
+    @property
+    def readyState(self) -> int:
+        """The state as the browser's number: 0 connecting … 3 closed."""
+        return int(self._state)
+
+    @property
+    def protocol(self) -> str:
+        """The subprotocol the server selected ('' if none)."""
+        return self._protocol
+
+    @property
+    def extensions(self) -> str:
+        """The negotiated extensions, e.g. ``'permessage-deflate'``."""
+        return self._extensions
+
+    @property
+    def responseHeaders(self) -> dict[str, str]:
+        """The handshake response headers of the current or last connection."""
+        return dict(self._response_headers)
+
+    def __repr__(self) -> str:
+        where = f" {self.url}" if self.url else ""
+        proto = f" protocol={self._protocol!r}" if self._protocol else ""
+        return f"<WebSocket {self._state.name}{where}{proto}>"
+
+    # -- events --------------------------------------------------------------
+    def on(self, type: str, callback: Callable[..., Any]) -> None:
+        """Subscribe to ``'open'``, ``'message'``, ``'close'``, ``'error'``, ``'dataEnd'``
+        or ``'headerReceive'``.
+
+        Raises:
+            BusinessError: 401 for an unknown event or a non-callable callback.
+        """
+        self._events.on(type, callback)
+
+    def off(self, type: str, callback: Callable[..., Any] | None = None) -> None:
+        """Unsubscribe ``callback`` from ``type``, or every callback if omitted."""
+        self._events.off(type, callback)
+
+    def watch(self, observer: Callable[[Record], None]) -> Callable[[], None]:
+        """Extension: call ``observer(record)`` for everything that happens, sends included.
+
+        Whole messages are reported once, with their piece count. The observer
+        runs on the I/O thread, so it must be quick and must not block; it is
+        meant for views such as the panel. Returns a function that stops it.
+        """
+        if not callable(observer):
+            raise BusinessError(PARAMETER_ERROR, "watch() needs a callable observer")
+        self._observers = [*self._observers, observer]
+
+        def stop() -> None:
+            self._observers = [o for o in self._observers if o is not observer]
+
+        return stop
+
+    def _record(self, record: Record) -> None:
+        for observer in self._observers:
+            try:
+                observer(record)
+            except Exception as exc:
+                report_callback_error(f"observer {observer!r}", exc)
+
+    # -- operations ---------------------------------------------------------
+    def connect(self, url: Any, *args: Any) -> Promise[bool] | None:
+        """Open a connection: ``connect(url[, options][, callback])``.
+
+        Returns:
+            Without a callback, a promise of ``True`` once the handshake completed;
+            with one, ``None`` and ``callback(err, True)`` later.
+        """
+        options, callback, promise = _split_args("connect", args)
+        if promise is None:
+            promise = Promise("connect")
+            promise._needs_callback_thread = True
+            try:
+                parts = check_url(url)
+                opts = check_request_options(options)
+                tls = _tls_context(opts) if parts.scheme.lower() == "wss" else None
+            except BusinessError as err:
+                promise.reject(err)
+            else:
+                self._start(url, opts, tls, promise)
+        return _finish(promise, callback)
+
+    def _start(
+        self, url: str, opts: WebSocketRequestOptions, tls: ssl.SSLContext | None, promise: Promise
+    ) -> None:
+        with self._lock:
+            if self._state is not ReadyState.CLOSED:
+                promise.reject(
+                    BusinessError(
+                        CONNECTION_EXISTS,
+                        f"this WebSocket is {self._state.name} ({self.url}); "
+                        "close it first, or create another with createWebSocket()",
+                    )
+                )
+                return
+            self._state = ReadyState.CONNECTING
+            self.url, self.options = url, opts
+            self._protocol = self._extensions = ""
+            self._response_headers = {}
+            session = _Session(self, url, opts, tls, promise)
+            self._session = session
+        self.stats.connects += 1
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        self._finalizer = weakref.finalize(self, session.abandon)
+        get_runtime().call_soon(session.begin)
+
+    def send(self, data: Any, callback: Any = None) -> Promise[bool] | None:
+        """Send a text (``str``) or binary (bytes-like) message.
+
+        Returns:
+            Without a callback, a promise of ``True`` once the frame was handed to
+            the transport; with one, ``None``.
+        """
+        if callback is not None and not callable(callback):
+            return _finish(_bad_callback("send", callback), None)
+        promise: Promise[bool] = Promise("send")
+        try:
+            payload, is_text = check_data(data)
+        except BusinessError as err:
+            promise.reject(err)
+            return _finish(promise, callback)
+        session = self._session
+        if self._state is not ReadyState.OPEN or session is None:
+            promise.reject(_not_open("send", self._state))
+        else:
+            get_runtime().call_soon(session.enqueue, (payload, is_text, promise))
+        return _finish(promise, callback)
+
+    def close(self, *args: Any) -> Promise[bool] | None:
+        """Close the connection: ``close([options][, callback])``.
+
+        Messages already passed to ``send`` are sent first. Resolves with ``True``
+        once the closing handshake finished (or timed out and the transport closed).
+        """
+        options, callback, promise = _split_args("close", args)
+        if promise is None:
+            promise = Promise("close")
+            promise._needs_callback_thread = True
+            try:
+                opts = check_close_options(options)
+            except BusinessError as err:
+                promise.reject(err)
+            else:
+                with self._lock:
+                    session = self._session
+                    state = self._state
+                    if state in (ReadyState.OPEN, ReadyState.CONNECTING) and session is not None:
+                        self._state = ReadyState.CLOSING
+                if state is ReadyState.CLOSED or session is None:
+                    promise.reject(_not_open("close", state))
+                else:
+                    get_runtime().call_soon(session.request_close, opts.code, opts.reason, promise)
+        return _finish(promise, callback)
+
+    # -- used by the session, on the I/O thread ---------------------------------
+    def _set_state(self, state: ReadyState, session: _Session) -> None:
+        with self._lock:
+            if self._session is session:
+                self._state = state
+                if state is ReadyState.CLOSED:
+                    self._session = None
+
+
+def createWebSocket() -> WebSocket:
+    """Create a WebSocket client object (OHOS ``webSocket.createWebSocket()``)."""
+    return WebSocket()
+
+
+create_websocket = createWebSocket
+
+
+def _split_args(op: str, args: tuple[Any, ...]) -> tuple[Any, Any, Promise | None]:
+    """Sort ``(options?, callback?)``; a malformed call gives a rejected promise."""
+    if len(args) > 2:
+        return (
+            None,
+            None,
+            Promise.rejected(
+                BusinessError(PARAMETER_ERROR, f"{op}() takes at most options and a callback"), op
+            ),
+        )
+    options, callback = None, None
+    if len(args) == 2:
+        options, callback = args
+        if callback is not None and not callable(callback):
+            return None, None, _bad_callback(op, callback)
+    elif len(args) == 1:
+        if callable(args[0]) and not isinstance(args[0], type):
+            callback = args[0]
+        else:
+            options = args[0]
+    return options, callback, None
+
+
+def _bad_callback(op: str, callback: Any) -> Promise[Any]:
+    return Promise.rejected(
+        BusinessError(
+            PARAMETER_ERROR, f"{op}() callback must be callable, not {type(callback).__name__}"
+        ),
+        op,
+    )
+
+
+def _finish(promise: Promise[Any], callback: Callable[..., Any] | None) -> Promise[Any] | None:
+    if callback is None:
+        return promise
+    promise.add_callback(callback)
+    return None
+
+
+def _not_open(op: str, state: ReadyState) -> BusinessError:
+    if state is ReadyState.CONNECTING:
+        hint = "the connection is not open yet; wait for 'open' (or await connect())"
+    elif state is ReadyState.CLOSING:
+        hint = "the connection is closing"
+    else:
+        hint = "there is no open connection; call connect() first"
+    return BusinessError(UNKNOWN_ERROR, f"cannot {op}: {hint}")
+
+
+def _tls_context(opts: WebSocketRequestOptions) -> ssl.SSLContext:
+    """The TLS settings of ``wss://``: verified unless explicitly skipped."""
+    import os
+
+    try:
+        if opts.caPath and os.path.isdir(opts.caPath):
+            ctx = ssl.create_default_context(capath=opts.caPath)
+        else:
+            ctx = ssl.create_default_context(cafile=opts.caPath)
+        if opts.clientCert is not None:
+            cert = opts.clientCert
+            ctx.load_cert_chain(cert.certPath, cert.keyPath, cert.keyPassword)
+    except (ssl.SSLError, OSError) as exc:
+        raise BusinessError(
+            PARAMETER_ERROR, f"cannot load the TLS files: {exc}; check caPath and clientCert"
+        ) from exc
+    if opts.skipServerCertVerification:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _connect_error(exc: BaseException, url: str, opts: WebSocketRequestOptions) -> BusinessError:
+    """The code-200 error of a failed attempt; ``.data`` is the HTTP status or '0'."""
+    status = "0"
+    if isinstance(exc, InvalidStatus):
+        response = exc.response
+        status = str(response.status_code)
+        detail = (
+            f"the server answered HTTP {response.status_code} {response.reason_phrase} "
+            "instead of 101 Switching Protocols; check the URL path and the credentials"
+        )
+    elif isinstance(exc, NegotiationError):
+        detail = f"the handshake failed: {exc}; check the protocol option"
+    elif isinstance(exc, InvalidProxy | ProxyError):
+        detail = f"the proxy failed: {exc}; check the proxy option"
+    elif isinstance(exc, InvalidHandshake):
+        detail = f"the opening handshake failed: {exc}"
+    elif isinstance(exc, ssl.SSLCertVerificationError):
+        detail = (
+            f"TLS certificate verification failed ({exc.verify_message}); give the CA with "
+            "caPath, or set skipServerCertVerification=True to accept it anyway (unsafe)"
+        )
+    elif isinstance(exc, ssl.SSLError):
+        detail = f"the TLS handshake failed: {exc.reason or exc}"
+    elif isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        detail = (
+            f"the opening handshake did not finish within {opts.openTimeout} s; "
+            "is the server answering WebSocket handshakes? (openTimeout sets the limit)"
+        )
+    elif isinstance(exc, socket.gaierror):
+        detail = f"cannot resolve the host of {url}: {exc.strerror}"
+    elif isinstance(exc, ConnectionRefusedError):
+        detail = f"connection refused by {url}; is the server running?"
+    elif isinstance(exc, OSError):
+        detail = f"cannot reach {url}: {exc.strerror or exc}"
+    else:
+        detail = f"{type(exc).__name__}: {exc}"
+    err = BusinessError(CONNECTION_ERROR, detail, data=status)
+    err.__cause__ = exc
+    return err
+
+
+def _failure_error(conn: ClientConnection) -> BusinessError | None:
+    """The code-200 error of a connection that ended badly, or None for a clean close."""
+    proto = conn.protocol
+    cause = proto.parser_exc or conn.connection_exc
+    if isinstance(cause, UnicodeDecodeError):
+        detail = "the server sent text that is not valid UTF-8 (closed with 1007)"
+    elif isinstance(cause, PayloadTooBig):
+        detail = f"a received message is too big ({cause}); raise maxMessageSize (closed with 1009)"
+    elif isinstance(cause, ProtocolError):
+        detail = f"the server broke the WebSocket protocol: {cause} (closed with 1002)"
+    elif isinstance(cause, (TimeoutError, asyncio.TimeoutError)) or (
+        proto.close_sent is not None and proto.close_sent.code == 1011 and proto.close_rcvd is None
+    ):
+        detail = "the server did not answer the keepalive ping in time (pongTimeout)"
+    elif proto.close_rcvd is None:
+        detail = "the connection was lost without a close frame (1006)"
+        if cause is not None:
+            detail += f": {cause}"
+    else:
+        return None
+    err = BusinessError(CONNECTION_ERROR, detail, data="0")
+    err.__cause__ = cause
+    return err
+
+
+def _headers_dict(headers: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in headers.raw_items():
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
+
+
+class _Session:
+    """One connection attempt and, if it opens, the connection; lives on the I/O loop."""
+
+    def __init__(
+        self,
+        ws: WebSocket,
+        url: str,
+        opts: WebSocketRequestOptions,
+        tls: ssl.SSLContext | None,
+        connect_promise: Promise[bool],
+    ) -> None:
+        # A weak reference: a WebSocket nobody holds can be collected, and its
+        # finalizer then closes this session (1001 going away).
+        self._ws = weakref.ref(ws)
+        self.events = ws._events
+        self.stats = ws.stats
+        self.url, self.opts, self.tls = url, opts, tls
+        self.connect_promise = connect_promise
+        self.conn: ClientConnection | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.sendq: deque[tuple[bytes, bool, Promise[bool]] | tuple[int, str, Promise[bool]]]
+        self.sendq = deque()
+        self.writer: asyncio.Task[None] | None = None
+        self.close_waiters: list[Promise[bool]] = []
+        self.close_requested: tuple[int, str] | None = None
+        self.closed = False
+        # Backpressure: produced on the I/O thread, consumed on the callback
+        # thread; each counter has a single writer, so no lock is needed.
+        self.produced = self.consumed = 0
+        self.produced_bytes = self.consumed_bytes = 0
+        self.room = asyncio.Event()
+        self.reader_waiting = False
+
+    def _ws_call(self, fn: Callable[[WebSocket], None]) -> None:
+        ws = self._ws()
+        if ws is not None:
+            fn(ws)
+
+    def _emit(self, event: str, args: tuple) -> None:
+        if self.events.has(event):
+            get_runtime().deliver(self.events.emit, event, args)
+
+    def _observe(self, kind: str, direction: str, **fields: Any) -> None:
+        ws = self._ws()
+        if ws is not None and ws._observers:
+            ws._record(Record(time.time(), kind, direction, **fields))
+
+    def _set_state(self, state: ReadyState) -> None:
+        self._ws_call(lambda ws: ws._set_state(state, self))
+
+    # -- the life of the connection ------------------------------------------
+    def begin(self) -> None:
+        self.task = create_task(self.run())
+        self.task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        # A task cancelled before its first step never runs run()'s handlers.
+        if not self.closed:
+            if task.cancelled():
+                self._end_before_open(None)
+            elif task.exception() is not None:
+                exc = task.exception()
+                logger.error("internal error in the connection to %s", self.url, exc_info=exc)
+                err = BusinessError(UNKNOWN_ERROR, f"internal error: {exc!r}")
+                self._end_before_open(err)
+
+    async def run(self) -> None:
+        opts = self.opts
+        headers = dict(opts.header)
+        user_agent = None
+        for name in list(headers):
+            if name.lower() == "user-agent":
+                user_agent = headers.pop(name)
+        protocols = opts.protocols
+        for name in list(headers):
+            if name.lower() == "sec-websocket-protocol":
+                protocols = [p.strip() for p in headers.pop(name).split(",") if p.strip()]
+        if opts.proxy == "system":
+            proxy: str | bool | None = True
+        elif opts.proxy == "no-proxy":
+            proxy = None
+        else:
+            assert isinstance(opts.proxy, HttpProxy)
+            host = (self.url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]).strip("[]")
+            proxy = (
+                None if opts.proxy.excludes(host) else f"http://{opts.proxy.host}:{opts.proxy.port}"
+            )
+        kwargs: dict[str, Any] = {
+            "additional_headers": headers or None,
+            "subprotocols": protocols or None,
+            "compression": "deflate" if opts.compression else None,
+            "proxy": proxy,
+            "open_timeout": opts.openTimeout or None,
+            "ping_interval": opts.pingInterval or None,
+            "ping_timeout": opts.pongTimeout or None,
+            "close_timeout": opts.closeTimeout or None,
+            "max_size": opts.maxMessageSize,
+            "create_connection": _Connection,
+        }
+        if user_agent is not None:
+            kwargs["user_agent_header"] = user_agent
+        if self.tls is not None:
+            kwargs["ssl"] = self.tls
+        self._observe(
+            "connect", "=", data=self.url, headers=mask_headers(opts.header, opts.sensitiveHeaders)
+        )
+        try:
+            conn = await ws_connect(self.url, **kwargs)
+        except asyncio.CancelledError:
+            self._end_before_open(None)
+            return
+        except InvalidURI as exc:
+            self._end_before_open(BusinessError(URL_ERROR, str(exc)), event=False)
+            return
+        except Exception as exc:
+            self._end_before_open(_connect_error(exc, self.url, opts))
+            return
+        self.conn = conn
+        if self.close_requested is not None:
+            # close() was called while the handshake was in flight.
+            await conn.close(*self.close_requested)
+            self._end_before_open(None)
+            return
+        await self._opened(conn)
+
+    def _end_before_open(self, err: BusinessError | None, *, event: bool = True) -> None:
+        self.closed = True
+        self._set_state(ReadyState.CLOSED)
+        if err is None:
+            err = BusinessError(
+                UNKNOWN_ERROR, "connect() was cancelled by close() before it opened"
+            )
+            result = CloseResult(1006, "closed before the connection opened")
+            self.stats.lastClose = result
+            self._observe("close", "=", code=result.code, reason=result.reason)
+            self._emit("close", (None, result))
+        elif event:
+            self.stats.lastError = err
+            self._observe("error", "=", error=err)
+            self._emit("error", (err,))
+        get_runtime().deliver(self.connect_promise.reject, err)
+        self._resolve_closers()
+
+    async def _opened(self, conn: ClientConnection) -> None:
+        response = conn.response
+        self._ws_call(
+            lambda ws: (
+                setattr(ws, "_protocol", conn.subprotocol or ""),
+                setattr(ws, "_extensions", response.headers.get("Sec-WebSocket-Extensions", "")),
+                setattr(ws, "_response_headers", _headers_dict(response.headers)),
+            )
+        )
+        self.stats.openedAt = time.time()
+        self.stats.closedAt = None
+        self._set_state(ReadyState.OPEN)
+        opened = OpenResult(response.status_code, response.reason_phrase)
+        self._observe(
+            "open",
+            "=",
+            data=conn.subprotocol or "",
+            headers=mask_headers(_headers_dict(response.headers), self.opts.sensitiveHeaders),
+        )
+        self._emit("headerReceive", (_headers_dict(response.headers),))
+        self._emit("open", (None, opened))
+        get_runtime().deliver(self.connect_promise.resolve, True)
+        try:
+            await self._read(conn)
+        finally:
+            await self._finish(conn)
+
+    async def _read(self, conn: ClientConnection) -> None:
+        whole = self.opts.wholeMessages
+        max_msgs, max_bytes = self.opts.maxQueuedMessages, self.opts.maxQueuedBytes
+        runtime = get_runtime()
+        events = self.events
+        stats = self.stats
+        while True:
+            chunks: list[Any] = []
+            try:
+                async for chunk in conn.recv_streaming():
+                    chunks.append(chunk)
+            except ConnectionClosed:
+                return
+            if len(chunks) == 1:
+                message = chunks[0]
+            elif chunks and isinstance(chunks[0], str):
+                message = "".join(chunks)
+            else:
+                message = b"".join(chunks)
+            size = (
+                len(message)
+                if type(message) is bytes or message.isascii()
+                else len(message.encode("utf-8", "surrogatepass"))
+            )
+            pieces = [message] if whole else split_message(message)
+            stats.messagesIn += 1
+            stats.bytesIn += size
+            stats.piecesIn += len(pieces)
+            if self._ws_has_observers():
+                self._observe("message", "<", data=message, pieces=len(pieces))
+            self.produced += 1
+            self.produced_bytes += size
+            if events.has("message") or events.has("dataEnd"):
+                runtime.deliver(self._deliver_message, pieces, size)
+            else:
+                self.consumed += 1
+                self.consumed_bytes += size
+            if (
+                self.produced - self.consumed > max_msgs
+                or self.produced_bytes - self.consumed_bytes > max_bytes
+            ):
+                # Backpressure: stop reading until the callbacks catch up; the
+                # peer's sends then block in TCP instead of filling our memory.
+                self.room.clear()
+                self.reader_waiting = True
+                await self.room.wait()
+
+    def _ws_has_observers(self) -> bool:
+        ws = self._ws()
+        return ws is not None and bool(ws._observers)
+
+    def _deliver_message(self, pieces: list[Any], size: int) -> None:
+        # Runs on the callback thread.
+        events = self.events
+        for piece in pieces:
+            events.emit("message", (None, piece))
+        events.emit("dataEnd", ())
+        self.consumed += 1
+        self.consumed_bytes += size
+        if self.reader_waiting and (
+            self.produced - self.consumed <= self.opts.maxQueuedMessages // 2
+            and self.produced_bytes - self.consumed_bytes <= self.opts.maxQueuedBytes // 2
+        ):
+            self.reader_waiting = False
+            get_runtime().call_soon(self.room.set)
+
+    async def _finish(self, conn: ClientConnection) -> None:
+        await conn.wait_closed()
+        if self.writer is not None and not self.writer.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self.writer), 1)
+            except (asyncio.TimeoutError, TimeoutError):
+                self.writer.cancel()
+        proto = conn.protocol
+        user_closed = self.close_requested is not None and proto.close_rcvd_then_sent is not True
+        if user_closed and proto.parser_exc is None:
+            # The user started the closing handshake: report what was asked for,
+            # as OHOS does, even if the peer's answer differs or never came.
+            result = CloseResult(*self.close_requested)
+            err = None
+        else:
+            if proto.close_rcvd is not None:
+                result = CloseResult(proto.close_rcvd.code, proto.close_rcvd.reason)
+            else:
+                result = CloseResult(1006, "")
+            err = _failure_error(conn)
+        self.closed = True
+        self._fail_pending(result)
+        self.stats.closedAt = time.time()
+        self.stats.lastClose = result
+        self._set_state(ReadyState.CLOSED)
+        if err is not None:
+            self.stats.lastError = err
+            self._observe("error", "=", error=err)
+            self._emit("error", (err,))
+        self._observe("close", "=", code=result.code, reason=result.reason)
+        self._emit("close", (None, result))
+        self._resolve_closers()
+
+    def _fail_pending(self, result: CloseResult) -> None:
+        while self.sendq:
+            item = self.sendq.popleft()
+            item[2].reject(
+                BusinessError(
+                    UNKNOWN_ERROR,
+                    f"the connection closed ({result.code}) before this message was sent",
+                )
+            )
+
+    def _resolve_closers(self) -> None:
+        # Settled on the callback thread, after the 'close' callbacks: once
+        # `await ws.close()` returns, every 'close' callback has run.
+        waiters, self.close_waiters = self.close_waiters, []
+        for p in waiters:
+            get_runtime().deliver(p.resolve, True)
+
+    # -- sending (I/O thread) ------------------------------------------------------
+    def enqueue(self, item: tuple[Any, Any, Promise[bool]]) -> None:
+        if self.closed or self.conn is None:
+            item[2].reject(_not_open("send", ReadyState.CLOSED))
+            return
+        self.sendq.append(item)
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.ensure_future(self._write())
+
+    async def _write(self) -> None:
+        conn = self.conn
+        assert conn is not None
+        queue = self.sendq
+        stats = self.stats
+        while queue:
+            first, second, promise = queue.popleft()
+            if isinstance(first, int):  # a close request, queued behind the sends
+                await self._close(conn, first, second)
+                continue
+            try:
+                await conn.send(first, text=second)
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd else 1006
+                promise.reject(
+                    BusinessError(
+                        UNKNOWN_ERROR,
+                        f"the connection closed ({code}) before this message was sent",
+                    )
+                )
+                continue
+            except Exception as exc:
+                err = BusinessError(UNKNOWN_ERROR, f"send failed: {exc}")
+                err.__cause__ = exc
+                promise.reject(err)
+                continue
+            stats.messagesOut += 1
+            stats.bytesOut += len(first)
+            if self._ws_has_observers():
+                self._observe(
+                    "message", ">", data=first.decode("utf-8") if second else first, pieces=1
+                )
+            promise.resolve(True)
+
+    def request_close(self, code: int, reason: str, promise: Promise[bool]) -> None:
+        if self.closed:
+            promise.resolve(True)
+            return
+        self.close_waiters.append(promise)
+        if self.close_requested is not None:
+            return  # a close is already under way; this promise waits for the same end
+        self.close_requested = (code, reason)
+        if self.conn is None:
+            if self.task is not None:
+                self.task.cancel()  # still handshaking: abandon the attempt
+            return
+        self.sendq.append((code, reason, promise))
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.ensure_future(self._write())
+
+    async def _close(self, conn: ClientConnection, code: int, reason: str) -> None:
+        self._observe("closing", ">", code=code, reason=reason)
+        try:
+            await conn.close(code, reason)
+        except Exception:
+            logger.debug("close(%s) failed", code, exc_info=True)
+
+    def abandon(self) -> None:
+        """The WebSocket object was garbage-collected: close with 1001, from any thread."""
+        if get_runtime().started and not self.closed:
+            get_runtime().call_soon(self.request_close, 1001, "going away", Promise("close"))

@@ -1,0 +1,208 @@
+"""Event subscriptions: ``on``/``off`` bookkeeping and callback arity adaptation.
+
+An OHOS callback receives a fixed argument list, such as ``(err, value)`` for
+``'message'``. Python users often write ``lambda value: ...``; each callback is
+adapted once, at subscription, to the number of positional parameters it takes.
+Each subscription also remembers the :mod:`contextvars` context it was made in,
+so a callback runs as if it were still in the code that registered it (in a
+Jupyter kernel that is what sends its output to the registering cell).
+
+No I/O here; the runtime decides on which thread callbacks run.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import PARAMETER_ERROR, BusinessError
+
+__all__ = ["EventEmitter", "Record", "Subscription", "adapt", "report_callback_error"]
+
+logger = logging.getLogger("ohws_jupyter")
+
+
+def _capacity(fn: Callable[..., Any]) -> tuple[int | None, int]:
+    """How many positional arguments ``fn`` accepts (None: any) and requires."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None, 0
+    most, least = 0, 0
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            return None, least
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            most += 1
+            if p.default is p.empty:
+                least += 1
+    return most, least
+
+
+def adapt(fn: Callable[..., Any], arity: int, *, trailing: bool = True) -> Callable[[tuple], Any]:
+    """Return ``call(args)`` that passes ``fn`` as many of ``args`` as it takes.
+
+    Args:
+        fn: The user's callable.
+        arity: Length of the full OHOS argument list.
+        trailing: Keep the last arguments when ``fn`` takes fewer (event callbacks:
+            ``lambda value:`` gets the value); otherwise keep the first ones
+            (operation callbacks, as in JS: ``(err) => ...`` gets the error).
+    """
+    most, least = _capacity(fn)
+    if most is None or most == arity:
+        if least <= arity:
+            return lambda args: fn(*args)
+        pad = (None,) * (least - arity)
+        return lambda args: fn(*args, *pad)
+    if most > arity:
+        # e.g. the seed's on('dataEnd', (err) => ...): missing arguments are None.
+        pad = (None,) * (max(least, arity) - arity)
+        return lambda args: fn(*args, *pad)
+    if most == 0:
+        return lambda args: fn()
+    if trailing:
+        return lambda args: fn(*args[-most:])
+    return lambda args: fn(*args[:most])
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One thing that happened on a connection, for views and logs (see ``watch``).
+
+    Attributes:
+        time: When, as ``time.time()``.
+        kind: ``'connect'``, ``'open'``, ``'message'``, ``'closing'``, ``'close'``
+            or ``'error'``.
+        direction: ``'>'`` sent, ``'<'`` received, ``'='`` a change of state.
+        data: The whole message (``str`` or ``bytes``), the URL for ``'connect'``,
+            or the subprotocol for ``'open'``.
+        pieces: How many ``'message'`` events a received message was delivered in.
+        code: Close code, for ``'closing'`` and ``'close'``.
+        reason: Close reason, for ``'closing'`` and ``'close'``.
+        error: The ``BusinessError``, for ``'error'``.
+        headers: Handshake headers with credentials masked.
+    """
+
+    time: float
+    kind: str
+    direction: str
+    data: Any = None
+    pieces: int = 0
+    code: int | None = None
+    reason: str | None = None
+    error: Any = None
+    headers: dict[str, str] | None = None
+
+
+def report_callback_error(what: str, exc: BaseException) -> None:
+    """Log a callback's exception with its traceback; delivery goes on."""
+    logger.error("%s raised %s: %s", what, type(exc).__name__, exc, exc_info=exc)
+
+
+class Subscription:
+    """One ``on(type, callback)``: the adapted callable and the caller's context."""
+
+    __slots__ = ("active", "call", "callback", "context", "event")
+
+    def __init__(self, event: str, callback: Callable[..., Any], arity: int) -> None:
+        self.event = event
+        self.callback = callback
+        self.call = adapt(callback, arity)
+        self.context = contextvars.copy_context()
+        self.active = True
+
+    def run(self, args: tuple) -> None:
+        """Call the callback in its context; an exception is reported, not raised."""
+        if self.active:
+            self.context.run(self._guarded, args)
+
+    def _guarded(self, args: tuple) -> None:
+        try:
+            self.call(args)
+        except Exception as exc:
+            name = getattr(self.callback, "__qualname__", repr(self.callback))
+            report_callback_error(f"callback {name} for '{self.event}'", exc)
+
+
+class EventEmitter:
+    """The subscriptions of one object, by event name.
+
+    Args:
+        arities: Each supported event name and the length of its argument list.
+        owner: Name used in error messages, e.g. ``"WebSocket"``.
+    """
+
+    def __init__(self, arities: dict[str, int], owner: str) -> None:
+        self._arities = dict(arities)
+        self._owner = owner
+        self._subs: dict[str, list[Subscription]] = {name: [] for name in arities}
+
+    @property
+    def event_names(self) -> tuple[str, ...]:
+        return tuple(self._arities)
+
+    def _check_type(self, event: Any) -> str:
+        if not isinstance(event, str):
+            raise BusinessError(
+                PARAMETER_ERROR, f"event type must be a string, not {type(event).__name__}"
+            )
+        if event not in self._arities:
+            known = ", ".join(repr(n) for n in self._arities)
+            raise BusinessError(
+                PARAMETER_ERROR, f"{self._owner} has no event {event!r}; use one of {known}"
+            )
+        return event
+
+    def on(self, event: Any, callback: Any) -> Subscription:
+        """Subscribe ``callback`` to ``event``; 401 for a bad name or a non-callable."""
+        name = self._check_type(event)
+        if not callable(callback):
+            raise BusinessError(
+                PARAMETER_ERROR,
+                f"callback for '{name}' must be callable, not {type(callback).__name__}",
+            )
+        sub = Subscription(name, callback, self._arities[name])
+        # Copy-on-write: a dispatch in progress iterates the old list safely.
+        self._subs[name] = [*self._subs[name], sub]
+        return sub
+
+    def off(self, event: Any, callback: Any = None) -> int:
+        """Remove ``callback`` from ``event`` (all callbacks if None); returns how many."""
+        name = self._check_type(event)
+        if callback is not None and not callable(callback):
+            raise BusinessError(
+                PARAMETER_ERROR,
+                f"callback for off('{name}') must be callable or omitted, "
+                f"not {type(callback).__name__}",
+            )
+        keep, gone = [], []
+        for sub in self._subs[name]:
+            (gone if callback is None or sub.callback == callback else keep).append(sub)
+        for sub in gone:
+            sub.active = False
+        self._subs[name] = keep
+        return len(gone)
+
+    def has(self, event: str) -> bool:
+        return bool(self._subs[event])
+
+    def listeners(self, event: str) -> list[Subscription]:
+        """The current subscriptions of ``event`` (a snapshot)."""
+        return self._subs[event]
+
+    def emit(self, event: str, args: tuple) -> None:
+        """Run every subscription of ``event`` now, in order, on the calling thread."""
+        for sub in self._subs[event]:
+            sub.run(args)
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(subs) for name, subs in self._subs.items()}
+
+    def clear(self, names: Iterable[str] | None = None) -> None:
+        for name in names or list(self._subs):
+            self.off(name)

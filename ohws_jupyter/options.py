@@ -1,0 +1,494 @@
+"""Option and result types of the API, and the checks on every argument.
+
+The dataclasses carry OHOS's camelCase field names. Wherever an options object
+is accepted, a plain ``dict`` with the same keys is accepted too; either way it
+is validated here, and anything wrong becomes ``BusinessError(401, ...)`` with
+a message that names the field and what to do.
+
+Nothing in this module does I/O or imports asyncio.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from .errors import (
+    CERT_FILE_MISSING,
+    PARAMETER_ERROR,
+    PERMISSION_DENIED,
+    URL_ERROR,
+    BusinessError,
+)
+
+__all__ = [
+    "ALLOWED_CLOSE_CODES",
+    "MAX_SEND_SIZE",
+    "MAX_URL_LENGTH",
+    "PIECE_SIZE",
+    "SENSITIVE_HEADERS",
+    "ClientCert",
+    "CloseResult",
+    "HttpProxy",
+    "OpenResult",
+    "WebSocketCloseOptions",
+    "WebSocketRequestOptions",
+    "check_close_options",
+    "check_data",
+    "check_request_options",
+    "check_url",
+    "close_code_allowed",
+    "mask_headers",
+    "set_allowed_hosts",
+]
+
+#: Largest payload ``send`` accepts, in bytes (OHOS: 5 MiB minus 16).
+MAX_SEND_SIZE = 5 * 1024 * 1024 - 16
+#: A URL this long or longer is refused with 2302001.
+MAX_URL_LENGTH = 8196
+#: Received messages larger than this arrive in pieces (the seed's "4K").
+PIECE_SIZE = 4096
+#: Close code ranges a client may send (RFC 6455 section 7.4).
+ALLOWED_CLOSE_CODES = ((1000, 1003), (1007, 1014), (3000, 4999))
+#: Header names whose values are masked wherever they are shown.
+SENSITIVE_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "sec-websocket-key",
+        "sec-websocket-accept",
+        "x-api-key",
+        "x-auth-token",
+    }
+)
+# Headers the handshake owns; a user value would duplicate or break them.
+_HANDSHAKE_HEADERS = frozenset(
+    {
+        "host",
+        "upgrade",
+        "connection",
+        "sec-websocket-key",
+        "sec-websocket-version",
+        "sec-websocket-extensions",
+    }
+)
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_T = TypeVar("_T")
+
+
+def _param(detail: str) -> BusinessError:
+    return BusinessError(PARAMETER_ERROR, detail)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass
+class ClientCert:
+    """A client certificate for mutual TLS.
+
+    Attributes:
+        certPath: PEM certificate file.
+        keyPath: PEM private key file.
+        keyPassword: Password of the key, if it is encrypted.
+    """
+
+    certPath: str
+    keyPath: str
+    keyPassword: str | None = None
+
+    def __repr__(self) -> str:
+        masked = "'***'" if self.keyPassword else "None"
+        return f"ClientCert(certPath={self.certPath!r}, keyPath={self.keyPath!r}, keyPassword={masked})"
+
+
+@dataclass
+class HttpProxy:
+    """An HTTP proxy that tunnels the connection with ``CONNECT``.
+
+    Attributes:
+        host: Proxy host.
+        port: Proxy port.
+        exclusionList: Hosts reached directly; ``*.example.org`` matches subdomains.
+    """
+
+    host: str
+    port: int
+    exclusionList: list[str] = field(default_factory=list)
+
+    def excludes(self, host: str) -> bool:
+        """Whether ``host`` is reached without the proxy."""
+        host = host.lower()
+        for pattern in self.exclusionList:
+            pattern = pattern.lower().strip()
+            if pattern.startswith("*."):
+                if host.endswith(pattern[1:]) or host == pattern[2:]:
+                    return True
+            elif pattern == host or pattern == "*":
+                return True
+        return False
+
+
+@dataclass
+class WebSocketRequestOptions:
+    """Options of ``connect``; OHOS fields first, then our extensions.
+
+    Attributes:
+        header: Extra request headers of the handshake.
+        caPath: CA file or folder to verify the server with (``wss://``).
+        clientCert: Client certificate for mutual TLS.
+        proxy: ``'system'`` (environment proxies), ``'no-proxy'``, or an ``HttpProxy``.
+        protocol: Subprotocol(s) to offer: ``'chat'``, ``'a, b'`` or ``['a', 'b']``.
+        skipServerCertVerification: Accept any server certificate (unsafe).
+        pingInterval: Seconds between keepalive pings; 0 disables.
+        pongTimeout: Seconds to wait for a pong before failing; 0 disables.
+        wholeMessages: Extension: deliver each message whole instead of 4 KiB pieces.
+        openTimeout: Extension: seconds the opening handshake may take; 0 disables.
+        closeTimeout: Extension: seconds the closing handshake may take.
+        maxMessageSize: Extension: largest message received, in bytes (close 1009 past it).
+        maxQueuedMessages: Extension: received messages waiting for callbacks before
+            reading pauses (backpressure).
+        maxQueuedBytes: Extension: the same limit in bytes.
+        compression: Extension: offer permessage-deflate.
+        sensitiveHeaders: Extension: more header names to mask in displays and logs.
+    """
+
+    header: dict[str, str] = field(default_factory=dict)
+    caPath: str | None = None
+    clientCert: ClientCert | None = None
+    proxy: str | HttpProxy = "system"
+    protocol: str | list[str] | None = None
+    skipServerCertVerification: bool = False
+    pingInterval: float = 30
+    pongTimeout: float = 30
+    # Extensions (not in OHOS).
+    wholeMessages: bool = False
+    openTimeout: float = 10
+    closeTimeout: float = 10
+    maxMessageSize: int = 16 * 1024 * 1024
+    maxQueuedMessages: int = 1024
+    maxQueuedBytes: int = 64 * 1024 * 1024
+    compression: bool = True
+    sensitiveHeaders: list[str] = field(default_factory=list)
+
+    @property
+    def protocols(self) -> list[str]:
+        """The offered subprotocols as a list."""
+        if not self.protocol:
+            return []
+        if isinstance(self.protocol, str):
+            return [p.strip() for p in self.protocol.split(",") if p.strip()]
+        return list(self.protocol)
+
+    def masked_header(self) -> dict[str, str]:
+        """``header`` with credential values replaced by ``***``."""
+        return mask_headers(self.header, self.sensitiveHeaders)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(
+            f"{f.name}={self.masked_header() if f.name == 'header' else getattr(self, f.name)!r}"
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != _REQUEST_DEFAULTS[f.name]
+        )
+        return f"WebSocketRequestOptions({fields})"
+
+
+_REQUEST_DEFAULTS = {
+    f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
+    for f in dataclasses.fields(WebSocketRequestOptions)
+}
+
+
+@dataclass
+class WebSocketCloseOptions:
+    """Options of ``close``.
+
+    Attributes:
+        code: Close code; 1000 (normal closure) by default.
+        reason: Close reason, at most 123 UTF-8 bytes.
+    """
+
+    code: int = 1000
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class CloseResult:
+    """What the ``'close'`` event carries: the close code and reason."""
+
+    code: int
+    reason: str = ""
+
+
+class OpenResult(dict):
+    """What the ``'open'`` event carries: ``{'status': 101, 'message': 'Switching Protocols'}``.
+
+    A dict, readable by attribute too (``value.status``), as in ArkTS.
+    """
+
+    def __init__(self, status: int = 101, message: str = "Switching Protocols") -> None:
+        super().__init__(status=status, message=message)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def mask_headers(headers: Mapping[str, Any], extra: Sequence[str] = ()) -> dict[str, str]:
+    """A copy of ``headers`` with credential values replaced by ``***``."""
+    secret = SENSITIVE_HEADERS | {name.lower() for name in extra}
+    return {k: ("***" if k.lower() in secret else str(v)) for k, v in headers.items()}
+
+
+# Hosts allowed by our stand-in for ohos.permission.INTERNET; None allows all.
+_allowed_hosts: frozenset[str] | None = None
+
+
+def set_allowed_hosts(hosts: Sequence[str] | None) -> None:
+    """Restrict the hosts ``connect`` may reach (error 201 otherwise); ``None`` allows all.
+
+    The environment variable ``OHWS_ALLOWED_HOSTS`` (comma separated) sets the
+    same list at start-up.
+    """
+    global _allowed_hosts
+    if hosts is not None and (isinstance(hosts, str) or not all(isinstance(h, str) for h in hosts)):
+        raise _param("allowed hosts must be a list of host names, or None to allow all")
+    _allowed_hosts = None if hosts is None else frozenset(h.lower() for h in hosts)
+
+
+if os.environ.get("OHWS_ALLOWED_HOSTS"):
+    set_allowed_hosts([h.strip() for h in os.environ["OHWS_ALLOWED_HOSTS"].split(",")])
+
+
+def check_url(url: Any) -> urllib.parse.SplitResult:
+    """Validate a WebSocket URL: 401 for a non-string, 2302001 for a bad URL, 201 if refused."""
+    if not isinstance(url, str):
+        raise _param(f"url must be a string like 'ws://127.0.0.1:8765', not {type(url).__name__}")
+    if len(url) >= MAX_URL_LENGTH:
+        raise BusinessError(
+            URL_ERROR, f"the URL is {len(url)} characters; it must be shorter than {MAX_URL_LENGTH}"
+        )
+    if any(c in url for c in "\r\n\t\x00 "):
+        raise BusinessError(URL_ERROR, "the URL contains whitespace or control characters")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise BusinessError(URL_ERROR, f"cannot parse {url!r}: {exc}") from exc
+    if parts.scheme.lower() not in ("ws", "wss"):
+        raise BusinessError(
+            URL_ERROR,
+            f"{_shorten(url)!r} is not a WebSocket URL; it must start with ws:// or wss://",
+        )
+    if not parts.hostname:
+        raise BusinessError(
+            URL_ERROR, f"{_shorten(url)!r} has no host; write ws://HOST[:PORT]/PATH"
+        )
+    if port == 0:
+        raise BusinessError(URL_ERROR, "port 0 cannot be connected to; give the server's port")
+    if parts.username or parts.password:
+        # websockets would turn these into an Authorization header; keep it explicit.
+        pass
+    if _allowed_hosts is not None and parts.hostname.lower() not in _allowed_hosts:
+        raise BusinessError(
+            PERMISSION_DENIED,
+            f"host {parts.hostname!r} is not in the allowed hosts; "
+            "add it with ohws_jupyter.set_allowed_hosts([...])",
+        )
+    return parts
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _coerce(cls: type[_T], value: Any, what: str) -> _T:
+    """A dataclass instance from an instance or a dict, unknown keys refused."""
+    if isinstance(value, cls):
+        return dataclasses.replace(value)  # a copy: later changes by the caller don't leak in
+    if not isinstance(value, Mapping):
+        raise _param(f"{what} must be a dict or {cls.__name__}, not {type(value).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = [k for k in value if k not in names]
+    if unknown:
+        raise _param(
+            f"unknown {what} field {unknown[0]!r}; known fields: {', '.join(sorted(names))}"
+        )
+    try:
+        return cls(**value)
+    except TypeError as exc:
+        raise _param(f"{what}: {exc}") from exc
+
+
+def _check_number(value: Any, name: str, *, minimum: float = 0, integer: bool = False) -> None:
+    if not _is_number(value) or (integer and not isinstance(value, int)):
+        kind = "a whole number" if integer else "a number of seconds"
+        raise _param(f"{name} must be {kind}, not {type(value).__name__}")
+    if value != value or value < minimum or value == float("inf"):
+        raise _param(f"{name} must be at least {minimum} and finite, not {value}")
+
+
+def _check_file(path: Any, name: str, *, folder_ok: bool = False) -> None:
+    if not isinstance(path, (str, os.PathLike)):
+        raise _param(f"{name} must be a file path string, not {type(path).__name__}")
+    ok = os.path.isfile(path) or (folder_ok and os.path.isdir(path))
+    if not ok:
+        raise BusinessError(
+            CERT_FILE_MISSING, f"{name} {os.fspath(path)!r} does not exist; check the path"
+        )
+
+
+def check_headers(header: Any, what: str = "header") -> dict[str, str]:
+    """Validate request headers; values become strings. CR/LF injection is a 401."""
+    if not isinstance(header, Mapping):
+        raise _param(f"{what} must be a dict of name -> value, not {type(header).__name__}")
+    out: dict[str, str] = {}
+    for name, value in header.items():
+        if not isinstance(name, str) or not _TOKEN.match(name):
+            raise _param(f"{what} name {name!r} is not a valid HTTP header name")
+        if name.lower() in _HANDSHAKE_HEADERS:
+            raise _param(f"{what} {name!r} is set by the WebSocket handshake itself; remove it")
+        if isinstance(value, str):
+            text = value
+        elif _is_number(value):
+            text = str(value)
+        else:
+            raise _param(f"{what} {name!r} must have a string value, not {type(value).__name__}")
+        if any(c in text for c in "\r\n\x00"):
+            raise _param(
+                f"{what} {name!r} contains a line break or NUL; header values are one line"
+            )
+        out[name] = text
+    return out
+
+
+def check_request_options(value: Any) -> WebSocketRequestOptions:
+    """A validated copy of ``connect``'s options (dict or dataclass; ``None`` for defaults)."""
+    if value is None:
+        return WebSocketRequestOptions()
+    opts = _coerce(WebSocketRequestOptions, value, "options")
+    opts.header = check_headers(opts.header)
+    if opts.caPath is not None:
+        _check_file(opts.caPath, "caPath", folder_ok=True)
+    if opts.clientCert is not None:
+        cert = _coerce(ClientCert, opts.clientCert, "clientCert")
+        _check_file(cert.certPath, "clientCert.certPath")
+        _check_file(cert.keyPath, "clientCert.keyPath")
+        if cert.keyPassword is not None and not isinstance(cert.keyPassword, str):
+            raise _param("clientCert.keyPassword must be a string")
+        opts.clientCert = cert
+    if isinstance(opts.proxy, str):
+        if opts.proxy not in ("system", "no-proxy"):
+            raise _param(f"proxy must be 'system', 'no-proxy' or an HttpProxy, not {opts.proxy!r}")
+    else:
+        proxy = _coerce(HttpProxy, opts.proxy, "proxy")
+        if not isinstance(proxy.host, str) or not proxy.host or any(c in proxy.host for c in "/ @"):
+            raise _param("proxy.host must be a host name such as '127.0.0.1'")
+        if (
+            not isinstance(proxy.port, int)
+            or isinstance(proxy.port, bool)
+            or not 0 < proxy.port < 65536
+        ):
+            raise _param("proxy.port must be a whole number from 1 to 65535")
+        if isinstance(proxy.exclusionList, str) or not all(
+            isinstance(h, str) for h in proxy.exclusionList
+        ):
+            raise _param("proxy.exclusionList must be a list of host names")
+        proxy.exclusionList = list(proxy.exclusionList)
+        opts.proxy = proxy
+    if opts.protocol is not None:
+        if isinstance(opts.protocol, str):
+            protocols = opts.protocols
+        elif isinstance(opts.protocol, (list, tuple)) and all(
+            isinstance(p, str) for p in opts.protocol
+        ):
+            protocols = list(opts.protocol)
+            opts.protocol = protocols
+        else:
+            raise _param("protocol must be a string such as 'chat' or a list of strings")
+        for p in protocols:
+            if not _TOKEN.match(p):
+                raise _param(
+                    f"protocol {p!r} is not a valid subprotocol name (letters, digits, -._)"
+                )
+    for name in ("skipServerCertVerification", "wholeMessages", "compression"):
+        if not isinstance(getattr(opts, name), bool):
+            raise _param(f"{name} must be True or False")
+    for name in ("pingInterval", "pongTimeout", "openTimeout", "closeTimeout"):
+        _check_number(getattr(opts, name), name)
+    for name in ("maxMessageSize", "maxQueuedMessages", "maxQueuedBytes"):
+        _check_number(getattr(opts, name), name, minimum=1, integer=True)
+    if isinstance(opts.sensitiveHeaders, str) or not all(
+        isinstance(h, str) for h in opts.sensitiveHeaders
+    ):
+        raise _param("sensitiveHeaders must be a list of header names")
+    return opts
+
+
+def close_code_allowed(code: int) -> bool:
+    """Whether RFC 6455 lets an endpoint send ``code`` in a close frame."""
+    return any(lo <= code <= hi for lo, hi in ALLOWED_CLOSE_CODES)
+
+
+def check_close_options(value: Any) -> WebSocketCloseOptions:
+    """A validated copy of ``close``'s options (dict or dataclass; ``None`` for defaults)."""
+    if value is None:
+        return WebSocketCloseOptions()
+    opts = _coerce(WebSocketCloseOptions, value, "close options")
+    if opts.code is None:
+        opts.code = 1000
+    if opts.reason is None:
+        opts.reason = ""
+    if not isinstance(opts.code, int) or isinstance(opts.code, bool):
+        raise _param(f"close code must be a whole number, not {type(opts.code).__name__}")
+    if not close_code_allowed(opts.code):
+        raise _param(
+            f"close code {opts.code} is not allowed; use 1000–1003, 1007–1014 or 3000–4999"
+        )
+    if not isinstance(opts.reason, str):
+        raise _param(f"close reason must be a string, not {type(opts.reason).__name__}")
+    size = len(opts.reason.encode("utf-8", "surrogatepass"))
+    if size > 123:
+        raise _param(f"close reason is {size} UTF-8 bytes; it may be at most 123")
+    try:
+        opts.reason.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _param("close reason contains a lone surrogate; it must be valid text") from exc
+    return opts
+
+
+def check_data(data: Any) -> tuple[bytes, bool]:
+    """Validate ``send``'s data: ``str`` or a bytes-like object of at most 5 MiB − 16 bytes.
+
+    Returns:
+        The payload as bytes (text already UTF-8 encoded) and whether it is text.
+    """
+    if isinstance(data, str):
+        try:
+            payload = data.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise _param("data contains a lone surrogate and cannot be sent as UTF-8 text") from exc
+        is_text = True
+    elif isinstance(data, (bytes, bytearray, memoryview)):
+        payload = bytes(data)  # a snapshot: the caller may reuse its buffer at once
+        is_text = False
+    else:
+        raise _param(
+            f"data must be str or bytes (ArrayBuffer), not {type(data).__name__}; "
+            "convert it first, e.g. json.dumps(value)"
+        )
+    if len(payload) > MAX_SEND_SIZE:
+        raise _param(
+            f"data is {len(payload)} bytes; send at most {MAX_SEND_SIZE} (5 MiB − 16) per call"
+        )
+    return payload, is_text
