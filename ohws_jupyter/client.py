@@ -476,7 +476,7 @@ def _connect_error(exc: BaseException, url: str, opts: WebSocketRequestOptions) 
     return err
 
 
-def _failure_error(conn: ClientConnection) -> BusinessError | None:
+def _failure_error(conn: ClientConnection, keepalive_failed: bool) -> BusinessError | None:
     """The code-200 error of a connection that ended badly, or None for a clean close."""
     proto = conn.protocol
     cause = proto.parser_exc or conn.connection_exc
@@ -486,9 +486,7 @@ def _failure_error(conn: ClientConnection) -> BusinessError | None:
         detail = f"a received message is too big ({cause}); raise maxMessageSize (closed with 1009)"
     elif isinstance(cause, ProtocolError):
         detail = f"the server broke the WebSocket protocol: {cause} (closed with 1002)"
-    elif isinstance(cause, (TimeoutError, asyncio.TimeoutError)) or (
-        proto.close_sent is not None and proto.close_sent.code == 1011 and proto.close_rcvd is None
-    ):
+    elif keepalive_failed:
         detail = "the server did not answer the keepalive ping in time (pongTimeout)"
     elif proto.close_rcvd is None:
         detail = "the connection was lost without a close frame (1006)"
@@ -540,6 +538,7 @@ class _Session:
         self.produced_bytes = self.consumed_bytes = 0
         self.room = asyncio.Event()
         self.reader_waiting = False
+        self.keepalive_failed = False
 
     def _ws_call(self, fn: Callable[[WebSocket], None]) -> None:
         ws = self._ws()
@@ -601,8 +600,10 @@ class _Session:
             "compression": "deflate" if opts.compression else None,
             "proxy": proxy,
             "open_timeout": opts.openTimeout or None,
-            "ping_interval": opts.pingInterval or None,
-            "ping_timeout": opts.pongTimeout or None,
+            # Keepalive is ours (see _keepalive): a missing pong must end the
+            # connection within pingInterval + pongTimeout, not after a close timeout.
+            "ping_interval": None,
+            "ping_timeout": None,
             "close_timeout": opts.closeTimeout or None,
             "max_size": opts.maxMessageSize,
             "create_connection": _Connection,
@@ -673,10 +674,35 @@ class _Session:
         self._emit("headerReceive", (_headers_dict(response.headers),))
         self._emit("open", (None, opened))
         get_runtime().deliver(self.connect_promise.resolve, True)
+        keepalive = None
+        if self.opts.pingInterval:
+            keepalive = asyncio.ensure_future(self._keepalive(conn))
         try:
             await self._read(conn)
         finally:
+            if keepalive is not None:
+                keepalive.cancel()
             await self._finish(conn)
+
+    async def _keepalive(self, conn: ClientConnection) -> None:
+        interval, timeout = self.opts.pingInterval, self.opts.pongTimeout or None
+
+        async def ping() -> None:
+            pong = await conn.ping()
+            await pong
+
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.wait_for(ping(), timeout)
+            except (asyncio.TimeoutError, TimeoutError):
+                # A silent peer (half-open connection): fail now, with no
+                # closing handshake the peer could not answer anyway.
+                self.keepalive_failed = True
+                conn.transport.abort()
+                return
+            except ConnectionClosed:
+                return
 
     async def _read(self, conn: ClientConnection) -> None:
         whole = self.opts.wholeMessages
@@ -763,7 +789,7 @@ class _Session:
                 result = CloseResult(proto.close_rcvd.code, proto.close_rcvd.reason)
             else:
                 result = CloseResult(1006, "")
-            err = _failure_error(conn)
+            err = _failure_error(conn, self.keepalive_failed)
         self.closed = True
         self._fail_pending(result)
         self.stats.closedAt = time.time()

@@ -107,7 +107,10 @@ class ClientCert:
 
     def __repr__(self) -> str:
         masked = "'***'" if self.keyPassword else "None"
-        return f"ClientCert(certPath={self.certPath!r}, keyPath={self.keyPath!r}, keyPassword={masked})"
+        return (
+            f"ClientCert(certPath={self.certPath!r}, keyPath={self.keyPath!r}, "
+            f"keyPassword={masked})"
+        )
 
 
 @dataclass

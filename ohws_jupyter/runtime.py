@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import logging
 import os
 import threading
@@ -90,10 +91,8 @@ class Runtime:
         self._incoming.append((fn, args))
         if not self._io_wake_pending:
             self._io_wake_pending = True
-            try:
+            with contextlib.suppress(RuntimeError):  # loop closed at interpreter exit
                 loop.call_soon_threadsafe(self._drain_incoming)
-            except RuntimeError:  # loop closed at interpreter exit
-                pass
 
     def _drain_incoming(self) -> None:
         # Clear the flag before draining: a producer that appends after this
