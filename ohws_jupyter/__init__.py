@@ -25,6 +25,18 @@ from .options import (
     set_allowed_hosts,
 )
 from .promise import Promise
+from .server import (
+    ServerState,
+    WebSocketServer,
+    create_websocket_server,
+    createWebSocketServer,
+)
+from .server_options import (
+    ServerCert,
+    WebSocketConnection,
+    WebSocketMessage,
+    WebSocketServerConfig,
+)
 
 __version__ = "0.1.0"
 
@@ -37,11 +49,19 @@ __all__ = [
     "Promise",
     "ReadyState",
     "Record",
+    "ServerCert",
+    "ServerState",
     "WebSocket",
     "WebSocketCloseOptions",
+    "WebSocketConnection",
+    "WebSocketMessage",
     "WebSocketRequestOptions",
+    "WebSocketServer",
+    "WebSocketServerConfig",
     "createWebSocket",
+    "createWebSocketServer",
     "create_websocket",
+    "create_websocket_server",
     "load_ipython_extension",
     "set_allowed_hosts",
     "split_message",

@@ -14,6 +14,13 @@ from .options import (
     WebSocketCloseOptions,
     WebSocketRequestOptions,
 )
+from .server import ServerState, WebSocketServer, createWebSocketServer
+from .server_options import (
+    ServerCert,
+    WebSocketConnection,
+    WebSocketMessage,
+    WebSocketServerConfig,
+)
 
 __all__ = [
     "BusinessError",
@@ -22,8 +29,15 @@ __all__ = [
     "HttpProxy",
     "OpenResult",
     "ReadyState",
+    "ServerCert",
+    "ServerState",
     "WebSocket",
     "WebSocketCloseOptions",
+    "WebSocketConnection",
+    "WebSocketMessage",
     "WebSocketRequestOptions",
+    "WebSocketServer",
+    "WebSocketServerConfig",
     "createWebSocket",
+    "createWebSocketServer",
 ]
