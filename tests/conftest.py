@@ -15,6 +15,19 @@ from websockets.asyncio.server import serve
 from ohws_jupyter import WebSocket, createWebSocket
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--soak", action="store_true", help="also run the long soak variants")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--soak"):
+        return
+    skip = pytest.mark.skip(reason="soak variant: run with --soak")
+    for item in items:
+        if "soak" in item.keywords:
+            item.add_marker(skip)
+
+
 class ThreadServer:
     """A plain ``websockets`` server on 127.0.0.1, port 0, on its own thread and loop.
 

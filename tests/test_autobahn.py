@@ -1,0 +1,86 @@
+"""Autobahn's fuzzing-server cases, with a client built on our public API.
+
+Cases 1.* to 7.* and 10.* run in CI (about 20 s); the full suite is a soak
+variant (``--soak``). kosoku, a Python packaging of Autobahn's case files,
+plays the fuzzing server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "conformance"))
+from autobahn_client import run_suite
+
+PASSING = {"OK", "NON-STRICT", "INFORMATIONAL"}
+CI_CASES = ["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "10.*"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_fuzzingserver(tmp_path: Path, cases: list[str], timeout: float) -> dict[str, dict]:
+    kosoku = shutil.which("kosoku")
+    if kosoku is None:
+        pytest.fail("kosoku is not installed; pip install -e '.[test]'")
+    for _attempt in range(3):  # a free port can be taken between probe and bind
+        port = _free_port()
+        args = [kosoku, "-m", "fuzzingserver", f"127.0.0.1:{port}", "-o", str(tmp_path / "out")]
+        for case in cases:
+            args += ["-i", case]
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if "listening" in line:
+            break
+        proc.wait(10)
+    else:
+        pytest.fail(f"the fuzzing server did not start: {line}")
+    try:
+        count = run_suite(f"ws://127.0.0.1:{port}", agent="ohws_jupyter", timeout=60)
+        rest, _ = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    report = json.loads((tmp_path / "out" / "index.json").read_text())["ohws_jupyter"]
+    assert len(report) == count, rest
+    return report
+
+
+def _check(report: dict[str, dict]) -> None:
+    behaviors = collections.Counter(r["behavior"] for r in report.values())
+    closes = collections.Counter(r["behaviorClose"] for r in report.values())
+    print(f"\nAutobahn: {len(report)} cases, behavior {dict(behaviors)}, close {dict(closes)}")
+    failed = {
+        case: (r["behavior"], r["behaviorClose"])
+        for case, r in report.items()
+        if r["behavior"] not in PASSING or r["behaviorClose"] not in PASSING
+    }
+    assert failed == {}
+
+
+def test_autobahn_cases_1_to_7_and_10(tmp_path):
+    start = time.monotonic()
+    report = run_fuzzingserver(tmp_path, CI_CASES, timeout=120)
+    assert len(report) == 247
+    _check(report)
+    assert time.monotonic() - start < 120
+
+
+@pytest.mark.soak
+def test_autobahn_full_suite(tmp_path):
+    report = run_fuzzingserver(tmp_path, ["*"], timeout=900)
+    _check(report)
