@@ -1,0 +1,129 @@
+"""The client inside a real ipykernel, driven through jupyter_client."""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import echo_handler, running_server
+
+jupyter_client = pytest.importorskip("jupyter_client")
+
+
+class Kernel:
+    def __init__(self) -> None:
+        self.km, self.kc = jupyter_client.manager.start_new_kernel(kernel_name="python3")
+        self.seen: list[dict[str, Any]] = []
+
+    def execute(self, code: str, timeout: float = 30) -> str:
+        """Run a cell and wait for its reply; returns its msg_id."""
+        msg_id = self.kc.execute(code)
+        reply = self.kc.get_shell_msg(timeout=timeout)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = self.kc.get_shell_msg(timeout=timeout)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        return msg_id
+
+    def iopub_until(self, predicate, timeout: float = 20) -> dict[str, Any]:
+        """Read iopub until a message satisfies ``predicate``; keep all of them."""
+        for msg in self.seen:
+            if predicate(msg):
+                return msg
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = self.kc.get_iopub_msg(timeout=max(0.05, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            self.seen.append(msg)
+            if predicate(msg):
+                return msg
+        raise AssertionError(f"no such iopub message; saw {[m['msg_type'] for m in self.seen]}")
+
+    def stop(self) -> None:
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)
+
+
+def stream_with(text: str):
+    return lambda m: m["msg_type"] == "stream" and text in m["content"]["text"]
+
+
+def idle_of(msg_id: str):
+    return lambda m: (
+        m["msg_type"] == "status"
+        and m["content"]["execution_state"] == "idle"
+        and m["parent_header"].get("msg_id") == msg_id
+    )
+
+
+@pytest.fixture(scope="module")
+def kernel() -> Iterator[Kernel]:
+    k = Kernel()
+    yield k
+    k.stop()
+
+
+@pytest.fixture(scope="module")
+def server():
+    with running_server(echo_handler) as s:
+        yield s
+
+
+def test_callback_output_goes_to_the_registering_cell(kernel, server):
+    cell_a = kernel.execute(
+        "from ohws_jupyter import createWebSocket\n"
+        "ws = createWebSocket()\n"
+        "ws.on('message', lambda value: print('got', value))\n"
+        f"ws.connect({server.url!r}).result(10)\n"
+    )
+    kernel.execute("x = 1")
+    cell_c = kernel.execute("ws.send('hello').result(10)")
+    msg = kernel.iopub_until(stream_with("got hello"))
+    assert msg["parent_header"]["msg_id"] == cell_a
+    assert msg["parent_header"]["msg_id"] != cell_c
+
+
+def test_events_flow_while_a_cell_blocks(kernel, server):
+    kernel.execute(
+        "import time\n"
+        "from ohws_jupyter import createWebSocket\n"
+        "blocking = createWebSocket()\n"
+        "stamps = []\n"
+        "blocking.on('message', lambda v: stamps.append(time.monotonic()))\n"
+        f"blocking.connect({server.url!r}).result(10)\n"
+    )
+    # The send and the echo happen while the cell sleeps on the main thread.
+    cell = kernel.execute(
+        "start = time.monotonic()\n"
+        "blocking.send('during sleep')\n"
+        "time.sleep(1.5)\n"
+        "print('received during the sleep:', bool(stamps) and stamps[0] - start < 1.0)\n"
+    )
+    msg = kernel.iopub_until(stream_with("received during the sleep"))
+    assert msg["parent_header"]["msg_id"] == cell
+    assert "received during the sleep: True" in msg["content"]["text"]
+
+
+def test_top_level_await_in_a_cell(kernel, server):
+    cell = kernel.execute(
+        "aw = createWebSocket()\n"
+        f"ok = await aw.connect({server.url!r})\n"
+        "sent = await aw.send('x')\n"
+        "closed = await aw.close()\n"
+        "print('await results', ok, sent, closed)\n"
+    )
+    msg = kernel.iopub_until(stream_with("await results"))
+    assert msg["parent_header"]["msg_id"] == cell
+    assert "await results True True True" in msg["content"]["text"]
+
+
+def test_pending_promise_displays_its_outcome(kernel, server):
+    cell = kernel.execute("ws.send('shown')")
+    msg = kernel.iopub_until(
+        lambda m: m["msg_type"] == "execute_result" and m["parent_header"].get("msg_id") == cell
+    )
+    assert msg["content"]["data"]["text/plain"] == "<Promise send: fulfilled True>"
