@@ -81,6 +81,7 @@ def test_autobahn_cases_1_to_7_and_10(tmp_path):
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(1500)
 def test_autobahn_full_suite(tmp_path):
     report = run_fuzzingserver(tmp_path, ["*"], timeout=900)
     _check(report)
