@@ -554,14 +554,16 @@ def _failure_error(conn: ServerConnection, info: WebSocketConnection) -> Busines
     proto = conn.protocol
     cause = proto.parser_exc or conn.connection_exc
     who = f"client {info.clientIP}:{info.clientPort}"
-    if cause is not None and proto.parser_exc is not None:
+    if isinstance(proto.parser_exc, EOFError) or (
+        proto.close_rcvd is None and proto.close_sent is None
+    ):
+        detail = f"{who} was lost without a close frame (1006)"
+    elif proto.parser_exc is not None:
         detail = f"{who} broke the WebSocket protocol: {cause}"
     elif (
         proto.close_sent is not None and proto.close_sent.code == 1011 and proto.close_rcvd is None
     ):
         detail = f"{who} did not answer the keepalive ping in time"
-    elif proto.close_rcvd is None and proto.close_sent is None:
-        detail = f"{who} was lost without a close frame (1006)"
     else:
         return None
     err = BusinessError(CONNECTION_ERROR, detail, data=info)

@@ -125,7 +125,13 @@ async def _fragments(client: _Client, rest: str) -> None:
         end = start + step + (1 if i < extra else 0)
         parts.append(text[start:end])
         start = end
-    await client.conn.send(parts)  # an iterable is sent as one fragmented message
+    conn = client.conn
+    # Exactly N frames, the last one FIN (send(iterable) would add an empty one),
+    # written in one block so no other message can slip between them.
+    async with conn.send_context():
+        conn.protocol.send_text(parts[0].encode(), fin=count == 1)
+        for number, part in enumerate(parts[1:], 2):
+            conn.protocol.send_continuation(part.encode(), fin=number == count)
 
 
 async def _badutf8(client: _Client, rest: str) -> None:
