@@ -167,11 +167,11 @@ def _line(record: Record) -> str:
         return f"{head} {record.code} {record.reason!r}"
     if record.kind == "error":
         return f"{head} {record.error}"
+    headers = f" headers {record.headers}" if record.headers else ""
     if record.kind == "connect":
-        headers = f" headers {record.headers}" if record.headers else ""
         return f"{head} {record.data}{headers}"
     protocol = f" protocol {record.data!r}" if record.data else ""
-    return f"{head}{protocol}".rstrip()
+    return f"{head}{protocol}{headers}".rstrip()
 
 
 def _json_record(record: Record) -> dict[str, Any]:
@@ -479,8 +479,7 @@ class WebSocketMagics(Magics):
         super().__init__(shell)
         self.connections: dict[str, _Connection] = {}
         self.current: str | None = None
-        self.server: Any = None
-        self.server_url: str | None = None
+        self.server: Any = None  # the %ws serve WebSocketServer, started on demand
 
     @magic_arguments("ws")
     @argument("command", metavar="COMMAND", nargs="?", help=", ".join(COMMANDS))
@@ -553,7 +552,9 @@ class WebSocketMagics(Magics):
 
     def connect(self, args: argparse.Namespace) -> WebSocket:
         if not args.url:
-            raise UsageError("%ws connect needs a URL, e.g. %ws connect ws://127.0.0.1:8765")
+            served = self.server.url if self.server is not None else None
+            example = served or "ws://127.0.0.1:8765"
+            raise UsageError(f"%ws connect needs a URL, e.g. %ws connect {example}")
         _positive(args.timeout, "--timeout")
         options = WebSocketRequestOptions(
             header=_headers(args.header),
@@ -722,7 +723,37 @@ class WebSocketMagics(Magics):
         }
 
     def serve(self, args: argparse.Namespace) -> str | None:
-        raise UsageError("%ws serve is not available yet")
+        server = self.server
+        running = server is not None and server.url is not None
+        if args.stop:
+            if not running:
+                raise UsageError("no server is running; start one with %ws serve")
+            try:
+                _settle(server.stop(), _SEND_TIMEOUT)
+            except (BusinessError, TimeoutError) as err:
+                raise UsageError(f"%ws serve --stop failed: {err}") from err
+            self.server = None
+            return None
+        if running:
+            config = server.config
+            if config.mode == args.mode and args.port in (0, server.port):
+                return server.url  # re-running the cell keeps the server and its clients
+            raise UsageError(
+                f"a {config.mode} server is already running at {server.url}; "
+                "stop it first with %ws serve --stop"
+            )
+        from .server import createWebSocketServer  # imported only when a lesson serves
+
+        server = createWebSocketServer()
+        try:
+            _settle(server.start({"serverPort": args.port, "mode": args.mode}), _SEND_TIMEOUT)
+        except BusinessError as err:
+            raise UsageError(f"%ws serve failed: {err}") from err
+        except TimeoutError:
+            server.stop()
+            raise UsageError("%ws serve: the server did not start in time; try again") from None
+        self.server = server
+        return server.url
 
 
 def _decode_binary(hex_text: str | None, b64_text: str | None) -> bytes:

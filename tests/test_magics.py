@@ -1,0 +1,800 @@
+"""The ``%ws`` magics, driven through real IPython shells against real loopback servers."""
+
+from __future__ import annotations
+
+import _thread
+import base64
+import contextlib
+import json
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import ThreadServer, echo_handler, running_server, wait_until
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from ohws_jupyter import BusinessError, CloseResult, ReadyState, WebSocket, createWebSocket
+from ohws_jupyter.magics import COMMANDS, LogView, WebSocketMagics
+
+
+# -- fixtures --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def shell() -> InteractiveShell:
+    sh = InteractiveShell.instance()
+    sh.run_line_magic("load_ext", "ohws_jupyter")
+    return sh
+
+
+@pytest.fixture
+def magics(shell: InteractiveShell) -> Iterator[WebSocketMagics]:
+    """Fresh %ws state for each test, closed afterwards."""
+    fresh = WebSocketMagics(shell)
+    shell.register_magics(fresh)
+    yield fresh
+    for conn in list(fresh.connections.values()):
+        if conn.ws.state is not ReadyState.CLOSED:
+            with contextlib.suppress(Exception):
+                conn.ws.close().result(10)
+    if fresh.server is not None and fresh.server.url is not None:
+        with contextlib.suppress(Exception):
+            fresh.server.stop().result(10)
+
+
+@pytest.fixture
+def ws(shell: InteractiveShell, magics: WebSocketMagics) -> Any:
+    """``ws('send hi')`` runs ``%ws send hi``; ``ws('send', cell)`` runs ``%%ws send``."""
+
+    def run(line: str, cell: str | None = None) -> Any:
+        if cell is None:
+            return shell.run_line_magic("ws", line)
+        return shell.run_cell_magic("ws", line, cell)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ThreadServer]:
+    def choose(conn: Any, offered: list[str]) -> str | None:
+        # Speaks "chat" when offered, and also accepts clients that offer nothing.
+        return "chat" if "chat" in offered else None
+
+    with running_server(echo_handler, select_subprotocol=choose) as srv:
+        yield srv
+
+
+def usage(run: Any, line: str, cell: str | None = None) -> str:
+    """The text of the UsageError that ``%ws line`` raises."""
+    with pytest.raises(UsageError) as info:
+        run(line, cell)
+    return str(info.value)
+
+
+def interrupt_when_blocked(function: str) -> threading.Thread:
+    """Raise KeyboardInterrupt in the main thread once it blocks in magics.``function``."""
+    main = threading.main_thread().ident
+
+    def blocked() -> bool:
+        frame = sys._current_frames().get(main)
+        while frame is not None:
+            code = frame.f_code
+            if code.co_name == function and code.co_filename.endswith("magics.py"):
+                return True
+            frame = frame.f_back
+        return False
+
+    def run() -> None:
+        wait_until(blocked, 20, f"the main thread to block in {function}")
+        _thread.interrupt_main()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+# -- loading, routing, help ----------------------------------------------------------
+def test_load_ext_registers_line_and_cell_magic(shell: InteractiveShell) -> None:
+    result = shell.run_cell("%load_ext ohws_jupyter")
+    assert result.success
+    assert shell.find_line_magic("ws") is not None
+    assert shell.find_cell_magic("ws") is not None
+
+
+def test_every_command_of_the_issue_is_routed() -> None:
+    assert set(COMMANDS) == {
+        "serve", "connect", "send", "wait", "close", "status", "list", "log", "panel",
+        "export", "help",
+    }  # fmt: skip
+
+
+def test_help_prints_the_parsers_help(ws: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    ws("help send")
+    out = capsys.readouterr().out
+    assert "%ws send [-n NAME] [--binary HEX] [--base64 B64] [--json] [TEXT ...]" in out
+    assert "--json                %%ws send only" in out
+    ws("connect -h")
+    assert "%ws connect [-n NAME] [-H 'NAME: VALUE']" in capsys.readouterr().out
+    ws("help")
+    out = capsys.readouterr().out
+    assert out.startswith("%ws COMMAND [ARGS]: drive WebSocket connections")
+    for name in COMMANDS:
+        assert f"\n  {name:<8} " in out
+    ws("")
+    assert capsys.readouterr().out.startswith("%ws COMMAND [ARGS]")
+
+
+def test_question_mark_shows_every_command(
+    shell: InteractiveShell, ws: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell.run_cell("%ws?")
+    out = capsys.readouterr().out
+    for usage_line in ("%ws serve [--port PORT]", "%ws wait [-n NAME]", "%ws export [-n NAME]"):
+        assert usage_line in out
+
+
+def test_unknown_command_and_help_topic(ws: Any) -> None:
+    assert usage(ws, "sned hi") == "%ws has no command 'sned'; did you mean %ws send?"
+    assert usage(ws, "frobnicate") == "%ws has no command 'frobnicate'; see %ws help"
+    assert usage(ws, "help frobnicate") == "%ws has no command 'frobnicate'; see %ws help"
+
+
+def test_cell_form_is_only_for_send(ws: Any) -> None:
+    assert (
+        usage(ws, "status", "x\n")
+        == "%%ws works only with send; write %ws status on a line instead"
+    )
+
+
+def test_usage_error_shows_one_line_without_traceback(
+    shell: InteractiveShell, ws: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = shell.run_cell("%ws send hi")
+    assert isinstance(result.error_in_exec, UsageError)
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert "UsageError: no connection yet; open one with %ws connect URL" in text
+    assert "Traceback" not in text
+
+
+def test_argparse_errors_name_the_help(ws: Any) -> None:
+    assert (
+        usage(ws, "status extra")
+        == "%ws status: unrecognized arguments: extra; see %ws help status"
+    )
+    assert usage(ws, "close -n") == (
+        "%ws close: argument -n/--name: expected one argument; see %ws help close"
+    )
+    assert usage(ws, "wait --count x") == (
+        "%ws wait: argument --count: invalid int value: 'x'; see %ws help wait"
+    )
+    text = usage(ws, "wait nope")
+    assert text.startswith("%ws wait: argument EVENT: invalid choice: 'nope'")
+    assert text.endswith("; see %ws help wait")
+
+
+# -- connect ------------------------------------------------------------------------
+def test_connect_waits_until_open_and_returns_the_websocket(
+    ws: Any, magics: WebSocketMagics, server: ThreadServer
+) -> None:
+    sock = ws(f"connect {server.url} -p chat")
+    assert isinstance(sock, WebSocket)
+    assert sock.state is ReadyState.OPEN
+    assert sock.protocol == "chat"
+    assert magics.current == "ws"
+
+
+def test_connect_interpolates_user_variables(
+    shell: InteractiveShell, magics: WebSocketMagics, server: ThreadServer
+) -> None:
+    shell.user_ns["lesson_url"] = server.url
+    shell.user_ns["who"] = "teacher"
+    assert shell.run_cell("%ws connect $lesson_url -n {who}").success
+    assert magics.connections["teacher"].ws.url == server.url
+
+
+def test_same_name_replaces_and_default_target_is_the_most_recent(
+    ws: Any, magics: WebSocketMagics, server: ThreadServer
+) -> None:
+    first = ws(f"connect {server.url} -n a")
+    second = ws(f"connect {server.url} -n a")
+    assert first is not second
+    assert first.state is ReadyState.CLOSED
+    assert first.stats.lastClose == CloseResult(1000, "replaced")
+    assert list(magics.connections) == ["a"]
+    ws(f"connect {server.url} -n b")
+    ws("send to b")
+    assert ws("wait") == "to b"
+    assert second.stats.messagesOut == 0
+    assert [row["name"] for row in ws("list")] == ["a", "b"]
+
+
+def test_failed_connect_shows_the_business_error(ws: Any, magics: WebSocketMagics) -> None:
+    with socket.socket() as probe:  # a port with nobody listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"ws://127.0.0.1:{port}"
+    probe_ws = createWebSocket()  # held: a dropped WebSocket closes itself
+    with pytest.raises(BusinessError) as direct:
+        probe_ws.connect(url).result(10)
+    assert direct.value.code == 200
+    assert usage(ws, f"connect {url}") == f"%ws connect {url} failed: {direct.value}"
+    status = ws("status")
+    assert status["state"] == "CLOSED"
+    assert status["lastError"]["code"] == 200
+
+
+def test_connect_user_mistakes(ws: Any) -> None:
+    assert usage(ws, "connect") == "%ws connect needs a URL, e.g. %ws connect ws://127.0.0.1:8765"
+    assert usage(ws, "connect http://example.org") == (
+        "%ws connect http://example.org failed: [2302001] Websocket url error: "
+        "'http://example.org' is not a WebSocket URL; it must start with ws:// or wss://"
+    )
+    assert usage(ws, "connect ws://127.0.0.1:1 -H 'Authorization Bearer x'") == (
+        "a header needs a colon; write it as -H 'Name: value'"
+    )
+    assert usage(ws, "connect ws://127.0.0.1:1 -H 'Bad Name: x'") == (
+        "header name 'Bad Name' is not valid; use letters, digits and - as in -H 'X-Token: value'"
+    )
+    assert usage(ws, "connect ws://127.0.0.1:1 --timeout -1") == (
+        "--timeout must be 0 or more seconds, not -1"
+    )
+    text = usage(ws, "connect wss://127.0.0.1:1 --ca /no/such/ca.pem")
+    assert text.startswith("%ws connect wss://127.0.0.1:1 failed: [2302002]")
+
+
+def test_interrupted_connect_leaves_the_runtime_working(
+    ws: Any, magics: WebSocketMagics, server: ThreadServer
+) -> None:
+    ws(f"connect {server.url} -n keep")
+    silent = socket.socket()  # accepts TCP, never answers the handshake
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    try:
+        port = silent.getsockname()[1]
+        interrupter = interrupt_when_blocked("connect")
+        with pytest.raises(KeyboardInterrupt):
+            ws(f"connect ws://127.0.0.1:{port} -n stuck --timeout 60")
+        interrupter.join(10)
+        stuck = magics.connections["stuck"].ws
+        wait_until(lambda: stuck.state is ReadyState.CLOSED, 10, "the attempt to end")
+    finally:
+        silent.close()
+    ws("send -n keep still here")
+    assert ws("wait -n keep") == "still here"
+    again = ws(f"connect {server.url} -n stuck")
+    assert again.state is ReadyState.OPEN
+
+
+# -- send -----------------------------------------------------------------------------
+def test_send_text_is_the_rest_of_the_line(ws: Any, server: ThreadServer) -> None:
+    ws(f"connect {server.url}")
+    assert ws('send  {"a": 1}   spaced  ') is True
+    assert ws("wait") == '{"a": 1}   spaced'
+    ws("send -5 degrees")
+    assert ws("wait") == "-5 degrees"
+    ws("send -- --json is text here")
+    assert ws("wait") == "--json is text here"
+
+
+def test_send_interpolates_like_ipython(
+    shell: InteractiveShell, ws: Any, server: ThreadServer
+) -> None:
+    ws(f"connect {server.url}")
+    shell.user_ns["who"] = "teacher"
+    assert shell.run_cell("%ws send hello {who} and $who").success
+    assert ws("wait") == "hello teacher and teacher"
+
+
+def test_send_binary(ws: Any, server: ThreadServer) -> None:
+    ws(f"connect {server.url}")
+    ws("send --binary 00ff10")
+    assert ws("wait") == b"\x00\xff\x10"
+    ws(f"send --base64 {base64.b64encode(b'hi there').decode()}")
+    assert ws("wait") == b"hi there"
+
+
+def test_cell_send_and_json(ws: Any, server: ThreadServer) -> None:
+    ws(f"connect {server.url}")
+    assert ws("send", "line one\n  line two\n") is True
+    assert ws("wait") == "line one\n  line two"
+    ws("send --json", '{\n  "type": "join",\n  "room": 1\n}\n')
+    assert ws("wait") == '{"type":"join","room":1}'
+    assert usage(ws, "send --json", '{"type": "join",\n "room" 1}\n') == (
+        "the cell is not valid JSON (Expecting ':' delimiter at line 2 column 9); "
+        "fix it or drop --json"
+    )
+    assert usage(ws, "send", "   \n") == "the cell is empty; write the message below %%ws send"
+    assert usage(ws, "send extra", "body\n") == (
+        "%%ws send takes the message from the cell; drop the text"
+    )
+
+
+def test_send_user_mistakes(ws: Any, server: ThreadServer) -> None:
+    assert usage(ws, "send hi") == "no connection yet; open one with %ws connect URL"
+    ws(f"connect {server.url}")
+    assert usage(ws, "send") == (
+        "%ws send needs a message: %ws send TEXT, --binary HEX, --base64 B64, "
+        "or the %%ws send cell form"
+    )
+    assert usage(ws, "send --binary 0g") == (
+        "--binary needs hex digits, two per byte, e.g. --binary 01ff"
+    )
+    assert usage(ws, "send --base64 !!") == "--base64 needs base64 text, e.g. --base64 AQL/"
+    assert (
+        usage(ws, "send --binary 01 --base64 AQ==") == "give either --binary or --base64, not both"
+    )
+    assert usage(ws, "send --binary 01 text") == (
+        "a binary message takes no text; drop the text or the option"
+    )
+    assert usage(ws, "send --json {}") == "--json works with the cell form; write %%ws send --json"
+    assert usage(ws, "send -n nobody hi") == (
+        "no connection named 'nobody' (open ones: 'ws'); open it with %ws connect URL -n nobody"
+    )
+    ws("close")
+    assert (
+        usage(ws, "send hi") == "cannot send: 'ws' is CLOSED; reconnect with %ws connect URL -n ws"
+    )
+
+
+# -- wait ----------------------------------------------------------------------------------
+def test_wait_returns_whole_messages_in_order(ws: Any, server: ThreadServer) -> None:
+    ws(f"connect {server.url} -p chat")
+    big = "x" * 10_000  # delivered to callbacks in 4 KiB pieces, waited for whole
+    for text in ("one", "two", big):
+        ws(f"send {text}")
+    assert ws("wait --count 2") == ["one", "two"]
+    assert ws("wait") == big
+    assert ws("log --last 1")[0].pieces == 3
+
+
+def test_wait_for_close_open_and_error(ws: Any, server: ThreadServer) -> None:
+    ws(f"connect {server.url} -p chat")
+    ws("send kick")  # the server closes with 4001 'kicked'
+    assert ws("wait close") == CloseResult(4001, "kicked")
+    ws(f"connect {server.url}")
+    ws("send drop")  # the server cuts TCP: an error, then the close
+    err = ws("wait error")
+    assert isinstance(err, BusinessError) and err.code == 200
+    assert ws("wait close").code == 1006
+
+
+def test_wait_open_after_interrupted_connect_is_not_needed(ws: Any, server: ThreadServer) -> None:
+    # connect consumes its own 'open', so waiting for another one times out.
+    ws(f"connect {server.url} -p chat")
+    assert usage(ws, "wait open --timeout 0.05") == (
+        "no 'open' event arrived on 'ws' within 0.05 s; send something first or raise --timeout"
+    )
+
+
+def test_wait_user_mistakes(ws: Any, server: ThreadServer) -> None:
+    assert usage(ws, "wait") == "no connection yet; open one with %ws connect URL"
+    ws(f"connect {server.url}")
+    assert usage(ws, "wait --timeout 0.05") == (
+        "no message arrived on 'ws' within 0.05 s; send something first or raise --timeout"
+    )
+    ws("send only one")
+    assert usage(ws, "wait --count 2 --timeout 0.2") == (
+        "only 1 of 2 messages arrived on 'ws' within 0.2 s; send something first or raise --timeout"
+    )
+    assert usage(ws, "wait --count 0") == "--count must be 1 or more, not 0"
+    assert usage(ws, "wait --timeout -2") == "--timeout must be 0 or more seconds, not -2"
+    ws("send kick")
+    assert ws("wait close") == CloseResult(4001, "kicked")
+    assert usage(ws, "wait --count 2") == (
+        "only 1 of 2 messages arrived before 'ws' closed (4001 'kicked'); take them with --count 1"
+    )
+    assert ws("wait") == "only one"
+    assert usage(ws, "wait") == (
+        "'ws' is closed (4001 'kicked') and no message is waiting; "
+        "reconnect with %ws connect URL -n ws"
+    )
+
+
+def test_interrupted_wait_keeps_the_connection(ws: Any, server: ThreadServer) -> None:
+    sock = ws(f"connect {server.url}")
+    interrupter = interrupt_when_blocked("wait")
+    with pytest.raises(KeyboardInterrupt):
+        ws("wait --timeout 60")
+    interrupter.join(10)
+    assert sock.state is ReadyState.OPEN
+    ws("send after the interrupt")
+    assert ws("wait") == "after the interrupt"
+    assert ws("status")["state"] == "OPEN"
+
+
+# -- close ---------------------------------------------------------------------------------
+def test_close_waits_for_the_handshake(ws: Any, server: ThreadServer) -> None:
+    sock = ws(f"connect {server.url}")
+    assert ws("close") == CloseResult(1000, "")
+    assert sock.state is ReadyState.CLOSED
+    ws(f"connect {server.url}")
+    assert ws("close 4000 see you later") == CloseResult(4000, "see you later")
+    ws(f"connect {server.url}")
+    assert ws("close going home") == CloseResult(1000, "going home")
+
+
+def test_close_all(ws: Any, server: ThreadServer) -> None:
+    a = ws(f"connect {server.url} -n a")
+    b = ws(f"connect {server.url} -n b")
+    assert ws("close --all 1001 bye") == {
+        "a": CloseResult(1001, "bye"),
+        "b": CloseResult(1001, "bye"),
+    }
+    assert a.state is b.state is ReadyState.CLOSED
+    assert ws("close --all") == {}
+
+
+def test_close_user_mistakes(ws: Any, server: ThreadServer) -> None:
+    assert usage(ws, "close") == "no connection yet; open one with %ws connect URL"
+    ws(f"connect {server.url}")
+    assert usage(ws, "close 999") == (
+        "%ws close failed: [401] Parameter error: close code 999 is not allowed; "
+        "use 1000–1003, 1007–1014 or 3000–4999"
+    )
+    assert usage(ws, "close --all -n ws") == "give either -n NAME or --all, not both"
+    ws("close 1000 done")
+    assert usage(ws, "close") == "'ws' is already closed (1000 'done'); nothing to close"
+
+
+# -- status, list, log -----------------------------------------------------------------------
+def test_status_and_list(ws: Any, server: ThreadServer) -> None:
+    assert usage(ws, "status") == "no connection yet; open one with %ws connect URL"
+    assert ws("list") == []
+    ws(f"connect {server.url} -n a -p chat -H 'X-Lesson: 3'")
+    ws("send hello")
+    ws("wait")
+    status = ws("status")
+    assert status["name"] == "a" and status["current"] is True
+    assert status["url"] == server.url
+    assert status["state"] == "OPEN"
+    assert status["protocol"] == "chat"
+    assert status["header"] == {"X-Lesson": "3"}
+    assert (status["messagesIn"], status["messagesOut"]) == (1, 1)
+    assert (status["bytesIn"], status["bytesOut"]) == (5, 5)
+    assert status["lastClose"] is None and status["lastError"] is None
+    ws(f"connect {server.url} -n b")
+    ws("close 4000 done -n a")
+    rows = ws("list")
+    assert [(r["name"], r["state"], r["current"]) for r in rows] == [
+        ("a", "CLOSED", False),
+        ("b", "OPEN", True),
+    ]
+    assert rows[0]["lastClose"] == {"code": 4000, "reason": "done"}
+    assert ws("status -n a") == rows[0]
+
+
+def test_log_records_with_direction_and_time(ws: Any, server: ThreadServer) -> None:
+    ws(f"connect {server.url} -p chat")
+    ws("send hi")
+    ws("wait")
+    ws("send --binary 0102")
+    ws("wait")
+    ws("close 1000 bye")
+    records = ws("log")
+    assert isinstance(records, LogView)
+    got = [(r.kind, r.direction, r.data) for r in records]
+    assert got[0] == ("connect", "=", server.url)
+    assert got[1] == ("open", "=", "chat")
+    assert got[2:6] == [
+        ("message", ">", "hi"),
+        ("message", "<", "hi"),
+        ("message", ">", b"\x01\x02"),
+        ("message", "<", b"\x01\x02"),
+    ]
+    assert [(r.kind, r.code, r.reason) for r in records[6:]] == [
+        ("closing", 1000, "bye"),
+        ("close", 1000, "bye"),
+    ]
+    times = [r.time for r in records]
+    assert times == sorted(times)
+    assert len(ws("log --last 2")) == 2
+    text = _pretty(records)
+    assert "> message 'hi'" in text and "< message b'\\x01\\x02'" in text
+    assert "= close   1000 'bye'" in text
+    rows = ws("log --json --last 4")
+    assert [r["kind"] for r in rows] == ["message", "message", "closing", "close"]
+    assert rows[0]["data"] == {"base64": base64.b64encode(b"\x01\x02").decode()}
+    assert json.loads(_pretty(rows).splitlines()[-1])["code"] == 1000
+    assert usage(ws, "log --last 0") == "--last must be 1 or more, not 0"
+
+
+def _pretty(value: Any) -> str:
+    from IPython.lib.pretty import pretty
+
+    return pretty(value)
+
+
+# -- masking ------------------------------------------------------------------------------
+def test_credentials_are_sent_but_masked_everywhere(ws: Any, server: ThreadServer) -> None:
+    secrets = (
+        "-H 'Authorization: Bearer s3cr3t' -H 'Cookie: sid=s3cr3t' "
+        "-H 'X-Class-Key: s3cr3t' -H 'X-Lesson: 3' --mask X-Class-Key"
+    )
+    ws(f"connect {server.url} -n probe {secrets}")
+    ws("send -n probe headers")  # the server answers with the request headers it received
+    received = json.loads(ws("wait -n probe"))
+    assert received["Authorization"] == "Bearer s3cr3t"
+    assert received["Cookie"] == "sid=s3cr3t"
+    assert received["X-Class-Key"] == "s3cr3t"
+    ws(f"connect {server.url} {secrets}")
+    ws("send hello")
+    ws("wait")
+    status = ws("status")
+    assert status["header"] == {
+        "Authorization": "***",
+        "Cookie": "***",
+        "X-Class-Key": "***",
+        "X-Lesson": "3",
+    }
+    shown = [
+        repr(status),
+        repr(ws("list")),
+        _pretty(ws("log")),
+        json.dumps(ws("log --json")),
+        str(ws("export arkts")),
+    ]
+    for text in shown:
+        assert "s3cr3t" not in text
+    log_text = _pretty(ws("log"))
+    assert "'Authorization': '***'" in log_text
+    assert "'Sec-WebSocket-Accept': '***'" in log_text  # response headers of 'open'
+    assert ws("log")[0].headers["X-Class-Key"] == "***"
+
+
+def test_password_in_url_is_masked(ws: Any, server: ThreadServer) -> None:
+    url = f"ws://student:pa55word@127.0.0.1:{server.port}"
+    ws(f"connect {url}")
+    masked = f"ws://student:***@127.0.0.1:{server.port}"
+    assert ws("status")["url"] == masked
+    assert ws("log")[0].data == masked
+    code = str(ws("export arkts"))
+    assert "pa55word" not in code and f'ws.connect("{masked}"' in code
+
+
+# -- export arkts ---------------------------------------------------------------------------
+def test_export_arkts_reproduces_the_connection(ws: Any, server: ThreadServer) -> None:
+    ws(
+        f"connect {server.url} -p chat -H 'Authorization: Bearer s3cr3t' -H 'X-Lesson: 3' "
+        "--insecure --timeout 5"
+    )
+    ws('send say "hi"')
+    ws("send --binary 00ff")
+    ws("send", "第二\n")
+    ws("wait --count 3")
+    ws("close 4000 bye")
+    code = ws("export arkts")
+    assert code._repr_markdown_().startswith("```typescript\n")
+    lines = code.splitlines()
+    for expected in [
+        "import webSocket from '@ohos.net.webSocket';",
+        "import { BusinessError } from '@ohos.base';",
+        "let ws = webSocket.createWebSocket();",
+        "let header: Record<string, string> = {",
+        '  "Authorization": "***", // masked: put the real value here',
+        '  "X-Lesson": "3",',
+        "let options: webSocket.WebSocketRequestOptions = {",
+        "  header: header,",
+        '  protocol: "chat",',
+        "  skipServerCertVerification: true,",
+        "// Not in the OHOS API, left out: openTimeout=5.0.",
+        "ws.on('open', (err: BusinessError, value: Object) => {",
+        "ws.on('message', (err: BusinessError, value: string | ArrayBuffer) => {",
+        "ws.on('close', (err: BusinessError, value: webSocket.CloseResult) => {",
+        "ws.on('error', (err: BusinessError) => {",
+        f'ws.connect("{server.url}", options, (err: BusinessError, value: boolean) => {{',
+    ]:
+        assert expected in lines, expected
+    # The sends replay in order, then the close with its options.
+    replay = [
+        line.strip() for line in lines if line.startswith("  await ") or "closeOptions" in line
+    ]
+    assert replay == [
+        'await ws.send("say \\"hi\\"");',
+        "await ws.send(new Uint8Array([0x00, 0xff]).buffer);",
+        'await ws.send("第二");',
+        'let closeOptions: webSocket.WebSocketCloseOptions = { code: 4000, reason: "bye" };',
+        "await ws.close(closeOptions);",
+    ]
+    assert "s3cr3t" not in code
+    assert code.count("{") == code.count("}")
+
+
+def test_export_of_a_plain_connection_has_no_options(ws: Any, server: ThreadServer) -> None:
+    ws(f"connect {server.url}")
+    code = ws("export arkts")
+    assert "options" not in code
+    assert "replay" not in code
+    assert f'ws.connect("{server.url}", (err: BusinessError, value: boolean) => {{' in code
+
+
+def test_export_user_mistakes(ws: Any) -> None:
+    assert usage(ws, "export arkts") == "no connection yet; open one with %ws connect URL"
+    text = usage(ws, "export json")
+    assert text.startswith("%ws export: argument FORMAT: invalid choice: 'json'")
+    assert usage(ws, "export") == (
+        "%ws export: the following arguments are required: FORMAT; see %ws help export"
+    )
+
+
+# -- serve and panel --------------------------------------------------------------------------
+def test_serve_echo_then_stop(ws: Any) -> None:
+    url = ws("serve")
+    assert url.startswith("ws://127.0.0.1:")
+    assert ws("serve") == url  # re-running the cell keeps the same server
+    assert usage(ws, "serve --mode lab") == (
+        f"a echo server is already running at {url}; stop it first with %ws serve --stop"
+    )
+    assert usage(ws, "connect") == f"%ws connect needs a URL, e.g. %ws connect {url}"
+    ws(f"connect {url}")
+    ws("send ping")
+    assert ws("wait") == "ping"
+    assert ws("serve --stop") is None
+    assert ws("wait close").code == 1001
+    assert usage(ws, "serve --stop") == "no server is running; start one with %ws serve"
+
+
+def test_serve_broadcast_and_lab(ws: Any) -> None:
+    url = ws("serve --mode broadcast")
+    ws(f"connect {url} -n a")
+    ws(f"connect {url} -n b")
+    ws("send -n a to everyone")
+    assert ws("wait -n b") == "to everyone"
+    assert ws("wait -n a") == "to everyone"
+    ws("serve --stop")
+    url = ws("serve --mode lab")
+    ws(f"connect {url}")
+    ws("send /close 4002 go away")
+    assert ws("wait close") == CloseResult(4002, "go away")
+
+
+def test_serve_on_a_busy_port(ws: Any, server: ThreadServer) -> None:
+    text = usage(ws, f"serve --port {server.port}")
+    assert text.startswith("%ws serve failed: [2302007]")
+
+
+def test_panel_watches_the_connection(ws: Any, server: ThreadServer) -> None:
+    from ohws_jupyter.panel import WebSocketPanel
+
+    sock = ws(f"connect {server.url} -n p")
+    panel = ws("panel")
+    assert isinstance(panel, WebSocketPanel)
+    assert panel.ws is sock
+    assert panel.state == "OPEN"
+    assert usage(ws, "panel -n nobody") == (
+        "no connection named 'nobody' (open ones: 'p'); open it with %ws connect URL -n nobody"
+    )
+
+
+# -- state per shell ------------------------------------------------------------------------
+def test_two_shells_keep_their_own_connections(ws: Any, server: ThreadServer) -> None:
+    other = InteractiveShell()
+    other.run_line_magic("load_ext", "ohws_jupyter")
+    mine = ws(f"connect {server.url} -n same")
+    theirs = other.run_line_magic("ws", f"connect {server.url} -n same")
+    try:
+        assert mine is not theirs
+        assert mine.state is theirs.state is ReadyState.OPEN  # neither replaced the other
+        other.run_line_magic("ws", "send from the other shell")
+        assert other.run_line_magic("ws", "wait") == "from the other shell"
+        assert usage(ws, "wait --timeout 0.05").startswith("no message arrived on 'same'")
+    finally:
+        other.run_line_magic("ws", "close --all")
+
+
+# -- a real kernel -------------------------------------------------------------------------
+class KernelCell:
+    """What one executed cell produced: its reply and its iopub messages."""
+
+    def __init__(self, reply: dict[str, Any], outputs: list[dict[str, Any]]) -> None:
+        self.reply = reply
+        self.outputs = outputs
+
+    @property
+    def stdout(self) -> str:
+        return "".join(
+            m["content"]["text"]
+            for m in self.outputs
+            if m["msg_type"] == "stream" and m["content"]["name"] == "stdout"
+        )
+
+    @property
+    def text(self) -> str:
+        """Everything shown: streams, results and errors, as plain text."""
+        parts = []
+        for m in self.outputs:
+            content = m["content"]
+            if m["msg_type"] == "stream":
+                parts.append(content["text"])
+            elif m["msg_type"] in ("execute_result", "display_data"):
+                parts.append(content["data"].get("text/plain", ""))
+            elif m["msg_type"] == "error":
+                parts.append("\n".join(content["traceback"]))
+        return "\n".join(parts)
+
+
+class Kernel:
+    def __init__(self) -> None:
+        from jupyter_client.manager import start_new_kernel
+
+        self.km, self.kc = start_new_kernel(kernel_name="python3")
+
+    def start(self, code: str) -> str:
+        return self.kc.execute(code)
+
+    def finish(self, msg_id: str, timeout: float = 30) -> KernelCell:
+        """Collect the outputs of ``msg_id`` until the kernel is idle, then its reply."""
+        outputs: list[dict[str, Any]] = []
+        while True:
+            msg = self.kc.get_iopub_msg(timeout=timeout)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+            outputs.append(msg)
+        reply = self.kc.get_shell_msg(timeout=timeout)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = self.kc.get_shell_msg(timeout=timeout)
+        return KernelCell(reply["content"], outputs)
+
+    def run(self, code: str, timeout: float = 30) -> KernelCell:
+        return self.finish(self.start(code), timeout)
+
+    def wait_started(self, msg_id: str, timeout: float = 30) -> None:
+        """Block until the kernel starts executing ``msg_id``."""
+        while True:
+            msg = self.kc.get_iopub_msg(timeout=timeout)
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "execute_input":
+                return
+
+    def stop(self) -> None:
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)
+
+
+@pytest.fixture(scope="module")
+def kernel() -> Iterator[Kernel]:
+    pytest.importorskip("jupyter_client")
+    k = Kernel()
+    try:
+        yield k
+    finally:
+        k.stop()
+
+
+def test_magics_in_a_real_kernel(kernel: Kernel, server: ThreadServer) -> None:
+    assert kernel.run("%load_ext ohws_jupyter").reply["status"] == "ok"
+    cell = kernel.run(f"sock = %ws connect {server.url} -p chat\nprint(sock.state.name)")
+    assert cell.reply["status"] == "ok", cell.text
+    assert cell.stdout == "OPEN\n"
+    kernel.run("%ws send hi from the kernel")
+    cell = kernel.run("got = %ws wait\nprint(repr(got))")
+    assert cell.stdout == "'hi from the kernel'\n"
+    cell = kernel.run("%ws status")
+    assert "'state': 'OPEN'" in cell.text and "'protocol': 'chat'" in cell.text
+
+
+def test_usage_error_in_a_kernel_has_no_traceback(kernel: Kernel, server: ThreadServer) -> None:
+    kernel.run("%load_ext ohws_jupyter")
+    cell = kernel.run("%ws wait -n nobody")
+    assert cell.reply["status"] == "error"
+    assert "no connection named 'nobody'" in cell.text
+    assert "magics.py" not in cell.text and "Traceback" not in cell.text
+
+
+def test_kernel_interrupt_during_wait_keeps_the_connection(
+    kernel: Kernel, server: ThreadServer
+) -> None:
+    kernel.run("%load_ext ohws_jupyter")
+    assert kernel.run(f"%ws connect {server.url} -n lesson").reply["status"] == "ok"
+    msg_id = kernel.start("%ws wait -n lesson --timeout 60")
+    kernel.wait_started(msg_id)
+    kernel.km.interrupt_kernel()
+    cell = kernel.finish(msg_id)
+    assert cell.reply["status"] == "error"
+    assert cell.reply["ename"] == "KeyboardInterrupt"
+    kernel.run("%ws send -n lesson still open")
+    cell = kernel.run("got = %ws wait -n lesson\nprint(repr(got))")
+    assert cell.stdout == "'still open'\n", cell.text
