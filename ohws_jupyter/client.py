@@ -229,6 +229,24 @@ class WebSocket:
         """Unsubscribe ``callback`` from ``type``, or every callback if omitted."""
         self._events.off(type, callback)
 
+    def once(self, type: str, callback: Callable[..., Any] | None = None) -> Promise[Any] | None:
+        """Extension: the next ``type`` event only.
+
+        With a callback, it is called once (adapted like ``on``). Without one,
+        returns a promise of the event's value — the message piece, the
+        ``CloseResult``, the error — so a notebook can ``await ws.once('message')``.
+
+        Raises:
+            BusinessError: 401 for an unknown event or a non-callable callback.
+        """
+        if callback is not None:
+            self._events.once(type, callback)
+            return None
+        promise: Promise[Any] = Promise(f"once({type!r})")
+        promise._needs_callback_thread = True
+        self._events.once(type, lambda *args: promise.resolve(args[-1] if args else None))
+        return promise
+
     def watch(self, observer: Callable[[Record], None]) -> Callable[[], None]:
         """Extension: call ``observer(record)`` for everything that happens, sends included.
 
@@ -785,7 +803,11 @@ class _Session:
             result = CloseResult(*self.close_requested)
             err = None
         else:
-            if proto.close_rcvd is not None:
+            if proto.close_sent is not None and proto.close_rcvd_then_sent is not True:
+                # We failed the connection (1002, 1007, 1009): report that code,
+                # which says what went wrong, not the 1006 of the dropped socket.
+                result = CloseResult(proto.close_sent.code, proto.close_sent.reason)
+            elif proto.close_rcvd is not None:
                 result = CloseResult(proto.close_rcvd.code, proto.close_rcvd.reason)
             else:
                 result = CloseResult(1006, "")

@@ -171,6 +171,25 @@ class EventEmitter:
         self._subs[name] = [*self._subs[name], sub]
         return sub
 
+    def once(self, event: Any, callback: Any) -> Subscription:
+        """Subscribe ``callback`` to the next ``event`` only; ``off`` removes it too."""
+        name = self._check_type(event)
+        if not callable(callback):
+            raise BusinessError(
+                PARAMETER_ERROR,
+                f"callback for '{name}' must be callable, not {type(callback).__name__}",
+            )
+        call = adapt(callback, self._arities[name])
+
+        def fire(*args: Any) -> Any:
+            sub.active = False
+            self._subs[name] = [s for s in self._subs[name] if s is not sub]
+            return call(args)
+
+        sub = self.on(name, fire)
+        sub.callback = callback  # what off(type, callback) and error reports name
+        return sub
+
     def off(self, event: Any, callback: Any = None) -> int:
         """Remove ``callback`` from ``event`` (all callbacks if None); returns how many."""
         name = self._check_type(event)

@@ -674,3 +674,40 @@ def test_plain_script_with_result(tmp_path, echo_server):
     assert out.stdout.split("\n")[:2] == ["got hi", "close True"], out.stderr
     assert out.returncode == 0
     assert time.monotonic() - start < 30  # exits: the daemon threads do not hold it
+
+
+def test_once_as_promise_and_callback(ws, echo_server):
+    calls = []
+    ws.once("message", lambda value: calls.append(value))
+    ws.connect(echo_server.url).result(10)
+    first = ws.once("message")
+    ws.send("one").result(10)
+    assert first.result(10) == "one"
+    ws.send("two").result(10)
+    assert ws.once("message").result(10) == "two"
+    assert calls == ["one"]
+    closing = ws.once("close")
+    ws.send("kick")
+    assert closing.result(10) == CloseResult(4001, "kicked")
+    with pytest.raises(BusinessError):
+        ws.once("nope")
+
+
+def test_invalid_utf8_from_the_server_closes_1007(ws):
+    async def handler(conn):
+        await conn.recv()
+        # A text frame whose payload is not UTF-8, bypassing the server's encoder.
+        from websockets.frames import Frame, Opcode
+
+        conn.protocol.send_frame(Frame(Opcode.TEXT, b"\xff\xfe"))
+        conn.send_data()
+        await conn.wait_closed()
+
+    with running_server(handler) as server:
+        rec = Recorder(ws)
+        ws.connect(server.url).result(10)
+        ws.send("go").result(10)
+        rec.wait("close")
+    assert rec.names()[-2:] == ["error", "close"]
+    assert "UTF-8" in rec.values("error")[0].message
+    assert rec.values("close")[0].code == 1007
