@@ -15,7 +15,7 @@ import ssl
 
 import pytest
 import trustme
-from conftest import Recorder, running_server
+from conftest import Recorder, running_server, wait_until
 
 from ohws_jupyter import createWebSocket, createWebSocketServer
 from ohws_jupyter.options import MAX_SEND_SIZE, PIECE_SIZE
@@ -104,6 +104,10 @@ def test_tls_to_a_plain_server_fails_with_a_message_naming_the_cause(ws, shared_
 
 
 def _close_codes_seen_by(server) -> list[int | None]:
+    # close_code is known once the server's side of TCP is closed too.
+    wait_until(
+        lambda: all(c.close_code is not None for c in server.connections), 10, "server closed"
+    )
     return [conn.close_code for conn in server.connections]
 
 
