@@ -25,6 +25,7 @@ import argparse
 import base64
 import binascii
 import contextlib
+import dataclasses
 import difflib
 import json
 import re
@@ -84,8 +85,8 @@ class _Connection:
     def _observe(self, record: Record) -> None:
         # Runs on the I/O thread: only bookkeeping under the lock, then wake waiters.
         if record.kind == "connect":
-            record = Record(record.time, record.kind, record.direction, mask_url(record.data), 0,
-                            headers=record.headers)  # fmt: skip
+            # A password in the URL travels as Basic credentials: mask it like one.
+            record = dataclasses.replace(record, data=mask_url(record.data))
         with self.cond:
             self.seq += 1
             self.records.append((self.seq, record))
@@ -342,7 +343,8 @@ def _connect(magics: WebSocketMagics, args: argparse.Namespace, cell: str | None
 def _send(magics: WebSocketMagics, args: argparse.Namespace, cell: str | None) -> Any:
     """Send a text message (the rest of the line, or the %%ws send cell) or binary; returns True.
 
-    Put -- before a message that starts with an option name.
+    Options go before the text; everything after them is the message, spaces
+    and quotes included. Put -- before a message that starts with an option name.
     """
     return magics.send(args, cell)
 
@@ -739,7 +741,7 @@ class WebSocketMagics(Magics):
             if config.mode == args.mode and args.port in (0, server.port):
                 return server.url  # re-running the cell keeps the server and its clients
             raise UsageError(
-                f"a {config.mode} server is already running at {server.url}; "
+                f"a server in {config.mode} mode is already running at {server.url}; "
                 "stop it first with %ws serve --stop"
             )
         from .server import createWebSocketServer  # imported only when a lesson serves

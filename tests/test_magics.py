@@ -361,7 +361,7 @@ def test_wait_for_close_open_and_error(ws: Any, server: ThreadServer) -> None:
     assert ws("wait close").code == 1006
 
 
-def test_wait_open_after_interrupted_connect_is_not_needed(ws: Any, server: ThreadServer) -> None:
+def test_connect_takes_its_own_open_event(ws: Any, server: ThreadServer) -> None:
     # connect consumes its own 'open', so waiting for another one times out.
     ws(f"connect {server.url} -p chat")
     assert usage(ws, "wait open --timeout 0.05") == (
@@ -376,6 +376,8 @@ def test_wait_user_mistakes(ws: Any, server: ThreadServer) -> None:
         "no message arrived on 'ws' within 0.05 s; send something first or raise --timeout"
     )
     ws("send only one")
+    # The echo must be in before the timed wait, or a slow machine gets 0 of 2.
+    wait_until(lambda: any(r.direction == "<" for r in ws("log")), 10, "the echo")
     assert usage(ws, "wait --count 2 --timeout 0.2") == (
         "only 1 of 2 messages arrived on 'ws' within 0.2 s; send something first or raise --timeout"
     )
@@ -625,7 +627,7 @@ def test_serve_echo_then_stop(ws: Any) -> None:
     assert url.startswith("ws://127.0.0.1:")
     assert ws("serve") == url  # re-running the cell keeps the same server
     assert usage(ws, "serve --mode lab") == (
-        f"a echo server is already running at {url}; stop it first with %ws serve --stop"
+        f"a server in echo mode is already running at {url}; stop it first with %ws serve --stop"
     )
     assert usage(ws, "connect") == f"%ws connect needs a URL, e.g. %ws connect {url}"
     ws(f"connect {url}")
@@ -719,7 +721,11 @@ class Kernel:
     def __init__(self) -> None:
         from jupyter_client.manager import start_new_kernel
 
-        self.km, self.kc = start_new_kernel(kernel_name="python3")
+        # No history database: kernels of parallel runs would fight over one file
+        # and print "Session/line number was not unique" into cell output.
+        self.km, self.kc = start_new_kernel(
+            kernel_name="python3", extra_arguments=["--HistoryManager.enabled=False"]
+        )
 
     def start(self, code: str) -> str:
         return self.kc.execute(code)
@@ -742,11 +748,15 @@ class Kernel:
     def run(self, code: str, timeout: float = 30) -> KernelCell:
         return self.finish(self.start(code), timeout)
 
-    def wait_started(self, msg_id: str, timeout: float = 30) -> None:
-        """Block until the kernel starts executing ``msg_id``."""
+    def wait_printed(self, msg_id: str, text: str, timeout: float = 30) -> None:
+        """Block until the cell ``msg_id`` prints ``text``."""
         while True:
             msg = self.kc.get_iopub_msg(timeout=timeout)
-            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "execute_input":
+            if (
+                msg["parent_header"].get("msg_id") == msg_id
+                and msg["msg_type"] == "stream"
+                and text in msg["content"]["text"]
+            ):
                 return
 
     def stop(self) -> None:
@@ -789,8 +799,10 @@ def test_kernel_interrupt_during_wait_keeps_the_connection(
 ) -> None:
     kernel.run("%load_ext ohws_jupyter")
     assert kernel.run(f"%ws connect {server.url} -n lesson").reply["status"] == "ok"
-    msg_id = kernel.start("%ws wait -n lesson --timeout 60")
-    kernel.wait_started(msg_id)
+    # The print tells us the cell body runs: an interrupt that lands earlier is
+    # taken by the kernel itself and never reaches the cell.
+    msg_id = kernel.start("print('waiting', flush=True)\n%ws wait -n lesson --timeout 60")
+    kernel.wait_printed(msg_id, "waiting")
     kernel.km.interrupt_kernel()
     cell = kernel.finish(msg_id)
     assert cell.reply["status"] == "error"
