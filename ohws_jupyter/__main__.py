@@ -1,4 +1,7 @@
-"""The command line: ``python -m ohws_jupyter serve [--host H] [--port P] [--mode M]``.
+"""The command line: ``python -m ohws_jupyter serve|demo``.
+
+``demo`` starts the embedded server and JupyterLab on the quickstart notebook
+(see :mod:`ohws_jupyter.demo`).
 
 ``serve`` prints the URL it listens on as its first line of standard output,
 logs connections and messages to standard error with timestamps, and on
@@ -16,6 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from . import demo as demo_module
 from .errors import BusinessError
 from .server import createWebSocketServer
 from .server_modes import LAB_HELP
@@ -75,6 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_serve_arguments(serve)
     serve.set_defaults(run=_serve)
+    demo = sub.add_parser(
+        "demo",
+        help="the embedded server plus JupyterLab on the quickstart notebook",
+        description="Start a lab-mode WebSocket server and JupyterLab (127.0.0.1) on "
+        "notebooks/01-quickstart.ipynb; --check runs the notebooks headless instead.",
+    )
+    demo_module.add_arguments(demo)
+    demo.set_defaults(run=demo_module.run)
     return parser
 
 

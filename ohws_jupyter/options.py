@@ -32,6 +32,7 @@ __all__ = [
     "MAX_URL_LENGTH",
     "PIECE_SIZE",
     "SENSITIVE_HEADERS",
+    "SENSITIVE_QUERY",
     "ClientCert",
     "CloseResult",
     "HttpProxy",
@@ -44,6 +45,8 @@ __all__ = [
     "check_url",
     "close_code_allowed",
     "mask_headers",
+    "mask_url",
+    "mask_urls_in",
     "set_allowed_hosts",
 ]
 
@@ -230,6 +233,10 @@ class CloseResult:
     code: int
     reason: str = ""
 
+    def __post_init__(self) -> None:
+        # websockets hands out CloseCode enum members; users expect a plain int.
+        object.__setattr__(self, "code", int(self.code))
+
 
 class OpenResult(dict):
     """What the ``'open'`` event carries: ``{'status': 101, 'message': 'Switching Protocols'}``.
@@ -251,6 +258,51 @@ def mask_headers(headers: Mapping[str, Any], extra: Sequence[str] = ()) -> dict[
     """A copy of ``headers`` with credential values replaced by ``***``."""
     secret = SENSITIVE_HEADERS | {name.lower() for name in extra}
     return {k: ("***" if k.lower() in secret else str(v)) for k, v in headers.items()}
+
+
+#: Query parameters whose values are masked in a displayed URL.
+SENSITIVE_QUERY = frozenset(
+    {"token", "access_token", "auth", "authorization", "key", "api_key", "apikey", "password"}
+)
+_URL_IN_TEXT = re.compile(r"wss?://[^\s'\"<>]+", re.IGNORECASE)
+
+
+def mask_url(url: Any) -> Any:
+    """``url`` with a password and token-like query values replaced by ``***``.
+
+    Anything that is not a parsable string comes back unchanged.
+    """
+    if not isinstance(url, str) or not url:
+        return url
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return url
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        # Basic credentials become an Authorization header: mask them like one.
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{host}" if ":" in userinfo else f"***@{host}"
+    query = parts.query
+    if query:
+        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+        if any(k.lower() in SENSITIVE_QUERY for k, _ in pairs):
+            query = "&".join(
+                f"{k}=***" if k.lower() in SENSITIVE_QUERY else urllib.parse.urlencode({k: v})
+                for k, v in pairs
+            )
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def mask_urls_in(text: str) -> str:
+    """``text`` with every ``ws://``/``wss://`` URL in it masked (see :func:`mask_url`)."""
+
+    def one(match: re.Match[str]) -> str:
+        url = match.group(0)
+        tail = len(url) - len(url.rstrip(";,.)"))  # sentence punctuation after the URL
+        return mask_url(url[: len(url) - tail]) + url[len(url) - tail :]
+
+    return _URL_IN_TEXT.sub(one, text)
 
 
 # Hosts allowed by our stand-in for ohos.permission.INTERNET; None allows all.

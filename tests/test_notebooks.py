@@ -1,0 +1,93 @@
+"""The notebooks run top to bottom on a real kernel; Binder's files build a working env."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+pytestmark = pytest.mark.timeout(600)
+
+
+def test_there_are_notebooks():
+    names = [p.name for p in NOTEBOOKS]
+    assert "01-quickstart.ipynb" in names
+    assert len(names) >= 5
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_top_to_bottom(path):
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(path.parent)}}
+    )
+    client.execute()  # raises CellExecutionError on the first failing cell
+    errors = [
+        out
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.outputs
+        if out.output_type == "error"
+    ]
+    assert errors == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_is_committed_without_outputs(path):
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None, path.name
+
+
+def test_demo_check_runs_the_quickstart():
+    out = subprocess.run(
+        [sys.executable, "-m", "ohws_jupyter", "demo", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "ok   01-quickstart.ipynb" in out.stdout
+    assert "1 passed, 0 failed" in out.stdout
+
+
+def test_binder_files_build_a_working_environment(tmp_path):
+    """Build a fresh venv from exactly binder/'s files, then run every notebook in it."""
+    env_dir = tmp_path / "binder-env"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    bin_dir = env_dir / "bin"
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", HOME=str(home))
+    env.pop("PYTHONPATH", None)
+    pip = [str(bin_dir / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    subprocess.run(
+        [*pip, "-r", str(ROOT / "binder" / "requirements.txt")], check=True, env=env, timeout=900
+    )
+    subprocess.run(
+        ["bash", str(ROOT / "binder" / "postBuild")], cwd=ROOT, check=True, env=env, timeout=600
+    )
+    config = json.loads((home / ".jupyter" / "jupyter_server_config.json").read_text())
+    assert config["LabApp"]["default_url"].endswith("notebooks/01-quickstart.ipynb")
+    out = subprocess.run(
+        [str(bin_dir / "python"), "-m", "ohws_jupyter", "demo", "--check", "--all"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"{len(NOTEBOOKS)} passed, 0 failed" in out.stdout
