@@ -162,6 +162,8 @@ def arkts_code(
         out += [*before, "let options: webSocket.WebSocketRequestOptions = {", *fields, "};"]
     if notes:
         out.append(f"// Not in the OHOS API, left out: {', '.join(notes)}.")
+    if not starts:
+        out.append("// The log no longer reaches back to the connect: early sends are missing.")
 
     steps: list[str] = []
     for r in replay:

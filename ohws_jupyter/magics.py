@@ -55,8 +55,10 @@ __all__ = ["WebSocketMagics", "load_ipython_extension"]
 DEFAULT_NAME = "ws"
 #: Events ``%ws wait`` can wait for.
 WAIT_EVENTS = ("message", "open", "close", "error")
-#: Records kept per connection for ``%ws log`` and ``%ws wait``.
+#: Records kept per connection for ``%ws log``, ``%ws wait`` and the export ...
 LOG_SIZE = 2000
+#: ... and the most message data they may hold, in bytes (characters for text).
+LOG_BYTES = 64 * 1024 * 1024
 # Blocking waits wake this often, so a Ctrl-C delivered without a real signal
 # (a kernel's interrupt_main, an embedding host) is honoured promptly.
 _POLL = 0.05
@@ -74,7 +76,8 @@ class _Connection:
         self.name = name
         self.ws = ws
         self.cond = threading.Condition()
-        self.records: deque[tuple[int, Record]] = deque(maxlen=LOG_SIZE)
+        self.records: deque[tuple[int, Record]] = deque()
+        self.size = 0
         self.seq = 0
         # Per event kind, the sequence number of the last record %ws wait returned.
         self.taken = dict.fromkeys(WAIT_EVENTS, 0)
@@ -90,6 +93,10 @@ class _Connection:
         with self.cond:
             self.seq += 1
             self.records.append((self.seq, record))
+            self.size += _size(record)
+            # Oldest first out, so a long lesson or a flood of big messages stays bounded.
+            while len(self.records) > LOG_SIZE or (self.size > LOG_BYTES and len(self.records) > 1):
+                self.size -= _size(self.records.popleft()[1])
             if record.kind == "connect":
                 self.opened = self.ended = False
             elif record.kind == "open":
@@ -114,6 +121,10 @@ class _Connection:
     def log(self) -> list[Record]:
         with self.cond:
             return [r for _, r in self.records]
+
+
+def _size(record: Record) -> int:
+    return len(record.data) if isinstance(record.data, (str, bytes)) else 0
 
 
 def _is(record: Record, kind: str) -> bool:
