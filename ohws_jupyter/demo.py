@@ -93,8 +93,12 @@ def check(folder: Path, names: list[str], timeout: float) -> int:
             client.execute()
         except CellExecutionError as exc:
             failed += 1
-            first = str(exc).strip().splitlines()
-            print(f"FAIL {name}: {first[-1] if first else exc}", flush=True)
+            lines = str(exc).strip().splitlines()
+            print(f"FAIL {name}: {lines[-1] if lines else exc}", flush=True)
+            continue
+        except Exception as exc:  # a cell timed out, the kernel died, ...
+            failed += 1
+            print(f"FAIL {name}: {type(exc).__name__}: {str(exc).splitlines()[0]}", flush=True)
             continue
         print(f"ok   {name} ({time.monotonic() - start:.1f} s)", flush=True)
     print(f"{len(names) - failed} passed, {failed} failed", flush=True)
