@@ -31,7 +31,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_fuzzingserver(tmp_path: Path, cases: list[str], timeout: float) -> dict[str, dict]:
+def run_fuzzingserver(
+    tmp_path: Path, cases: list[str], timeout: float, refused: dict | None = None
+) -> dict[str, dict]:
     kosoku = shutil.which("kosoku")
     if kosoku is None:
         pytest.fail("kosoku is not installed; pip install -e '.[test]'")
@@ -49,7 +51,9 @@ def run_fuzzingserver(tmp_path: Path, cases: list[str], timeout: float) -> dict[
     else:
         pytest.fail(f"the fuzzing server did not start: {line}")
     try:
-        count = run_suite(f"ws://127.0.0.1:{port}", agent="ohws_jupyter", timeout=60)
+        count = run_suite(
+            f"ws://127.0.0.1:{port}", agent="ohws_jupyter", timeout=60, refused=refused
+        )
         rest, _ = proc.communicate(timeout=timeout)
     finally:
         if proc.poll() is None:
@@ -80,8 +84,28 @@ def test_autobahn_cases_1_to_7_and_10(tmp_path):
     assert time.monotonic() - start < 120
 
 
+# Cases that need one echo of 8 or 16 MiB: OHOS caps a send at 5 MiB − 16 bytes,
+# so our API refuses those echoes with 401 by contract and the case times out.
+OVER_SEND_LIMIT = {"9.1.5", "9.1.6", "9.2.5", "9.2.6"}
+# kosoku refuses the client_max_window_bits offer these compression cases make.
+UNIMPLEMENTED_BY_SERVER = ("13.2.", "13.5.", "13.6.")
+
+
 @pytest.mark.soak
 @pytest.mark.timeout(1500)
 def test_autobahn_full_suite(tmp_path):
-    report = run_fuzzingserver(tmp_path, ["*"], timeout=900)
-    _check(report)
+    refused: dict[int, list] = {}
+    report = run_fuzzingserver(tmp_path, ["*"], timeout=900, refused=refused)
+    behaviors = collections.Counter(r["behavior"] for r in report.values())
+    print(f"\nAutobahn full: {len(report)} cases, behavior {dict(behaviors)}")
+    failed = {
+        case
+        for case, r in report.items()
+        if r["behavior"] not in PASSING or r["behaviorClose"] not in PASSING
+    }
+    unimplemented = {c for c in failed if report[c]["behavior"] == "UNIMPLEMENTED"}
+    assert all(c.startswith(UNIMPLEMENTED_BY_SERVER) for c in unimplemented)
+    assert failed - unimplemented == OVER_SEND_LIMIT
+    # Those four failed only because our API refused the oversized echo.
+    assert sorted({code for codes in refused.values() for code in codes}) == [401]
+    assert len(refused) == len(OVER_SEND_LIMIT)

@@ -49,15 +49,26 @@ def _session(url: str, timeout: float, on_message: Any = None) -> list[Any]:
     return messages
 
 
-def run_suite(base: str, agent: str = "ohws_jupyter", timeout: float = 60) -> int:
-    """Run every case the server offers; returns the number of cases run."""
+def run_suite(
+    base: str, agent: str = "ohws_jupyter", timeout: float = 60, refused: dict | None = None
+) -> int:
+    """Run every case the server offers; returns the number of cases run.
+
+    Args:
+        refused: If given, filled with case number -> the codes of echoes our API
+            refused to send (OHOS caps one send at 5 MiB − 16 bytes: 401).
+    """
     count = int(_session(f"{base}/getCaseCount", timeout)[0])
     for case in range(1, count + 1):
-        _session(
-            f"{base}/runCase?case={case}&agent={agent}",
-            timeout,
-            on_message=lambda ws, message: ws.send(message).catch(lambda err: None),
-        )
+
+        def echo(ws: Any, message: Any, case: int = case) -> None:
+            def note(err: Any) -> None:
+                if refused is not None:
+                    refused.setdefault(case, []).append(getattr(err, "code", None))
+
+            ws.send(message).catch(note)
+
+        _session(f"{base}/runCase?case={case}&agent={agent}", timeout, on_message=echo)
     _session(f"{base}/updateReports?agent={agent}", timeout)
     return count
 
