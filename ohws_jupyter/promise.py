@@ -19,6 +19,7 @@ import contextlib
 import contextvars
 import logging
 import threading
+import types
 from collections.abc import Callable, Generator
 from typing import Any, Generic, TypeVar
 
@@ -174,7 +175,7 @@ class Promise(Generic[T]):
         The callback is adapted like JS: a one-parameter callback gets ``err``.
         """
         self._handled = True
-        call = adapt(callback, 2, trailing=False)
+        call = _adapt_operation_callback(callback)
         context = contextvars.copy_context()
         what = label or f"callback of {self._label}"
 
@@ -273,6 +274,35 @@ class Promise(Generic[T]):
         if self._state is _REJECTED and not self._handled:
             with contextlib.suppress(Exception):
                 logger.warning("unhandled rejection of %s: %s", self._label, self._value)
+
+
+def _adapt_operation_callback(callback: Callable[..., Any]) -> Callable[[tuple], Any]:
+    """``adapt(callback, 2, trailing=False)``, without ``inspect`` for plain functions.
+
+    The callback form of ``send`` adapts one callback per message; reading the
+    signature with ``inspect`` cost more than sending the frame. A plain function
+    with only required positional parameters can be read from its code object;
+    anything else (defaults, ``*args``, wrappers, partials) takes the general path.
+    """
+    if (
+        type(callback) is types.FunctionType
+        and not callback.__defaults__
+        and not hasattr(callback, "__wrapped__")
+        and not hasattr(callback, "__signature__")
+    ):
+        code = callback.__code__
+        if not code.co_flags & _VARARGS and not code.co_kwonlyargcount:
+            count = code.co_argcount
+            if count == 2:
+                return lambda args: callback(*args)
+            if count == 1:
+                return lambda args: callback(args[0])
+            if count == 0:
+                return lambda args: callback()
+    return adapt(callback, 2, trailing=False)
+
+
+_VARARGS = 0x04  # inspect.CO_VARARGS
 
 
 def _resolve_future(fut: asyncio.Future[Any]) -> None:
