@@ -339,7 +339,7 @@ def check_url(url: Any) -> urllib.parse.SplitResult:
         parts = urllib.parse.urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise BusinessError(URL_ERROR, f"cannot parse {url!r}: {exc}") from exc
+        raise BusinessError(URL_ERROR, f"cannot parse {_shorten(url)!r}: {exc}") from exc
     if parts.scheme.lower() not in ("ws", "wss"):
         raise BusinessError(
             URL_ERROR,
@@ -364,6 +364,10 @@ def check_url(url: Any) -> urllib.parse.SplitResult:
 
 
 def _shorten(text: str, limit: int = 80) -> str:
+    """A URL as an error message may quote it: credentials masked, cut to ``limit``."""
+    text = mask_url(text) if "@" in text or "?" in text else text
+    if "@" in text and "://" not in text:  # not parsed as a URL: hide any userinfo anyway
+        text = "***@" + text.rsplit("@", 1)[1]
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

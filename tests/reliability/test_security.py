@@ -75,11 +75,6 @@ def test_password_in_the_url_is_masked_in_errors_and_repr(refused_url):
     assert SECRET not in repr(ws)
 
 
-@pytest.mark.xfail(
-    reason="options.check_url() quotes the URL, password included, in the 2302001 message "
-    "('http://user:...@127.0.0.1/' is not a WebSocket URL); mask it first",
-    strict=True,
-)
 def test_password_in_a_bad_url_is_masked_in_the_url_error():
     with pytest.raises(BusinessError) as info:
         createWebSocket().connect(f"http://user:{SECRET}@127.0.0.1/").result(10)
