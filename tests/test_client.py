@@ -552,9 +552,12 @@ def test_subprotocol_is_negotiated_and_readable(ws):
 
 
 def test_keepalive_detects_a_silent_peer(ws):
+    detected = threading.Event()
+
     async def handler(conn):
         conn.transport.pause_reading()  # half-open: the peer stops answering, no FIN
-        await asyncio.sleep(10)
+        await asyncio.get_running_loop().run_in_executor(None, detected.wait, 10)
+        conn.transport.abort()
 
     with running_server(handler) as server:
         rec = Recorder(ws)
@@ -562,6 +565,7 @@ def test_keepalive_detects_a_silent_peer(ws):
         start = time.monotonic()
         rec.wait("close", timeout=10)
         elapsed = time.monotonic() - start
+        detected.set()
     assert elapsed < 0.2 + 0.3 + 1.5
     assert rec.names()[-2:] == ["error", "close"]
     assert "keepalive" in rec.values("error")[0].message
