@@ -849,13 +849,58 @@ class _Session:
             return
         self.sendq.append(item)
         if self.writer is None or self.writer.done():
-            self.writer = asyncio.ensure_future(self._write())
+            self._write_now()
 
-    async def _write(self) -> None:
+    def _write_now(self) -> None:
+        """Send what is queued without a task, as long as each send completes at once.
+
+        ``conn.send`` normally finishes in its first step: the frame goes to the
+        transport and there is no flow control to wait for. Running that step
+        here saves a task per burst, which was most of the cost of a lone
+        ``await ws.send(x)``. The first send that has to wait (the transport's
+        buffer is full, or the connection is closing) and every close request
+        are left to a writer task, which keeps the queue's order.
+        """
         conn = self.conn
         assert conn is not None
         queue = self.sendq
-        stats = self.stats
+        while queue:
+            first, second, promise = queue[0]
+            if isinstance(first, int):  # a close request: the writer task runs it
+                break
+            queue.popleft()
+            coro = conn.send(first, text=second)
+            try:
+                waiting_on = coro.send(None)
+            except StopIteration:
+                self._sent(first, second, promise)
+                continue
+            except Exception as exc:
+                _reject_send(promise, exc)
+                continue
+            self.writer = asyncio.ensure_future(
+                self._write(_Suspended(coro, waiting_on), (first, second, promise))
+            )
+            return
+        if queue:
+            self.writer = asyncio.ensure_future(self._write())
+
+    async def _write(
+        self, started: _Suspended | None = None, item: tuple[Any, Any, Promise[bool]] | None = None
+    ) -> None:
+        conn = self.conn
+        assert conn is not None
+        queue = self.sendq
+        if started is not None and item is not None:
+            try:
+                await started
+            except asyncio.CancelledError as exc:
+                _reject_send(item[2], exc)
+                raise
+            except Exception as exc:
+                _reject_send(item[2], exc)
+            else:
+                self._sent(*item)
         while queue:
             first, second, promise = queue.popleft()
             if isinstance(first, int):  # a close request, queued behind the sends
@@ -863,27 +908,21 @@ class _Session:
                 continue
             try:
                 await conn.send(first, text=second)
-            except ConnectionClosed as exc:
-                code = exc.rcvd.code if exc.rcvd else 1006
-                promise.reject(
-                    BusinessError(
-                        UNKNOWN_ERROR,
-                        f"the connection closed ({code}) before this message was sent",
-                    )
-                )
-                continue
+            except asyncio.CancelledError as exc:
+                _reject_send(promise, exc)  # the writer was given up on at close
+                raise
             except Exception as exc:
-                err = BusinessError(UNKNOWN_ERROR, f"send failed: {exc}")
-                err.__cause__ = exc
-                promise.reject(err)
+                _reject_send(promise, exc)
                 continue
-            stats.messagesOut += 1
-            stats.bytesOut += len(first)
-            if self._ws_has_observers():
-                self._observe(
-                    "message", ">", data=first.decode("utf-8") if second else first, pieces=1
-                )
-            promise.resolve(True)
+            self._sent(first, second, promise)
+
+    def _sent(self, data: bytes, text: bool, promise: Promise[bool]) -> None:
+        stats = self.stats
+        stats.messagesOut += 1
+        stats.bytesOut += len(data)
+        if self._ws_has_observers():
+            self._observe("message", ">", data=data.decode("utf-8") if text else data, pieces=1)
+        promise.resolve(True)
 
     def request_close(self, code: int, reason: str, promise: Promise[bool]) -> None:
         if self.closed:
@@ -912,3 +951,51 @@ class _Session:
         """The WebSocket object was garbage-collected: close with 1001, from any thread."""
         if get_runtime().started and not self.closed:
             get_runtime().call_soon(self.request_close, 1001, "going away", Promise("close"))
+
+
+def _reject_send(promise: Promise[bool], exc: BaseException) -> None:
+    if isinstance(exc, asyncio.CancelledError):
+        err = BusinessError(UNKNOWN_ERROR, "the connection closed before this message was sent")
+    elif isinstance(exc, ConnectionClosed):
+        code = exc.rcvd.code if exc.rcvd else 1006
+        err = BusinessError(
+            UNKNOWN_ERROR, f"the connection closed ({code}) before this message was sent"
+        )
+    else:
+        err = BusinessError(UNKNOWN_ERROR, f"send failed: {exc}")
+        err.__cause__ = exc
+    promise.reject(err)
+
+
+class _Suspended:
+    """Awaitable that finishes a coroutine whose first step already ran.
+
+    ``_write_now`` steps ``conn.send`` by hand; when that step yields (it has to
+    wait for the transport), the writer task awaits this object instead. It
+    re-yields what the coroutine yielded and then forwards every resumption,
+    value or exception, exactly as ``await coro`` would have.
+    """
+
+    __slots__ = ("coro", "yielded")
+
+    def __init__(self, coro: Any, yielded: Any) -> None:
+        self.coro, self.yielded = coro, yielded
+
+    def __await__(self) -> Any:
+        coro, yielded = self.coro, self.yielded
+        while True:
+            try:
+                sent = yield yielded
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:
+                try:
+                    yielded = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    yielded = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
