@@ -729,18 +729,12 @@ class _Session:
         events = self.events
         stats = self.stats
         while True:
-            chunks: list[Any] = []
+            # recv(), not recv_streaming(): we keep whole messages anyway, and an
+            # async generator per message cost more than parsing the frame.
             try:
-                async for chunk in conn.recv_streaming():
-                    chunks.append(chunk)
+                message = await conn.recv()
             except ConnectionClosed:
                 return
-            if len(chunks) == 1:
-                message = chunks[0]
-            elif chunks and isinstance(chunks[0], str):
-                message = "".join(chunks)
-            else:
-                message = b"".join(chunks)
             size = (
                 len(message)
                 if type(message) is bytes or message.isascii()
