@@ -1,0 +1,306 @@
+"""Echo throughput and round-trip time, one client library per function.
+
+Workloads run in a fresh child process (``python -m benchmarks.workloads
+JSON-LIST``), which prints the list of results as one JSON line. Every client
+does the same thing, the way its users would write it: send ``count`` binary
+messages of ``size`` bytes as fast as the client takes them, and count the
+echoes; time runs from the first send to the last echo. Nothing is windowed by
+hand: flow control is each stack's own (TCP, ``drain()``, our receive queue
+limits). Compression is off everywhere (``websocket-client`` has none).
+
+Clients:
+
+* ``raw``: the ``websockets`` asyncio client, one task sending, one reading;
+  the ceiling of this stack.
+* ``ours-callback``: our API from a plain thread: ``ws.send(data, callback)``
+  for every message at once, echoes counted in ``on('message')``/``on('dataEnd')``.
+* ``ours-await``: our API from an asyncio loop: ``await ws.send(data)`` one
+  after the other, echoes counted in ``on('message')``/``on('dataEnd')``.
+* ``wsclient``: ``websocket-client``, sending from the main thread, reading
+  in a second thread (its usual ``WebSocketApp`` shape).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+__all__ = ["CLIENTS", "echo", "rtt"]
+
+CLIENTS = ("ours-callback", "ours-await", "raw", "wsclient")
+TIMEOUT = 120.0
+
+
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def _result(count: int, size: int, seconds: float, cpu: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "count": count,
+        "size": size,
+        "seconds": seconds,
+        "msgs_per_s": count / seconds,
+        "mb_per_s": count * size / seconds / 1e6,
+        "cpu_us_per_msg": cpu / count * 1e6,
+        **extra,
+    }
+
+
+# -- echo throughput ---------------------------------------------------------------
+def _echo_ours_callback(url: str, size: int, count: int, whole: bool) -> dict:
+    from ohws_jupyter import createWebSocket
+
+    ws = createWebSocket()
+    ws.connect(url, {"compression": False, "wholeMessages": whole}).result(10)
+    done = threading.Event()
+    got = {"messages": 0, "bytes": 0, "pieces": 0}
+    errors: list[BaseException] = []
+
+    def on_message(data: bytes) -> None:
+        got["pieces"] += 1
+        got["bytes"] += len(data)
+
+    def on_end() -> None:
+        got["messages"] += 1
+        if got["messages"] == count:
+            done.set()
+
+    def sent(err: BaseException | None) -> None:
+        if err is not None:
+            errors.append(err)
+            done.set()
+
+    ws.on("message", on_message)
+    ws.on("dataEnd", on_end)
+    payload = os.urandom(size)
+    cpu, start = _cpu(), time.perf_counter()
+    for _ in range(count):
+        ws.send(payload, sent)
+    ok = done.wait(TIMEOUT)
+    seconds, cpu = time.perf_counter() - start, _cpu() - cpu
+    ws.close().result(10)
+    if errors or not ok or got["bytes"] != count * size:
+        raise RuntimeError(f"ours-callback: {got}, errors {errors[:1]}")
+    return _result(count, size, seconds, cpu, pieces=got["pieces"])
+
+
+def _echo_ours_await(url: str, size: int, count: int, whole: bool) -> dict:
+    from ohws_jupyter import createWebSocket
+
+    async def main() -> dict:
+        ws = createWebSocket()
+        await ws.connect(url, {"compression": False, "wholeMessages": whole})
+        got = {"messages": 0, "bytes": 0, "pieces": 0}
+
+        def on_message(data: bytes) -> None:
+            got["pieces"] += 1
+            got["bytes"] += len(data)
+
+        def on_end() -> None:
+            got["messages"] += 1
+
+        ws.on("message", on_message)
+        ws.on("dataEnd", on_end)
+        payload = os.urandom(size)
+        deadline = time.monotonic() + TIMEOUT
+        cpu, start = _cpu(), time.perf_counter()
+        for _ in range(count):
+            await ws.send(payload)
+        while got["messages"] < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.0002)
+        seconds, cpu = time.perf_counter() - start, _cpu() - cpu
+        await ws.close()
+        if got["bytes"] != count * size:
+            raise RuntimeError(f"ours-await: {got}")
+        return _result(count, size, seconds, cpu, pieces=got["pieces"])
+
+    return asyncio.run(main())
+
+
+def _echo_raw(url: str, size: int, count: int, whole: bool) -> dict:
+    from websockets.asyncio.client import connect
+
+    async def main() -> dict:
+        async with connect(url, compression=None, max_size=None) as ws:
+            received = 0
+
+            async def read() -> None:
+                nonlocal received
+                for _ in range(count):
+                    received += len(await ws.recv())
+
+            payload = os.urandom(size)
+            cpu, start = _cpu(), time.perf_counter()
+            reader = asyncio.ensure_future(read())
+            for _ in range(count):
+                await ws.send(payload)
+            await asyncio.wait_for(reader, TIMEOUT)
+            seconds, cpu = time.perf_counter() - start, _cpu() - cpu
+        if received != count * size:
+            raise RuntimeError(f"raw: {received} bytes")
+        return _result(count, size, seconds, cpu)
+
+    return asyncio.run(main())
+
+
+def _echo_wsclient(url: str, size: int, count: int, whole: bool) -> dict:
+    import websocket
+
+    ws = websocket.create_connection(url, enable_multithread=True)
+    received = [0]
+
+    def read() -> None:
+        for _ in range(count):
+            received[0] += len(ws.recv())
+
+    payload = os.urandom(size)
+    cpu, start = _cpu(), time.perf_counter()
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    for _ in range(count):
+        ws.send_bytes(payload)
+    reader.join(TIMEOUT)
+    seconds, cpu = time.perf_counter() - start, _cpu() - cpu
+    ws.close()
+    if received[0] != count * size:
+        raise RuntimeError(f"wsclient: {received[0]} bytes")
+    return _result(count, size, seconds, cpu)
+
+
+ECHO = {
+    "ours-callback": _echo_ours_callback,
+    "ours-await": _echo_ours_await,
+    "raw": _echo_raw,
+    "wsclient": _echo_wsclient,
+}
+
+
+def echo(client: str, url: str, size: int, count: int, whole: bool = False) -> dict:
+    """Echo ``count`` messages of ``size`` bytes through ``client``; one result dict."""
+    return ECHO[client](url, size, count, whole)
+
+
+# -- round-trip time -----------------------------------------------------------------
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    s = sorted(samples)
+
+    def q(f: float) -> float:
+        return s[min(len(s) - 1, round(f * (len(s) - 1)))] * 1e6
+
+    return {"p50_us": q(0.5), "p99_us": q(0.99), "samples": len(s)}
+
+
+def _rtt_ours_callback(url: str, count: int) -> list[float]:
+    from ohws_jupyter import createWebSocket
+
+    ws = createWebSocket()
+    ws.connect(url, {"compression": False}).result(10)
+    echoed = threading.Event()
+    ws.on("message", lambda _data: echoed.set())
+    payload = os.urandom(64)
+    out = []
+    for _ in range(count):
+        echoed.clear()
+        start = time.perf_counter()
+        ws.send(payload)
+        if not echoed.wait(10):
+            raise RuntimeError("ours-callback: no echo within 10 s")
+        out.append(time.perf_counter() - start)
+    ws.close().result(10)
+    return out
+
+
+def _rtt_ours_await(url: str, count: int) -> list[float]:
+    from ohws_jupyter import createWebSocket
+
+    async def main() -> list[float]:
+        loop = asyncio.get_running_loop()
+        ws = createWebSocket()
+        await ws.connect(url, {"compression": False})
+        waiter: list[asyncio.Future] = []
+
+        def on_message(_data: bytes) -> None:
+            fut = waiter.pop()
+            loop.call_soon_threadsafe(fut.set_result, None)
+
+        ws.on("message", on_message)
+        payload = os.urandom(64)
+        out = []
+        for _ in range(count):
+            fut = loop.create_future()
+            waiter.append(fut)
+            start = time.perf_counter()
+            await ws.send(payload)
+            await asyncio.wait_for(fut, 10)
+            out.append(time.perf_counter() - start)
+        await ws.close()
+        return out
+
+    return asyncio.run(main())
+
+
+def _rtt_raw(url: str, count: int) -> list[float]:
+    from websockets.asyncio.client import connect
+
+    async def main() -> list[float]:
+        async with connect(url, compression=None) as ws:
+            payload = os.urandom(64)
+            out = []
+            for _ in range(count):
+                start = time.perf_counter()
+                await ws.send(payload)
+                await ws.recv()
+                out.append(time.perf_counter() - start)
+            return out
+
+    return asyncio.run(main())
+
+
+def _rtt_wsclient(url: str, count: int) -> list[float]:
+    import websocket
+
+    ws = websocket.create_connection(url)
+    payload = os.urandom(64)
+    out = []
+    for _ in range(count):
+        start = time.perf_counter()
+        ws.send_bytes(payload)
+        ws.recv()
+        out.append(time.perf_counter() - start)
+    ws.close()
+    return out
+
+
+RTT = {
+    "ours-callback": _rtt_ours_callback,
+    "ours-await": _rtt_ours_await,
+    "raw": _rtt_raw,
+    "wsclient": _rtt_wsclient,
+}
+
+
+def rtt(client: str, url: str, count: int) -> dict:
+    """Round-trip times of ``count`` sequential 64-byte echoes (after 50 warm-up ones)."""
+    RTT[client](url, min(50, count))
+    return _percentiles(RTT[client](url, count))
+
+
+def main() -> int:
+    """Run a JSON list of specs (``{"kind": "echo"|"rtt", ...}``); print the results."""
+    results = []
+    for spec in json.loads(sys.argv[1]):
+        kind = spec.pop("kind")
+        results.append({"echo": echo, "rtt": rtt}[kind](**spec))
+    print(json.dumps(results), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
