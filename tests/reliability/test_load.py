@@ -87,7 +87,9 @@ def test_five_hundred_concurrent_connections_leak_nothing(serve_url):
     assert sum(s.state is ReadyState.OPEN for s in socks) == 500
     _release(socks)
     del socks
-    leaks = settle(before, rss_slack=8 * MiB)
+    # RSS is the allocator's view and moves by a few MiB with the load on the machine;
+    # the object count above is the exact measure, RSS only catches gross growth.
+    leaks = settle(before, rss_slack=16 * MiB)
     after = snapshot()
     print(f"\n500 held: before {dict(before)}; during {dict(during)}; after {dict(after)}")
     assert leaks == {}
@@ -106,7 +108,6 @@ def _broadcast_room(clients: int, senders: int, seconds: float, rate: float) -> 
             "maxConnectionsForOneClient": clients + 10,
         }
     ).result(10)
-    before = snapshot()
     received: list[list[str]] = [[] for _ in range(clients)]
     socks = [createWebSocket() for _ in range(clients)]
     try:
@@ -138,16 +139,22 @@ def _broadcast_room(clients: int, senders: int, seconds: float, rate: float) -> 
         for p in [s.close() for s in socks if s.state is ReadyState.OPEN]:
             p.result(60)
         server.stop().result(30)
+
+
+def _room_leaks_nothing(**room: float) -> None:
+    _broadcast_room(5, 1, 0.3, 10)  # warm up: objects some modules make once, lazily
+    before = snapshot()
+    _broadcast_room(**room)
     assert settle(before, rss_slack=32 * MiB) == {}
 
 
 def test_broadcast_room_of_200_clients_short():
-    _broadcast_room(clients=200, senders=2, seconds=3, rate=10)
+    _room_leaks_nothing(clients=200, senders=2, seconds=3, rate=10)
 
 
 @pytest.mark.soak
 def test_broadcast_room_of_200_clients_for_30_seconds():
-    _broadcast_room(clients=200, senders=4, seconds=30, rate=10)
+    _room_leaks_nothing(clients=200, senders=4, seconds=30, rate=10)
 
 
 @pytest.mark.soak
