@@ -729,12 +729,20 @@ class _Session:
         events = self.events
         stats = self.stats
         while True:
-            # recv(), not recv_streaming(): we keep whole messages anyway, and an
-            # async generator per message cost more than parsing the frame.
+            # recv_streaming(), not recv(): recv()'s assembler refuses a message of
+            # more than 4096 fragments, which a peer may legitimately send.
+            chunks: list[Any] = []
             try:
-                message = await conn.recv()
+                async for chunk in conn.recv_streaming():
+                    chunks.append(chunk)
             except ConnectionClosed:
                 return
+            if len(chunks) == 1:
+                message = chunks[0]
+            elif chunks and isinstance(chunks[0], str):
+                message = "".join(chunks)
+            else:
+                message = b"".join(chunks)
             size = (
                 len(message)
                 if type(message) is bytes or message.isascii()
