@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from conftest import running_server, wait_until
+
 from ohws_jupyter import BusinessError
-from tests.conftest import running_server, wait_until
 
 MIB = 1024 * 1024
 
