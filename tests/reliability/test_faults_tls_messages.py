@@ -174,13 +174,6 @@ def lab_url():
     server.stop().result(10)
 
 
-@pytest.mark.xfail(
-    reason="client.py _read() now uses conn.recv(), whose assembler refuses a message of "
-    "more than WEBSOCKETS_MAX_FRAGMENTS (4096) frames: the connection fails with 1009 "
-    "'too many fragments' (reported as 'lost without a close frame (1006)'); the "
-    "recv_streaming() reader accepted it",
-    strict=True,
-)
 @pytest.mark.parametrize("whole", [False, True])
 def test_ten_thousand_fragments_make_one_message(lab_url, whole):
     text = "".join(f"{i:05d}" for i in range(10_000))  # one number per fragment
