@@ -15,9 +15,11 @@ that imports ``websockets``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import enum
 import logging
+import re
 import socket
 import ssl
 import threading
@@ -48,12 +50,12 @@ from .errors import (
     CONNECTION_EXISTS,
     PARAMETER_ERROR,
     UNKNOWN_ERROR,
-    URL_ERROR,
     BusinessError,
 )
 from .events import EventEmitter, Record, report_callback_error
 from .options import (
     PIECE_SIZE,
+    SENSITIVE_HEADERS,
     CloseResult,
     HttpProxy,
     OpenResult,
@@ -63,6 +65,7 @@ from .options import (
     check_request_options,
     check_url,
     mask_headers,
+    mask_url,
 )
 from .promise import Promise
 from .runtime import create_task, get_runtime
@@ -80,6 +83,10 @@ CLIENT_EVENTS = {
     "dataEnd": 0,
     "headerReceive": 1,
 }
+
+
+# Marks an argument the caller left out: a missing one is a 401, never a TypeError.
+_MISSING: Any = object()
 
 
 class ReadyState(enum.IntEnum):
@@ -131,14 +138,58 @@ class _LenientProtocol(ClientProtocol):
         super().recv_frame(frame)
 
 
+#: With permessage-deflate, bytes handed to the frame parser at a time (see _Connection).
+FEED_SIZE = 16 * 1024
+
+
 class _Connection(ClientConnection):
-    """The ``websockets`` connection, with the lenient protocol installed."""
+    """The ``websockets`` connection, with the lenient protocol and bounded inflation.
+
+    Flow control in ``websockets`` pauses the socket once enough frames wait,
+    but a single socket read (up to 256 KiB) is parsed whole first. Compressed,
+    that read can hold hundreds of frames that each inflate to megabytes, so a
+    slow consumer's memory would grow with the compression ratio, not with the
+    queue limits. With compression negotiated, reads are therefore parsed
+    FEED_SIZE bytes at a time, and the rest is held back while reading is
+    paused; it is parsed first when reading resumes.
+    """
 
     def __init__(self, protocol: ClientProtocol, *args: Any, **kwargs: Any) -> None:
         # connect() builds the protocol itself and offers no factory for it; the
         # subclass only overrides recv_frame, so switching the class is safe.
         protocol.__class__ = _LenientProtocol
         super().__init__(protocol, *args, **kwargs)
+        self._held = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        assembler = self.recv_messages
+        resume_reading = assembler.resume
+
+        def resume() -> None:
+            held, self._held = self._held, b""
+            if held:
+                self._feed(held)  # may pause reading again
+            if not assembler.paused:
+                resume_reading()
+
+        assembler.resume = resume
+
+    def data_received(self, data: bytes) -> None:
+        if self._held:  # cannot happen while reading is paused; keep the order anyway
+            self._held += data
+        elif len(data) <= FEED_SIZE or not self.protocol.extensions:
+            super().data_received(data)
+        else:
+            self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        view = memoryview(data)
+        for start in range(0, len(data), FEED_SIZE):
+            super().data_received(bytes(view[start : start + FEED_SIZE]))
+            if self.recv_messages.paused and start + FEED_SIZE < len(data):
+                self._held = bytes(view[start + FEED_SIZE :])
+                return
 
 
 @dataclasses.dataclass
@@ -211,7 +262,7 @@ class WebSocket:
         return dict(self._response_headers)
 
     def __repr__(self) -> str:
-        where = f" {self.url}" if self.url else ""
+        where = f" {mask_url(self.url)}" if self.url else ""
         proto = f" protocol={self._protocol!r}" if self._protocol else ""
         return f"<WebSocket {self._state.name}{where}{proto}>"
 
@@ -271,7 +322,7 @@ class WebSocket:
                 report_callback_error(f"observer {observer!r}", exc)
 
     # -- operations ---------------------------------------------------------
-    def connect(self, url: Any, *args: Any) -> Promise[bool] | None:
+    def connect(self, url: Any = _MISSING, *args: Any) -> Promise[bool] | None:
         """Open a connection: ``connect(url[, options][, callback])``.
 
         Returns:
@@ -279,6 +330,8 @@ class WebSocket:
             with one, ``None`` and ``callback(err, True)`` later.
         """
         options, callback, promise = _split_args("connect", args)
+        if promise is None and url is _MISSING:
+            promise = _missing("connect", "a URL such as 'ws://127.0.0.1:8765'")
         if promise is None:
             promise = Promise("connect")
             promise._needs_callback_thread = True
@@ -286,8 +339,8 @@ class WebSocket:
                 parts = check_url(url)
                 opts = check_request_options(options)
                 tls = _tls_context(opts) if parts.scheme.lower() == "wss" else None
-            except BusinessError as err:
-                promise.reject(err)
+            except Exception as exc:
+                promise.reject(_as_parameter_error(exc))
             else:
                 self._start(url, opts, tls, promise)
         return _finish(promise, callback)
@@ -300,7 +353,7 @@ class WebSocket:
                 promise.reject(
                     BusinessError(
                         CONNECTION_EXISTS,
-                        f"this WebSocket is {self._state.name} ({self.url}); "
+                        f"this WebSocket is {self._state.name} ({mask_url(self.url)}); "
                         "close it first, or create another with createWebSocket()",
                     )
                 )
@@ -315,22 +368,29 @@ class WebSocket:
         if self._finalizer is not None:
             self._finalizer.detach()
         self._finalizer = weakref.finalize(self, session.abandon)
+        # An object used as `createWebSocket().connect(url)` must not be collected
+        # mid-handshake: the session holds it strongly until the attempt settles.
+        session.keep_alive = self
         get_runtime().call_soon(session.begin)
 
-    def send(self, data: Any, callback: Any = None) -> Promise[bool] | None:
+    def send(self, data: Any = _MISSING, callback: Any = None, *extra: Any) -> Promise[bool] | None:
         """Send a text (``str``) or binary (bytes-like) message.
 
         Returns:
             Without a callback, a promise of ``True`` once the frame was handed to
             the transport; with one, ``None``.
         """
+        if extra:
+            return _finish(_too_many("send", "data and a callback"), None)
         if callback is not None and not callable(callback):
             return _finish(_bad_callback("send", callback), None)
+        if data is _MISSING:
+            return _finish(_missing("send", "the data: a str or bytes"), callback)
         promise: Promise[bool] = Promise("send")
         try:
             payload, is_text = check_data(data)
-        except BusinessError as err:
-            promise.reject(err)
+        except Exception as exc:
+            promise.reject(_as_parameter_error(exc))
             return _finish(promise, callback)
         session = self._session
         if self._state is not ReadyState.OPEN or session is None:
@@ -351,8 +411,8 @@ class WebSocket:
             promise._needs_callback_thread = True
             try:
                 opts = check_close_options(options)
-            except BusinessError as err:
-                promise.reject(err)
+            except Exception as exc:
+                promise.reject(_as_parameter_error(exc))
             else:
                 with self._lock:
                     session = self._session
@@ -405,6 +465,23 @@ def _split_args(op: str, args: tuple[Any, ...]) -> tuple[Any, Any, Promise | Non
     return options, callback, None
 
 
+def _missing(op: str, what: str) -> Promise[Any]:
+    return Promise.rejected(BusinessError(PARAMETER_ERROR, f"{op}() needs {what}"), op)
+
+
+def _too_many(op: str, what: str) -> Promise[Any]:
+    return Promise.rejected(BusinessError(PARAMETER_ERROR, f"{op}() takes at most {what}"), op)
+
+
+def _as_parameter_error(exc: BaseException) -> BusinessError:
+    """A validation failure as a ``BusinessError``; anything unforeseen becomes a 401."""
+    if isinstance(exc, BusinessError):
+        return exc
+    err = BusinessError(PARAMETER_ERROR, f"invalid argument ({type(exc).__name__}: {exc})")
+    err.__cause__ = exc
+    return err
+
+
 def _bad_callback(op: str, callback: Any) -> Promise[Any]:
     return Promise.rejected(
         BusinessError(
@@ -455,6 +532,7 @@ def _tls_context(opts: WebSocketRequestOptions) -> ssl.SSLContext:
 
 def _connect_error(exc: BaseException, url: str, opts: WebSocketRequestOptions) -> BusinessError:
     """The code-200 error of a failed attempt; ``.data`` is the HTTP status or '0'."""
+    url = mask_url(url)
     status = "0"
     if isinstance(exc, InvalidStatus):
         response = exc.response
@@ -485,6 +563,13 @@ def _connect_error(exc: BaseException, url: str, opts: WebSocketRequestOptions) 
         detail = f"cannot resolve the host of {url}: {exc.strerror}"
     elif isinstance(exc, ConnectionRefusedError):
         detail = f"connection refused by {url}; is the server running?"
+    elif isinstance(exc, ConnectionResetError) and url.lower().startswith("wss:"):
+        detail = (
+            f"the connection to {url} was reset during the TLS handshake; is the server "
+            "serving wss:// (TLS) on that port, or plain ws://?"
+        )
+    elif isinstance(exc, ConnectionError):
+        detail = f"the connection to {url} was {_how_lost(exc)} during the opening handshake"
     elif isinstance(exc, OSError):
         detail = f"cannot reach {url}: {exc.strerror or exc}"
     else:
@@ -492,6 +577,14 @@ def _connect_error(exc: BaseException, url: str, opts: WebSocketRequestOptions) 
     err = BusinessError(CONNECTION_ERROR, detail, data=status)
     err.__cause__ = exc
     return err
+
+
+def _how_lost(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionResetError):
+        return "reset by the server"
+    if isinstance(exc, ConnectionAbortedError):
+        return "aborted"
+    return f"lost ({exc.strerror or type(exc).__name__})"
 
 
 def _failure_error(conn: ClientConnection, keepalive_failed: bool) -> BusinessError | None:
@@ -522,6 +615,35 @@ def _headers_dict(headers: Any) -> dict[str, str]:
     for name, value in headers.raw_items():
         out[name] = f"{out[name]}, {value}" if name in out else value
     return out
+
+
+class _MaskingLogger(logging.LoggerAdapter):
+    """``websockets.client``'s logger, with credential header values masked.
+
+    At DEBUG level websockets logs every handshake header line (``> Authorization:
+    Bearer ...``); a user who turns on debug logging must not leak credentials.
+    """
+
+    def __init__(self, extra_sensitive: list[str]) -> None:
+        super().__init__(logging.getLogger("websockets.client"), {})
+        names = SENSITIVE_HEADERS | {h.lower() for h in extra_sensitive}
+        self._pattern = re.compile(
+            r"^([<>] )(" + "|".join(re.escape(n) for n in sorted(names)) + r")(:\s*).*$",
+            re.IGNORECASE,
+        )
+
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        if not self.isEnabledFor(level):
+            return
+        if args:
+            with contextlib.suppress(TypeError, ValueError):
+                msg, args = str(msg) % args, ()
+        if isinstance(msg, str):
+            msg = self._pattern.sub(r"\1\2\3***", msg)
+            if msg.startswith("> GET "):  # the request line: tokens in the query
+                path, _, version = msg[6:].rpartition(" ")
+                msg = f"> GET {mask_url(path)} {version}"
+        self.logger.log(level, msg, *args, **kwargs)
 
 
 class _Session:
@@ -557,6 +679,8 @@ class _Session:
         self.room = asyncio.Event()
         self.reader_waiting = False
         self.keepalive_failed = False
+        self.keep_alive: WebSocket | None = None  # strong, while connecting only
+        self.close_deadline: asyncio.TimerHandle | None = None
 
     def _ws_call(self, fn: Callable[[WebSocket], None]) -> None:
         ws = self._ws()
@@ -625,6 +749,7 @@ class _Session:
             "close_timeout": opts.closeTimeout or None,
             "max_size": opts.maxMessageSize,
             "create_connection": _Connection,
+            "logger": _MaskingLogger(opts.sensitiveHeaders),
         }
         if user_agent is not None:
             kwargs["user_agent_header"] = user_agent
@@ -639,7 +764,19 @@ class _Session:
             self._end_before_open(None)
             return
         except InvalidURI as exc:
-            self._end_before_open(BusinessError(URL_ERROR, str(exc)), event=False)
+            # Our own check passed, so the bad URL came from the server: a redirect.
+            redirect = exc.__context__
+            status = "0"
+            if isinstance(redirect, InvalidStatus):
+                status = str(redirect.response.status_code)
+            err = BusinessError(
+                CONNECTION_ERROR,
+                f"the server redirected (HTTP {status}) to {mask_url(exc.uri)}, which is not "
+                "a WebSocket URL; connect to the WebSocket endpoint itself",
+                data=status,
+            )
+            err.__cause__ = exc
+            self._end_before_open(err)
             return
         except Exception as exc:
             self._end_before_open(_connect_error(exc, self.url, opts))
@@ -654,6 +791,7 @@ class _Session:
 
     def _end_before_open(self, err: BusinessError | None, *, event: bool = True) -> None:
         self.closed = True
+        self._cancel_deadline()
         self._set_state(ReadyState.CLOSED)
         if err is None:
             err = BusinessError(
@@ -668,6 +806,7 @@ class _Session:
             self._observe("error", "=", error=err)
             self._emit("error", (err,))
         get_runtime().deliver(self.connect_promise.reject, err)
+        self.keep_alive = None
         self._resolve_closers()
 
     async def _opened(self, conn: ClientConnection) -> None:
@@ -692,6 +831,7 @@ class _Session:
         self._emit("headerReceive", (_headers_dict(response.headers),))
         self._emit("open", (None, opened))
         get_runtime().deliver(self.connect_promise.resolve, True)
+        self.keep_alive = None
         keepalive = None
         if self.opts.pingInterval:
             keepalive = asyncio.ensure_future(self._keepalive(conn))
@@ -815,6 +955,7 @@ class _Session:
                 result = CloseResult(1006, "")
             err = _failure_error(conn, self.keepalive_failed)
         self.closed = True
+        self._cancel_deadline()
         self._fail_pending(result)
         self.stats.closedAt = time.time()
         self.stats.lastClose = result
@@ -826,6 +967,11 @@ class _Session:
         self._observe("close", "=", code=result.code, reason=result.reason)
         self._emit("close", (None, result))
         self._resolve_closers()
+
+    def _cancel_deadline(self) -> None:
+        if self.close_deadline is not None:
+            self.close_deadline.cancel()
+            self.close_deadline = None
 
     def _fail_pending(self, result: CloseResult) -> None:
         while self.sendq:
@@ -934,6 +1080,12 @@ class _Session:
         if self.close_requested is not None:
             return  # a close is already under way; this promise waits for the same end
         self.close_requested = (code, reason)
+        if self.opts.closeTimeout:
+            # Sends queued ahead of the close frame can be stuck behind a peer that
+            # stopped reading; past closeTimeout the transport is cut, so close()
+            # settles and those sends reject instead of waiting forever.
+            loop = asyncio.get_running_loop()
+            self.close_deadline = loop.call_later(self.opts.closeTimeout + 1, self._close_overdue)
         if self.conn is None:
             if self.task is not None:
                 self.task.cancel()  # still handshaking: abandon the attempt
@@ -941,6 +1093,11 @@ class _Session:
         self.sendq.append((code, reason, promise))
         if self.writer is None or self.writer.done():
             self.writer = asyncio.ensure_future(self._write())
+
+    def _close_overdue(self) -> None:
+        if not self.closed and self.conn is not None:
+            logger.debug("closing %s took over closeTimeout: cutting the transport", self.url)
+            self.conn.transport.abort()
 
     async def _close(self, conn: ClientConnection, code: int, reason: str) -> None:
         self._observe("closing", ">", code=code, reason=reason)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextvars
 import inspect
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -141,6 +142,10 @@ class EventEmitter:
         self._arities = dict(arities)
         self._owner = owner
         self._subs: dict[str, list[Subscription]] = {name: [] for name in arities}
+        # Lists are replaced, never changed in place, so emit() reads without the
+        # lock; writers (on/off on the caller's thread, once() firing on the
+        # callback thread) take it so that none of their changes is lost.
+        self._lock = threading.Lock()
 
     @property
     def event_names(self) -> tuple[str, ...]:
@@ -168,7 +173,8 @@ class EventEmitter:
             )
         sub = Subscription(name, callback, self._arities[name])
         # Copy-on-write: a dispatch in progress iterates the old list safely.
-        self._subs[name] = [*self._subs[name], sub]
+        with self._lock:
+            self._subs[name] = [*self._subs[name], sub]
         return sub
 
     def once(self, event: Any, callback: Any) -> Subscription:
@@ -183,7 +189,8 @@ class EventEmitter:
 
         def fire(*args: Any) -> Any:
             sub.active = False
-            self._subs[name] = [s for s in self._subs[name] if s is not sub]
+            with self._lock:
+                self._subs[name] = [s for s in self._subs[name] if s is not sub]
             return call(args)
 
         sub = self.on(name, fire)
@@ -200,11 +207,12 @@ class EventEmitter:
                 f"not {type(callback).__name__}",
             )
         keep, gone = [], []
-        for sub in self._subs[name]:
-            (gone if callback is None or sub.callback == callback else keep).append(sub)
+        with self._lock:
+            for sub in self._subs[name]:
+                (gone if callback is None or sub.callback == callback else keep).append(sub)
+            self._subs[name] = keep
         for sub in gone:
             sub.active = False
-        self._subs[name] = keep
         return len(gone)
 
     def has(self, event: str) -> bool:

@@ -515,7 +515,12 @@ class WebSocketMagics(Magics):
             argv += ["--", text] if text else []
         else:
             # Quotes group words as in a shell, so -H 'Name: value' is one argument.
-            argv = arg_split(rest, posix=not sys.platform.startswith("win"))
+            try:
+                argv = arg_split(rest, posix=not sys.platform.startswith("win"))
+            except ValueError as exc:  # shlex: "No closing quotation"
+                raise UsageError(
+                    f"%ws {name}: {str(exc).lower()} in {rest!r}; close the quote or drop it"
+                ) from None
         if "-h" in argv or "--help" in argv:
             print(fn.__doc__)
             return None

@@ -459,7 +459,7 @@ def check_request_options(value: Any) -> WebSocketRequestOptions:
             or not 0 < proxy.port < 65536
         ):
             raise _param("proxy.port must be a whole number from 1 to 65535")
-        if isinstance(proxy.exclusionList, str) or not all(
+        if not isinstance(proxy.exclusionList, (list, tuple)) or not all(
             isinstance(h, str) for h in proxy.exclusionList
         ):
             raise _param("proxy.exclusionList must be a list of host names")
@@ -487,10 +487,11 @@ def check_request_options(value: Any) -> WebSocketRequestOptions:
         _check_number(getattr(opts, name), name)
     for name in ("maxMessageSize", "maxQueuedMessages", "maxQueuedBytes"):
         _check_number(getattr(opts, name), name, minimum=1, integer=True)
-    if isinstance(opts.sensitiveHeaders, str) or not all(
+    if not isinstance(opts.sensitiveHeaders, (list, tuple)) or not all(
         isinstance(h, str) for h in opts.sensitiveHeaders
     ):
         raise _param("sensitiveHeaders must be a list of header names")
+    opts.sensitiveHeaders = list(opts.sensitiveHeaders)
     return opts
 
 

@@ -716,3 +716,23 @@ def test_invalid_utf8_from_the_server_closes_1007(ws):
     assert rec.names()[-2:] == ["error", "close"]
     assert "UTF-8" in rec.values("error")[0].message
     assert rec.values("close")[0].code == 1007
+
+
+def test_missing_or_extra_arguments_reject_with_401(ws):
+    for promise in (ws.connect(), ws.send(), ws.send("a", None, 3), ws.close({}, None, 3)):
+        assert rejection(promise).code == 401
+
+
+def test_unforeseen_option_values_reject_instead_of_raising(ws):
+    for options in (
+        {"sensitiveHeaders": 5},
+        {"proxy": {"host": "h", "port": 1, "exclusionList": 3}},
+    ):
+        assert rejection(ws.connect("ws://127.0.0.1:9", options)).code == 401
+
+
+def test_repr_and_errors_mask_the_url_password(ws):
+    url = "ws://user:hunter2@127.0.0.1:9/?token=abc"
+    err = rejection(ws.connect(url))
+    assert "hunter2" not in err.message and "abc" not in err.message
+    assert "hunter2" not in repr(ws) and "abc" not in repr(ws)

@@ -14,7 +14,6 @@ are refused by ``set_allowed_hosts`` before any lookup.
 from __future__ import annotations
 
 import ipaddress
-import shlex
 import socket
 import string
 from typing import Any
@@ -150,23 +149,6 @@ safe_proxy = st.sampled_from(
 ) | st.fixed_dictionaries({"host": st.sampled_from(["127.0.0.1", "", "a/b", 7]), "port": anything})
 
 
-def _iterable_sensitive_headers(options: Any) -> bool:
-    """False for the one input the xfail test below pins down (until it is fixed)."""
-    if not isinstance(options, dict) or "sensitiveHeaders" not in options:
-        return True
-    try:
-        iter(options["sensitiveHeaders"])
-    except TypeError:
-        return False
-    return True
-
-
-@pytest.mark.xfail(
-    reason="options.py check_request_options(): sensitiveHeaders that is not iterable "
-    "(None, 5, object()) reaches all(... for h in opts.sensitiveHeaders) and connect() "
-    "raises a bare TypeError instead of rejecting with BusinessError 401",
-    strict=True,
-)
 @pytest.mark.parametrize("value", [None, 5, object()])
 def test_non_iterable_sensitive_headers_is_401(value, shared_echo_server):
     try:
@@ -186,7 +168,6 @@ def test_non_iterable_sensitive_headers_is_401(value, shared_echo_server):
         )
     )
     .filter(lambda o: not callable(o))  # a callable there is the callback form
-    .filter(_iterable_sensitive_headers)
 )
 def test_connect_with_any_options(options, shared_echo_server):
     _count("connect options")
@@ -488,19 +469,6 @@ def magics():
     return WebSocketMagics(None)
 
 
-def _splits(line: str) -> bool:
-    try:
-        shlex.split(line)
-    except ValueError:
-        return False
-    return True
-
-
-@pytest.mark.xfail(
-    reason="magics.py ws(): arg_split() raises ValueError('No closing quotation') for an "
-    "unbalanced quote and it escapes as a traceback instead of a UsageError",
-    strict=True,
-)
 @pytest.mark.parametrize("line", ['connect "', "close -n 'x", 'log "--last'])
 def test_magics_unbalanced_quote_is_a_usage_error(line, magics):
     with pytest.raises(UsageError):
@@ -512,8 +480,6 @@ def test_magics_unbalanced_quote_is_a_usage_error(line, magics):
 def test_magics_parser_with_junk_lines(words, cell, magics):
     _count("magic lines")
     line = " ".join(words)
-    if words and words[0] != "send" and not _splits(line):
-        return  # unbalanced quotes: the xfail test above, until it is fixed
     if (words and words[0] == "help") or "-h" in words:
         cell = None  # help prints; it is not an error
     try:

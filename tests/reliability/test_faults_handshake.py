@@ -103,12 +103,6 @@ def test_redirect_loop_fails_instead_of_hanging(ws, shared_echo_server):
     assert_connects_again(ws, shared_echo_server.url)
 
 
-@pytest.mark.xfail(
-    reason="client.py run(): websockets' InvalidURI for a redirect Location (http://...) is "
-    "mapped to 2302001 with event=False, so a server-side redirect rejects with 'url error' "
-    "and fires no 'error' event, although the user's URL was valid",
-    strict=True,
-)
 def test_redirect_to_http_is_refused(ws, shared_echo_server):
     def behaviour(peer: Peer) -> None:
         peer.answer_http(302, "Found", {"Location": "http://127.0.0.1:9/page"})

@@ -86,12 +86,6 @@ def test_bad_certificate_refused_by_default_accepted_with_opt_out(tmp_path, trus
         assert ws.close().result(10) is True
 
 
-@pytest.mark.xfail(
-    reason="client.py _connect_error(): the bare ConnectionResetError() raised when a plain "
-    "ws server answers a TLS hello has no strerror and an empty str(), so the message reads "
-    "'cannot reach wss://...: ' and names neither the cause nor the fix",
-    strict=True,
-)
 def test_tls_to_a_plain_server_fails_with_a_message_naming_the_cause(ws, shared_echo_server):
     url = shared_echo_server.url.replace("ws://", "wss://")
     err = failed_attempt(ws, url, {"openTimeout": 3})

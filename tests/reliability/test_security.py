@@ -38,12 +38,6 @@ def test_credentials_are_sent_but_not_in_our_logs(ws, shared_echo_server, caplog
     assert not [line for line in ours if SECRET in line]
 
 
-@pytest.mark.xfail(
-    reason="client.py run(): ws_connect() gets no logger, so with DEBUG logging on, "
-    "websockets.client logs every request header ('> Authorization: Bearer ...') unmasked; "
-    "pass logger= a LoggerAdapter that masks SENSITIVE_HEADERS lines",
-    strict=True,
-)
 def test_credentials_not_in_the_handshake_debug_log(ws, shared_echo_server, caplog):
     _, records = _handshake_log(ws, shared_echo_server.url, caplog)
     client = [r.getMessage() for r in records if r.name == "websockets.client"]
@@ -60,12 +54,6 @@ def refused_url():
     sock.close()
 
 
-@pytest.mark.xfail(
-    reason="client.py _connect_error() and WebSocket.__repr__ put the URL as given, "
-    "user:password included, into the error message and the repr; they should pass it "
-    "through a mask like arkts.mask_url first",
-    strict=True,
-)
 def test_password_in_the_url_is_masked_in_errors_and_repr(refused_url):
     ws = createWebSocket()
     with pytest.raises(BusinessError) as info:

@@ -39,24 +39,12 @@ def _flood_server(count: int, size: int, server_send_seconds: list[float]):
     return running_server(handler, max_size=None)
 
 
-DEFLATE_BUG = (
-    "client.py _read(): backpressure pauses reading only after whole messages reach the "
-    "callbacks; with permessage-deflate (the default) one 256 KiB socket read holds hundreds "
-    "of compressed frames, which websockets' parser decompresses into its queue at once, so a "
-    "slow consumer of compressible data grows memory with the stream (~50 MiB here), not "
-    "with maxQueuedMessages/maxQueuedBytes"
-)
-
-
 @pytest.mark.parametrize(
     "limits",
     [
         {"maxQueuedMessages": 4, "compression": False},
         {"maxQueuedBytes": 2 * MiB, "compression": False},
-        pytest.param(
-            {"maxQueuedMessages": 4},
-            marks=pytest.mark.xfail(reason=DEFLATE_BUG, strict=True),
-        ),
+        {"maxQueuedMessages": 4},
     ],
     ids=["by-messages", "by-bytes", "by-messages-deflate"],
 )
@@ -96,7 +84,10 @@ def test_slow_consumer_has_bounded_memory_and_loses_nothing(ws, limits):
     assert peak["queued"] <= limit + 2, peak
     assert peak["rss"] - base < 24 * MiB, (peak["rss"] - base) / MiB
     # The server was held back by TCP: its sends took about as long as our callbacks.
-    assert seconds and seconds[0] > 0.5 * count * 0.04, seconds
+    # Compressed, the whole stream (zeros) fits in the socket buffers, so only the
+    # memory bound above applies there.
+    if limits.get("compression") is False:
+        assert seconds and seconds[0] > 0.5 * count * 0.04, seconds
 
 
 # -- slow network send ------------------------------------------------------------------
@@ -172,12 +163,6 @@ def test_close_during_pending_sends_flushes_them(ws):
     assert rec.values("close")[-1].code == 1000
 
 
-@pytest.mark.xfail(
-    reason="client.py _Session._write()/request_close(): the close request waits in sendq "
-    "behind a conn.send() blocked on a peer that never reads, and nothing bounds that wait "
-    "by closeTimeout; close() and the pending sends stay pending and 'close' never fires",
-    strict=True,
-)
 def test_close_during_sends_to_a_dead_network_rejects_within_close_timeout(ws):
     gate = threading.Event()  # never set: the peer never reads again
     chunk = b"\x03" * (64 * 1024)
