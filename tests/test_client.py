@@ -736,3 +736,8 @@ def test_repr_and_errors_mask_the_url_password(ws):
     err = rejection(ws.connect(url))
     assert "hunter2" not in err.message and "abc" not in err.message
     assert "hunter2" not in repr(ws) and "abc" not in repr(ws)
+
+
+def test_an_unreferenced_object_completes_its_connect(echo_server):
+    # No variable holds the WebSocket: the attempt itself keeps it alive.
+    assert createWebSocket().connect(echo_server.url).result(10) is True
