@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import urllib.parse
 from collections.abc import Iterable
-from typing import Any
 
 from .events import Record
-from .options import HttpProxy, WebSocketRequestOptions, mask_headers
+from .options import HttpProxy, WebSocketRequestOptions, mask_headers, mask_url
 
 __all__ = ["arkts_code", "mask_url"]
 
@@ -38,23 +36,6 @@ _EXTENSIONS = (
     "compression",
 )
 _BYTES_PER_LINE = 16
-
-
-def mask_url(url: Any) -> Any:
-    """``url`` with a password in its user part replaced by ``***``."""
-    if not isinstance(url, str) or "@" not in url:
-        return url
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return url
-    if parts.password is None and parts.username is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    # Basic credentials become an Authorization header: mask them like one.
-    netloc = f"{user}:{_MASK}@{host}" if parts.password is not None else f"{_MASK}@{host}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def _js(text: str) -> str:

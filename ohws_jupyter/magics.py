@@ -42,11 +42,11 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.utils.process import arg_split
 
-from .arkts import arkts_code, mask_url
+from .arkts import arkts_code
 from .client import ReadyState, WebSocket, createWebSocket
 from .errors import BusinessError
 from .events import Record
-from .options import CloseResult, WebSocketRequestOptions
+from .options import CloseResult, WebSocketRequestOptions, mask_url
 from .promise import Promise
 
 __all__ = ["WebSocketMagics", "load_ipython_extension"]

@@ -48,6 +48,7 @@ __all__ = [
     "mask_url",
     "mask_urls_in",
     "set_allowed_hosts",
+    "split_protocols",
 ]
 
 #: Largest payload ``send`` accepts, in bytes (OHOS: 5 MiB minus 16).
@@ -188,11 +189,7 @@ class WebSocketRequestOptions:
     @property
     def protocols(self) -> list[str]:
         """The offered subprotocols as a list."""
-        if not self.protocol:
-            return []
-        if isinstance(self.protocol, str):
-            return [p.strip() for p in self.protocol.split(",") if p.strip()]
-        return list(self.protocol)
+        return split_protocols(self.protocol)
 
     def masked_header(self) -> dict[str, str]:
         """``header`` with credential values replaced by ``***``."""
@@ -252,6 +249,15 @@ class OpenResult(dict):
             return self[name]
         except KeyError:
             raise AttributeError(name) from None
+
+
+def split_protocols(protocol: str | list[str] | None) -> list[str]:
+    """Subprotocols as a list: ``'a, b'`` and ``['a', 'b']`` alike; None is none."""
+    if not protocol:
+        return []
+    if isinstance(protocol, str):
+        return [p.strip() for p in protocol.split(",") if p.strip()]
+    return list(protocol)
 
 
 def mask_headers(headers: Mapping[str, Any], extra: Sequence[str] = ()) -> dict[str, str]:

@@ -28,10 +28,8 @@ import base64
 import binascii
 import json
 import pathlib
-import re
 import threading
 import time
-import urllib.parse
 from collections import deque
 from typing import Any
 
@@ -41,6 +39,7 @@ import traitlets
 from .client import WebSocket
 from .errors import CONNECTION_ERROR, BusinessError
 from .events import Record
+from .options import mask_url, mask_urls_in
 from .runtime import get_runtime
 
 __all__ = ["CLOSE_CODE_TEXT", "WebSocketPanel", "close_code_text", "mask_url", "parse_composer"]
@@ -70,9 +69,6 @@ CLOSE_CODE_TEXT: dict[int, str] = {
 }
 
 #: Query parameters whose values the panel never shows.
-SENSITIVE_QUERY = frozenset(
-    {"token", "access_token", "auth", "authorization", "key", "api_key", "apikey", "password"}
-)
 _TEXT_PREVIEW = 4096  # characters kept per log entry; the size field says the rest
 _BINARY_PREVIEW = 1024  # bytes shown as hex per log entry
 _HISTORY = 20  # sent composer inputs kept for recall
@@ -90,38 +86,6 @@ def close_code_text(code: int | None) -> str:
     if 3000 <= code <= 3999:
         return "Registered code (3000-3999): defined by a library, framework or application."
     return "Unknown close code."
-
-
-def mask_url(url: str | None) -> str:
-    """``url`` with a password and token-like query values replaced by ``***``."""
-    if not url:
-        return ""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return url
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:***@{host}" if ":" in userinfo else f"***@{host}"
-    query = parts.query
-    if query:
-        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
-        if any(k.lower() in SENSITIVE_QUERY for k, _ in pairs):
-            query = "&".join(
-                f"{k}=***" if k.lower() in SENSITIVE_QUERY else urllib.parse.urlencode({k: v})
-                for k, v in pairs
-            )
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-_URL_IN_TEXT = re.compile(r"wss?://[^\s'\"<>]+", re.IGNORECASE)
-
-
-def _mask_text(text: str) -> str:
-    # Error messages quote the URL, credentials included; mask them there too.
-    return _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), text)
 
 
 def parse_composer(text: str, mode: str) -> str | bytes:
@@ -180,7 +144,7 @@ def _entry(seq: int, rec: Record) -> dict[str, Any]:
         out.update(code=rec.code, reason=rec.reason or "", explain=close_code_text(rec.code))
     elif kind == "error":
         err = rec.error
-        out["text"] = _mask_text(str(err))
+        out["text"] = mask_urls_in(str(err))
         if isinstance(err, BusinessError):
             out["code"] = err.code
     elif kind == "connect":
@@ -371,7 +335,7 @@ class WebSocketPanel(anywidget.AnyWidget):
             self._dropped += 1
         pending.append((self._seq, rec))
         if rec.kind == "error":
-            self._last_error = _mask_text(str(rec.error))
+            self._last_error = mask_urls_in(str(rec.error))
         if not self._flush_armed:
             self._flush_armed = True
             delay = self._last_flush + self.flush_interval - time.monotonic()

@@ -32,7 +32,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import PONG, Frame
 from websockets.server import ServerProtocol
 
-from .client import _finish, _split_args
+from .client import _bad_callback, _finish, _split_args
 from .errors import (
     CONNECTION_ERROR,
     CONNECTION_NOT_FOUND,
@@ -515,15 +515,6 @@ class ConnectionList(list):
     def result(self, timeout: float | None = None) -> ConnectionList:
         """Itself, like ``Promise.result``."""
         return self
-
-
-def _bad_callback(op: str, callback: Any) -> Promise[Any]:
-    return Promise.rejected(
-        BusinessError(
-            PARAMETER_ERROR, f"{op}() callback must be callable, not {type(callback).__name__}"
-        ),
-        op,
-    )
 
 
 def _bind_error(exc: OSError, cfg: WebSocketServerConfig) -> BusinessError:

@@ -22,7 +22,7 @@ from .errors import (
     SERVER_PORT_ERROR,
     BusinessError,
 )
-from .options import _coerce
+from .options import _coerce, split_protocols
 
 __all__ = [
     "MODES",
@@ -109,11 +109,7 @@ class WebSocketServerConfig:
     @property
     def protocols(self) -> list[str]:
         """The subprotocols as a list."""
-        if not self.protocol:
-            return []
-        if isinstance(self.protocol, str):
-            return [p.strip() for p in self.protocol.split(",") if p.strip()]
-        return list(self.protocol)
+        return split_protocols(self.protocol)
 
 
 def _param(detail: str) -> BusinessError:

@@ -121,11 +121,11 @@ def shared_echo_server() -> Iterator[ThreadServer]:
 
 
 class Recorder:
-    """Subscribes to every event of a WebSocket and lets a test wait for them."""
+    """Subscribes to every event of a WebSocket (or a server) and lets a test wait for them."""
 
-    EVENTS = ("headerReceive", "open", "message", "dataEnd", "close", "error")
+    EVENTS: tuple[str, ...] = ("headerReceive", "open", "message", "dataEnd", "close", "error")
 
-    def __init__(self, ws: WebSocket) -> None:
+    def __init__(self, ws: Any) -> None:
         self.ws = ws
         self.events: list[tuple[str, tuple]] = []
         self.cond = threading.Condition()

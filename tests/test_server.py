@@ -33,39 +33,10 @@ from ohws_jupyter.server_modes import LAB_HELP
 TIMEOUT = 10
 
 
-class ServerRecorder:
+class ServerRecorder(Recorder):
     """Subscribes to every server event and lets a test wait for them."""
 
     EVENTS = ("connect", "messageReceive", "close", "error")
-
-    def __init__(self, server: WebSocketServer) -> None:
-        self.events: list[tuple[str, tuple]] = []
-        self.cond = threading.Condition()
-        for name in self.EVENTS:
-            server.on(name, self._make(name))
-
-    def _make(self, name: str) -> Callable[..., None]:
-        def record(*args: Any) -> None:
-            with self.cond:
-                self.events.append((name, args))
-                self.cond.notify_all()
-
-        return record
-
-    def of(self, name: str) -> list[tuple]:
-        with self.cond:
-            return [a for n, a in self.events if n == name]
-
-    def wait(self, name: str, count: int = 1, timeout: float = TIMEOUT) -> list[tuple]:
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while len([1 for n, _ in self.events if n == name]) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    got = [n for n, _ in self.events]
-                    raise AssertionError(f"timed out waiting for {count} {name!r}; got {got}")
-                self.cond.wait(left)
-        return self.of(name)
 
 
 @contextlib.contextmanager
