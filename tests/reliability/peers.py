@@ -240,7 +240,8 @@ def _objects() -> int:
     count = 0
     for obj in gc.get_objects():
         module = type(obj).__module__
-        if module.startswith(("ohws_jupyter", "websockets")):
+        # Some extension types expose __module__ as a descriptor, not a string.
+        if isinstance(module, str) and module.startswith(("ohws_jupyter", "websockets")):
             count += 1
     return count
 
