@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import dataclasses
 import enum
+import functools
 import logging
 import re
 import socket
@@ -294,6 +295,15 @@ def _headers_dict(headers: Any) -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _header_line_pattern(extra: frozenset[str]) -> re.Pattern[str]:
+    """A logged header line (``> Name: value``) whose name is a credential."""
+    names = sorted(SENSITIVE_HEADERS | extra)
+    return re.compile(
+        r"^([<>] )(" + "|".join(re.escape(n) for n in names) + r")(:\s*).*$", re.IGNORECASE
+    )
+
+
 class _MaskingLogger(logging.LoggerAdapter):
     """``websockets.client``'s logger, with credential header values masked.
 
@@ -303,11 +313,7 @@ class _MaskingLogger(logging.LoggerAdapter):
 
     def __init__(self, extra_sensitive: list[str]) -> None:
         super().__init__(logging.getLogger("websockets.client"), {})
-        names = SENSITIVE_HEADERS | {h.lower() for h in extra_sensitive}
-        self._pattern = re.compile(
-            r"^([<>] )(" + "|".join(re.escape(n) for n in sorted(names)) + r")(:\s*).*$",
-            re.IGNORECASE,
-        )
+        self._pattern = _header_line_pattern(frozenset(h.lower() for h in extra_sensitive))
 
     def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
         if not self.isEnabledFor(level):
