@@ -367,6 +367,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.quick and set(args.only) == set(SECTIONS):
         (HERE / "LATEST.md").write_text(
             "# Latest benchmark run\n\nMade by `python -m benchmarks`; see "
-            "`docs/benchmarks.md` for what each figure means.\n\n" + text + "\n"
+            "the README's Benchmarks section for what each figure means.\n\n" + text + "\n"
         )
     return 0
