@@ -44,7 +44,7 @@ from .errors import (
     BusinessError,
 )
 from .events import EventEmitter
-from .options import CloseResult, check_close_options, check_data
+from .options import check_close_options, check_data
 from .promise import Promise
 from .runtime import create_task, get_runtime
 from .server_modes import run_mode
@@ -56,6 +56,7 @@ from .server_options import (
     check_connection,
     check_server_config,
 )
+from .session import close_result_of
 
 __all__ = [
     "SERVER_EVENTS",
@@ -411,16 +412,10 @@ class WebSocketServer:
         if client.writer is not None and not client.writer.done():
             client.writer.cancel()
             await asyncio.wait([client.writer])
-        proto = conn.protocol
-        if proto.close_sent is not None and proto.close_rcvd_then_sent is not True:
-            # The server started the closing handshake (close(), stop(), a lab
-            # command, a keepalive timeout): report what it asked for, as the
-            # client does, even if the answer differs or never came.
-            result = CloseResult(proto.close_sent.code, proto.close_sent.reason)
-        elif proto.close_rcvd is not None:
-            result = CloseResult(proto.close_rcvd.code, proto.close_rcvd.reason)
-        else:
-            result = CloseResult(1006, "")
+        # The server started the closing handshake (close(), stop(), a lab
+        # command, a keepalive timeout): it reports what it asked for, as the
+        # client does, even if the answer differs or never came.
+        result = close_result_of(conn.protocol)
         while client.sendq:
             client.sendq.popleft()[2].reject(
                 BusinessError(

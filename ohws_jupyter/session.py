@@ -68,7 +68,7 @@ logger = logging.getLogger("ohws_jupyter")
 if TYPE_CHECKING:
     from .client import WebSocket
 
-__all__ = ["FEED_SIZE", "ReadyState", "Stats", "split_message"]
+__all__ = ["FEED_SIZE", "ReadyState", "Stats", "close_result_of", "split_message"]
 
 logger = logging.getLogger("ohws_jupyter")
 
@@ -255,6 +255,21 @@ def _connect_error(exc: BaseException, url: str, opts: WebSocketRequestOptions) 
     err = BusinessError(CONNECTION_ERROR, detail, data=status)
     err.__cause__ = exc
     return err
+
+
+def close_result_of(proto: Any) -> CloseResult:
+    """How a finished connection closed, as this side reports it in ``'close'``.
+
+    The side that started the closing handshake, or failed the connection
+    (1002, 1007, 1009, 1011), reports the code it sent: that says what went
+    wrong, where the dropped socket would only say 1006. Otherwise the peer's
+    close frame counts; with none, 1006.
+    """
+    if proto.close_sent is not None and proto.close_rcvd_then_sent is not True:
+        return CloseResult(proto.close_sent.code, proto.close_sent.reason)
+    if proto.close_rcvd is not None:
+        return CloseResult(proto.close_rcvd.code, proto.close_rcvd.reason)
+    return CloseResult(1006, "")
 
 
 def _how_lost(exc: BaseException) -> str:
@@ -628,14 +643,7 @@ class _Session:
             result = CloseResult(*self.close_requested)
             err = None
         else:
-            if proto.close_sent is not None and proto.close_rcvd_then_sent is not True:
-                # We failed the connection (1002, 1007, 1009): report that code,
-                # which says what went wrong, not the 1006 of the dropped socket.
-                result = CloseResult(proto.close_sent.code, proto.close_sent.reason)
-            elif proto.close_rcvd is not None:
-                result = CloseResult(proto.close_rcvd.code, proto.close_rcvd.reason)
-            else:
-                result = CloseResult(1006, "")
+            result = close_result_of(proto)
             err = _failure_error(conn, self.keepalive_failed)
         self.closed = True
         self._cancel_deadline()
