@@ -43,13 +43,28 @@ class Kernel:
                 return msg
         raise AssertionError(f"no such iopub message; saw {[m['msg_type'] for m in self.seen]}")
 
+    def stream_of(self, text: str, timeout: float = 20) -> tuple[str, str]:
+        """Wait until one cell's stream output contains ``text``: (msg_id, its text).
+
+        A kernel may flush one print() in several stream messages, so the text
+        is joined per parent cell before it is searched.
+        """
+        joined: dict[str, str] = {}
+
+        def found(msg: dict[str, Any]) -> bool:
+            if msg["msg_type"] != "stream":
+                return False
+            parent = msg["parent_header"].get("msg_id", "")
+            joined[parent] = joined.get(parent, "") + msg["content"]["text"]
+            return text in joined[parent]
+
+        msg = self.iopub_until(found, timeout)
+        parent = msg["parent_header"].get("msg_id", "")
+        return parent, joined[parent]
+
     def stop(self) -> None:
         self.kc.stop_channels()
         self.km.shutdown_kernel(now=True)
-
-
-def stream_with(text: str):
-    return lambda m: m["msg_type"] == "stream" and text in m["content"]["text"]
 
 
 def idle_of(msg_id: str):
@@ -82,9 +97,9 @@ def test_callback_output_goes_to_the_registering_cell(kernel, server):
     )
     kernel.execute("x = 1")
     cell_c = kernel.execute("ws.send('hello').result(10)")
-    msg = kernel.iopub_until(stream_with("got hello"))
-    assert msg["parent_header"]["msg_id"] == cell_a
-    assert msg["parent_header"]["msg_id"] != cell_c
+    parent, _ = kernel.stream_of("got hello")
+    assert parent == cell_a
+    assert parent != cell_c
 
 
 def test_events_flow_while_a_cell_blocks(kernel, server):
@@ -104,9 +119,8 @@ def test_events_flow_while_a_cell_blocks(kernel, server):
         "end = time.monotonic()\n"
         "print('received during the sleep:', bool(stamps) and stamps[0] < end)\n"
     )
-    msg = kernel.iopub_until(stream_with("received during the sleep"))
-    assert msg["parent_header"]["msg_id"] == cell
-    assert "received during the sleep: True" in msg["content"]["text"]
+    parent, _ = kernel.stream_of("received during the sleep: True")
+    assert parent == cell
 
 
 def test_top_level_await_in_a_cell(kernel, server):
@@ -117,9 +131,8 @@ def test_top_level_await_in_a_cell(kernel, server):
         "closed = await aw.close()\n"
         "print('await results', ok, sent, closed)\n"
     )
-    msg = kernel.iopub_until(stream_with("await results"))
-    assert msg["parent_header"]["msg_id"] == cell
-    assert "await results True True True" in msg["content"]["text"]
+    parent, _ = kernel.stream_of("await results True True True")
+    assert parent == cell
 
 
 def test_pending_promise_displays_its_outcome(kernel, server):
