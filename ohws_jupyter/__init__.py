@@ -74,3 +74,13 @@ def load_ipython_extension(ipython: Any) -> None:
     from .magics import load_ipython_extension as load
 
     load(ipython)
+
+
+def __getattr__(name: str) -> Any:
+    # The panel needs ipywidgets/anywidget: import it only when asked for, so the
+    # core works without Jupyter (and it stays out of __all__ for `import *`).
+    if name == "WebSocketPanel":
+        from .panel import WebSocketPanel
+
+        return WebSocketPanel
+    raise AttributeError(f"module 'ohws_jupyter' has no attribute {name!r}")

@@ -741,3 +741,15 @@ def test_repr_and_errors_mask_the_url_password(ws):
 def test_an_unreferenced_object_completes_its_connect(echo_server):
     # No variable holds the WebSocket: the attempt itself keeps it alive.
     assert createWebSocket().connect(echo_server.url).result(10) is True
+
+
+def test_panel_is_importable_from_the_package_lazily():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ohws_jupyter; assert 'ipywidgets' not in sys.modules;"
+        "from ohws_jupyter import WebSocketPanel; assert 'ipywidgets' in sys.modules; print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "ok", out.stderr
