@@ -152,6 +152,8 @@ class RawPeer:
         return f"ws://127.0.0.1:{self.port}"
 
     def __enter__(self) -> RawPeer:
+        # Before the thread starts: a peer closed at once must not race the thread.
+        self.listener.settimeout(0.1)
         self._thread.start()
         return self
 
@@ -165,7 +167,6 @@ class RawPeer:
             peer.sock.close()
 
     def _accept(self) -> None:
-        self.listener.settimeout(0.1)
         while not self.stop.is_set():
             try:
                 sock, _ = self.listener.accept()
