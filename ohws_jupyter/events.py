@@ -129,6 +129,17 @@ class Subscription:
             name = getattr(self.callback, "__qualname__", repr(self.callback))
             report_callback_error(f"callback {name} for '{self.event}'", exc)
 
+    def run_each(self, many: list[tuple]) -> None:
+        """``run`` for each argument tuple, entering the context once for all of them."""
+        if self.active:
+            self.context.run(self._guarded_each, many)
+
+    def _guarded_each(self, many: list[tuple]) -> None:
+        for args in many:
+            if not self.active:  # off() or once() from inside the callback
+                return
+            self._guarded(args)
+
 
 class EventEmitter:
     """The subscriptions of one object, by event name.
@@ -226,6 +237,21 @@ class EventEmitter:
         """Run every subscription of ``event`` now, in order, on the calling thread."""
         for sub in self._subs[event]:
             sub.run(args)
+
+    def emit_each(self, event: str, many: list[tuple]) -> None:
+        """``emit`` for each argument tuple in turn (a message's pieces).
+
+        With one subscriber (the usual case) its context is entered once for
+        all of them; with several, each tuple still goes to all of them before
+        the next, so the order is the same as emitting one by one.
+        """
+        subs = self._subs[event]
+        if len(subs) == 1:
+            subs[0].run_each(many)
+        else:
+            for args in many:
+                for sub in self._subs[event]:
+                    sub.run(args)
 
     def counts(self) -> dict[str, int]:
         return {name: len(subs) for name, subs in self._subs.items()}

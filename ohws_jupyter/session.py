@@ -616,8 +616,10 @@ class _Session:
     def _deliver_message(self, pieces: list[Any], size: int) -> None:
         # Runs on the callback thread.
         events = self.events
-        for piece in pieces:
-            events.emit("message", (None, piece))
+        if len(pieces) == 1:
+            events.emit("message", (None, pieces[0]))
+        else:
+            events.emit_each("message", [(None, piece) for piece in pieces])
         events.emit("dataEnd", ())
         self.consumed += 1
         self.consumed_bytes += size

@@ -753,3 +753,29 @@ def test_panel_is_importable_from_the_package_lazily():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_pieces_keep_event_order_across_subscribers(ws, echo_server):
+    order = []
+    ws.on("message", lambda v: order.append(("a", len(v))))
+    ws.on("message", lambda v: order.append(("b", len(v))))
+    end = ws.once("dataEnd")
+    ws.connect(echo_server.url).result(10)
+    ws.send(b"x" * 9000).result(10)
+    end.result(10)
+    assert order == [("a", 4096), ("b", 4096), ("a", 4096), ("b", 4096), ("a", 808), ("b", 808)]
+
+
+def test_off_inside_a_piece_callback_stops_the_rest(ws, echo_server):
+    got = []
+
+    def first_piece_only(value):
+        got.append(len(value))
+        ws.off("message", first_piece_only)
+
+    ws.on("message", first_piece_only)
+    end = ws.once("dataEnd")
+    ws.connect(echo_server.url).result(10)
+    ws.send(b"x" * 9000).result(10)
+    end.result(10)
+    assert got == [4096]
