@@ -599,15 +599,22 @@ class _Session:
             else:
                 self.consumed += 1
                 self.consumed_bytes += size
-            if (
-                self.produced - self.consumed > max_msgs
-                or self.produced_bytes - self.consumed_bytes > max_bytes
-            ):
+            if self._over_limit(max_msgs, max_bytes):
                 # Backpressure: stop reading until the callbacks catch up; the
                 # peer's sends then block in TCP instead of filling our memory.
                 self.room.clear()
                 self.reader_waiting = True
-                await self.room.wait()
+                # Check again now that the flag is visible: the callback thread
+                # may have caught up in between, and then no one would wake us.
+                if self._over_limit(max_msgs, max_bytes):
+                    await self.room.wait()
+                self.reader_waiting = False
+
+    def _over_limit(self, max_msgs: int, max_bytes: int) -> bool:
+        return (
+            self.produced - self.consumed > max_msgs
+            or self.produced_bytes - self.consumed_bytes > max_bytes
+        )
 
     def _ws_has_observers(self) -> bool:
         ws = self._ws()
