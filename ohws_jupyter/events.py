@@ -141,6 +141,14 @@ class Subscription:
             self._guarded(args)
 
 
+def _check_callable(name: str, callback: Any) -> None:
+    if not callable(callback):
+        raise BusinessError(
+            PARAMETER_ERROR,
+            f"callback for '{name}' must be callable, not {type(callback).__name__}",
+        )
+
+
 class EventEmitter:
     """The subscriptions of one object, by event name.
 
@@ -177,11 +185,7 @@ class EventEmitter:
     def on(self, event: Any, callback: Any) -> Subscription:
         """Subscribe ``callback`` to ``event``; 401 for a bad name or a non-callable."""
         name = self._check_type(event)
-        if not callable(callback):
-            raise BusinessError(
-                PARAMETER_ERROR,
-                f"callback for '{name}' must be callable, not {type(callback).__name__}",
-            )
+        _check_callable(name, callback)
         sub = Subscription(name, callback, self._arities[name])
         # Copy-on-write: a dispatch in progress iterates the old list safely.
         with self._lock:
@@ -191,11 +195,7 @@ class EventEmitter:
     def once(self, event: Any, callback: Any) -> Subscription:
         """Subscribe ``callback`` to the next ``event`` only; ``off`` removes it too."""
         name = self._check_type(event)
-        if not callable(callback):
-            raise BusinessError(
-                PARAMETER_ERROR,
-                f"callback for '{name}' must be callable, not {type(callback).__name__}",
-            )
+        _check_callable(name, callback)
         call = adapt(callback, self._arities[name])
 
         def fire(*args: Any) -> Any:
