@@ -6,25 +6,27 @@ trailing ``callback(err, value)`` instead. Every failure, bad arguments
 included, arrives through the promise or the callback as a
 :class:`~ohws_jupyter.errors.BusinessError`; only ``on``/``off`` raise.
 
-Threads: the caller's thread validates arguments and hands work to the
-runtime's I/O loop, where :mod:`ohws_jupyter.session` runs one session per
-connection attempt; events go to the callback thread, in order. The core
-modules (errors, options, events) import neither ``websockets`` nor Jupyter.
+Threads: the caller's thread validates arguments and builds the frames it
+sends; the runtime's I/O loop runs one :mod:`ohws_jupyter.session` per
+connection attempt over the engine (:mod:`ohws_jupyter.engine`); events and
+callbacks run on this object's own lane, in order, never held up by another
+object's callbacks. The core modules (errors, options, events) import neither
+``websockets`` nor Jupyter.
 """
 
 from __future__ import annotations
 
+import collections
+import os
 import ssl
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any
 
-from .errors import (
-    CONNECTION_EXISTS,
-    PARAMETER_ERROR,
-    BusinessError,
-)
+from .calls import MISSING, as_parameter_error, bad_callback, finish, missing, split_args, too_many
+from .errors import CONNECTION_EXISTS, PARAMETER_ERROR, BusinessError
 from .events import EventEmitter, Record, report_callback_error
 from .options import (
     WebSocketRequestOptions,
@@ -36,9 +38,23 @@ from .options import (
 )
 from .promise import Promise
 from .runtime import get_runtime
-from .session import ReadyState, Stats, _not_open, _Session, split_message
+from .session import ClientSession, ReadyState, Stats, not_open_error, split_message
 
-__all__ = ["ReadyState", "WebSocket", "createWebSocket", "create_websocket", "split_message"]
+__all__ = [
+    "HISTORY_BYTES",
+    "HISTORY_LIMIT",
+    "ReadyState",
+    "WebSocket",
+    "createWebSocket",
+    "create_websocket",
+    "split_message",
+    "tls_context",
+]
+
+#: Most messages and state changes ``history()`` keeps (the oldest go first).
+HISTORY_LIMIT = 10_000
+#: Most message bytes ``history()`` keeps.
+HISTORY_BYTES = 16 * 1024 * 1024
 
 
 #: Event name -> length of the OHOS argument list.
@@ -52,10 +68,6 @@ CLIENT_EVENTS = {
 }
 
 
-# Marks an argument the caller left out: a missing one is a 401, never a TypeError.
-_MISSING: Any = object()
-
-
 class WebSocket:
     """A WebSocket client with the OHOS ``@ohos.net.webSocket`` API.
 
@@ -64,11 +76,17 @@ class WebSocket:
     """
 
     def __init__(self) -> None:
-        self._events = EventEmitter(CLIENT_EVENTS, "WebSocket")
+        self.events = EventEmitter(CLIENT_EVENTS, "WebSocket")
+        self._lane = get_runtime().lane("WebSocket")
         self._lock = threading.Lock()
         self._state = ReadyState.CLOSED
-        self._session: _Session | None = None
+        self._session: ClientSession | None = None
         self._observers: list[Callable[[Record], None]] = []
+        # What happened, oldest first: Records, and (time, direction, messages, text)
+        # batches of messages that become Records only when history() is read.
+        self._history: collections.deque[Any] = collections.deque()
+        self._history_count = 0
+        self._history_bytes = 0
         self.url: str | None = None
         self.options: WebSocketRequestOptions | None = None
         self.stats = Stats()
@@ -116,11 +134,11 @@ class WebSocket:
         Raises:
             BusinessError: 401 for an unknown event or a non-callable callback.
         """
-        self._events.on(type, callback)
+        self.events.on(type, callback)
 
     def off(self, type: str, callback: Callable[..., Any] | None = None) -> None:
         """Unsubscribe ``callback`` from ``type``, or every callback if omitted."""
-        self._events.off(type, callback)
+        self.events.off(type, callback)
 
     def once(self, type: str, callback: Callable[..., Any] | None = None) -> Promise[Any] | None:
         """Extension: the next ``type`` event only.
@@ -133,59 +151,144 @@ class WebSocket:
             BusinessError: 401 for an unknown event or a non-callable callback.
         """
         if callback is not None:
-            self._events.once(type, callback)
+            self.events.once(type, callback)
             return None
-        promise: Promise[Any] = Promise(f"once({type!r})")
+        promise: Promise[Any] = Promise(f"once({type!r})", self._lane)
         promise._needs_callback_thread = True
-        self._events.once(type, lambda *args: promise.resolve(args[-1] if args else None))
+        self.events.once(type, lambda *args: promise.resolve(args[-1] if args else None))
         return promise
 
-    def watch(self, observer: Callable[[Record], None]) -> Callable[[], None]:
+    def watch(
+        self, observer: Callable[[Record], None], *, replay: bool = False
+    ) -> Callable[[], None]:
         """Extension: call ``observer(record)`` for everything that happens, sends included.
 
         Whole messages are reported once, with their piece count. The observer
-        runs on the I/O thread, so it must be quick and must not block; it is
-        meant for views such as the panel. Returns a function that stops it.
+        runs on the I/O thread or the sender's thread, so it must be quick and
+        must not block; it is meant for views such as the panel. With
+        ``replay=True`` it first gets the kept history (see :meth:`history`).
+        Returns a function that stops it.
         """
         if not callable(observer):
             raise BusinessError(PARAMETER_ERROR, "watch() needs a callable observer")
-        self._observers = [*self._observers, observer]
+        with self._lock:
+            past = self.history() if replay else []
+            self._observers = [*self._observers, observer]
+        for record in past:
+            self._notify(observer, record)
 
         def stop() -> None:
             self._observers = [o for o in self._observers if o is not observer]
 
         return stop
 
-    def _record(self, record: Record) -> None:
+    def history(self) -> list[Record]:
+        """Extension: what happened on this object, oldest first, as ``Record``s.
+
+        Every connect, open, sent and received message, closing, close and error
+        since the object was created, up to the last HISTORY_LIMIT entries and
+        HISTORY_BYTES of message data. Received messages carry their piece count.
+        """
+        out: list[Record] = []
+        for entry in list(self._history):
+            if isinstance(entry, Record):
+                out.append(entry)
+                continue
+            when, direction, messages, whole = entry
+            for message in messages:
+                pieces = 1 if whole or direction == ">" else len(split_message(message))
+                out.append(Record(when, "message", direction, data=message, pieces=pieces))
+        return out
+
+    def _notify(self, observer: Callable[[Record], None], record: Record) -> None:
+        try:
+            observer(record)
+        except Exception as exc:
+            report_callback_error(f"observer {observer!r}", exc)
+
+    def _keep(self, entry: Any, count: int, size: int) -> None:
+        history = self._history
+        history.append(entry)
+        self._history_count += count
+        self._history_bytes += size
+        while history and (
+            self._history_count > HISTORY_LIMIT or self._history_bytes > HISTORY_BYTES
+        ):
+            old = history.popleft()
+            if isinstance(old, Record):
+                self._history_count -= 1
+                self._history_bytes -= _record_size(old)
+            else:
+                self._history_count -= len(old[2])
+                self._history_bytes -= sum(map(len, old[2]))
+
+    # -- reports from the session (I/O thread, or the sender's thread) ----------------
+    def record(self, record: Record) -> None:
+        """Keep ``record`` in the history and show it to the observers."""
+        self._keep(record, 1, _record_size(record))
         for observer in self._observers:
-            try:
-                observer(record)
-            except Exception as exc:
-                report_callback_error(f"observer {observer!r}", exc)
+            self._notify(observer, record)
+
+    def messages_in(self, messages: list[Any], whole: bool) -> None:
+        """Keep received whole messages (one socket read's worth)."""
+        self._keep((time.time(), "<", messages, whole), len(messages), sum(map(len, messages)))
+        observers = self._observers
+        if observers:
+            now = time.time()
+            for message in messages:
+                pieces = 1 if whole else len(split_message(message))
+                record = Record(now, "message", "<", data=message, pieces=pieces)
+                for observer in observers:
+                    self._notify(observer, record)
+
+    def message_out(self, data: Any) -> None:
+        """Keep one sent message."""
+        self._keep((time.time(), ">", (data,), True), 1, len(data))
+        observers = self._observers
+        if observers:
+            record = Record(time.time(), "message", ">", data=data, pieces=1)
+            for observer in observers:
+                self._notify(observer, record)
+
+    def session_opened(
+        self, session: ClientSession, *, protocol: str, extensions: str, headers: dict[str, str]
+    ) -> None:
+        """The session's handshake completed."""
+        with self._lock:
+            if self._session is session:
+                self._protocol, self._extensions = protocol, extensions
+                self._response_headers = headers
+
+    def session_state(self, session: ClientSession, state: ReadyState) -> None:
+        """The session's connection moved to ``state``."""
+        with self._lock:
+            if self._session is session:
+                self._state = state
+                if state is ReadyState.CLOSED:
+                    self._session = None
 
     # -- operations ---------------------------------------------------------
-    def connect(self, url: Any = _MISSING, *args: Any) -> Promise[bool] | None:
+    def connect(self, url: Any = MISSING, *args: Any) -> Promise[bool] | None:
         """Open a connection: ``connect(url[, options][, callback])``.
 
         Returns:
             Without a callback, a promise of ``True`` once the handshake completed;
             with one, ``None`` and ``callback(err, True)`` later.
         """
-        options, callback, promise = _split_args("connect", args)
-        if promise is None and url is _MISSING:
-            promise = _missing("connect", "a URL such as 'ws://127.0.0.1:8765'")
+        options, callback, promise = split_args("connect", args)
+        if promise is None and url is MISSING:
+            promise = missing("connect", "a URL such as 'ws://127.0.0.1:8765'")
         if promise is None:
-            promise = Promise("connect")
-            promise._needs_callback_thread = True
+            promise = Promise("connect", self._lane)
             try:
                 parts = check_url(url)
                 opts = check_request_options(options)
-                tls = _tls_context(opts) if parts.scheme.lower() == "wss" else None
+                tls = tls_context(opts) if parts.scheme.lower() == "wss" else None
             except Exception as exc:
-                promise.reject(_as_parameter_error(exc))
+                promise.reject(as_parameter_error(exc))
             else:
                 self._start(url, opts, tls, promise)
-        return _finish(promise, callback)
+        return finish(promise, callback)
 
     def _start(
         self, url: str, opts: WebSocketRequestOptions, tls: ssl.SSLContext | None, promise: Promise
@@ -204,7 +307,7 @@ class WebSocket:
             self.url, self.options = url, opts
             self._protocol = self._extensions = ""
             self._response_headers = {}
-            session = _Session(self, url, opts, tls, promise)
+            session = ClientSession(self, url, opts, tls, promise, self._lane)
             self._session = session
         self.stats.connects += 1
         if self._finalizer is not None:
@@ -215,46 +318,53 @@ class WebSocket:
         session.keep_alive = self
         get_runtime().call_soon(session.begin)
 
-    def send(self, data: Any = _MISSING, callback: Any = None, *extra: Any) -> Promise[bool] | None:
+    def send(self, data: Any = MISSING, callback: Any = None, *extra: Any) -> Promise[bool] | None:
         """Send a text (``str``) or binary (bytes-like) message.
 
+        The frame is built (and compressed) on the calling thread and queued in
+        order behind earlier sends.
+
         Returns:
-            Without a callback, a promise of ``True`` once the frame was handed to
-            the transport; with one, ``None``.
+            Without a callback, a promise of ``True`` once the message is queued
+            in order for the connection — at once, unless the peer is not keeping
+            up (more than 4 MiB wait to be written): then once that backlog drains
+            below 1 MiB, so awaiting each send paces the sender. With a callback,
+            ``None``.
         """
         if extra:
-            return _finish(_too_many("send", "data and a callback"), None)
+            return finish(too_many("send", "data and a callback"), None)
         if callback is not None and not callable(callback):
-            return _finish(_bad_callback("send", callback), None)
-        if data is _MISSING:
-            return _finish(_missing("send", "the data: a str or bytes"), callback)
-        promise: Promise[bool] = Promise("send")
+            return finish(bad_callback("send", callback), None)
+        if data is MISSING:
+            return finish(missing("send", "the data: a str or bytes"), callback)
+        promise: Promise[bool] = Promise("send", self._lane)
         try:
             payload, is_text = check_data(data)
         except Exception as exc:
-            promise.reject(_as_parameter_error(exc))
-            return _finish(promise, callback)
+            promise.reject(as_parameter_error(exc))
+            return finish(promise, callback)
         session = self._session
         if self._state is not ReadyState.OPEN or session is None:
-            promise.reject(_not_open("send", self._state))
+            promise.reject(not_open_error("send", self._state))
         else:
-            get_runtime().call_soon(session.enqueue, (payload, is_text, promise))
-        return _finish(promise, callback)
+            session.send(payload, is_text, promise)
+        return finish(promise, callback)
 
     def close(self, *args: Any) -> Promise[bool] | None:
         """Close the connection: ``close([options][, callback])``.
 
         Messages already passed to ``send`` are sent first. Resolves with ``True``
-        once the closing handshake finished (or timed out and the transport closed).
+        once the connection has ended: the closing handshake finished, or
+        ``closeTimeout`` passed and the transport was cut. It does not wait for
+        callbacks still queued; ``'close'`` is delivered after them.
         """
-        options, callback, promise = _split_args("close", args)
+        options, callback, promise = split_args("close", args)
         if promise is None:
-            promise = Promise("close")
-            promise._needs_callback_thread = True
+            promise = Promise("close", self._lane)
             try:
                 opts = check_close_options(options)
             except Exception as exc:
-                promise.reject(_as_parameter_error(exc))
+                promise.reject(as_parameter_error(exc))
             else:
                 with self._lock:
                     session = self._session
@@ -262,18 +372,10 @@ class WebSocket:
                     if state in (ReadyState.OPEN, ReadyState.CONNECTING) and session is not None:
                         self._state = ReadyState.CLOSING
                 if state is ReadyState.CLOSED or session is None:
-                    promise.reject(_not_open("close", state))
+                    promise.reject(not_open_error("close", state))
                 else:
                     get_runtime().call_soon(session.request_close, opts.code, opts.reason, promise)
-        return _finish(promise, callback)
-
-    # -- used by the session, on the I/O thread ---------------------------------
-    def _set_state(self, state: ReadyState, session: _Session) -> None:
-        with self._lock:
-            if self._session is session:
-                self._state = state
-                if state is ReadyState.CLOSED:
-                    self._session = None
+        return finish(promise, callback)
 
 
 def createWebSocket() -> WebSocket:
@@ -284,66 +386,13 @@ def createWebSocket() -> WebSocket:
 create_websocket = createWebSocket
 
 
-def _split_args(op: str, args: tuple[Any, ...]) -> tuple[Any, Any, Promise | None]:
-    """Sort ``(options?, callback?)``; a malformed call gives a rejected promise."""
-    if len(args) > 2:
-        return (
-            None,
-            None,
-            Promise.rejected(
-                BusinessError(PARAMETER_ERROR, f"{op}() takes at most options and a callback"), op
-            ),
-        )
-    options, callback = None, None
-    if len(args) == 2:
-        options, callback = args
-        if callback is not None and not callable(callback):
-            return None, None, _bad_callback(op, callback)
-    elif len(args) == 1:
-        if callable(args[0]) and not isinstance(args[0], type):
-            callback = args[0]
-        else:
-            options = args[0]
-    return options, callback, None
+def _record_size(record: Record) -> int:
+    data = record.data
+    return len(data) if isinstance(data, str | bytes) else 0
 
 
-def _missing(op: str, what: str) -> Promise[Any]:
-    return Promise.rejected(BusinessError(PARAMETER_ERROR, f"{op}() needs {what}"), op)
-
-
-def _too_many(op: str, what: str) -> Promise[Any]:
-    return Promise.rejected(BusinessError(PARAMETER_ERROR, f"{op}() takes at most {what}"), op)
-
-
-def _as_parameter_error(exc: BaseException) -> BusinessError:
-    """A validation failure as a ``BusinessError``; anything unforeseen becomes a 401."""
-    if isinstance(exc, BusinessError):
-        return exc
-    err = BusinessError(PARAMETER_ERROR, f"invalid argument ({type(exc).__name__}: {exc})")
-    err.__cause__ = exc
-    return err
-
-
-def _bad_callback(op: str, callback: Any) -> Promise[Any]:
-    return Promise.rejected(
-        BusinessError(
-            PARAMETER_ERROR, f"{op}() callback must be callable, not {type(callback).__name__}"
-        ),
-        op,
-    )
-
-
-def _finish(promise: Promise[Any], callback: Callable[..., Any] | None) -> Promise[Any] | None:
-    if callback is None:
-        return promise
-    promise.add_callback(callback)
-    return None
-
-
-def _tls_context(opts: WebSocketRequestOptions) -> ssl.SSLContext:
+def tls_context(opts: WebSocketRequestOptions) -> ssl.SSLContext:
     """The TLS settings of ``wss://``: verified unless explicitly skipped."""
-    import os
-
     try:
         if opts.caPath and os.path.isdir(opts.caPath):
             ctx = ssl.create_default_context(capath=opts.caPath)

@@ -125,7 +125,7 @@ class Subscription:
     def _guarded(self, args: tuple) -> None:
         try:
             self.call(args)
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit or KeyboardInterrupt too: delivery goes on
             name = getattr(self.callback, "__qualname__", repr(self.callback))
             report_callback_error(f"callback {name} for '{self.event}'", exc)
 

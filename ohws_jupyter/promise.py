@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 
 from .errors import BusinessError, LoopThreadError
 from .events import adapt, report_callback_error
-from .runtime import get_runtime
+from .runtime import Lane, get_runtime
 
 __all__ = ["Promise"]
 
@@ -49,6 +49,7 @@ class Promise(Generic[T]):
         "_done_event",
         "_handled",
         "_label",
+        "_lane",
         "_listeners",
         "_lock",
         "_needs_callback_thread",
@@ -56,8 +57,11 @@ class Promise(Generic[T]):
         "_value",
     )
 
-    def __init__(self, label: str = "operation") -> None:
+    def __init__(self, label: str = "operation", lane: Lane | None = None) -> None:
         self._label = label
+        # Where callback-form callbacks and then() handlers run: the lane of the
+        # object the operation belongs to, so they keep its order.
+        self._lane = lane
         self._state = _PENDING
         self._value: Any = None
         self._lock = threading.Lock()
@@ -135,7 +139,11 @@ class Promise(Generic[T]):
             rt = get_runtime()
             if rt.in_loop_thread():
                 raise LoopThreadError(f"{self._label}.result()")
-            if self._needs_callback_thread and rt.in_callback_thread():
+            if self._needs_callback_thread and (
+                rt.current_lane() is self._lane
+                if self._lane is not None
+                else rt.in_callback_thread()
+            ):
                 raise LoopThreadError(f"{self._label}.result() inside a callback")
             with self._lock:
                 if self._done_event is None:
@@ -183,7 +191,7 @@ class Promise(Generic[T]):
             args = (p._value, None) if p._state is _REJECTED else (None, p._value)
             context.run(_guarded, call, args, what)
 
-        self._on_settle(lambda p: get_runtime().deliver(run, p))
+        self._on_settle(lambda p: self._call_on_lane(run, p))
 
     def then(
         self,
@@ -199,7 +207,7 @@ class Promise(Generic[T]):
         for name, fn in (("on_fulfilled", on_fulfilled), ("on_rejected", on_rejected)):
             if fn is not None and not callable(fn):
                 raise BusinessError(401, f"then(): {name} must be callable or None")
-        child: Promise[Any] = Promise(f"{self._label}.then()")
+        child: Promise[Any] = Promise(f"{self._label}.then()", self._lane)
         child._needs_callback_thread = True
         context = contextvars.copy_context()
 
@@ -215,8 +223,14 @@ class Promise(Generic[T]):
                 return
             child._adopt(out)
 
-        self._on_settle(lambda p: get_runtime().deliver(run, p))
+        self._on_settle(lambda p: self._call_on_lane(run, p))
         return child
+
+    def _call_on_lane(self, fn: Callable[..., Any], *args: Any) -> None:
+        if self._lane is not None:
+            self._lane.call(fn, *args)
+        else:
+            get_runtime().deliver(fn, *args)
 
     def catch(self, on_rejected: Callable[[BaseException], Any]) -> Promise[Any]:
         """Like JS ``catch``: ``then(None, on_rejected)``."""
@@ -313,7 +327,7 @@ def _resolve_future(fut: asyncio.Future[Any]) -> None:
 def _guarded(call: Callable[[tuple], Any], args: tuple, what: str) -> None:
     try:
         call(args)
-    except Exception as exc:
+    except BaseException as exc:  # SystemExit or KeyboardInterrupt too: delivery goes on
         report_callback_error(what, exc)
 
 

@@ -1,14 +1,17 @@
-"""The process-wide runtime: one I/O thread with an asyncio loop, one callback thread.
+"""The process-wide runtime: one I/O thread with an asyncio loop, and callback lanes.
 
 Network I/O never runs on the caller's thread, so connections keep working while
-a notebook cell blocks, while the kernel is idle, and in plain scripts. User
-callbacks run on a second thread, one at a time and in the order events
-happened; a slow callback therefore delays later callbacks but never the
-network (keepalive pings and close handshakes go on).
+a notebook cell blocks, while the kernel is idle, and in plain scripts.
 
-Both threads are daemons, started on first use and restarted in a forked child.
-Work crosses threads through queues; a thread is woken only when it may be
-asleep, so a burst of messages costs one wake-up, not one per message.
+User callbacks run in *lanes*: each ``WebSocket`` and each server owns one
+:class:`Lane`, whose calls run one at a time and in the order they were queued.
+Lanes are independent: a small pool of daemon worker threads runs whichever
+lanes have work, and grows when every worker is busy, so a slow callback on one
+object delays that object's later callbacks only, never another object's events
+or any promise. Work crosses threads through queues, and a lane wakes a worker
+only when it goes from empty to non-empty, so a burst costs one wake-up.
+
+The threads are started on first use and restarted in a forked child.
 """
 
 from __future__ import annotations
@@ -21,16 +24,85 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
-__all__ = ["Runtime", "create_task", "get_runtime", "live_tasks"]
+__all__ = ["Lane", "Runtime", "create_task", "get_runtime", "live_tasks"]
 
 logger = logging.getLogger("ohws_jupyter")
 
+#: Most callback worker threads at once; past it, lanes wait for a free worker.
+MAX_WORKERS = 64
+#: Seconds an idle worker (other than the first) waits for work before it ends.
+WORKER_IDLE_EXIT = 30.0
+#: Seconds lanes may wait with every worker busy before another worker starts.
+STUCK_AFTER = 0.05
+#: Calls a lane runs before it lets other lanes have the worker (fairness).
+LANE_SLICE = 256
+
+
+class Lane:
+    """An ordered queue of calls for one object, run on the runtime's workers.
+
+    Calls queued on one lane run one at a time, in order; different lanes run
+    independently. ``call`` is safe from any thread and never blocks.
+    """
+
+    __slots__ = ("__weakref__", "_lock", "_queue", "_runtime", "_scheduled", "name")
+
+    def __init__(self, runtime: Runtime, name: str = "lane") -> None:
+        self._runtime = runtime
+        self._queue: collections.deque[tuple[Callable[..., Any], tuple]] = collections.deque()
+        self._lock = threading.Lock()
+        self._scheduled = False
+        self.name = name
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue ``fn(*args)`` after everything queued on this lane before."""
+        with self._lock:
+            self._queue.append((fn, args))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._runtime._schedule(self)
+
+    def call_many(self, calls: Iterable[tuple[Callable[..., Any], tuple]]) -> None:
+        """Queue several calls at once, with a single wake-up."""
+        with self._lock:
+            self._queue.extend(calls)
+            if self._scheduled or not self._queue:
+                return
+            self._scheduled = True
+        self._runtime._schedule(self)
+
+    def pending(self) -> int:
+        """How many calls wait on this lane."""
+        return len(self._queue)
+
+    def _run(self) -> bool:
+        """Run up to LANE_SLICE calls; True if the lane still has work."""
+        q = self._queue
+        for _ in range(LANE_SLICE):
+            try:
+                fn, args = q.popleft()
+            except IndexError:
+                break
+            try:
+                fn(*args)
+            except BaseException:  # a callback's SystemExit must not end the worker
+                logger.exception("internal error delivering %r", fn)
+        with self._lock:
+            if q:
+                return True
+            self._scheduled = False
+            return False
+
+    def __repr__(self) -> str:
+        return f"<Lane {self.name} pending={len(self._queue)}>"
+
 
 class Runtime:
-    """The I/O loop thread and the callback thread of this process."""
+    """The I/O loop thread and the callback workers of this process."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -38,11 +110,15 @@ class Runtime:
         self._io_thread: threading.Thread | None = None
         self._incoming: collections.deque[tuple[Callable[..., Any], tuple]] = collections.deque()
         self._io_wake_pending = False
-        # A C-level queue: put() costs no Python frames and wakes the callback
-        # thread only when it is blocked in get(); threading.Event's Python-level
-        # Condition cost several microseconds on both sides for every wake-up.
-        self._calls: queue.SimpleQueue[tuple[Callable[..., Any], tuple]] = queue.SimpleQueue()
-        self._cb_thread: threading.Thread | None = None
+        # Lanes that have work; a C-level queue, so put() costs no Python frames.
+        self._ready: queue.SimpleQueue[Lane] = queue.SimpleQueue()
+        self._workers: set[threading.Thread] = set()
+        self._idle = 0
+        self._takes = 0  # lanes taken by workers, ever: progress for the stuck check
+        self._serial = 0
+        self._watch_armed = False
+        self._local = threading.local()
+        self._default_lane: Lane | None = None
 
     # -- threads -----------------------------------------------------------
     def _ensure(self) -> asyncio.AbstractEventLoop:
@@ -62,10 +138,6 @@ class Runtime:
                 self._io_thread = threading.Thread(target=run, name="ohws-io", daemon=True)
                 self._io_thread.start()
                 ready.wait()
-                self._cb_thread = threading.Thread(
-                    target=self._run_callbacks, name="ohws-callbacks", daemon=True
-                )
-                self._cb_thread.start()
                 self.loop = loop
         return self.loop
 
@@ -78,10 +150,17 @@ class Runtime:
         return threading.current_thread() is self._io_thread
 
     def in_callback_thread(self) -> bool:
-        return threading.current_thread() is self._cb_thread
+        """Whether the caller is a callback worker."""
+        return getattr(self._local, "worker", False)
+
+    def current_lane(self) -> Lane | None:
+        """The lane whose call is running on this thread, if any."""
+        return getattr(self._local, "lane", None)
 
     def threads(self) -> list[threading.Thread]:
-        return [t for t in (self._io_thread, self._cb_thread) if t is not None]
+        with self._lock:
+            workers = list(self._workers)
+        return [t for t in (self._io_thread, *workers) if t is not None]
 
     # -- the I/O side -----------------------------------------------------
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -117,23 +196,85 @@ class Runtime:
         self.call_soon(_create_task, coro)
 
     # -- the callback side --------------------------------------------------
-    def deliver(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)`` on the callback thread, after everything delivered before."""
-        if self.loop is None:
-            self._ensure()
-        self._calls.put((fn, args))
+    def lane(self, name: str = "lane") -> Lane:
+        """A new lane: calls queued on it run in order, independently of other lanes."""
+        return Lane(self, name)
 
-    def _run_callbacks(self) -> None:
-        get = self._calls.get
+    def deliver(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on the shared default lane (for work owned by no object)."""
+        lane = self._default_lane
+        if lane is None:
+            with self._lock:
+                if self._default_lane is None:
+                    self._default_lane = Lane(self, "default")
+                lane = self._default_lane
+        lane.call(fn, *args)
+
+    def _schedule(self, lane: Lane) -> None:
+        self._ready.put(lane)
+        with self._lock:
+            if not self._workers:
+                self._start_worker()
+            if self._watch_armed:
+                return
+            # Most of the time a worker frees up within microseconds; a lane
+            # left waiting with no progress for STUCK_AFTER means callbacks
+            # block, and then another worker starts (see _check_stuck).
+            self._watch_armed = True
+        self.call_soon(self._arm_watch)
+
+    def _arm_watch(self) -> None:
+        assert self.loop is not None
+        self.loop.call_later(STUCK_AFTER, self._check_stuck, self._takes)
+
+    def _check_stuck(self, takes_then: int) -> None:
+        with self._lock:
+            if self._ready.empty():
+                self._watch_armed = False
+                return
+            if self._takes == takes_then and self._idle == 0 and len(self._workers) < MAX_WORKERS:
+                self._start_worker()
+        self.loop.call_later(STUCK_AFTER, self._check_stuck, self._takes)  # type: ignore[union-attr]
+
+    def _start_worker(self) -> None:
+        # Called with the lock held.
+        worker = threading.Thread(
+            target=self._work, name=f"ohws-callbacks-{self._serial}", daemon=True
+        )
+        self._serial += 1
+        self._workers.add(worker)
+        worker.start()
+
+    def _work(self) -> None:
+        self._local.worker = True
+        me = threading.current_thread()
+        get = self._ready.get
         while True:
-            fn, args = get()
+            with self._lock:
+                self._idle += 1
             try:
-                fn(*args)
-            except BaseException:
-                logger.exception("internal error delivering %r", fn)
+                lane = get(timeout=WORKER_IDLE_EXIT)
+            except queue.Empty:
+                with self._lock:
+                    self._idle -= 1
+                    if len(self._workers) > 1 and self._ready.empty():
+                        self._workers.discard(me)
+                        return
+                continue
+            with self._lock:
+                self._idle -= 1
+                self._takes += 1
+            self._local.lane = lane
+            try:
+                again = lane._run()
+            finally:
+                self._local.lane = None
+            if again:
+                self._ready.put(lane)  # behind the other lanes that wait
 
     def pending_callbacks(self) -> int:
-        return self._calls.qsize()
+        """How many lanes wait for a worker (a measure of backlog across objects)."""
+        return self._ready.qsize()
 
     def _after_fork(self) -> None:
         # Threads do not survive fork(); the child starts its own on first use.

@@ -1,4 +1,4 @@
-"""The OHOS ``WebSocketServer`` (API 19) over ``websockets.asyncio.server``.
+"""The OHOS ``WebSocketServer`` (API 19) over the connection engine.
 
 :func:`createWebSocketServer` returns a :class:`WebSocketServer`; its ``start``,
 ``stop``, ``send`` and ``close`` return a :class:`~ohws_jupyter.promise.Promise`,
@@ -7,11 +7,17 @@ Every failure, bad arguments included, arrives through the promise or the
 callback as a :class:`~ohws_jupyter.errors.BusinessError`; only ``on``/``off``
 raise.
 
-Threads: the caller's thread validates arguments and hands work to the
-runtime's I/O loop, where the listening socket and one handler per client live;
-events go to the callback thread, in order. The ready-made behaviours (echo,
+Threads: the caller's thread validates arguments and builds the frames it
+sends; the listening socket and every client's :class:`~ohws_jupyter.engine.Connection`
+live on the runtime's I/O loop. Events run on the server's own lane, in order,
+never held up by another object's callbacks. The ready-made behaviours (echo,
 broadcast, lab) are in :mod:`ohws_jupyter.server_modes` and run on the I/O loop,
 so they answer even while user callbacks are busy.
+
+Each client obeys the same bounds as a client connection: received messages
+waiting for ``'messageReceive'`` callbacks pause reading from that client
+past 1024 messages or 64 MiB, and a client that does not read what the server
+sends is cut off with 1008 once CLIENT_SEND_LIMIT bytes wait for it.
 """
 
 from __future__ import annotations
@@ -23,16 +29,17 @@ import errno
 import logging
 import ssl
 import threading
-from collections import deque
+import time
 from collections.abc import Callable
 from typing import Any
 
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
-from websockets.frames import PONG, Frame
-from websockets.server import ServerProtocol
+from websockets.exceptions import PayloadTooBig
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.http11 import Request
+from websockets.protocol import OPEN
 
-from .client import _bad_callback, _finish, _split_args
+from .calls import bad_callback, finish, split_args
+from .engine import Connection, LenientServerProtocol, close_result_of
 from .errors import (
     CONNECTION_ERROR,
     CONNECTION_NOT_FOUND,
@@ -44,6 +51,7 @@ from .errors import (
     BusinessError,
 )
 from .events import EventEmitter
+from .logs import MaskingLogger
 from .options import check_close_options, check_data
 from .promise import Promise
 from .runtime import create_task, get_runtime
@@ -56,11 +64,12 @@ from .server_options import (
     check_connection,
     check_server_config,
 )
-from .session import close_result_of
 
 __all__ = [
+    "CLIENT_SEND_LIMIT",
     "SERVER_EVENTS",
     "ServerCert",
+    "ServerClient",
     "ServerState",
     "WebSocketConnection",
     "WebSocketMessage",
@@ -78,6 +87,18 @@ SERVER_EVENTS = {"connect": 1, "messageReceive": 1, "close": 2, "error": 1}
 LIMIT_CLOSE_CODE = 1013
 #: Close code and reason sent to every client when the server stops.
 STOP_CLOSE = (1001, "server stopping")
+#: Bytes that may wait to be written to one client before it is cut off (1008).
+CLIENT_SEND_LIMIT = 16 * 1024 * 1024
+#: Seconds a client may take to send its opening handshake.
+OPEN_TIMEOUT = 10.0
+#: Seconds the server's closing handshakes may take.
+CLOSE_TIMEOUT = 10.0
+#: Keepalive: seconds between pings, and to wait for each pong (1011 past it).
+PING_INTERVAL = 20.0
+PING_TIMEOUT = 20.0
+#: Received messages / bytes waiting for callbacks before a client's reading pauses.
+MAX_QUEUED_MESSAGES = 1024
+MAX_QUEUED_BYTES = 64 * 1024 * 1024
 
 
 class ServerState(enum.Enum):
@@ -100,45 +121,116 @@ def _tls_context(cert: ServerCert) -> ssl.SSLContext:
     return ctx
 
 
-class _Protocol(ServerProtocol):
-    """``ServerProtocol`` that can stop answering pings, for the lab's ``/noping``."""
+class ServerClient:
+    """One accepted connection of a server: the engine's owner on the server side.
 
-    answer_pings = True
+    Lives on the I/O loop; :meth:`send` may be called from any thread.
 
-    def send_frame(self, frame: Frame) -> None:
-        if frame.opcode is PONG and not self.answer_pings:
-            return
-        super().send_frame(frame)
+    Attributes:
+        info: The ``WebSocketConnection`` (address and port) users see.
+        conn: The engine connection.
+        connected_at: When the handshake completed, as ``time.time()``.
+    """
 
-
-class _Connection(ServerConnection):
-    """The ``websockets`` connection, with :class:`_Protocol` installed."""
-
-    def __init__(self, protocol: ServerProtocol, *args: Any, **kwargs: Any) -> None:
-        # serve() builds the protocol itself and offers no factory for it; the
-        # subclass only overrides send_frame, so switching the class is safe.
-        protocol.__class__ = _Protocol
-        super().__init__(protocol, *args, **kwargs)
-
-
-class _Client:
-    """One accepted connection and its pending work; lives on the I/O loop."""
-
-    def __init__(self, conn: ServerConnection, info: WebSocketConnection) -> None:
-        self.conn = conn
-        self.info = info
-        self.sendq: deque[tuple[Any, Any, Promise[bool]]] = deque()
-        self.writer: asyncio.Future[None] | None = None
+    def __init__(self, server: WebSocketServer, cfg: WebSocketServerConfig) -> None:
+        self.server = server
+        self.cfg = cfg
+        self.info: WebSocketConnection | None = None
+        self.connected_at: float | None = None
+        self.messages_in = self.messages_out = 0
         self.close_waiters: list[Promise[bool]] = []
-        self.closing = False
+        self.close_requested = False
         self.dropped = False  # the server cut TCP on purpose (lab /drop): not an error
-        self.tasks: set[asyncio.Future[Any]] = set()
+        self.opened = False
+        self.timers: set[asyncio.TimerHandle] = set()
+        protocol = LenientServerProtocol(
+            extensions=[ServerPerMessageDeflateFactory()],
+            subprotocols=cfg.protocols or None,  # type: ignore[arg-type]
+            max_size=cfg.maxMessageSize,
+            logger=MaskingLogger("server"),
+        )
+        self.conn = Connection(
+            protocol,
+            self,
+            close_timeout=CLOSE_TIMEOUT,
+            max_queued_messages=MAX_QUEUED_MESSAGES,
+            max_queued_bytes=MAX_QUEUED_BYTES,
+            cut_off_slow_peer=True,
+            hard_limit=CLIENT_SEND_LIMIT,
+        )
+        self._open_timer = self.conn.loop.call_later(OPEN_TIMEOUT, self._handshake_overdue)
 
-    def spawn(self, coro: Any) -> None:
-        """Start work that dies with the connection (e.g. a delayed lab reply)."""
-        task = create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+    def __repr__(self) -> str:
+        who = f"{self.info.clientIP}:{self.info.clientPort}" if self.info else "handshaking"
+        return f"<ServerClient {who} {self.conn.state.name}>"
+
+    def later(self, delay: float, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` after ``delay`` s on the I/O loop, unless the connection ended."""
+
+        def run() -> None:
+            self.timers.discard(handle)
+            if not self.conn.lost:
+                fn()
+
+        handle = self.conn.loop.call_later(delay, run)
+        self.timers.add(handle)
+
+    def send(self, message: str | bytes) -> bool:
+        """Send one message; True if the caller should wait for the buffer to drain."""
+        wait = self.conn.send_message(message)
+        self.messages_out += 1
+        return wait
+
+    def _handshake_overdue(self) -> None:
+        if not self.opened:
+            self.conn.abort()
+
+    # -- the engine's reports (I/O thread) ---------------------------------------------
+    def handshake_event(self, conn: Connection, request: Request | None) -> None:
+        if request is None:  # not an HTTP request at all: the protocol hung up
+            logger.info("= refused a connection: %s", conn.protocol.handshake_exc)
+            return
+        transport = conn.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        address = (str(peer[0]), int(peer[1])) if peer else ("", 0)
+        self.info = WebSocketConnection(*address)
+        proto = conn.protocol
+        response_box: list[Any] = []
+
+        def respond(protocol: Any) -> None:
+            response = protocol.accept(request)
+            response_box.append(response)
+            protocol.send_response(response)
+
+        conn.send_frames(respond)
+        response = response_box[0]
+        if response.status_code != 101:
+            why = proto.handshake_exc
+            logger.info(
+                "= refused the handshake of %s:%s: HTTP %s (%s)",
+                *address,
+                response.status_code,
+                why or response.reason_phrase,
+            )
+            return
+        self._open_timer.cancel()
+        self.opened = True
+        self.connected_at = time.time()
+        self.server._admit(self)
+
+    def received(self, conn: Connection, messages: list[Any], size: int) -> None:
+        self.messages_in += len(messages)
+        self.server._received(self, messages, size)
+
+    def closing(self, conn: Connection) -> None:
+        pass
+
+    def closed(self, conn: Connection, exc: BaseException | None) -> None:
+        self._open_timer.cancel()
+        for timer in self.timers:
+            timer.cancel()
+        self.timers.clear()
+        self.server._lost(self, exc)
 
 
 class WebSocketServer:
@@ -150,11 +242,14 @@ class WebSocketServer:
 
     def __init__(self) -> None:
         self._events = EventEmitter(SERVER_EVENTS, "WebSocketServer")
+        self._lane = get_runtime().lane("WebSocketServer")
         self._lock = threading.Lock()
         self._state = ServerState.STOPPED
-        self._clients: dict[WebSocketConnection, _Client] = {}
-        self._server: Server | None = None
+        self._clients: dict[WebSocketConnection, ServerClient] = {}
+        self._handshaking: set[ServerClient] = set()
+        self._server: asyncio.Server | None = None
         self._start_task: asyncio.Future[Any] | None = None
+        self._stopped: asyncio.Future[None] | None = None
         self.config: WebSocketServerConfig | None = None
         self.port: int | None = None
 
@@ -177,6 +272,11 @@ class WebSocketServer:
             host = f"[{host}]"
         return f"{scheme}://{host}:{self.port}"
 
+    def clients(self) -> list[ServerClient]:
+        """Extension: the connected clients with their counters, oldest first."""
+        with self._lock:
+            return list(self._clients.values())
+
     def __repr__(self) -> str:
         where = f" {self.url}" if self.url else ""
         return f"<WebSocketServer {self._state.name}{where} clients={len(self._clients)}>"
@@ -196,7 +296,7 @@ class WebSocketServer:
 
     def _emit(self, event: str, args: tuple) -> None:
         if self._events.has(event):
-            get_runtime().deliver(self._events.emit, event, args)
+            self._lane.call(self._events.emit, event, args)
 
     # -- operations ---------------------------------------------------------
     def start(self, *args: Any) -> Promise[bool] | None:
@@ -205,9 +305,9 @@ class WebSocketServer:
         Returns:
             Without a callback, a promise of ``True`` once listening; with one, ``None``.
         """
-        config, callback, promise = _split_args("start", args)
+        config, callback, promise = split_args("start", args)
         if promise is None:
-            promise = Promise("start")
+            promise = Promise("start", self._lane)
             try:
                 cfg = check_server_config(config)
                 tls = _tls_context(cfg.serverCert) if cfg.serverCert is not None else None
@@ -228,17 +328,16 @@ class WebSocketServer:
                     )
                 else:
                     get_runtime().call_soon(self._begin, cfg, tls, promise)
-        return _finish(promise, callback)
+        return finish(promise, callback)
 
     def stop(self, callback: Any = None) -> Promise[bool] | None:
         """Close every client with 1001 and stop listening; ``True`` once all is closed.
 
-        The promise settles after the ``'close'`` callbacks of those clients ran.
+        Each client's closing handshake is bounded by 10 s; then its transport is cut.
         """
         if callback is not None and not callable(callback):
-            return _finish(_bad_callback("stop", callback), None)
-        promise: Promise[bool] = Promise("stop")
-        promise._needs_callback_thread = True
+            return finish(bad_callback("stop", callback), None)
+        promise: Promise[bool] = Promise("stop", self._lane)
         with self._lock:
             state = self._state
             if state in (ServerState.RUNNING, ServerState.STARTING):
@@ -247,7 +346,7 @@ class WebSocketServer:
             get_runtime().spawn(self._stop(promise))
         else:
             promise.reject(BusinessError(UNKNOWN_ERROR, f"cannot stop: the server is {state.name}"))
-        return _finish(promise, callback)
+        return finish(promise, callback)
 
     def listAllConnections(self, callback: Any = None) -> ConnectionList | None:
         """The connected clients, oldest first.
@@ -261,40 +360,61 @@ class WebSocketServer:
         if callback is None:
             return found
         if not callable(callback):
-            _finish(_bad_callback("listAllConnections", callback), None)
+            finish(bad_callback("listAllConnections", callback), None)
             return None
-        _finish(Promise.resolved(found, "listAllConnections"), callback)
+        finish(Promise.resolved(found, "listAllConnections"), callback)
         return None
 
     def send(self, data: Any, connection: Any, callback: Any = None) -> Promise[bool] | None:
         """Send a text (``str``) or binary (bytes-like) message to one client.
 
         Returns:
-            Without a callback, a promise of ``True`` once the frame was handed to
-            the transport; with one, ``None``.
+            Without a callback, a promise of ``True`` once the message is queued in
+            order (as the client's ``send``: while more than 4 MiB wait for that
+            client, once they drain); with one, ``None``.
         """
         if callback is not None and not callable(callback):
-            return _finish(_bad_callback("send", callback), None)
-        promise: Promise[bool] = Promise("send")
+            return finish(bad_callback("send", callback), None)
+        promise: Promise[bool] = Promise("send", self._lane)
         try:
             payload, is_text = check_data(data)
             info = check_connection(connection, "send")
         except BusinessError as err:
             promise.reject(err)
-        else:
-            get_runtime().call_soon(self._enqueue, info, (payload, is_text, promise))
-        return _finish(promise, callback)
+            return finish(promise, callback)
+        client = self._client(info, "send", promise)
+        if client is not None:
+            _send_to(client, payload, is_text, promise)
+        return finish(promise, callback)
+
+    def broadcast(self, data: Any) -> int:
+        """Extension: send one message to every connected client; returns how many.
+
+        A client that does not keep up is cut off (1008) instead of slowing the others.
+
+        Raises:
+            BusinessError: 401 for data that is neither ``str`` nor bytes-like.
+        """
+        payload, is_text = check_data(data)
+        message: str | bytes = payload.decode() if is_text else payload
+        count = 0
+        for client in self.clients():
+            try:
+                client.send(message)
+            except Exception:
+                continue  # closing: it has its own end
+            count += 1
+        return count
 
     def close(self, connection: Any, *args: Any) -> Promise[bool] | None:
         """Close one client: ``close(connection[, options][, callback])``.
 
         Messages already passed to ``send`` are sent first. Resolves with ``True``
-        once the closing handshake finished and the ``'close'`` callbacks ran.
+        once the connection has ended (closing handshake done, or cut after 10 s).
         """
-        options, callback, promise = _split_args("close", args)
+        options, callback, promise = split_args("close", args)
         if promise is None:
-            promise = Promise("close")
-            promise._needs_callback_thread = True
+            promise = Promise("close", self._lane)
             try:
                 info = check_connection(connection, "close")
                 opts = check_close_options(options)
@@ -302,7 +422,7 @@ class WebSocketServer:
                 promise.reject(err)
             else:
                 get_runtime().call_soon(self._request_close, info, opts.code, opts.reason, promise)
-        return _finish(promise, callback)
+        return finish(promise, callback)
 
     # -- the life of the server (I/O thread) ------------------------------------
     def _begin(
@@ -310,18 +430,19 @@ class WebSocketServer:
     ) -> None:
         self._start_task = create_task(self._listen(cfg, tls, promise))
 
+    def _new_client(self, cfg: WebSocketServerConfig) -> Connection:
+        client = ServerClient(self, cfg)
+        self._handshaking.add(client)
+        return client.conn
+
     async def _listen(
         self, cfg: WebSocketServerConfig, tls: ssl.SSLContext | None, promise: Promise[bool]
     ) -> None:
-        kwargs: dict[str, Any] = {
-            "subprotocols": cfg.protocols or None,
-            "max_size": cfg.maxMessageSize,
-            "create_connection": _Connection,
-        }
-        if tls is not None:
-            kwargs["ssl"] = tls
+        loop = asyncio.get_running_loop()
         try:
-            server = await serve(self._handle, cfg.serverIP, cfg.serverPort, **kwargs)
+            server = await loop.create_server(
+                lambda: self._new_client(cfg), cfg.serverIP, cfg.serverPort, ssl=tls
+            )
         except OSError as exc:
             self._set_state(ServerState.STOPPED)
             promise.reject(_bind_error(exc, cfg))
@@ -346,13 +467,21 @@ class WebSocketServer:
             await asyncio.wait([self._start_task])  # stop() right after start()
         server = self._server
         if server is not None:
-            server.close(close_connections=True, code=STOP_CLOSE[0], reason=STOP_CLOSE[1])
-            await server.wait_closed()
-        self._server = self._start_task = None
+            server.close()
+        for client in list(self._handshaking):
+            client.conn.abort()
+        clients = self.clients()
+        if clients:
+            loop = asyncio.get_running_loop()
+            self._stopped = loop.create_future()
+            for client in clients:
+                client.close_requested = True
+                client.conn.close(*STOP_CLOSE)
+            await self._stopped
+        self._server = self._start_task = self._stopped = None
         self._set_state(ServerState.STOPPED)
         logger.info("= stopped")
-        # On the callback thread: every 'close' callback has run when stop() resolves.
-        get_runtime().deliver(promise.resolve, True)
+        promise.resolve(True)
 
     def _set_state(self, state: ServerState) -> None:
         with self._lock:
@@ -376,70 +505,81 @@ class WebSocketServer:
             )
         return None
 
-    async def _handle(self, conn: ServerConnection) -> None:
-        address = conn.remote_address
-        info = WebSocketConnection(str(address[0]), int(address[1]))
+    def _admit(self, client: ServerClient) -> None:
+        self._handshaking.discard(client)
+        info = client.info
+        assert info is not None
         refusal = self._refusal(info)
         if refusal is not None:
             # Accepted, then closed with a reason: a browser or OHOS client can
             # show why, which a refused TCP connection or HTTP 503 would not.
             logger.info("= refused %s:%s: %s", info.clientIP, info.clientPort, refusal)
-            await conn.close(LIMIT_CLOSE_CODE, refusal)
+            client.close_requested = True
+            client.conn.close(LIMIT_CLOSE_CODE, refusal)
             return
-        client = _Client(conn, info)
         with self._lock:
             self._clients[info] = client
         logger.info("= connect %s:%s", info.clientIP, info.clientPort)
         self._emit("connect", (info,))
-        mode = self.config.mode if self.config is not None else None
-        try:
-            async for message in conn:
-                self._emit("messageReceive", (WebSocketMessage(message, info),))
-                if mode is not None:
-                    await run_mode(mode, self, client, message)
-        except ConnectionClosed:
-            pass
-        finally:
-            await self._finish(client)
+        client.conn.start_keepalive(PING_INTERVAL, PING_TIMEOUT, fail_with_close=True)
 
-    async def _finish(self, client: _Client) -> None:
-        conn = client.conn
-        await conn.wait_closed()
-        for task in list(client.tasks):
-            task.cancel()
-        if client.tasks:
-            await asyncio.wait(list(client.tasks))
-        if client.writer is not None and not client.writer.done():
-            client.writer.cancel()
-            await asyncio.wait([client.writer])
-        # The server started the closing handshake (close(), stop(), a lab
-        # command, a keepalive timeout): it reports what it asked for, as the
-        # client does, even if the answer differs or never came.
-        result = close_result_of(conn.protocol)
-        while client.sendq:
-            client.sendq.popleft()[2].reject(
-                BusinessError(
-                    UNKNOWN_ERROR, f"the connection closed ({result.code}) before this was sent"
-                )
-            )
-        with self._lock:
-            self._clients.pop(client.info, None)
+    def _received(self, client: ServerClient, messages: list[Any], size: int) -> None:
         info = client.info
-        err = None if client.dropped else _failure_error(conn, info)
-        logger.info(
-            "= close %s:%s %s %s", info.clientIP, info.clientPort, result.code, result.reason
-        )
-        if err is not None:
-            logger.info("= error %s:%s %s", info.clientIP, info.clientPort, err.message)
-            self._emit("error", (err,))
-        self._emit("close", (info, result))
-        for p in client.close_waiters:
-            get_runtime().deliver(p.resolve, True)
-        client.close_waiters = []
+        if info is None or info not in self._clients:
+            client.conn.consumed_some(len(messages), size)
+            return
+        if self._events.has("messageReceive"):
+            self._lane.call(self._deliver, client, messages, size)
+        else:
+            client.conn.consumed_some(len(messages), size)
+        mode = self.config.mode if self.config is not None else None
+        if mode is not None:
+            for message in messages:
+                if client.conn.state is not OPEN:
+                    break
+                try:
+                    run_mode(mode, self, client, message)
+                except Exception:
+                    logger.exception("the %s mode failed on a message", mode)
 
-    def _client(self, info: WebSocketConnection, op: str, promise: Promise[Any]) -> _Client | None:
+    def _deliver(self, client: ServerClient, messages: list[Any], size: int) -> None:
+        # Runs on the server's lane.
+        info = client.info
+        emit = self._events.emit
+        for message in messages:
+            emit("messageReceive", (WebSocketMessage(message, info),))
+        client.conn.consumed_some(len(messages), size)
+
+    def _lost(self, client: ServerClient, exc: BaseException | None) -> None:
+        self._handshaking.discard(client)
+        info = client.info
+        with self._lock:
+            known = info is not None and self._clients.get(info) is client
+            if known:
+                del self._clients[info]
+        if known:
+            assert info is not None
+            conn = client.conn
+            result = close_result_of(conn.protocol)
+            err = None if client.dropped else _failure_error(conn, info, exc)
+            logger.info(
+                "= close %s:%s %s %s", info.clientIP, info.clientPort, result.code, result.reason
+            )
+            if err is not None:
+                logger.info("= error %s:%s %s", info.clientIP, info.clientPort, err.message)
+                self._emit("error", (err,))
+            self._emit("close", (info, result))
+        for p in client.close_waiters:
+            p.resolve(True)
+        client.close_waiters = []
+        if self._stopped is not None and not self._clients and not self._stopped.done():
+            self._stopped.set_result(None)
+
+    def _client(
+        self, info: WebSocketConnection, op: str, promise: Promise[Any]
+    ) -> ServerClient | None:
         client = self._clients.get(info)
-        if client is not None and client.closing and op == "send":
+        if client is not None and op == "send" and client.conn.state is not OPEN:
             promise.reject(BusinessError(UNKNOWN_ERROR, "cannot send: the connection is closing"))
             return None
         if client is None:
@@ -453,12 +593,6 @@ class WebSocketServer:
             return None
         return client
 
-    def _enqueue(self, info: WebSocketConnection, item: tuple[Any, Any, Promise[bool]]) -> None:
-        client = self._client(info, "send", item[2])
-        if client is not None:
-            client.sendq.append(item)
-            self._kick(client)
-
     def _request_close(
         self, info: WebSocketConnection, code: int, reason: str, promise: Promise[bool]
     ) -> None:
@@ -466,33 +600,29 @@ class WebSocketServer:
         if client is None:
             return
         client.close_waiters.append(promise)
-        if not client.closing:
-            client.closing = True
-            client.sendq.append((code, reason, promise))
-            self._kick(client)
+        client.close_requested = True
+        client.conn.close(code, reason)
 
-    def _kick(self, client: _Client) -> None:
-        if client.writer is None or client.writer.done():
-            client.writer = asyncio.ensure_future(self._write(client))
 
-    async def _write(self, client: _Client) -> None:
-        conn, queue = client.conn, client.sendq
-        while queue:
-            first, second, promise = queue.popleft()
-            if isinstance(first, int):  # a close request, queued behind the sends
-                await conn.close(first, second)
-                continue
-            try:
-                await conn.send(first, text=second)
-            except ConnectionClosed as exc:
-                code = exc.rcvd.code if exc.rcvd else 1006
-                promise.reject(
-                    BusinessError(
-                        UNKNOWN_ERROR, f"the connection closed ({code}) before this was sent"
-                    )
+def _send_to(client: ServerClient, payload: bytes, is_text: bool, promise: Promise[bool]) -> None:
+    try:
+        wait = client.conn.send(payload, is_text)
+    except Exception:
+        promise.reject(BusinessError(UNKNOWN_ERROR, "cannot send: the connection is closing"))
+        return
+    client.messages_out += 1
+    if wait:
+        client.conn.when_drained(
+            lambda ok: (
+                promise.resolve(True)
+                if ok
+                else promise.reject(
+                    BusinessError(UNKNOWN_ERROR, "the connection closed before this was sent")
                 )
-                continue
-            promise.resolve(True)
+            )
+        )
+    else:
+        promise.resolve(True)
 
 
 class ConnectionList(list):
@@ -535,21 +665,30 @@ def _bind_error(exc: OSError, cfg: WebSocketServerConfig) -> BusinessError:
     return err
 
 
-def _failure_error(conn: ServerConnection, info: WebSocketConnection) -> BusinessError | None:
+def _failure_error(
+    conn: Connection, info: WebSocketConnection, exc: BaseException | None
+) -> BusinessError | None:
     """The code-200 error of a client connection that ended badly, or None."""
     proto = conn.protocol
-    cause = proto.parser_exc or conn.connection_exc
+    cause = conn.utf8_error or proto.parser_exc or exc
     who = f"client {info.clientIP}:{info.clientPort}"
-    if isinstance(proto.parser_exc, EOFError) or (
+    if conn.slow_peer:
+        detail = (
+            f"{who} did not read what the server sent: more than {CLIENT_SEND_LIMIT} bytes "
+            "waited for it, so it was cut off (1008)"
+        )
+    elif conn.keepalive_failed:
+        detail = f"{who} did not answer the keepalive ping in time"
+    elif isinstance(proto.parser_exc, EOFError) or (
         proto.close_rcvd is None and proto.close_sent is None
     ):
         detail = f"{who} was lost without a close frame (1006)"
-    elif proto.parser_exc is not None:
+    elif isinstance(cause, PayloadTooBig):
+        detail = f"{who} sent a message over maxMessageSize (closed with 1009)"
+    elif cause is not None and (proto.parser_exc is not None or conn.utf8_error is not None):
         detail = f"{who} broke the WebSocket protocol: {cause}"
-    elif (
-        proto.close_sent is not None and proto.close_sent.code == 1011 and proto.close_rcvd is None
-    ):
-        detail = f"{who} did not answer the keepalive ping in time"
+    elif proto.close_rcvd is None and conn.aborted_by_deadline:
+        detail = f"{who} did not finish the closing handshake within {conn.close_timeout} s"
     else:
         return None
     err = BusinessError(CONNECTION_ERROR, detail, data=info)

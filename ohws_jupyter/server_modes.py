@@ -1,7 +1,7 @@
 """Ready-made server behaviours: ``echo``, ``broadcast`` and ``lab``.
 
-They run on the I/O loop inside the server's connection handler, so a reply
-never waits for user callbacks. ``lab`` makes the server misbehave on request,
+They run on the I/O loop as each message arrives, so a reply never waits
+for user callbacks. ``lab`` makes the server misbehave on request,
 so a lesson or a test can show every client event without writing a server.
 Its commands are text messages that start with ``/``; anything else is echoed:
 
@@ -22,17 +22,14 @@ A command with bad arguments is answered with a text message ``error: ...``.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-from websockets.asyncio.server import broadcast
 
 from .options import close_code_allowed
 from .server_options import MODES
 
 if TYPE_CHECKING:
-    from .server import WebSocketServer, _Client
+    from .server import ServerClient, WebSocketServer
 
 __all__ = ["LAB_HELP", "MAX_LAB_BYTES", "MAX_LAB_DELAY", "MODES", "run_mode"]
 
@@ -59,18 +56,23 @@ class LabError(ValueError):
     """A lab command with bad arguments; its text is sent back to the client."""
 
 
-async def run_mode(mode: str, server: WebSocketServer, client: _Client, message: Any) -> None:
-    """Act on one received ``message`` as ``mode`` says."""
+def run_mode(mode: str, server: WebSocketServer, client: ServerClient, message: Any) -> None:
+    """Act on one received ``message`` as ``mode`` says (on the I/O thread)."""
     if mode == "echo":
-        await client.conn.send(message)
+        client.send(message)
     elif mode == "broadcast":
-        # No backpressure here: one slow member must not stall the room.
-        broadcast([c.conn for c in server._clients.values()], message)
+        # Each member has its own bounded buffer: one slow member is cut off
+        # (1008) instead of stalling the room.
+        for member in server.clients():
+            try:
+                member.send(message)
+            except Exception:
+                continue  # a member that is closing
     elif mode == "lab":
         if isinstance(message, str) and message.startswith("/"):
-            await _lab(client, message)
+            _lab(client, message)
         else:
-            await client.conn.send(message)
+            client.send(message)
 
 
 def _number(text: str, what: str, lo: float, hi: float, *, integer: bool = True) -> Any:
@@ -90,7 +92,7 @@ def _args(words: list[str], least: int, usage: str) -> list[str]:
     return words
 
 
-async def _close(client: _Client, rest: str) -> None:
+def _close(client: ServerClient, rest: str) -> None:
     words = _args(rest.split(maxsplit=1), 1, "/close CODE [REASON]")
     code = _number(words[0], "CODE", 1000, 4999)
     reason = words[1] if len(words) > 1 else ""
@@ -98,22 +100,23 @@ async def _close(client: _Client, rest: str) -> None:
         raise LabError(f"close code {code} may not be sent; use 1000–1003, 1007–1014 or 3000–4999")
     if len(reason.encode("utf-8")) > 123:
         raise LabError("REASON may be at most 123 UTF-8 bytes")
-    await client.conn.close(code, reason)
+    client.close_requested = True
+    client.conn.close(code, reason)
 
 
-async def _bytes(client: _Client, rest: str) -> None:
+def _bytes(client: ServerClient, rest: str) -> None:
     size = _number(_args(rest.split(), 1, "/bytes N")[0], "N", 0, MAX_LAB_BYTES)
     pattern = bytes(range(256))
-    await client.conn.send((pattern * (size // 256 + 1))[:size])
+    client.send((pattern * (size // 256 + 1))[:size])
 
 
-async def _text(client: _Client, rest: str) -> None:
+def _text(client: ServerClient, rest: str) -> None:
     size = _number(_args(rest.split(), 1, "/text N")[0], "N", 0, MAX_LAB_BYTES)
     pattern = "abcdefghijklmnopqrstuvwxyz0123456789"
-    await client.conn.send((pattern * (size // len(pattern) + 1))[:size])
+    client.send((pattern * (size // len(pattern) + 1))[:size])
 
 
-async def _fragments(client: _Client, rest: str) -> None:
+def _fragments(client: ServerClient, rest: str) -> None:
     words = _args(rest.split(maxsplit=1), 1, "/fragments N [TEXT]")
     count = _number(words[0], "N", 1, MAX_LAB_FRAGMENTS)
     text = words[1] if len(words) > 1 else "a message sent in fragments"
@@ -125,46 +128,49 @@ async def _fragments(client: _Client, rest: str) -> None:
         end = start + step + (1 if i < extra else 0)
         parts.append(text[start:end])
         start = end
-    conn = client.conn
-    # Exactly N frames, the last one FIN (send(iterable) would add an empty one),
-    # written in one block so no other message can slip between them.
-    async with conn.send_context():
-        conn.protocol.send_text(parts[0].encode(), fin=count == 1)
+    # Exactly N frames, the last one FIN, built under the connection's lock so
+    # no other message can slip between them.
+
+    def build(protocol: Any) -> None:
+        protocol.send_text(parts[0].encode(), fin=count == 1)
         for number, part in enumerate(parts[1:], 2):
-            conn.protocol.send_continuation(part.encode(), fin=number == count)
+            protocol.send_continuation(part.encode(), fin=number == count)
+
+    client.conn.send_frames(build)
 
 
-async def _badutf8(client: _Client, rest: str) -> None:
-    # text=True sends bytes in a text frame without checking them.
-    await client.conn.send(b"bad \xff\xfe utf-8", text=True)
+def _badutf8(client: ServerClient, rest: str) -> None:
+    # send_text() takes bytes and does not check them.
+    client.conn.send_frames(lambda protocol: protocol.send_text(b"bad \xff\xfe utf-8"))
 
 
-async def _drop(client: _Client, rest: str) -> None:
+def _drop(client: ServerClient, rest: str) -> None:
     client.dropped = True
-    client.conn.transport.abort()
+    client.conn.abort()
 
 
-async def _noping(client: _Client, rest: str) -> None:
+def _noping(client: ServerClient, rest: str) -> None:
     client.conn.protocol.answer_pings = False  # type: ignore[attr-defined]
-    await client.conn.send("ok: pings are no longer answered")
+    client.send("ok: pings are no longer answered")
 
 
-async def _delay(client: _Client, rest: str) -> None:
+def _delay(client: ServerClient, rest: str) -> None:
     words = _args(rest.split(maxsplit=1), 2, "/delay SECONDS TEXT")
     seconds = _number(words[0], "SECONDS", 0, MAX_LAB_DELAY, integer=False)
+    text = words[1]
 
-    async def later() -> None:
-        await asyncio.sleep(seconds)
-        await client.conn.send(words[1])
+    def later() -> None:
+        if client.conn.state.name == "OPEN":
+            client.send(text)
 
-    client.spawn(later())
-
-
-async def _help(client: _Client, rest: str) -> None:
-    await client.conn.send(LAB_HELP)
+    client.later(seconds, later)
 
 
-_COMMANDS: dict[str, Callable[[Any, str], Awaitable[None]]] = {
+def _help(client: ServerClient, rest: str) -> None:
+    client.send(LAB_HELP)
+
+
+_COMMANDS: dict[str, Callable[[Any, str], None]] = {
     "/help": _help,
     "/close": _close,
     "/bytes": _bytes,
@@ -177,12 +183,12 @@ _COMMANDS: dict[str, Callable[[Any, str], Awaitable[None]]] = {
 }
 
 
-async def _lab(client: _Client, message: str) -> None:
+def _lab(client: ServerClient, message: str) -> None:
     name, _, rest = message.partition(" ")
     command = _COMMANDS.get(name)
     try:
         if command is None:
             raise LabError(f"unknown command {name}; send /help for the list")
-        await command(client, rest.strip())
+        command(client, rest.strip())
     except LabError as exc:
-        await client.conn.send(f"error: {exc}")
+        client.send(f"error: {exc}")

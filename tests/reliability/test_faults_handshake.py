@@ -83,6 +83,7 @@ def test_redirect_is_followed_to_the_new_location(ws, shared_echo_server):
     with RawPeer(behaviour) as server:
         rec = Recorder(ws)
         assert ws.connect(server.url).result(10) is True
+        rec.wait("open")
         assert rec.names() == ["headerReceive", "open"]
         ws.send("after redirect").result(10)
         rec.wait("dataEnd")

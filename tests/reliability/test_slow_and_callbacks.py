@@ -124,7 +124,7 @@ def _settled_order(promises: list) -> list[int]:
 
 def test_slow_network_send_resolves_in_order(ws):
     gate = threading.Event()
-    chunk = b"\x01" * (64 * 1024)
+    chunk = b"\x01" * (128 * 1024)
     with _stalled_peer(gate) as server:
         ws.connect(server.url, {"compression": False}).result(10)
         promises = [ws.send(i.to_bytes(4, "big") + chunk) for i in range(100)]
@@ -142,7 +142,7 @@ def test_slow_network_send_resolves_in_order(ws):
 
 def test_close_during_pending_sends_flushes_them(ws):
     gate = threading.Event()
-    chunk = b"\x02" * (64 * 1024)
+    chunk = b"\x02" * (128 * 1024)
     with _stalled_peer(gate) as server:
         rec = Recorder(ws)
         ws.connect(server.url, {"compression": False}).result(10)
@@ -165,7 +165,7 @@ def test_close_during_pending_sends_flushes_them(ws):
 
 def test_close_during_sends_to_a_dead_network_rejects_within_close_timeout(ws):
     gate = threading.Event()  # never set: the peer never reads again
-    chunk = b"\x03" * (64 * 1024)
+    chunk = b"\x03" * (128 * 1024)
     with _stalled_peer(gate) as server:
         rec = Recorder(ws)
         ws.connect(server.url, {"compression": False, "closeTimeout": 1}).result(10)
@@ -264,12 +264,33 @@ def test_close_from_inside_a_message_callback(ws, shared_echo_server):
     assert rec.values("message")[:2] == ["first", "stop"]
 
 
-def test_blocking_on_a_promise_inside_a_callback_fails_fast(ws, shared_echo_server):
+def test_blocking_on_close_inside_a_callback_returns_once_closed(ws, shared_echo_server):
+    # close() settles on the I/O thread, not behind this callback: no deadlock.
+    results: list[object] = []
+
+    def on_message(value: str) -> None:
+        try:
+            results.append(ws.close().result(5))
+        except BaseException as exc:
+            results.append(exc)
+
+    ws.on("message", on_message)
+    ws.connect(shared_echo_server.url).result(10)
+    start = time.monotonic()
+    ws.send("x")
+    wait_until(lambda: results, 10, "close() inside the callback to return")
+    assert results == [True]
+    assert time.monotonic() - start < 4  # the closing handshake, not the 5 s timeout
+    assert ws.state is ReadyState.CLOSED
+
+
+def test_blocking_on_once_inside_its_own_callback_fails_fast(ws, shared_echo_server):
+    # once() settles on this object's lane: waiting for it there would deadlock.
     errors: list[BaseException] = []
 
     def on_message(value: str) -> None:
         try:
-            ws.close().result(5)
+            ws.once("message").result(5)
         except BaseException as exc:
             errors.append(exc)
 
@@ -280,7 +301,6 @@ def test_blocking_on_a_promise_inside_a_callback_fails_fast(ws, shared_echo_serv
     wait_until(lambda: errors, 10, "the error")
     assert time.monotonic() - start < 2  # no deadlock until the 5 s timeout
     assert isinstance(errors[0], BusinessError) and "callback" in errors[0].message
-    wait_until(lambda: ws.state is ReadyState.CLOSED, 10, "the close to finish anyway")
 
 
 def test_reconnect_from_inside_the_close_callback(shared_echo_server):
