@@ -29,6 +29,7 @@ from .calls import MISSING, as_parameter_error, bad_callback, finish, missing, s
 from .errors import CONNECTION_EXISTS, PARAMETER_ERROR, BusinessError
 from .events import EventEmitter, Record, report_callback_error
 from .options import (
+    MAX_SEND_SIZE,
     WebSocketRequestOptions,
     check_close_options,
     check_data,
@@ -338,8 +339,9 @@ class WebSocket:
         if data is MISSING:
             return finish(missing("send", "the data: a str or bytes"), callback)
         promise: Promise[bool] = Promise("send", self._lane)
+        opts = self.options
         try:
-            payload, is_text = check_data(data)
+            payload, is_text = check_data(data, opts.maxSendSize if opts else MAX_SEND_SIZE)
         except Exception as exc:
             promise.reject(as_parameter_error(exc))
             return finish(promise, callback)

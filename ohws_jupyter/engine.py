@@ -184,6 +184,7 @@ class Connection(asyncio.Protocol):
         self._flush_pending = False
         self._transport_paused = False  # the transport's buffer is past its high mark
         self._drain_waiters: list[Callable[[bool], None]] = []
+        self._waiting = 0  # sends told to wait whose waiter has not been woken yet
         self.bytes_out = 0  # wire bytes written
         self.bytes_in = 0  # wire bytes read
         # Receiving: a fragmented message being assembled.
@@ -420,7 +421,9 @@ class Connection(asyncio.Protocol):
         return self.protocol.state
 
     def send(self, payload: bytes, text: bool) -> bool:
-        """Queue one message; True if the caller should wait for :meth:`when_drained`.
+        """Queue one message; True if the caller must wait for :meth:`when_drained`.
+
+        Every True must be followed by one ``when_drained`` call.
 
         Raises:
             InvalidState: The connection is not open.
@@ -437,7 +440,11 @@ class Connection(asyncio.Protocol):
             else:
                 proto.send_binary(payload)
             writes = proto.data_to_send()
-            return self._queue_locked(writes)
+            # Once one sender waits, later ones wait behind it: promises keep send order.
+            if self._queue_locked(writes) or self._waiting:
+                self._waiting += 1
+                return True
+            return False
 
     def send_message(self, message: str | bytes) -> bool:
         """``send`` for a ``str`` (text) or ``bytes`` (binary) message."""
@@ -500,9 +507,10 @@ class Connection(asyncio.Protocol):
             else:
                 runtime.call_soon(self._flush_now)
         if self._out_bytes > SEND_HIGH_WATER or self._transport_paused:
-            if self.cut_off_slow_peer and self._buffered() > self.hard_limit:
+            if self.cut_off_slow_peer and not self.slow_peer and self._buffered() > self.hard_limit:
                 self.slow_peer = True
-                get_runtime().call_soon(self._cut_off)
+                # Never inline: the caller holds the lock that _cut_off takes.
+                self.loop.call_soon_threadsafe(self._cut_off)
             return True
         return False
 
@@ -562,6 +570,8 @@ class Connection(asyncio.Protocol):
         waiters, self._drain_waiters = self._drain_waiters, []
         for callback in waiters:
             callback(not self.lost)
+        with self.lock:
+            self._waiting -= len(waiters)
 
     # -- closing (I/O thread) --------------------------------------------------------
     def _state_changed(self) -> None:

@@ -166,6 +166,8 @@ class WebSocketRequestOptions:
         maxQueuedBytes: Extension: the same limit in bytes.
         compression: Extension: offer permessage-deflate.
         sensitiveHeaders: Extension: more header names to mask in displays and logs.
+        maxSendSize: Extension: largest message ``send`` takes, in bytes; OHOS caps
+            it at 5 MiB − 16 bytes, the default.
     """
 
     header: dict[str, str] = field(default_factory=dict)
@@ -185,6 +187,7 @@ class WebSocketRequestOptions:
     maxQueuedBytes: int = 64 * 1024 * 1024
     compression: bool = True
     sensitiveHeaders: list[str] = field(default_factory=list)
+    maxSendSize: int = MAX_SEND_SIZE
 
     @property
     def protocols(self) -> list[str]:
@@ -491,7 +494,7 @@ def check_request_options(value: Any) -> WebSocketRequestOptions:
             raise _param(f"{name} must be True or False")
     for name in ("pingInterval", "pongTimeout", "openTimeout", "closeTimeout"):
         _check_number(getattr(opts, name), name)
-    for name in ("maxMessageSize", "maxQueuedMessages", "maxQueuedBytes"):
+    for name in ("maxMessageSize", "maxQueuedMessages", "maxQueuedBytes", "maxSendSize"):
         _check_number(getattr(opts, name), name, minimum=1, integer=True)
     if not isinstance(opts.sensitiveHeaders, (list, tuple)) or not all(
         isinstance(h, str) for h in opts.sensitiveHeaders
@@ -533,8 +536,10 @@ def check_close_options(value: Any) -> WebSocketCloseOptions:
     return opts
 
 
-def check_data(data: Any) -> tuple[bytes, bool]:
-    """Validate ``send``'s data: ``str`` or a bytes-like object of at most 5 MiB − 16 bytes.
+def check_data(data: Any, limit: int = MAX_SEND_SIZE) -> tuple[bytes, bool]:
+    """Validate ``send``'s data: ``str`` or a bytes-like object of at most ``limit`` bytes.
+
+    The limit is OHOS's 5 MiB − 16 bytes unless the ``maxSendSize`` option raised it.
 
     Returns:
         The payload as bytes (text already UTF-8 encoded) and whether it is text.
@@ -553,8 +558,11 @@ def check_data(data: Any) -> tuple[bytes, bool]:
             f"data must be str or bytes (ArrayBuffer), not {type(data).__name__}; "
             "convert it first, e.g. json.dumps(value)"
         )
-    if len(payload) > MAX_SEND_SIZE:
-        raise _param(
-            f"data is {len(payload)} bytes; send at most {MAX_SEND_SIZE} (5 MiB − 16) per call"
-        )
+    if len(payload) > limit:
+        if limit == MAX_SEND_SIZE:
+            raise _param(
+                f"data is {len(payload)} bytes; send at most {MAX_SEND_SIZE} (5 MiB − 16) per "
+                "call, or raise the cap with the maxSendSize option"
+            )
+        raise _param(f"data is {len(payload)} bytes; send at most {limit} (maxSendSize) per call")
     return payload, is_text

@@ -52,7 +52,7 @@ from .errors import (
 )
 from .events import EventEmitter
 from .logs import MaskingLogger
-from .options import check_close_options, check_data
+from .options import MAX_SEND_SIZE, check_close_options, check_data
 from .promise import Promise
 from .runtime import create_task, get_runtime
 from .server_modes import run_mode
@@ -91,8 +91,6 @@ STOP_CLOSE = (1001, "server stopping")
 CLIENT_SEND_LIMIT = 16 * 1024 * 1024
 #: Seconds a client may take to send its opening handshake.
 OPEN_TIMEOUT = 10.0
-#: Seconds the server's closing handshakes may take.
-CLOSE_TIMEOUT = 10.0
 #: Keepalive: seconds between pings, and to wait for each pong (1011 past it).
 PING_INTERVAL = 20.0
 PING_TIMEOUT = 20.0
@@ -152,7 +150,7 @@ class ServerClient:
         self.conn = Connection(
             protocol,
             self,
-            close_timeout=CLOSE_TIMEOUT,
+            close_timeout=cfg.closeTimeout,
             max_queued_messages=MAX_QUEUED_MESSAGES,
             max_queued_bytes=MAX_QUEUED_BYTES,
             cut_off_slow_peer=True,
@@ -179,6 +177,8 @@ class ServerClient:
         """Send one message; True if the caller should wait for the buffer to drain."""
         wait = self.conn.send_message(message)
         self.messages_out += 1
+        if wait:
+            self.conn.when_drained(_ignore)  # nobody waits here; keep the count even
         return wait
 
     def _handshake_overdue(self) -> None:
@@ -333,7 +333,8 @@ class WebSocketServer:
     def stop(self, callback: Any = None) -> Promise[bool] | None:
         """Close every client with 1001 and stop listening; ``True`` once all is closed.
 
-        Each client's closing handshake is bounded by 10 s; then its transport is cut.
+        Each client's closing handshake is bounded by the config's ``closeTimeout``
+        (10 s by default); then its transport is cut.
         """
         if callback is not None and not callable(callback):
             return finish(bad_callback("stop", callback), None)
@@ -377,7 +378,7 @@ class WebSocketServer:
             return finish(bad_callback("send", callback), None)
         promise: Promise[bool] = Promise("send", self._lane)
         try:
-            payload, is_text = check_data(data)
+            payload, is_text = check_data(data, self._send_limit())
             info = check_connection(connection, "send")
         except BusinessError as err:
             promise.reject(err)
@@ -395,7 +396,7 @@ class WebSocketServer:
         Raises:
             BusinessError: 401 for data that is neither ``str`` nor bytes-like.
         """
-        payload, is_text = check_data(data)
+        payload, is_text = check_data(data, self._send_limit())
         message: str | bytes = payload.decode() if is_text else payload
         count = 0
         for client in self.clients():
@@ -406,11 +407,15 @@ class WebSocketServer:
             count += 1
         return count
 
+    def _send_limit(self) -> int:
+        return self.config.maxSendSize if self.config is not None else MAX_SEND_SIZE
+
     def close(self, connection: Any, *args: Any) -> Promise[bool] | None:
         """Close one client: ``close(connection[, options][, callback])``.
 
         Messages already passed to ``send`` are sent first. Resolves with ``True``
-        once the connection has ended (closing handshake done, or cut after 10 s).
+        once the connection has ended (closing handshake done, or cut after
+        ``closeTimeout``).
         """
         options, callback, promise = split_args("close", args)
         if promise is None:
@@ -623,6 +628,10 @@ def _send_to(client: ServerClient, payload: bytes, is_text: bool, promise: Promi
         )
     else:
         promise.resolve(True)
+
+
+def _ignore(ok: bool) -> None:
+    pass
 
 
 class ConnectionList(list):

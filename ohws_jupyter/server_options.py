@@ -22,7 +22,7 @@ from .errors import (
     SERVER_PORT_ERROR,
     BusinessError,
 )
-from .options import _coerce, split_protocols
+from .options import MAX_SEND_SIZE, _coerce, split_protocols
 
 __all__ = [
     "MODES",
@@ -94,6 +94,9 @@ class WebSocketServerConfig:
         mode: Extension: a ready-made behaviour, ``'echo'``, ``'broadcast'`` or
             ``'lab'``; ``None`` leaves replies to your ``'messageReceive'`` callbacks.
         maxMessageSize: Extension: largest message received, in bytes (close 1009 past it).
+        maxSendSize: Extension: largest message ``send`` takes, in bytes (OHOS: 5 MiB − 16).
+        closeTimeout: Extension: seconds a closing handshake with a client may take
+            (``close``, ``stop``, a failure); past it the connection is cut.
     """
 
     serverPort: int = 0
@@ -105,6 +108,8 @@ class WebSocketServerConfig:
     # Extensions (not in OHOS).
     mode: str | None = None
     maxMessageSize: int = 16 * 1024 * 1024
+    maxSendSize: int = MAX_SEND_SIZE
+    closeTimeout: float = 10
 
     @property
     def protocols(self) -> list[str]:
@@ -148,10 +153,18 @@ def check_server_config(value: Any) -> WebSocketServerConfig:
             SERVER_PORT_ERROR,
             f"serverPort {config.serverPort} is out of range; use 1–65535, or 0 for a free port",
         )
-    for name in ("maxConcurrentClientsNumber", "maxConnectionsForOneClient", "maxMessageSize"):
+    for name in (
+        "maxConcurrentClientsNumber",
+        "maxConnectionsForOneClient",
+        "maxMessageSize",
+        "maxSendSize",
+    ):
         number = getattr(config, name)
         if not _whole_number(number) or number < 1:
             raise _param(f"{name} must be a whole number of at least 1, not {number!r}")
+    timeout = config.closeTimeout
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not timeout > 0:
+        raise _param(f"closeTimeout must be a number of seconds above 0, not {timeout!r}")
     if config.protocol is not None:
         ok = isinstance(config.protocol, str) or (
             isinstance(config.protocol, (list, tuple))
