@@ -85,7 +85,7 @@ class _Session:
 
     def title(self, tool: str) -> str:
         what = f" '{self.name}'" if self.name else ""
-        return f"Reproduces the WebSocket connection{what} made in a notebook, with {tool}."
+        return f"Reproduces the WebSocket connection{what} of a notebook, with {tool}."
 
 
 def _session(
@@ -237,7 +237,7 @@ def _py_bytes(data: bytes) -> str:
 
 def _python(s: _Session) -> str:
     opts = s.opts
-    out = [f'"""{s.title("the Python websockets library")}"""', "", "import asyncio"]
+    out = [f'"""{s.title("Python websockets")}"""', "", "import asyncio"]
     needs_ssl = s.url.lower().startswith("wss:") and (
         opts.caPath or opts.clientCert or opts.skipServerCertVerification
     )
