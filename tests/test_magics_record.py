@@ -104,7 +104,8 @@ def test_log_save_picks_the_format_by_suffix(
     assert capsys.readouterr().out.strip() == f"saved 4 records of 'ws' to {har} (HAR)"
     ws(f"log --save {jsonl}")
     assert json.loads(har.read_text())["log"]["version"] == "1.2"
-    assert Transcript.load(jsonl).to_dicts() == Transcript.load(jsonl).to_dicts()
+    from_har, from_jsonl = Transcript.load(har), Transcript.load(jsonl)
+    assert [(r.direction, r.kind) for r in from_har] == [(r.direction, r.kind) for r in from_jsonl]
     for path in (har, jsonl):
         assert "s3cret" not in path.read_text()
         assert [r.data for r in Transcript.load(path).sent] == ["hello"]
