@@ -34,6 +34,7 @@ _EXTENSIONS = (
     "maxQueuedMessages",
     "maxQueuedBytes",
     "compression",
+    "reconnect",
 )
 _BYTES_PER_LINE = 16
 

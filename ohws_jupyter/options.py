@@ -37,10 +37,12 @@ __all__ = [
     "CloseResult",
     "HttpProxy",
     "OpenResult",
+    "ReconnectPolicy",
     "WebSocketCloseOptions",
     "WebSocketRequestOptions",
     "check_close_options",
     "check_data",
+    "check_reconnect",
     "check_request_options",
     "check_url",
     "close_code_allowed",
@@ -168,6 +170,8 @@ class WebSocketRequestOptions:
         sensitiveHeaders: Extension: more header names to mask in displays and logs.
         maxSendSize: Extension: largest message ``send`` takes, in bytes; OHOS caps
             it at 5 MiB − 16 bytes, the default.
+        reconnect: Extension: reconnect after a close the user did not ask for;
+            ``True`` or a ``ReconnectPolicy``/dict (off by default).
     """
 
     header: dict[str, str] = field(default_factory=dict)
@@ -188,6 +192,7 @@ class WebSocketRequestOptions:
     compression: bool = True
     sensitiveHeaders: list[str] = field(default_factory=list)
     maxSendSize: int = MAX_SEND_SIZE
+    reconnect: bool | dict[str, Any] | ReconnectPolicy = False
 
     @property
     def protocols(self) -> list[str]:
@@ -501,6 +506,7 @@ def check_request_options(value: Any) -> WebSocketRequestOptions:
     ):
         raise _param("sensitiveHeaders must be a list of header names")
     opts.sensitiveHeaders = list(opts.sensitiveHeaders)
+    opts.reconnect = check_reconnect(opts.reconnect)
     return opts
 
 
@@ -566,3 +572,58 @@ def check_data(data: Any, limit: int = MAX_SEND_SIZE) -> tuple[bytes, bool]:
             )
         raise _param(f"data is {len(payload)} bytes; send at most {limit} (maxSendSize) per call")
     return payload, is_text
+
+
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    """How ``reconnect`` retries: exponential backoff with jitter.
+
+    The wait before attempt ``n`` is drawn evenly from ``[b/2, b]`` with
+    ``b = minDelay * factor**(n-1)``, then kept within ``[minDelay, maxDelay]``.
+    The count starts again at 1 after every successful reopening.
+
+    Attributes:
+        attempts: Attempts after each unexpected close before giving up.
+        minDelay: Seconds before the first attempt (and the least wait).
+        maxDelay: The longest wait, in seconds.
+        factor: How much the wait grows from one attempt to the next.
+    """
+
+    attempts: int = 10
+    minDelay: float = 0.5
+    maxDelay: float = 30.0
+    factor: float = 2.0
+
+    def bounds(self, attempt: int) -> tuple[float, float]:
+        """The least and the most seconds to wait before ``attempt`` (from 1)."""
+        ceiling = min(self.maxDelay, self.minDelay * self.factor ** (attempt - 1))
+        return max(self.minDelay, ceiling / 2), max(self.minDelay, ceiling)
+
+    def delay(self, attempt: int, uniform: Any) -> float:
+        """The wait before ``attempt``; ``uniform(a, b)`` draws the jitter."""
+        low, high = self.bounds(attempt)
+        return low if high <= low else float(uniform(low, high))
+
+
+def check_reconnect(value: Any) -> ReconnectPolicy | bool:
+    """``reconnect`` as a policy, or False when off; anything malformed is a 401."""
+    if value is None or value is False:
+        return False
+    if value is True:
+        return ReconnectPolicy()
+    policy = _coerce(ReconnectPolicy, value, "reconnect")
+    if not isinstance(policy.attempts, int) or isinstance(policy.attempts, bool):
+        raise _param("reconnect attempts must be a whole number such as 5")
+    if policy.attempts < 1:
+        raise _param(f"reconnect attempts must be 1 or more, not {policy.attempts}")
+    for name in ("minDelay", "maxDelay"):
+        _check_number(getattr(policy, name), f"reconnect {name}")
+    factor = policy.factor
+    if not _is_number(factor) or not 1 <= factor < float("inf"):
+        raise _param(f"reconnect factor must be a number of at least 1, such as 2, not {factor!r}")
+    if policy.maxDelay < policy.minDelay:
+        raise _param(
+            f"reconnect maxDelay ({policy.maxDelay:g}) must not be less than "
+            f"minDelay ({policy.minDelay:g})"
+        )
+    return policy
