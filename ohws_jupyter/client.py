@@ -25,9 +25,12 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from . import reconnect as _reconnect
 from .calls import MISSING, as_parameter_error, bad_callback, finish, missing, split_args, too_many
 from .errors import CONNECTION_EXISTS, PARAMETER_ERROR, BusinessError
 from .events import EventEmitter, Record, report_callback_error
+from .expect import expect as _expect
+from .expect import request as _request
 from .options import (
     MAX_SEND_SIZE,
     WebSocketRequestOptions,
@@ -40,6 +43,8 @@ from .options import (
 from .promise import Promise
 from .runtime import get_runtime
 from .session import ClientSession, ReadyState, Stats, not_open_error, split_message
+from .transcript import Transcript
+from .transcript import transcript as _transcript
 
 __all__ = [
     "HISTORY_BYTES",
@@ -66,6 +71,7 @@ CLIENT_EVENTS = {
     "error": 1,
     "dataEnd": 0,
     "headerReceive": 1,
+    "reconnecting": 1,
 }
 
 
@@ -223,6 +229,32 @@ class WebSocket:
                 self._history_count -= len(old[2])
                 self._history_bytes -= sum(map(len, old[2]))
 
+    # -- record, replay, assert (extensions) -----------------------------------------
+    def transcript(self) -> Transcript:
+        """Extension: everything kept in :meth:`history` as a ``Transcript`` (export, load)."""
+        return _transcript(self)
+
+    def expect(self, match: Any, timeout: float = 10.0) -> Promise[Any]:
+        """Extension: a promise of the first received whole message that matches.
+
+        ``match`` is a callable, a compiled regular expression, an exact ``str``
+        or ``bytes``, or a dict that must be a subset of the message's JSON.
+        Rejects after ``timeout`` seconds with "expected …, last received …".
+        """
+        return _expect(self, match, timeout)
+
+    def request(self, data: Any, match: Any = "id", timeout: float = 10.0) -> Promise[Any]:
+        """Extension: send ``data`` and return a promise of its reply.
+
+        ``match`` is a JSON key (the reply carrying the same value, ``'id'`` by
+        default) or a callable; the pair and its round trip go into the transcript.
+        """
+        return _request(self, data, match, timeout)
+
+    def _emit_reconnecting(self, value: dict[str, Any]) -> None:
+        if self.events.has("reconnecting"):
+            self._lane.call(self.events.emit, "reconnecting", (value,))
+
     # -- reports from the session (I/O thread, or the sender's thread) ----------------
     def record(self, record: Record) -> None:
         """Keep ``record`` in the history and show it to the observers."""
@@ -310,6 +342,7 @@ class WebSocket:
             self._response_headers = {}
             session = ClientSession(self, url, opts, tls, promise, self._lane)
             self._session = session
+        _reconnect.attach(self, opts, self._emit_reconnecting)
         self.stats.connects += 1
         if self._finalizer is not None:
             self._finalizer.detach()
@@ -368,6 +401,7 @@ class WebSocket:
             except Exception as exc:
                 promise.reject(as_parameter_error(exc))
             else:
+                _reconnect.cancel(self)  # the user asked for this close
                 with self._lock:
                     session = self._session
                     state = self._state

@@ -42,6 +42,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.utils.process import arg_split
 
+from . import magics_record
 from .arkts import arkts_code
 from .client import ReadyState, WebSocket, createWebSocket
 from .errors import BusinessError
@@ -458,6 +459,8 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "export": _export,
     "help": _help,
 }
+# Record, replay and assert: replay, expect, request, export, log --save, connect --reconnect.
+COMMANDS.update(magics_record.commands(COMMANDS))
 # %ws send options, for splitting them from the raw message text.
 _SEND_VALUES = {"-n", "--name", "--binary", "--base64"}
 _SEND_FLAGS = {"--json", "-h", "--help"}
