@@ -40,7 +40,7 @@ from .options import (
     check_url,
     mask_url,
 )
-from .promise import Promise
+from .promise import Promise, deliver_result
 from .runtime import get_runtime
 from .session import ClientSession, ReadyState, Stats, not_open_error, split_message
 from .transcript import Transcript
@@ -371,18 +371,28 @@ class WebSocket:
             return finish(bad_callback("send", callback), None)
         if data is MISSING:
             return finish(missing("send", "the data: a str or bytes"), callback)
-        promise: Promise[bool] = Promise("send", self._lane)
         opts = self.options
         try:
             payload, is_text = check_data(data, opts.maxSendSize if opts else MAX_SEND_SIZE)
         except Exception as exc:
-            promise.reject(as_parameter_error(exc))
-            return finish(promise, callback)
-        session = self._session
-        if self._state is not ReadyState.OPEN or session is None:
-            promise.reject(not_open_error("send", self._state))
+            outcome: BusinessError | bool = as_parameter_error(exc)
         else:
-            session.send(payload, is_text, promise)
+            session = self._session
+            if self._state is not ReadyState.OPEN or session is None:
+                outcome = not_open_error("send", self._state)
+            else:
+                outcome = session.send(payload, is_text)
+        if outcome is False:
+            # Queued at once, the usual case: no promise unless one is asked for.
+            if callback is None:
+                return Promise.resolved(True, "send", self._lane)
+            deliver_result(self._lane, callback, None, True, "callback of send")
+            return None
+        promise: Promise[bool] = Promise("send", self._lane)
+        if outcome is True:
+            session.when_drained(promise)
+        else:
+            promise.reject(outcome)
         return finish(promise, callback)
 
     def close(self, *args: Any) -> Promise[bool] | None:

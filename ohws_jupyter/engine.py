@@ -34,6 +34,7 @@ import asyncio
 import codecs
 import logging
 import os
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -42,8 +43,13 @@ from typing import Any, Protocol
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidState
 from websockets.frames import BINARY, CLOSE, CONT, PONG, TEXT, Frame
-from websockets.protocol import CLOSED, CLOSING, CONNECTING, OPEN, State
+from websockets.protocol import CLIENT, CLOSED, CLOSING, CONNECTING, OPEN, State
 from websockets.server import ServerProtocol
+
+try:  # websockets' C speedup, when built; the same function in Python otherwise
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover
+    from websockets.utils import apply_mask
 
 from .options import CloseResult
 from .runtime import get_runtime
@@ -62,6 +68,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("ohws_jupyter")
+
+_HEADER_16 = struct.Struct("!BBH")
+_HEADER_64 = struct.Struct("!BBQ")
 
 #: With permessage-deflate, bytes of one socket read parsed at a time.
 FEED_SIZE = 16 * 1024
@@ -170,7 +179,14 @@ class Connection(asyncio.Protocol):
     ) -> None:
         self.protocol = protocol
         self.owner = owner
+        # Orders the output: senders on any thread and the I/O thread append
+        # serialized frames to _out under it. The protocol object is touched by
+        # the I/O thread only (senders read its state).
         self.lock = threading.Lock()
+        self._masked = protocol.side is CLIENT
+        self._debug = protocol.debug
+        self._mask_pool = b""
+        self._mask_at = 0
         self.transport: asyncio.Transport | None = None
         self.loop = asyncio.get_running_loop()
         self.close_timeout = close_timeout
@@ -242,10 +258,9 @@ class Connection(asyncio.Protocol):
     def _feed(self, data: bytes) -> None:
         proto = self.protocol
         before = proto.state
-        with self.lock:
-            proto.receive_data(data)
-            events = proto.events_received()
-            writes = proto.data_to_send()
+        proto.receive_data(data)
+        events = proto.events_received()
+        writes = proto.data_to_send()
         if writes:
             self._queue(writes)
         if events:
@@ -261,10 +276,9 @@ class Connection(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         proto = self.protocol
-        with self.lock:
-            proto.receive_eof()
-            events = proto.events_received()  # e.g. an HTTP response read up to EOF
-            writes = proto.data_to_send()
+        proto.receive_eof()
+        events = proto.events_received()  # e.g. an HTTP response read up to EOF
+        writes = proto.data_to_send()
         if writes:
             self._queue(writes)
             self._flush_now()
@@ -286,10 +300,10 @@ class Connection(asyncio.Protocol):
             if timer is not None:
                 timer.cancel()
         proto = self.protocol
+        proto.receive_eof()  # idempotent; moves the protocol to CLOSED
+        events = proto.events_received()
+        proto.data_to_send()
         with self.lock:
-            proto.receive_eof()  # idempotent; moves the protocol to CLOSED
-            events = proto.events_received()
-            proto.data_to_send()
             self._out.clear()
             self._out_bytes = 0
         for event in events:
@@ -431,20 +445,53 @@ class Connection(asyncio.Protocol):
         """
         with self.lock:
             proto = self.protocol
+            # Checked under the lock that orders the output: once the I/O thread
+            # moved the protocol past OPEN, its close frame can only come after.
             if proto.state is not OPEN:
                 raise InvalidState(f"connection is {proto.state.name.lower()}")
             if not self.cut_off_slow_peer and self._buffered() > self.hard_limit:
                 raise BufferError(self._buffered())
-            if text:
-                proto.send_text(payload)
-            else:
-                proto.send_binary(payload)
-            writes = proto.data_to_send()
             # Once one sender waits, later ones wait behind it: promises keep send order.
-            if self._queue_locked(writes) or self._waiting:
+            if self._queue_locked([self._frame(payload, text)]) or self._waiting:
                 self._waiting += 1
                 return True
             return False
+
+    def _frame(self, payload: bytes, text: bool) -> bytes:
+        """One whole data frame, serialized; called with the lock held.
+
+        Only data frames are built here, on the sender's thread; the protocol
+        object itself is driven by the I/O thread alone. With an extension
+        (permessage-deflate) websockets serializes the frame, compressing it;
+        without, the header and the mask are written here, with masking keys
+        taken from a pool of ``os.urandom`` bytes instead of one system call
+        per frame.
+        """
+        proto = self.protocol
+        if proto.extensions:
+            frame = Frame(TEXT if text else BINARY, payload)
+            if self._debug:
+                proto.logger.debug("> %s", frame)
+            return frame.serialize(mask=self._masked, extensions=proto.extensions)
+        if self._debug:
+            proto.logger.debug("> %s", Frame(TEXT if text else BINARY, payload))
+        length = len(payload)
+        first = 0x81 if text else 0x82  # FIN + opcode
+        mask_bit = 0x80 if self._masked else 0
+        if length < 126:
+            header = bytes((first, mask_bit | length))
+        elif length < 65536:
+            header = _HEADER_16.pack(first, mask_bit | 126, length)
+        else:
+            header = _HEADER_64.pack(first, mask_bit | 127, length)
+        if not self._masked:
+            return header + payload
+        pool, at = self._mask_pool, self._mask_at
+        if at + 4 > len(pool):
+            pool, at = self._mask_pool, self._mask_at = os.urandom(4096), 0
+        mask = pool[at : at + 4]
+        self._mask_at = at + 4
+        return header + mask + apply_mask(payload, mask)
 
     def send_message(self, message: str | bytes) -> bool:
         """``send`` for a ``str`` (text) or ``bytes`` (binary) message."""
@@ -453,41 +500,38 @@ class Connection(asyncio.Protocol):
         return self.send(message, False)
 
     def send_frames(self, build: Callable[[Any], None]) -> None:
-        """Run ``build(protocol)`` under the lock and queue what it wrote (lab commands)."""
-        with self.lock:
-            build(self.protocol)
-            self._queue_locked(self.protocol.data_to_send())
+        """Run ``build(protocol)`` and queue what it wrote; I/O thread (lab commands)."""
+        build(self.protocol)
+        self._queue(self.protocol.data_to_send())
 
     def close(self, code: int, reason: str) -> bool:
-        """Start the closing handshake; False if it had already started."""
-        with self.lock:
-            proto = self.protocol
-            if proto.state is not OPEN:
-                return False
-            proto.send_close(code, reason)
-            self._queue_locked(proto.data_to_send())
-        get_runtime().call_soon(self._state_changed)
+        """Start the closing handshake; False if it had already started. I/O thread."""
+        proto = self.protocol
+        if proto.state is not OPEN:
+            return False
+        proto.send_close(code, reason)
+        self._queue(proto.data_to_send())
+        self._state_changed()
         return True
 
     def fail(self, code: int, reason: str = "") -> None:
         """Fail the connection (RFC 6455 7.1.7) with ``code``; I/O thread."""
-        with self.lock:
-            proto = self.protocol
-            if proto.state is OPEN or proto.state is CLOSING:
-                proto.fail(code, reason)
-            writes = proto.data_to_send()
+        proto = self.protocol
+        if proto.state is OPEN or proto.state is CLOSING:
+            proto.fail(code, reason)
+        writes = proto.data_to_send()
         if writes:
             self._queue(writes)
             self._flush_now()
         self._state_changed()
 
     def ping(self, payload: bytes) -> None:
-        with self.lock:
-            proto = self.protocol
-            if proto.state is not OPEN:
-                return
-            proto.send_ping(payload)
-            self._queue_locked(proto.data_to_send())
+        """Send a ping; I/O thread."""
+        proto = self.protocol
+        if proto.state is not OPEN:
+            return
+        proto.send_ping(payload)
+        self._queue(proto.data_to_send())
 
     def _queue(self, writes: list[bytes]) -> None:
         with self.lock:
@@ -523,11 +567,10 @@ class Connection(asyncio.Protocol):
         # A peer that reads nothing would never take a close frame either.
         if self.lost or self.transport is None:
             return
-        with self.lock:
-            proto = self.protocol
-            if proto.state is OPEN:
-                proto.fail(1008, "send buffer over its limit: the client is not reading")
-            proto.data_to_send()
+        proto = self.protocol
+        if proto.state is OPEN:
+            proto.fail(1008, "send buffer over its limit: the client is not reading")
+        proto.data_to_send()
         self.transport.abort()
 
     def _flush_now(self) -> None:

@@ -27,7 +27,7 @@ from .errors import BusinessError, LoopThreadError
 from .events import adapt, report_callback_error
 from .runtime import Lane, get_runtime
 
-__all__ = ["Promise"]
+__all__ = ["Promise", "deliver_result"]
 
 logger = logging.getLogger("ohws_jupyter")
 T = TypeVar("T")
@@ -72,8 +72,8 @@ class Promise(Generic[T]):
 
     # -- construction ----------------------------------------------------------
     @classmethod
-    def resolved(cls, value: T, label: str = "operation") -> Promise[T]:
-        p: Promise[T] = cls(label)
+    def resolved(cls, value: T, label: str = "operation", lane: Lane | None = None) -> Promise[T]:
+        p: Promise[T] = cls(label, lane)
         p._settle(_FULFILLED, value)
         return p
 
@@ -183,7 +183,7 @@ class Promise(Generic[T]):
         The callback is adapted like JS: a one-parameter callback gets ``err``.
         """
         self._handled = True
-        call = _adapt_operation_callback(callback)
+        call = _adapt_cached(callback)
         context = contextvars.copy_context()
         what = label or f"callback of {self._label}"
 
@@ -288,6 +288,32 @@ class Promise(Generic[T]):
         if self._state is _REJECTED and not self._handled:
             with contextlib.suppress(Exception):
                 logger.warning("unhandled rejection of %s: %s", self._label, self._value)
+
+
+def deliver_result(
+    lane: Lane, callback: Callable[..., Any], err: BaseException | None, value: Any, what: str
+) -> None:
+    """Call ``callback(err, value)`` on ``lane``, as ``add_callback`` of a settled promise would.
+
+    The callback form of an operation that finished at once (a queued ``send``)
+    comes here without building a promise.
+    """
+    call = _adapt_cached(callback)
+    lane.call(contextvars.copy_context().run, _guarded, call, (err, value), what)
+
+
+_last_adapted: tuple[Any, Callable[[tuple], Any]] = (None, lambda args: None)
+
+
+def _adapt_cached(callback: Callable[..., Any]) -> Callable[[tuple], Any]:
+    # A burst of sends passes the same callback each time: adapt it once.
+    global _last_adapted
+    last, call = _last_adapted
+    if last is callback:
+        return call
+    call = _adapt_operation_callback(callback)
+    _last_adapted = (callback, call)
+    return call
 
 
 def _adapt_operation_callback(callback: Callable[..., Any]) -> Callable[[tuple], Any]:

@@ -212,10 +212,16 @@ class Runtime:
 
     def _schedule(self, lane: Lane) -> None:
         self._ready.put(lane)
+        if self._idle > 0 and self._workers:
+            return  # an idle worker takes it (see _work for the race with a taker)
+        self._watch_if_busy()
+
+    def _watch_if_busy(self) -> None:
         with self._lock:
             if not self._workers:
                 self._start_worker()
-            if self._watch_armed:
+                return
+            if self._watch_armed or self._idle > 0:
                 return
             # Most of the time a worker frees up within microseconds; a lane
             # left waiting with no progress for STUCK_AFTER means callbacks
@@ -264,6 +270,10 @@ class Runtime:
             with self._lock:
                 self._idle -= 1
                 self._takes += 1
+            if not self._ready.empty():
+                # A lane scheduled while this worker still counted as idle may
+                # now wait behind it: watch for that too.
+                self._watch_if_busy()
             self._local.lane = lane
             try:
                 again = lane._run()

@@ -730,8 +730,13 @@ class ClientSession:
             p.resolve(True)
 
     # -- operations ------------------------------------------------------------------
-    def send(self, payload: bytes, text: bool, promise: Promise[bool]) -> None:
-        """Queue one message; runs on the caller's thread."""
+    def send(self, payload: bytes, text: bool) -> BusinessError | bool:
+        """Queue one message on the caller's thread.
+
+        Returns:
+            The error, or False when queued, or True when the caller must wait:
+            then :meth:`when_drained` settles its promise.
+        """
         conn = self.conn
         try:
             if conn is None:
@@ -739,29 +744,27 @@ class ClientSession:
             wait = conn.send(payload, text)
         except BufferError as exc:
             if conn is None or conn.state is not OPEN:
-                promise.reject(not_open_error("send", ReadyState.CLOSING))
-                return
-            promise.reject(
-                BusinessError(
-                    UNKNOWN_ERROR,
-                    f"cannot send: {exc.args[0]} bytes already wait to be written because "
-                    "the server is not reading; await each send() to pace the sender",
-                )
+                return not_open_error("send", ReadyState.CLOSING)
+            return BusinessError(
+                UNKNOWN_ERROR,
+                f"cannot send: {exc.args[0]} bytes already wait to be written because "
+                "the server is not reading; await each send() to pace the sender",
             )
-            return
         except Exception:
-            promise.reject(not_open_error("send", ReadyState.CLOSING))
-            return
+            return not_open_error("send", ReadyState.CLOSING)
         stats = self.stats
         stats.messagesOut += 1
         stats.bytesOut += len(payload)
         ws = self._ws()
         if ws is not None:
             ws.message_out(payload.decode("utf-8") if text else payload)
-        if wait:
-            conn.when_drained(lambda ok: promise.resolve(True) if ok else _lost(promise))
-        else:
-            promise.resolve(True)
+        return wait
+
+    def when_drained(self, promise: Promise[bool]) -> None:
+        """Settle ``promise`` once the write buffer drained (or the connection ended)."""
+        conn = self.conn
+        assert conn is not None
+        conn.when_drained(lambda ok: promise.resolve(True) if ok else _lost(promise))
 
     def request_close(self, code: int, reason: str, promise: Promise[bool]) -> None:
         """Start the closing handshake (I/O thread); ``promise`` settles when it ends."""

@@ -32,7 +32,11 @@ def _free_port() -> int:
 
 
 def run_fuzzingserver(
-    tmp_path: Path, cases: list[str], timeout: float, refused: dict | None = None
+    tmp_path: Path,
+    cases: list[str],
+    timeout: float,
+    refused: dict | None = None,
+    options: dict | None = None,
 ) -> dict[str, dict]:
     kosoku = shutil.which("kosoku")
     if kosoku is None:
@@ -52,7 +56,11 @@ def run_fuzzingserver(
         pytest.fail(f"the fuzzing server did not start: {line}")
     try:
         count = run_suite(
-            f"ws://127.0.0.1:{port}", agent="ohws_jupyter", timeout=60, refused=refused
+            f"ws://127.0.0.1:{port}",
+            agent="ohws_jupyter",
+            timeout=60,
+            refused=refused,
+            options=options,
         )
         rest, _ = proc.communicate(timeout=timeout)
     finally:
@@ -110,3 +118,23 @@ def test_autobahn_full_suite(tmp_path):
     # an echo that a case's close overtook is refused as 2302999, as it should be.
     assert {code for codes in refused.values() for code in codes} <= {401, 2302999}
     assert sum(401 in codes for codes in refused.values()) == len(OVER_SEND_LIMIT)
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(1500)
+def test_autobahn_full_suite_with_max_send_size_has_no_failure(tmp_path):
+    # maxSendSize lifts OHOS's 5 MiB - 16 cap: the four cases above pass too.
+    report = run_fuzzingserver(
+        tmp_path, ["*"], timeout=900, options={"maxSendSize": 32 * 1024 * 1024}
+    )
+    behaviors = collections.Counter(r["behavior"] for r in report.values())
+    print(f"\nAutobahn full, maxSendSize 32 MiB: {len(report)} cases, behavior {dict(behaviors)}")
+    failed = {
+        case: (r["behavior"], r["behaviorClose"])
+        for case, r in report.items()
+        if r["behavior"] not in PASSING or r["behaviorClose"] not in PASSING
+    }
+    assert all(
+        behavior == "UNIMPLEMENTED" and case.startswith(UNIMPLEMENTED_BY_SERVER)
+        for case, (behavior, _) in failed.items()
+    ), failed

@@ -18,7 +18,9 @@ from typing import Any
 from ohws_jupyter import createWebSocket
 
 
-def _session(url: str, timeout: float, on_message: Any = None) -> list[Any]:
+def _session(
+    url: str, timeout: float, on_message: Any = None, options: dict | None = None
+) -> list[Any]:
     """Open ``url``, hand each whole message to ``on_message``; return the messages."""
     ws = createWebSocket()
     done = threading.Event()
@@ -39,7 +41,9 @@ def _session(url: str, timeout: float, on_message: Any = None) -> list[Any]:
     ws.on("dataEnd", data_end)
     ws.on("close", lambda: done.set())
     ws.on("error", lambda err: None)  # reported through 'close'; cases expect failures
-    connect = ws.connect(url, {"maxMessageSize": 64 * 1024 * 1024, "pingInterval": 0})
+    connect = ws.connect(
+        url, {"maxMessageSize": 64 * 1024 * 1024, "pingInterval": 0, **(options or {})}
+    )
     try:
         connect.result(timeout)
     except Exception:
@@ -50,13 +54,18 @@ def _session(url: str, timeout: float, on_message: Any = None) -> list[Any]:
 
 
 def run_suite(
-    base: str, agent: str = "ohws_jupyter", timeout: float = 60, refused: dict | None = None
+    base: str,
+    agent: str = "ohws_jupyter",
+    timeout: float = 60,
+    refused: dict | None = None,
+    options: dict | None = None,
 ) -> int:
     """Run every case the server offers; returns the number of cases run.
 
     Args:
         refused: If given, filled with case number -> the codes of echoes our API
             refused to send (OHOS caps one send at 5 MiB − 16 bytes: 401).
+        options: More connect options for the cases, e.g. ``{"maxSendSize": ...}``.
     """
     count = int(_session(f"{base}/getCaseCount", timeout)[0])
     for case in range(1, count + 1):
@@ -68,7 +77,9 @@ def run_suite(
 
             ws.send(message).catch(note)
 
-        _session(f"{base}/runCase?case={case}&agent={agent}", timeout, on_message=echo)
+        _session(
+            f"{base}/runCase?case={case}&agent={agent}", timeout, on_message=echo, options=options
+        )
     _session(f"{base}/updateReports?agent={agent}", timeout)
     return count
 
