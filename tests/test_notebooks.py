@@ -63,6 +63,36 @@ def test_demo_check_runs_the_quickstart():
     assert "1 passed, 0 failed" in out.stdout
 
 
+def test_demo_check_reports_the_failing_cell_plainly(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    cells = {
+        "01-quickstart.ipynb": ["print('fine')"],
+        "02-magic.ipynb": ["%load_ext ohws_jupyter", "%ws wait --timeout 1"],
+        "03-python.ipynb": ["x = 1", "# a comment first\n\n1 / 0"],
+    }
+    for name, sources in cells.items():
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+        nbformat.write(nb, tmp_path / name)
+    out = subprocess.run(
+        [sys.executable, "-m", "ohws_jupyter", "demo", "--check", "--all",
+         "--notebooks", str(tmp_path), "--timeout", "60"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 1, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("ok   01-quickstart.ipynb (")
+    assert lines[1:] == [
+        "FAIL 02-magic.ipynb, cell 2 (%ws wait --timeout 1): "
+        "UsageError: no connection yet; open one with %ws connect URL",
+        "FAIL 03-python.ipynb, cell 2 (# a comment first): ZeroDivisionError: division by zero",
+        "1 passed, 2 failed",
+    ]
+    assert "\x1b" not in out.stdout
+
+
 def test_binder_files_build_a_working_environment(tmp_path):
     """Build a fresh venv from exactly binder/'s files, then run every notebook in it."""
     env_dir = tmp_path / "binder-env"
