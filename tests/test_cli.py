@@ -266,8 +266,15 @@ def _lab_running(lines: list[str], url: str, tree_of: int) -> tuple[str, str, di
     assert match, lines
     base, token = match.groups()
     before_kernel = _tree(tree_of)
-    # The token is not on any command line (ps shows those to every user).
+    # The token is not on any command line (ps shows those to every user), nor in
+    # an environment: JupyterLab reads it from a file only this user can read.
     assert before_kernel and all(token not in _cmdline(pid) for pid in before_kernel)
+    lab = next(pid for pid in before_kernel if "jupyter-lab" in _cmdline(pid))
+    environ = Path(f"/proc/{lab}/environ").read_bytes().decode(errors="replace").split("\0")
+    token_file = Path(next(e for e in environ if e.startswith("JUPYTER_TOKEN_FILE=")).split("=")[1])
+    assert token_file.read_text() == token and token_file.stat().st_mode & 0o077 == 0
+    assert token_file.parent.stat().st_mode & 0o077 == 0
+    assert not any(token in e for e in environ)
     headers = {"Authorization": f"token {token}"}
     settings_url = f"{base}/lab/api/settings/@jupyterlab/apputils-extension:notification"
     with urllib.request.urlopen(urllib.request.Request(settings_url, headers=headers)) as r:

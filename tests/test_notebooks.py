@@ -8,6 +8,7 @@ import subprocess
 import sys
 import venv
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,24 +23,64 @@ def test_there_are_notebooks():
     assert len(names) >= 5
 
 
+_executed: dict[Path, Any] = {}
+
+
+def executed(path: Path) -> Any:
+    """The notebook at ``path`` after a run top to bottom on a real kernel (run once)."""
+    if path not in _executed:
+        nbformat = pytest.importorskip("nbformat")
+        from nbclient import NotebookClient
+
+        nb = nbformat.read(path, as_version=4)
+        client = NotebookClient(
+            nb,
+            kernel_name="python3",
+            timeout=120,
+            resources={"metadata": {"path": str(path.parent)}},
+        )
+        client.execute()  # raises CellExecutionError on the first failing cell
+        _executed[path] = nb
+    return _executed[path]
+
+
+def _stdout(cell: Any) -> str:
+    return "".join(
+        out.get("text", "")
+        for out in cell.outputs
+        if out.output_type == "stream" and out.name == "stdout"
+    )
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_top_to_bottom(path):
-    nbformat = pytest.importorskip("nbformat")
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(path.parent)}}
-    )
-    client.execute()  # raises CellExecutionError on the first failing cell
+    nb = executed(path)
     errors = [
         out
         for cell in nb.cells
         if cell.cell_type == "code"
         for out in cell.outputs
-        if out.output_type == "error"
+        if out.output_type == "error" or (out.output_type == "stream" and out.name == "stderr")
     ]
     assert errors == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_ends_without_a_stray_value(path):
+    # A lesson's last cell cleans up; a bare `await server.stop()` there showed `True`.
+    last = [cell for cell in executed(path).cells if cell.cell_type == "code"][-1]
+    assert [out for out in last.outputs if out.output_type == "execute_result"] == []
+
+
+def test_panel_notebook_prints_what_the_panel_shows():
+    nb = executed(ROOT / "notebooks" / "03-panel.ipynb")
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    flood = next(c for c in cells if "range(2000)" in c.source)
+    # 2000 flooded + 2 earlier messages; the window holds max_entries=1000 of them.
+    assert _stdout(flood) == "2002 messages in; 1000 in the log window\n"
+    close = next(c for c in cells if "close_connection" in c.source)
+    last_line = _stdout(close).strip()
+    assert " close 4000 class is over " in last_line and "closing" not in last_line
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
