@@ -1,7 +1,7 @@
 """The command line: ``python -m ohws_jupyter serve|demo``.
 
-``demo`` starts the embedded server and JupyterLab on the quickstart notebook
-(see :mod:`ohws_jupyter.demo`).
+``demo`` starts JupyterLab on the quickstart notebook, whose embedded server is
+the peer (see :mod:`ohws_jupyter.demo`).
 
 ``serve`` prints the URL it listens on as its first line of standard output,
 logs connections and messages to standard error with timestamps, and on
@@ -109,9 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
     demo = sub.add_parser(
         "demo",
-        help="the embedded server plus JupyterLab on the quickstart notebook",
-        description="Start a lab-mode WebSocket server and JupyterLab (127.0.0.1) on "
-        "notebooks/01-quickstart.ipynb; --check runs the notebooks headless instead.",
+        help="JupyterLab on the quickstart notebook",
+        description="Start JupyterLab (127.0.0.1) on notebooks/01-quickstart.ipynb, whose "
+        "embedded server is the peer; Ctrl-C or SIGTERM stops it and its kernels. "
+        "--check runs the notebooks headless instead.",
     )
     demo_module.add_arguments(demo)
     demo.set_defaults(run=demo_module.run)

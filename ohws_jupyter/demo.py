@@ -247,7 +247,8 @@ def _stop_lab(proc: subprocess.Popen[Any]) -> None:
     """Stop JupyterLab and its kernels: SIGTERM, a deadline, then SIGKILL what is left."""
     # Noted before the stop: once JupyterLab exits, its kernels have another parent.
     below = _descendants(proc.pid)
-    if proc.poll() is None:
+    running = proc.poll() is None
+    if running:
         print("stopping JupyterLab and its kernels ...", flush=True)
         # SIGTERM makes the server shut its kernels down; SIGINT would ask first.
         proc.send_signal(signal.SIGTERM)
@@ -255,7 +256,7 @@ def _stop_lab(proc: subprocess.Popen[Any]) -> None:
             proc.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+                os.killpg(proc.pid, signal.SIGKILL)  # its session: the whole group
             proc.wait(5)
     left = _wait_gone(below, time.monotonic() + 5)
     for pid in left:
@@ -264,6 +265,8 @@ def _stop_lab(proc: subprocess.Popen[Any]) -> None:
     for pid in _wait_gone(left, time.monotonic() + 5):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    if running:
+        print("stopped", flush=True)
 
 
 class _Stop(Exception):
@@ -365,4 +368,3 @@ def serve_lab(folder: Path, args: argparse.Namespace) -> int:
             if proc is not None:
                 with _no_interruptions():
                     _stop_lab(proc)
-                    print("stopped", flush=True)

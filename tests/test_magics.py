@@ -292,9 +292,14 @@ def test_interrupted_connect_leaves_the_runtime_working(
     try:
         port = silent.getsockname()[1]
         interrupter = interrupt_when_blocked("connect")
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt) as info:
             ws(f"connect ws://127.0.0.1:{port} -n stuck --timeout 60")
         interrupter.join(10)
+        # What IPython shows instead of a traceback: one line.
+        assert info.value._render_traceback_() == [
+            f"KeyboardInterrupt: %ws connect stopped; the attempt to ws://127.0.0.1:{port} "
+            "is abandoned and other connections go on"
+        ]
         stuck = magics.connections["stuck"].ws
         wait_until(lambda: stuck.state is ReadyState.CLOSED, 10, "the attempt to end")
     finally:
