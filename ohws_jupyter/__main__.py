@@ -1,7 +1,7 @@
 """The command line: ``python -m ohws_jupyter serve|demo``.
 
-``demo`` starts the embedded server and JupyterLab on the quickstart notebook
-(see :mod:`ohws_jupyter.demo`).
+``demo`` starts JupyterLab on the quickstart notebook, whose embedded server is
+the peer (see :mod:`ohws_jupyter.demo`).
 
 ``serve`` prints the URL it listens on as its first line of standard output,
 logs connections and messages to standard error with timestamps, and on
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import sys
 import time
@@ -25,11 +26,22 @@ from .server import createWebSocketServer
 from .server_modes import LAB_HELP
 from .server_options import MODES, WebSocketConnection, WebSocketMessage
 
-__all__ = ["build_parser", "main", "serve_main"]
+__all__ = ["build_parser", "build_serve_parser", "main", "serve_main"]
 
 log = logging.getLogger("ohws_jupyter.serve")
 # How long stopping may take before we give up waiting for slow clients.
 STOP_TIMEOUT = 15.0
+# The API's config fields, as the flags that set them: serve's errors name the flags.
+_FLAGS = {
+    "serverCert.certPath": "--cert",
+    "serverCert.keyPath": "--key",
+    "serverPort": "--port",
+    "serverIP": "--host",
+    "maxConcurrentClientsNumber": "--max-clients",
+    "maxConnectionsForOneClient": "--max-per-client",
+    "protocol": "--protocol",
+}
+_FIELD = re.compile(r"\b(" + "|".join(re.escape(f) for f in _FLAGS) + r")\b")
 
 
 def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,6 +75,22 @@ def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_SERVE_DESCRIPTION = "Run a WebSocket server until Ctrl-C."
+
+
+def build_serve_parser(prog: str = "ohws-serve") -> argparse.ArgumentParser:
+    """The parser of the ``ohws-serve`` command (``serve`` on its own)."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=_SERVE_DESCRIPTION,
+        epilog=LAB_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_serve_arguments(parser)
+    parser.set_defaults(run=_serve)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m ohws_jupyter`` parser, one subcommand per tool."""
     parser = argparse.ArgumentParser(
@@ -73,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser(
         "serve",
         help="run a WebSocket server (echo, broadcast or lab)",
-        description="Run a WebSocket server until Ctrl-C.",
+        description=_SERVE_DESCRIPTION,
         epilog=LAB_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -81,9 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
     demo = sub.add_parser(
         "demo",
-        help="the embedded server plus JupyterLab on the quickstart notebook",
-        description="Start a lab-mode WebSocket server and JupyterLab (127.0.0.1) on "
-        "notebooks/01-quickstart.ipynb; --check runs the notebooks headless instead.",
+        help="JupyterLab on the quickstart notebook",
+        description="Start JupyterLab (127.0.0.1) on notebooks/01-quickstart.ipynb, whose "
+        "embedded server is the peer; Ctrl-C or SIGTERM stops it and its kernels. "
+        "--check runs the notebooks headless instead.",
     )
     demo_module.add_arguments(demo)
     demo.set_defaults(run=demo_module.run)
@@ -121,8 +150,11 @@ def _serve(args: argparse.Namespace) -> int:
     }
     if args.protocol:
         config["protocol"] = args.protocol
-    if args.cert or args.key:
-        config["serverCert"] = {"certPath": args.cert or "", "keyPath": args.key or ""}
+    if bool(args.cert) != bool(args.key):
+        print("error: --cert and --key go together; give both", file=sys.stderr)
+        return 2
+    if args.cert:
+        config["serverCert"] = {"certPath": args.cert, "keyPath": args.key}
 
     server = createWebSocketServer()
     server.on("connect", lambda conn: log.info("= connect %s", _who(conn)))
@@ -138,7 +170,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         server.start(config).result(30)
     except BusinessError as err:
-        print(f"error: {err.message}", file=sys.stderr)
+        print(f"error: {_as_flags(err.message)}", file=sys.stderr)
         return 2
     # The first line of stdout is the URL, for people and for scripts that wait for it.
     print(server.url, flush=True)
@@ -170,6 +202,11 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _as_flags(message: str) -> str:
+    """An API error message with the config fields named as this command's flags."""
+    return _FIELD.sub(lambda m: _FLAGS[m.group(1)], message)
+
+
 def _log_message(message: WebSocketMessage) -> None:
     log.info("< %s %s", _who(message.clientConnection), _show(message.data))
 
@@ -182,8 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def serve_main(argv: Sequence[str] | None = None) -> int:
     """The ``ohws-serve`` console script: ``serve`` without the subcommand word."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    return main(["serve", *argv])
+    args = build_serve_parser().parse_args(argv)
+    return int(args.run(args))
 
 
 if __name__ == "__main__":

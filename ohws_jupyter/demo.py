@@ -1,30 +1,51 @@
-"""``python -m ohws_jupyter demo``: the embedded server plus JupyterLab on the quickstart.
+"""``python -m ohws_jupyter demo``: JupyterLab on the quickstart notebook.
 
-The demo starts a ``lab``-mode embedded server for the user's own experiments,
-then JupyterLab on 127.0.0.1 with a fresh token, opened on
-``notebooks/01-quickstart.ipynb``. ``--no-browser`` prints the URL (with its
+The demo starts JupyterLab on 127.0.0.1 with a fresh token, opened on
+``notebooks/01-quickstart.ipynb``; every notebook starts its own embedded
+server, so nothing else is needed. ``--no-browser`` prints the URL (with its
 token) instead of opening a browser; ``--check`` runs the notebooks headless on
 a real kernel and exits 0 if every cell ran, 1 otherwise.
+
+Stopping: Ctrl-C or SIGTERM (or SIGHUP) stops JupyterLab, which shuts its
+kernels down, waits for it with a deadline, and then ends whatever of it is
+left. JupyterLab runs in its own session, so a Ctrl-C in the terminal reaches
+only the demo, never JupyterLab's "Shut down this Jupyter server?" prompt.
+
+The token travels in a file only this user can read, never on a command line
+that ``ps`` shows to everyone.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
+import re
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
-import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-__all__ = ["QUICKSTART", "add_arguments", "find_notebooks", "run"]
+__all__ = ["QUICKSTART", "add_arguments", "check", "find_notebooks", "run", "serve_lab"]
 
 #: The notebook the demo opens and ``--check`` runs first.
 QUICKSTART = "01-quickstart.ipynb"
+#: Seconds JupyterLab gets to shut its kernels down before it is killed.
+STOP_TIMEOUT = 20.0
+# JupyterLab settings whose defaults the demo changes: no toast asking to fetch
+# Jupyter news, no update check (the demo is offline). A user's own settings win.
+_LAB_DEFAULTS = {
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}
+}
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,8 +94,25 @@ def run(args: argparse.Namespace) -> int:
     return serve_lab(folder, args)
 
 
+# -- --check ------------------------------------------------------------------------------
+def _plain(text: str) -> str:
+    """``text`` without terminal colour codes (IPython colours its tracebacks)."""
+    return _ANSI.sub("", text)
+
+
+def _cell_name(cell: Any, index: int) -> str:
+    """'cell N (its first line)': what a reader finds the cell by."""
+    first = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
+    first = first if len(first) <= 40 else first[:39] + "…"
+    return f"cell {index + 1} ({first})"
+
+
 def check(folder: Path, names: list[str], timeout: float) -> int:
-    """Execute notebooks top to bottom on a real kernel; 0 if all ran."""
+    """Execute notebooks top to bottom on a real kernel; 0 if all ran.
+
+    A failure is reported as one plain line: the notebook, the cell, and the
+    error's name and message (the full traceback is in the notebook itself).
+    """
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -83,35 +121,45 @@ def check(folder: Path, names: list[str], timeout: float) -> int:
     for name in names:
         nb = nbformat.read(folder / name, as_version=4)
         start = time.monotonic()
+        failing: list[str] = []
         client = NotebookClient(
             nb,
             kernel_name="python3",
             timeout=timeout,
             resources={"metadata": {"path": str(folder)}},
+            # The reply names the error but not the cell (a UsageError has no
+            # error output to find it by): note the cell as it fails.
+            on_cell_error=lambda cell, cell_index, failing=failing, **_: failing.append(
+                _cell_name(cell, cell_index)
+            ),
         )
         try:
             client.execute()
         except CellExecutionError as exc:
             failed += 1
-            lines = str(exc).strip().splitlines()
-            print(f"FAIL {name}: {lines[-1] if lines else exc}", flush=True)
+            message = _plain(exc.evalue).strip().splitlines()
+            what = f"{exc.ename}: {message[0] if message else ''}".strip()
+            where = failing[0] if failing else "a cell"
+            print(f"FAIL {name}, {where}: {what}", flush=True)
             continue
         except Exception as exc:  # a cell timed out, the kernel died, ...
             failed += 1
-            print(f"FAIL {name}: {type(exc).__name__}: {str(exc).splitlines()[0]}", flush=True)
+            lines = _plain(str(exc)).strip().splitlines()
+            print(f"FAIL {name}: {type(exc).__name__}: {lines[0] if lines else ''}", flush=True)
             continue
         print(f"ok   {name} ({time.monotonic() - start:.1f} s)", flush=True)
     print(f"{len(names) - failed} passed, {failed} failed", flush=True)
     return 1 if failed else 0
 
 
+# -- JupyterLab ---------------------------------------------------------------------------
 def _free_port(ip: str) -> int:
     with socket.socket() as s:
         s.bind((ip, 0))
         return s.getsockname()[1]
 
 
-def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> bool:
+def _wait_ready(url: str, proc: subprocess.Popen[Any], timeout: float = 60) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -125,56 +173,198 @@ def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> bool:
     return False
 
 
-def serve_lab(folder: Path, args: argparse.Namespace) -> int:
-    """Start the lab-mode server and JupyterLab; run until Ctrl-C."""
-    from .server import createWebSocketServer
+def _private_config(folder: Path, token: str) -> dict[str, str]:
+    """Write the token and the lab defaults under ``folder``; the environment that uses them."""
+    token_file = folder / "token"
+    # Created 0600 in a 0700 folder: no other user can read the token.
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token)
+    labconfig = folder / "labconfig"
+    labconfig.mkdir()
+    (labconfig / "default_setting_overrides.json").write_text(json.dumps(_LAB_DEFAULTS))
+    env = {k: v for k, v in os.environ.items() if k != "JUPYTER_TOKEN"}  # it would win
+    env["JUPYTER_TOKEN_FILE"] = str(token_file)
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+        p for p in (str(folder), os.environ.get("JUPYTER_CONFIG_PATH", "")) if p
+    )
+    return env
 
+
+def _process_table() -> dict[int, tuple[int, str]]:
+    """Every process as pid -> (parent pid, start time), from /proc (empty elsewhere)."""
+    table: dict[int, tuple[int, str]] = {}
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue  # it ended meanwhile
+            # The command name is in parentheses and may hold spaces: split after it.
+            fields = stat[stat.rfind(")") + 2 :].split()
+            table[int(entry.name)] = (int(fields[1]), fields[19])
+    return table
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """The processes below ``pid`` (kernels, ...) as pid -> start time."""
+    table = _process_table()
+    found: dict[int, str] = {}
+    parents = [pid]
+    while parents:
+        parent = parents.pop()
+        for child, (ppid, started) in table.items():
+            if ppid == parent and child not in found:
+                found[child] = started
+                parents.append(child)
+    return found
+
+
+def _still_running(pid: int, started: str) -> bool:
+    """Whether ``pid`` is still the process that started at ``started`` (not a reused pid)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return fields[19] == started and fields[0] != "Z"
+
+
+def _wait_gone(pids: dict[int, str], deadline: float) -> dict[int, str]:
+    while time.monotonic() < deadline:
+        pids = {pid: t for pid, t in pids.items() if _still_running(pid, t)}
+        if not pids:
+            break
+        time.sleep(0.05)
+    return {pid: t for pid, t in pids.items() if _still_running(pid, t)}
+
+
+def _stop_lab(proc: subprocess.Popen[Any]) -> None:
+    """Stop JupyterLab and its kernels: SIGTERM, a deadline, then SIGKILL what is left."""
+    # Noted before the stop: once JupyterLab exits, its kernels have another parent.
+    below = _descendants(proc.pid)
+    running = proc.poll() is None
+    if running:
+        print("stopping JupyterLab and its kernels ...", flush=True)
+        # SIGTERM makes the server shut its kernels down; SIGINT would ask first.
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # its session: the whole group
+            proc.wait(5)
+    left = _wait_gone(below, time.monotonic() + 5)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    for pid in _wait_gone(left, time.monotonic() + 5):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    if running:
+        print("stopped", flush=True)
+
+
+class _Stop(Exception):
+    """A stop signal arrived (SIGTERM, SIGHUP; Ctrl-C is a KeyboardInterrupt)."""
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into ``_Stop``, so the cleanup runs as for Ctrl-C."""
+
+    def stop(signum: int, frame: Any) -> None:
+        raise _Stop(signal.Signals(signum).name)
+
+    names = ("SIGTERM", "SIGHUP")
+    previous = {
+        getattr(signal, n): signal.signal(getattr(signal, n), stop)
+        for n in names
+        if hasattr(signal, n)
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def _no_interruptions() -> Iterator[None]:
+    """Ignore Ctrl-C and stop signals: a second one must not cut the cleanup short."""
+    signums = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s]
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in signums}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def serve_lab(folder: Path, args: argparse.Namespace) -> int:
+    """Start JupyterLab on the quickstart; run until Ctrl-C or SIGTERM, then stop it all."""
     jupyter = shutil.which("jupyter")
     if jupyter is None:
         print("error: JupyterLab is not installed: pip install 'ohws_jupyter[demo]'")
         return 2
-    server = createWebSocketServer()
-    server.start({"serverPort": 0, "mode": "lab"}).result(30)
     token = secrets.token_hex(16)
     port = args.port or _free_port(args.ip)
-    root = folder.parent
+    page = f"/lab/tree/{folder.name}/{QUICKSTART}"
     command = [
         jupyter,
         "lab",
         f"--ip={args.ip}",
         f"--port={port}",
-        f"--ServerApp.token={token}",
-        f"--ServerApp.root_dir={root}",
-        f"--LabApp.default_url=/lab/tree/{folder.name}/{QUICKSTART}",
+        f"--ServerApp.root_dir={folder.parent}",
+        f"--LabApp.default_url={page}",
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        # A busy --port is an error, not a silent move to another port.
+        "--ServerApp.port_retries=0",
     ]
     if args.no_browser:
         command.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
-    env = dict(os.environ, OHWS_DEMO_URL=server.url or "")
-    proc = subprocess.Popen(command, env=env)
     base = f"http://{args.ip}:{port}"
-    try:
-        if not _wait_ready(f"{base}/api/status?token={token}", proc):
-            print("error: JupyterLab did not start; see its messages above", flush=True)
-            return 1
-        print(
-            f"\nohws_jupyter demo is running (Ctrl-C stops it)\n"
-            f"  JupyterLab: {base}/lab/tree/{folder.name}/{QUICKSTART}?token={token}\n"
-            f"  lab-mode WebSocket server for your own tries: {server.url}\n",
-            flush=True,
-        )
-        return proc.wait()
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # SIGINT would ask "Shutdown?" on a terminal
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        server.stop().result(15)
-        sys.stdout.flush()
+    with tempfile.TemporaryDirectory(prefix="ohws-demo-") as private, _stop_signals():
+        env = _private_config(Path(private), token)
+        log_path = Path(private) / "jupyterlab.log"
+        proc: subprocess.Popen[Any] | None = None
+        try:
+            # Its own session: the terminal's Ctrl-C reaches the demo only, and
+            # JupyterLab never asks "Shut down this Jupyter server (y/[n])?".
+            # Its log (and its kernels') goes to a file, shown if it fails to start:
+            # the rest is nothing a demo user can act on.
+            with open(log_path, "wb") as log:
+                proc = subprocess.Popen(
+                    command,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            if not _wait_ready(f"{base}/api/status?token={token}", proc):
+                tail = log_path.read_text(errors="replace").splitlines()[-20:]
+                print("\n".join(["error: JupyterLab did not start; its last messages:", *tail]))
+                return 1
+            print(
+                f"\nohws_jupyter demo is running (Ctrl-C stops it)\n"
+                f"  JupyterLab: {base}{page}?token={token}\n",
+                flush=True,
+            )
+            code = proc.wait()
+            tail = log_path.read_text(errors="replace").splitlines()[-20:]
+            print("\n".join([f"JupyterLab ended by itself (status {code}):", *tail]))
+            return 1 if code else 0
+        except (KeyboardInterrupt, _Stop):
+            return 0
+        finally:
+            if proc is not None:
+                with _no_interruptions():
+                    _stop_lab(proc)

@@ -29,7 +29,6 @@ import dataclasses
 import difflib
 import json
 import re
-import shlex
 import sys
 import threading
 import time
@@ -50,7 +49,7 @@ from .events import Record
 from .options import CloseResult, WebSocketRequestOptions, mask_url
 from .promise import Promise
 
-__all__ = ["WebSocketMagics", "load_ipython_extension"]
+__all__ = ["Interrupted", "WebSocketMagics", "load_ipython_extension"]
 
 #: Connection name used when ``-n`` is not given; re-running a cell replaces it.
 DEFAULT_NAME = "ws"
@@ -65,9 +64,32 @@ LOG_BYTES = 64 * 1024 * 1024
 _POLL = 0.05
 _SEND_TIMEOUT = 30.0
 _SHOWN_CHARS = 200
-_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-# One shell word: bare characters and quoted runs, as shlex reads them.
-_WORD = re.compile(r"""(?:[^\s'"]+|'[^']*'|"(?:\\.|[^"\\])*")+""")
+# Used with fullmatch: a "$" anchor would also accept one trailing newline.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# One shell word: bare characters and quoted runs, as shlex reads them ...
+_WORD = re.compile(r"""(?:[^\s'"]+|'[^']*'|"[^"\\]*(?:\\.[^"\\]*)*")+""")
+# ... and its pieces, to take the quotes off.
+_PIECE = re.compile(r"""([^\s'"]+)|'([^']*)'|"([^"\\]*(?:\\.[^"\\]*)*)\"""")
+# Inside double quotes a backslash escapes only these (POSIX).
+_DQ_ESCAPE = re.compile(r'\\(["\\$`])')
+_SPACE = re.compile(r"\s*")
+# Longest word read as a possible option or close code: longer ones are text.
+_OPTION_CHARS = 1024
+# Longest argument text read with shlex (all but send and close): far more than
+# any URL (under 8196 characters) with headers needs.
+_MAX_ARGS = 100_000
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or a kernel interrupt) stopped a ``%ws`` command; IPython shows one line.
+
+    IPython prints an exception's ``_render_traceback_()`` instead of a
+    traceback: the interrupt was asked for, and the frames of this module would
+    only bury the sentence that says what happened to the connection.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"KeyboardInterrupt: {self}"]
 
 
 class _Connection:
@@ -242,7 +264,7 @@ def _headers(lines: list[str]) -> dict[str, str]:
         # The value may be a credential: never echo it back in an error.
         if not colon:
             raise UsageError("a header needs a colon; write it as -H 'Name: value'")
-        if not _HEADER_NAME.match(name):
+        if not _HEADER_NAME.fullmatch(name):
             raise UsageError(
                 f"header name {name!r} is not valid; use letters, digits and - "
                 "as in -H 'X-Token: value'"
@@ -251,40 +273,98 @@ def _headers(lines: list[str]) -> dict[str, str]:
     return out
 
 
+def _unquote(raw: str) -> str:
+    """A shell word without its quotes (POSIX rules), in linear time."""
+    if "'" not in raw and '"' not in raw:
+        return raw
+    return "".join(
+        bare or single or _DQ_ESCAPE.sub(r"\1", double or "")
+        for bare, single, double in (m.groups() for m in _PIECE.finditer(raw))
+    )
+
+
+def _word_at(line: str, pos: int, limit: int | None = None) -> tuple[str, int, int] | None:
+    """The shell word at ``pos`` (after spaces) as (unquoted, start, end), or None.
+
+    None at the end of the line, at a word with an unclosed quote, and, given
+    ``limit``, at a word longer than that: options and close codes are short,
+    so a long word is text and is never scanned to its end.
+
+    Linear in the length of the word, unlike ``shlex``, which builds each word a
+    character at a time and takes minutes on a 10 MB message.
+    """
+    pos = _SPACE.match(line, pos).end()
+    end = len(line) if limit is None else min(len(line), pos + limit)
+    match = _WORD.match(line, pos, end)
+    if match is None or (match.end() < len(line) and not line[match.end()].isspace()):
+        return None
+    return _unquote(match.group(0)), match.start(), match.end()
+
+
 def _split_options(line: str, with_value: set[str], flags: set[str]) -> tuple[list[str], str]:
     """Split the leading options of ``line`` from the raw text after them.
 
     ``%ws send`` sends the rest of the line as typed, quotes and spacing kept,
-    so only the known options at its start are parsed as shell words.
+    so only the known options at its start are read as shell words; ``--``
+    ends them.
     """
-    rest = line.strip()
     argv: list[str] = []
-    while rest:
-        match = _WORD.match(rest)
-        if match is None:
+    pos = 0
+    while True:
+        found = _word_at(line, pos, _OPTION_CHARS)
+        if found is None:
             break
-        try:
-            word = shlex.split(match.group(0))[0]
-        except (ValueError, IndexError):
-            break
+        word, _, end = found
         option = word.split("=", 1)[0]
         if word == "--":
-            rest = rest[match.end() :].lstrip()
+            pos = end
             break
         if option not in with_value and option not in flags:
             break
+        if end > _MAX_ARGS:
+            raise UsageError(
+                f"the options take over {_MAX_ARGS:,} characters; "
+                "put the text after them (or after --)"
+            )
         argv.append(word)
-        rest = rest[match.end() :].lstrip()
-        if option in with_value and "=" not in word and rest:
-            value = _WORD.match(rest)
+        pos = end
+        if option in with_value and "=" not in word:
+            value = _word_at(line, pos)  # a value may be long: --binary with 5 MB of hex
             if value is None:
+                break  # argparse says the value is missing
+            argv.append(value[0])
+            pos = value[2]
+    return argv, line[pos:].strip()
+
+
+def _split_trailing(text: str, with_value: set[str], flags: set[str]) -> tuple[str, list[str]]:
+    """Split options written after the text (``%ws close 4000 bye -n a``) from it.
+
+    Only a run of known options that reaches the end of the line counts; the
+    text before it is kept as typed.
+    """
+    words: list[tuple[str, int, int]] = []
+    pos = 0
+    while (found := _word_at(text, pos)) is not None:
+        words.append(found)
+        pos = found[2]
+    for first in range(len(words)):
+        argv: list[str] = []
+        i = first
+        while i < len(words):
+            word = words[i][0]
+            option = word.split("=", 1)[0]
+            if option in flags or (option in with_value and "=" in word):
+                argv.append(word)
+                i += 1
+            elif option in with_value and i + 1 < len(words):
+                argv += [word, words[i + 1][0]]
+                i += 2
+            else:
                 break
-            try:
-                argv.append(shlex.split(value.group(0))[0])
-            except (ValueError, IndexError):
-                argv.append(value.group(0))
-            rest = rest[value.end() :].lstrip()
-    return argv, rest
+        if argv and i == len(words) and pos == len(text):
+            return text[: words[first][1]].rstrip(), argv
+    return text, []
 
 
 def _positive(value: float | None, option: str) -> None:
@@ -312,7 +392,7 @@ def _serve(magics: WebSocketMagics, args: argparse.Namespace, cell: str | None) 
 
 
 @magic_arguments("ws connect")
-@argument("url", metavar="URL", nargs="?", help="ws:// or wss:// address")
+@argument("url", metavar="URL", help="ws:// or wss:// address")
 @argument("-n", "--name", help=f"name of the connection (default {DEFAULT_NAME!r})")
 @argument(
     "-H",
@@ -377,12 +457,16 @@ def _wait(magics: WebSocketMagics, args: argparse.Namespace, cell: str | None) -
 
 
 @magic_arguments("ws close")
-@argument("code", metavar="CODE", nargs="?", help="close code (default 1000)")
-@argument("reason", metavar="REASON", nargs="*", help="close reason: the rest of the line")
+@argument("code", metavar="CODE", nargs="?", help="close code, a whole number (default 1000)")
+@argument("reason", metavar="REASON", nargs="*", help="the rest of the line, as typed")
 @argument("-n", "--name", help="connection (default: the most recent)")
 @argument("--all", action="store_true", help="close every open connection of this shell")
 def _close(magics: WebSocketMagics, args: argparse.Namespace, cell: str | None) -> Any:
-    """Close and wait for the closing handshake; returns the CloseResult."""
+    """Close and wait for the closing handshake; returns the CloseResult.
+
+    The reason is the rest of the line as typed; -n NAME and --all may come
+    first or last. A reason that starts with a digit needs the code before it.
+    """
     return magics.close(args)
 
 
@@ -418,6 +502,12 @@ def _log(magics: WebSocketMagics, args: argparse.Namespace, cell: str | None) ->
 def _panel(magics: WebSocketMagics, args: argparse.Namespace, cell: str | None) -> Any:
     """Display the live panel of a connection; returns the widget."""
     conn = magics.target(args.name)
+    if getattr(magics.shell, "kernel", None) is None:
+        # A terminal would print the widget's repr: nothing to see or click.
+        raise UsageError(
+            "%ws panel needs a Jupyter front end (JupyterLab, Notebook, VS Code); "
+            "in a terminal %ws log and %ws status show the same"
+        )
     from .panel import WebSocketPanel  # needs ipywidgets: imported only when asked for
 
     return WebSocketPanel(conn.ws)
@@ -461,9 +551,12 @@ COMMANDS: dict[str, Callable[..., Any]] = {
 }
 # Record, replay and assert: replay, expect, request, export, log --save, connect --reconnect.
 COMMANDS.update(magics_record.commands(COMMANDS))
-# %ws send options, for splitting them from the raw message text.
-_SEND_VALUES = {"-n", "--name", "--binary", "--base64"}
-_SEND_FLAGS = {"--json", "-h", "--help"}
+# Commands whose text after the options is kept as typed: their options with a
+# value, and their flags, for splitting the options off.
+_RAW_TEXT: dict[str, tuple[set[str], set[str]]] = {
+    "send": ({"-n", "--name", "--binary", "--base64"}, {"--json", "-h", "--help"}),
+    "close": ({"-n", "--name"}, {"--all", "-h", "--help"}),
+}
 
 
 def _summary(fn: Callable[..., Any]) -> str:
@@ -479,6 +572,21 @@ def _overview() -> str:
         "Without -n a command acts on the most recent connection. "
         "%ws help COMMAND shows one command's options."
     )
+
+
+def _parse_error(magics: WebSocketMagics, name: str, message: str) -> UsageError:
+    """The UsageError for what argparse refused in ``%ws name ...``."""
+    if name == "connect":
+        if message.startswith("the following arguments are required: URL"):
+            return magics.missing_url()
+        if message.startswith("unrecognized arguments:"):
+            # Most often an unquoted -H Authorization: Bearer ...: do not repeat it.
+            return UsageError(
+                "%ws connect: words after the URL and options that are neither "
+                "(not shown: they may hold a credential); quote each header as "
+                "-H 'Name: value'; see %ws help connect"
+            )
+    return UsageError(f"%ws {name}: {message}; see %ws help {name}")
 
 
 def _unknown(command: str) -> UsageError:
@@ -513,25 +621,46 @@ class WebSocketMagics(Magics):
             raise _unknown(name)
         if cell is not None and name != "send":
             raise UsageError(f"%%ws works only with send; write %ws {name} on a line instead")
-        if name == "send":
-            argv, text = _split_options(rest, _SEND_VALUES, _SEND_FLAGS)
-            argv += ["--", text] if text else []
+        text = None
+        if name in _RAW_TEXT:
+            # The text after the options is kept as typed, in time linear in its length.
+            with_value, flags = _RAW_TEXT[name]
+            argv, text = _split_options(rest, with_value, flags)
+            if name == "close" and len(text) <= _OPTION_CHARS:
+                # A longer text is refused anyway (a reason is at most 123 bytes).
+                text, more = _split_trailing(text, with_value, flags)
+                argv += more
+        elif len(rest) > _MAX_ARGS:
+            # shlex takes time quadratic in a word's length: refuse before reading.
+            raise UsageError(
+                f"%ws {name}: the arguments are {len(rest):,} characters; "
+                f"at most {_MAX_ARGS:,} are read"
+            )
         else:
             # Quotes group words as in a shell, so -H 'Name: value' is one argument.
             try:
                 argv = arg_split(rest, posix=not sys.platform.startswith("win"))
             except ValueError as exc:  # shlex: "No closing quotation"
+                # Not the line itself: it may hold a header's credential.
                 raise UsageError(
-                    f"%ws {name}: {str(exc).lower()} in {rest!r}; close the quote or drop it"
+                    f"%ws {name}: {str(exc).lower()}; close the quote or drop it"
                 ) from None
-        if "-h" in argv or "--help" in argv:
+        options = argv[: argv.index("--")] if "--" in argv else argv
+        if "-h" in options or "--help" in options:
             print(fn.__doc__)
             return None
         try:
             args = fn.parser.parse_args(argv)
         except UsageError as exc:
-            raise UsageError(f"%ws {name}: {exc}; see %ws help {name}") from None
-        return fn(self, args, cell)
+            raise _parse_error(self, name, str(exc)) from None
+        if text is not None:
+            args.text = text
+        try:
+            return fn(self, args, cell)
+        except Interrupted:
+            raise
+        except KeyboardInterrupt:
+            raise Interrupted(f"%ws {name} stopped") from None
 
     # -- the connections --------------------------------------------------------------
     def target(self, name: str | None) -> _Connection:
@@ -542,8 +671,8 @@ class WebSocketMagics(Magics):
             return self.connections[self.current]
         conn = self.connections.get(name)
         if conn is None:
-            known = ", ".join(repr(n) for n in self.connections)
-            also = f" (open ones: {known})" if known else ""
+            known = ", ".join(f"{n!r} {c.ws.state.name}" for n, c in self.connections.items())
+            also = f" (this shell has {known})" if known else ""
             raise UsageError(
                 f"no connection named {name!r}{also}; open it with %ws connect URL -n {name}"
             )
@@ -571,11 +700,14 @@ class WebSocketMagics(Magics):
                 _settle(promise, 5)
         conn.stop()
 
+    def missing_url(self) -> UsageError:
+        served = self.server.url if self.server is not None else None
+        example = served or "ws://127.0.0.1:8765"
+        return UsageError(f"%ws connect needs a URL, e.g. %ws connect {example}")
+
     def connect(self, args: argparse.Namespace) -> WebSocket:
         if not args.url:
-            served = self.server.url if self.server is not None else None
-            example = served or "ws://127.0.0.1:8765"
-            raise UsageError(f"%ws connect needs a URL, e.g. %ws connect {example}")
+            raise self.missing_url()
         _positive(args.timeout, "--timeout")
         options = WebSocketRequestOptions(
             header=_headers(args.header),
@@ -603,7 +735,10 @@ class WebSocketMagics(Magics):
         except KeyboardInterrupt:
             # Give up this attempt only; other connections and the runtime go on.
             ws.close()
-            raise
+            raise Interrupted(
+                f"%ws connect stopped; the attempt to {mask_url(args.url)} is abandoned "
+                "and other connections go on"
+            ) from None
         except TimeoutError:
             ws.close()
             raise UsageError(
@@ -617,7 +752,7 @@ class WebSocketMagics(Magics):
         return ws
 
     def send(self, args: argparse.Namespace, cell: str | None) -> bool:
-        text = " ".join(args.text)
+        text = args.text
         if args.binary is not None and args.base64 is not None:
             raise UsageError("give either --binary or --base64, not both")
         data: str | bytes
@@ -669,29 +804,39 @@ class WebSocketMagics(Magics):
         kind, count = args.event, args.count or 1
         deadline = time.monotonic() + args.timeout if args.timeout else None
         with conn.cond:
-            # KeyboardInterrupt leaves here with nothing taken: the next wait sees it all.
-            while True:
-                found = conn.pending(kind)
-                if len(found) >= count:
-                    break
-                if conn.ended:
-                    raise UsageError(_ended_text(conn, kind, count, len(found)))
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    raise UsageError(_timeout_text(conn, kind, count, len(found), args.timeout))
-                conn.cond.wait(_POLL if left is None else min(_POLL, left))
+            # An interrupt leaves here with nothing taken: the next wait sees it all.
+            try:
+                while True:
+                    found = conn.pending(kind)
+                    if len(found) >= count:
+                        break
+                    if conn.ended:
+                        raise UsageError(_ended_text(conn, kind, count, len(found)))
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        raise UsageError(_timeout_text(conn, kind, count, len(found), args.timeout))
+                    conn.cond.wait(_POLL if left is None else min(_POLL, left))
+            except KeyboardInterrupt:
+                raise Interrupted(
+                    f"%ws wait stopped; {conn.name!r} stays open and the next %ws wait "
+                    "still sees every message"
+                ) from None
             found = found[:count]
             conn.taken[kind] = found[-1][0]
         values = [_value(r) for _, r in found]
         return values if args.count is not None else values[0]
 
     def close(self, args: argparse.Namespace) -> Any:
-        code, reason = 1000, " ".join(args.reason)
-        if args.code is not None:
-            if re.fullmatch(r"[+-]?\d+", args.code):
-                code = int(args.code)
-            else:  # no code given: the whole rest of the line is the reason
-                reason = " ".join([args.code, *args.reason])
+        code, reason = 1000, args.text
+        first = _word_at(args.text, 0, _OPTION_CHARS)
+        if first is not None and re.match(r"[+-]?\d", first[0]):
+            # A leading number is the code: 1000.5, 0x3e8 or 4OO1 is a typo, not a reason.
+            if not re.fullmatch(r"[+-]?\d+", first[0]):
+                raise UsageError(
+                    f"close code {first[0]!r} is not a whole number; write a code such as "
+                    "1000 or 4000, then the reason"
+                )
+            code, reason = int(first[0]), args.text[first[2] :].strip()
         if args.all:
             if args.name is not None:
                 raise UsageError("give either -n NAME or --all, not both")

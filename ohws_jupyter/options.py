@@ -85,7 +85,8 @@ _HANDSHAKE_HEADERS = frozenset(
         "sec-websocket-extensions",
     }
 )
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# Used with fullmatch: a "$" anchor would also accept one trailing newline.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _T = TypeVar("_T")
 
 
@@ -281,6 +282,34 @@ SENSITIVE_QUERY = frozenset(
 _URL_IN_TEXT = re.compile(r"wss?://[^\s'\"<>]+", re.IGNORECASE)
 
 
+def _loose_userinfo(url: str) -> tuple[int, int] | None:
+    """Where a password with an unencoded ``/``, ``?`` or ``#`` sits: (start, index of ``@``).
+
+    ``urlsplit`` ends the authority at the first ``/``, ``?`` or ``#``, so in
+    ``ws://alice:p#ss@host`` it sees the host ``alice`` and the fragment
+    ``ss@host``: the password would be shown. A ``user:`` prefix followed, past
+    such a character, by an ``@`` is taken for credentials up to the last ``@``.
+    That may also mask an ``@`` in the path of a URL with a port
+    (``ws://host:80/@me``); showing too little beats showing a password.
+    """
+    scheme = url.find("://")
+    if scheme < 0:
+        return None
+    start = scheme + 3
+    at = url.rfind("@")
+    if at < start:
+        return None
+    ends = [i for i in (url.find(c, start) for c in "/?#") if i >= 0]
+    end = min(ends, default=len(url))
+    authority = url[start:end]
+    if at < end or "@" in authority or ":" not in authority or authority.startswith("["):
+        return None  # ordinary userinfo (urlsplit finds it), or no user:password shape
+    query = url.find("?", start, at)
+    if query >= 0 and "=" in url[query:at]:
+        return None  # an address in a query value, as in ?email=a@b
+    return start, at
+
+
 def mask_url(url: Any) -> Any:
     """``url`` with a password and token-like query values replaced by ``***``.
 
@@ -288,6 +317,11 @@ def mask_url(url: Any) -> Any:
     """
     if not isinstance(url, str) or not url:
         return url
+    loose = _loose_userinfo(url)
+    if loose is not None:
+        start, at = loose
+        user = url[start:at].split(":", 1)[0]
+        url = f"{url[:start]}{user}:***@{url[at + 1 :]}"
     try:
         parts = urllib.parse.urlsplit(url)
     except ValueError:
@@ -353,6 +387,13 @@ def check_url(url: Any) -> urllib.parse.SplitResult:
         parts = urllib.parse.urlsplit(url)
         port = parts.port
     except ValueError as exc:
+        if _loose_userinfo(url) is not None:
+            # The parser's own message would quote the start of the password as a port.
+            raise BusinessError(
+                URL_ERROR,
+                f"cannot parse {_shorten(url)!r}: a password or user name in a URL must "
+                "percent-encode '/', '?' and '#' (as %2F, %3F and %23)",
+            ) from None
         raise BusinessError(URL_ERROR, f"cannot parse {_shorten(url)!r}: {exc}") from exc
     if parts.scheme.lower() not in ("ws", "wss"):
         raise BusinessError(
@@ -427,7 +468,7 @@ def check_headers(header: Any, what: str = "header") -> dict[str, str]:
         raise _param(f"{what} must be a dict of name -> value, not {type(header).__name__}")
     out: dict[str, str] = {}
     for name, value in header.items():
-        if not isinstance(name, str) or not _TOKEN.match(name):
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
             raise _param(f"{what} name {name!r} is not a valid HTTP header name")
         if name.lower() in _HANDSHAKE_HEADERS:
             raise _param(f"{what} {name!r} is set by the WebSocket handshake itself; remove it")
@@ -490,7 +531,7 @@ def check_request_options(value: Any) -> WebSocketRequestOptions:
         else:
             raise _param("protocol must be a string such as 'chat' or a list of strings")
         for p in protocols:
-            if not _TOKEN.match(p):
+            if not _TOKEN.fullmatch(p):
                 raise _param(
                     f"protocol {p!r} is not a valid subprotocol name (letters, digits, -._)"
                 )

@@ -82,7 +82,9 @@ def _number(text: str, what: str, lo: float, hi: float, *, integer: bool = True)
         kind = "a whole number" if integer else "a number"
         raise LabError(f"{what} must be {kind}, not {text!r}") from None
     if not lo <= value <= hi:
-        raise LabError(f"{what} must be from {lo:g} to {hi:g}, not {text}")
+        # Whole numbers in full: 67108864, not 6.71089e+07.
+        shown = (lo, hi) if integer else (f"{lo:g}", f"{hi:g}")
+        raise LabError(f"{what} must be from {shown[0]} to {shown[1]}, not {text}")
     return value
 
 

@@ -126,6 +126,31 @@ def test_help_prints_the_parsers_help(ws: Any, capsys: pytest.CaptureFixture[str
     assert capsys.readouterr().out.startswith("%ws COMMAND [ARGS]")
 
 
+def test_connect_help_shows_the_url_as_required(
+    ws: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws("help connect")
+    usage_line = capsys.readouterr().out.split("Connect and wait")[0]
+    assert "[URL]" not in usage_line
+    assert usage_line.split()[-1] == "URL"
+
+
+def test_help_is_read_from_the_options_only(
+    ws: Any, server: ThreadServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws(f"connect {server.url}")
+    capsys.readouterr()
+    assert ws("send -- -h") is True
+    assert ws("wait") == "-h"
+    assert ws("send -- --help") is True
+    assert ws("wait") == "--help"
+    assert ws("send what does -h do") is True
+    assert ws("wait") == "what does -h do"
+    assert capsys.readouterr().out == ""
+    ws("send -h")
+    assert capsys.readouterr().out.lstrip(":\n ").startswith("%ws send [-n NAME]")
+
+
 def test_question_mark_shows_every_command(
     shell: InteractiveShell, ws: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -245,6 +270,18 @@ def test_connect_user_mistakes(ws: Any) -> None:
     assert text.startswith("%ws connect wss://127.0.0.1:1 failed: [2302002]")
 
 
+def test_connect_mistakes_never_repeat_a_credential(ws: Any, server: ThreadServer) -> None:
+    text = usage(ws, f'connect {server.url} -H "Authorization: Bearer s3cr3t')
+    assert text == "%ws connect: no closing quotation; close the quote or drop it"
+    text = usage(ws, f"connect {server.url} -H Authorization: Bearer s3cr3t")
+    assert text == (
+        "%ws connect: words after the URL and options that are neither (not shown: they may "
+        "hold a credential); quote each header as -H 'Name: value'; see %ws help connect"
+    )
+    text = usage(ws, "connect -H 'Authorization: Bearer s3cr3t'")
+    assert text == "%ws connect needs a URL, e.g. %ws connect ws://127.0.0.1:8765"
+
+
 def test_interrupted_connect_leaves_the_runtime_working(
     ws: Any, magics: WebSocketMagics, server: ThreadServer
 ) -> None:
@@ -255,9 +292,14 @@ def test_interrupted_connect_leaves_the_runtime_working(
     try:
         port = silent.getsockname()[1]
         interrupter = interrupt_when_blocked("connect")
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt) as info:
             ws(f"connect ws://127.0.0.1:{port} -n stuck --timeout 60")
         interrupter.join(10)
+        # What IPython shows instead of a traceback: one line.
+        assert info.value._render_traceback_() == [
+            f"KeyboardInterrupt: %ws connect stopped; the attempt to ws://127.0.0.1:{port} "
+            "is abandoned and other connections go on"
+        ]
         stuck = magics.connections["stuck"].ws
         wait_until(lambda: stuck.state is ReadyState.CLOSED, 10, "the attempt to end")
     finally:
@@ -286,6 +328,48 @@ def test_send_interpolates_like_ipython(
     shell.user_ns["who"] = "teacher"
     assert shell.run_cell("%ws send hello {who} and $who").success
     assert ws("wait") == "hello teacher and teacher"
+
+
+def test_a_huge_message_gets_the_401_at_once(
+    shell: InteractiveShell, ws: Any, server: ThreadServer
+) -> None:
+    import time
+
+    ws(f"connect {server.url}")
+    big = "x" * 10_000_000  # one word, no spaces: the option splitter once took minutes
+    shell.user_ns.update(big=big, quoted=f'"{big}', pairs='"a"' * 3_000_000, hexed="ab" * 6_000_000)
+    refused = (
+        "%ws send failed: [401] Parameter error: data is {} bytes; "
+        "send at most 5242864 (5 MiB − 16) per call"
+    )
+    for line, size in [
+        ("send $big", 10_000_000),
+        ("send $quoted", 10_000_001),
+        ("send $pairs", 9_000_000),
+        ("send --binary $hexed", 6_000_000),
+    ]:
+        start = time.monotonic()
+        result = shell.run_cell(f"%ws {line}")
+        took = time.monotonic() - start
+        assert isinstance(result.error_in_exec, UsageError), line
+        assert str(result.error_in_exec) == refused.format(size), line
+        # A bound against a quadratic splitter (minutes), generous for a busy machine.
+        assert took < 5, f"%ws {line} took {took:.1f} s"
+    start = time.monotonic()
+    result = shell.run_cell("%ws close 4000 $big")
+    assert "close reason is 10000000 UTF-8 bytes" in str(result.error_in_exec)
+    result = shell.run_cell("%ws connect $big")
+    assert str(result.error_in_exec) == (
+        "%ws connect: the arguments are 10,000,000 characters; at most 100,000 are read"
+    )
+    shell.user_ns["many"] = "-n x " * 1_000_000
+    result = shell.run_cell("%ws send $many hi")
+    assert str(result.error_in_exec) == (
+        "the options take over 100,000 characters; put the text after them (or after --)"
+    )
+    assert time.monotonic() - start < 5
+    assert ws("status")["state"] == "OPEN"  # nothing was sent, nothing broke
+    assert ws("status")["messagesOut"] == 0
 
 
 def test_send_binary(ws: Any, server: ThreadServer) -> None:
@@ -331,7 +415,8 @@ def test_send_user_mistakes(ws: Any, server: ThreadServer) -> None:
     )
     assert usage(ws, "send --json {}") == "--json works with the cell form; write %%ws send --json"
     assert usage(ws, "send -n nobody hi") == (
-        "no connection named 'nobody' (open ones: 'ws'); open it with %ws connect URL -n nobody"
+        "no connection named 'nobody' (this shell has 'ws' OPEN); "
+        "open it with %ws connect URL -n nobody"
     )
     ws("close")
     assert (
@@ -418,6 +503,29 @@ def test_close_waits_for_the_handshake(ws: Any, server: ThreadServer) -> None:
     assert ws("close going home") == CloseResult(1000, "going home")
 
 
+def test_close_reason_is_kept_as_typed(ws: Any, server: ThreadServer) -> None:
+    ws(f"connect {server.url}")
+    assert ws('close 4000 lesson   over  "quoted"') == CloseResult(4000, 'lesson   over  "quoted"')
+    ws(f"connect {server.url} -n a")
+    ws(f"connect {server.url} -n b")
+    # -n may come first or last; the current connection ('b') is left alone.
+    assert ws("close -n a 4001 it's  over") == CloseResult(4001, "it's  over")
+    ws(f"connect {server.url} -n a")
+    assert ws("close 4002 done -n a") == CloseResult(4002, "done")
+    assert ws("status -n b")["state"] == "OPEN"
+    assert ws("close -n b 4003 -n is a word here") == CloseResult(4003, "-n is a word here")
+
+
+@pytest.mark.parametrize("code", ["1000.5", "0x3e8", "4OO1", "1e3", "+1000.0"])
+def test_close_code_must_be_a_whole_number(ws: Any, server: ThreadServer, code: str) -> None:
+    sock = ws(f"connect {server.url}")
+    assert usage(ws, f"close {code} lesson over") == (
+        f"close code {code!r} is not a whole number; write a code such as 1000 or 4000, "
+        "then the reason"
+    )
+    assert sock.state is ReadyState.OPEN
+
+
 def test_close_all(ws: Any, server: ThreadServer) -> None:
     a = ws(f"connect {server.url} -n a")
     b = ws(f"connect {server.url} -n b")
@@ -439,6 +547,20 @@ def test_close_user_mistakes(ws: Any, server: ThreadServer) -> None:
     assert usage(ws, "close --all -n ws") == "give either -n NAME or --all, not both"
     ws("close 1000 done")
     assert usage(ws, "close") == "'ws' is already closed (1000 'done'); nothing to close"
+
+
+def test_unknown_name_lists_every_connection_with_its_state(ws: Any, server: ThreadServer) -> None:
+    with socket.socket() as probe:  # a port with nobody listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ws(f"connect {server.url} -n done")
+    ws("close -n done")
+    usage(ws, f"connect ws://127.0.0.1:{port} -n failed")
+    ws(f"connect {server.url} -n live")
+    assert usage(ws, "wait -n nobody") == (
+        "no connection named 'nobody' (this shell has 'done' CLOSED, 'failed' CLOSED, "
+        "'live' OPEN); open it with %ws connect URL -n nobody"
+    )
 
 
 # -- status, list, log -----------------------------------------------------------------------
@@ -673,16 +795,16 @@ def test_serve_on_a_busy_port(ws: Any, server: ThreadServer) -> None:
     assert text.startswith("%ws serve failed: [2302007]")
 
 
-def test_panel_watches_the_connection(ws: Any, server: ThreadServer) -> None:
-    from ohws_jupyter.panel import WebSocketPanel
-
-    sock = ws(f"connect {server.url} -n p")
-    panel = ws("panel")
-    assert isinstance(panel, WebSocketPanel)
-    assert panel.ws is sock
-    assert panel.state == "OPEN"
+def test_panel_outside_jupyter_says_it_needs_a_front_end(ws: Any, server: ThreadServer) -> None:
+    # A terminal shell has no kernel: the widget would print as a bare repr.
+    ws(f"connect {server.url} -n p")
+    assert usage(ws, "panel") == (
+        "%ws panel needs a Jupyter front end (JupyterLab, Notebook, VS Code); "
+        "in a terminal %ws log and %ws status show the same"
+    )
     assert usage(ws, "panel -n nobody") == (
-        "no connection named 'nobody' (open ones: 'p'); open it with %ws connect URL -n nobody"
+        "no connection named 'nobody' (this shell has 'p' OPEN); "
+        "open it with %ws connect URL -n nobody"
     )
 
 
@@ -700,6 +822,28 @@ def test_two_shells_keep_their_own_connections(ws: Any, server: ThreadServer) ->
         assert usage(ws, "wait --timeout 0.05").startswith("no message arrived on 'same'")
     finally:
         other.run_line_magic("ws", "close --all")
+
+
+def watch_wait(signal_line: str) -> str:
+    """Code for the shell under test: runs ``signal_line`` once its main thread blocks in %ws wait.
+
+    A test then interrupts exactly there, not in IPython's own code just before.
+    """
+    return (
+        "import sys, threading, time\n"
+        "def _watch():\n"
+        "    main = threading.main_thread().ident\n"
+        "    for _ in range(3000):\n"
+        "        frame = sys._current_frames().get(main)\n"
+        "        while frame is not None:\n"
+        "            code = frame.f_code\n"
+        "            if code.co_name == 'wait' and code.co_filename.endswith('magics.py'):\n"
+        f"                {signal_line}\n"
+        "                return\n"
+        "            frame = frame.f_back\n"
+        "        time.sleep(0.01)\n"
+        "threading.Thread(target=_watch, daemon=True).start()\n"
+    )
 
 
 # -- a real kernel -------------------------------------------------------------------------
@@ -764,17 +908,6 @@ class Kernel:
     def run(self, code: str, timeout: float = 30) -> KernelCell:
         return self.finish(self.start(code), timeout)
 
-    def wait_printed(self, msg_id: str, text: str, timeout: float = 30) -> None:
-        """Block until the cell ``msg_id`` prints ``text``."""
-        while True:
-            msg = self.kc.get_iopub_msg(timeout=timeout)
-            if (
-                msg["parent_header"].get("msg_id") == msg_id
-                and msg["msg_type"] == "stream"
-                and text in msg["content"]["text"]
-            ):
-                return
-
     def stop(self) -> None:
         self.kc.stop_channels()
         self.km.shutdown_kernel(now=True)
@@ -811,18 +944,89 @@ def test_usage_error_in_a_kernel_has_no_traceback(kernel: Kernel, server: Thread
 
 
 def test_kernel_interrupt_during_wait_keeps_the_connection(
-    kernel: Kernel, server: ThreadServer
+    kernel: Kernel, server: ThreadServer, tmp_path: Any
 ) -> None:
     kernel.run("%load_ext ohws_jupyter")
     assert kernel.run(f"%ws connect {server.url} -n lesson").reply["status"] == "ok"
-    # The print tells us the cell body runs: an interrupt that lands earlier is
-    # taken by the kernel itself and never reaches the cell.
-    msg_id = kernel.start("print('waiting', flush=True)\n%ws wait -n lesson --timeout 60")
-    kernel.wait_printed(msg_id, "waiting")
+    # The watcher touches a file once the cell blocks in %ws wait: an interrupt
+    # that lands earlier would hit IPython's code, or the kernel itself.
+    marker = tmp_path / "blocked"
+    watch = watch_wait(f"open({str(marker)!r}, 'w').close()")
+    msg_id = kernel.start(f"exec({watch!r})\n%ws wait -n lesson --timeout 60")
+    wait_until(marker.exists, 30, "the cell to block in %ws wait")
     kernel.km.interrupt_kernel()
     cell = kernel.finish(msg_id)
     assert cell.reply["status"] == "error"
-    assert cell.reply["ename"] == "KeyboardInterrupt"
+    assert cell.reply["ename"] == "Interrupted"  # a KeyboardInterrupt, shown as one line
+    assert cell.reply["traceback"] == [
+        "KeyboardInterrupt: %ws wait stopped; 'lesson' stays open and the next %ws wait "
+        "still sees every message"
+    ]
     kernel.run("%ws send -n lesson still open")
     cell = kernel.run("got = %ws wait -n lesson\nprint(repr(got))")
     assert cell.stdout == "'still open'\n", cell.text
+
+
+def test_panel_in_a_kernel_is_a_widget(kernel: Kernel, server: ThreadServer) -> None:
+    kernel.run("%load_ext ohws_jupyter")
+    assert kernel.run(f"%ws connect {server.url} -n paneled").reply["status"] == "ok"
+    cell = kernel.run("p = %ws panel\nprint(type(p).__name__, p.state)")
+    assert cell.reply["status"] == "ok", cell.text
+    assert cell.stdout == "WebSocketPanel OPEN\n"
+    cell = kernel.run("%ws panel -n paneled")
+    assert cell.reply["status"] == "ok", cell.text
+    shown = [m["content"]["data"] for m in cell.outputs if m["msg_type"] == "execute_result"]
+    assert shown and "application/vnd.jupyter.widget-view+json" in shown[0]
+
+
+# -- terminal IPython ---------------------------------------------------------------------------
+BLOCKED_TEXT = "BLOCKED IN WAIT"
+BLOCKED = f"print({BLOCKED_TEXT!r}, flush=True)"
+
+
+def test_ctrl_c_during_wait_in_terminal_ipython_is_one_quiet_line() -> None:
+    import os
+    import signal
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "IPython", "--simple-prompt", "--no-banner",
+         "--colors=NoColor", "--HistoryManager.enabled=False"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )  # fmt: skip
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        for line in ["%load_ext ohws_jupyter", "url = %ws serve", "%ws connect $url",
+                     f"exec({watch_wait(BLOCKED)!r})", "%ws wait --timeout 60"]:  # fmt: skip
+            proc.stdin.write(line + "\n")
+        proc.stdin.flush()
+        before = []
+        for line in proc.stdout:  # ends at EOF if IPython dies
+            before.append(line)
+            if BLOCKED_TEXT in line:
+                break
+        assert BLOCKED_TEXT in "".join(before), "".join(before)
+        proc.send_signal(signal.SIGINT)
+        proc.stdin.write("%ws send after the interrupt\ngot = %ws wait\nprint('GOT', repr(got))\n")
+        proc.stdin.write("exit\n")
+        proc.stdin.close()
+        proc.wait(60)  # the output is a few lines: the pipe cannot fill up
+        after = proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    assert proc.returncode == 0, after
+    lines = [line.split("]: ", 1)[-1] for line in after.splitlines()]
+    assert (
+        "KeyboardInterrupt: %ws wait stopped; 'ws' stays open and the next %ws wait "
+        "still sees every message"
+    ) in lines, after
+    assert "Traceback" not in after and "magics.py" not in after, after
+    assert "GOT 'after the interrupt'" in lines, after
