@@ -124,6 +124,9 @@ class Owner(Protocol):
     def received(self, conn: Connection, messages: list[Any], size: int) -> None:
         """Whole messages (``str`` or ``bytes``) of one read; ``size`` is their bytes."""
 
+    def pong(self, conn: Connection, rtt: float) -> None:
+        """The keepalive ping was answered after ``rtt`` seconds."""
+
     def closing(self, conn: Connection) -> None:
         """The connection entered the closing state."""
 
@@ -686,6 +689,7 @@ class Connection(asyncio.Protocol):
         if self._ping_payload is not None and data == self._ping_payload:
             self.last_rtt = time.monotonic() - self._ping_sent_at
             self._ping_payload = None
+            self.owner.pong(self, self.last_rtt)
             if self._pong_timer is not None:
                 self._pong_timer.cancel()
                 self._pong_timer = None

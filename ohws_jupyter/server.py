@@ -136,6 +136,7 @@ class ServerClient:
         self.info: WebSocketConnection | None = None
         self.connected_at: float | None = None
         self.messages_in = self.messages_out = 0
+        self.ping_round_trip: float | None = None
         self.close_waiters: list[Promise[bool]] = []
         self.close_requested = False
         self.dropped = False  # the server cut TCP on purpose (lab /drop): not an error
@@ -221,6 +222,9 @@ class ServerClient:
     def received(self, conn: Connection, messages: list[Any], size: int) -> None:
         self.messages_in += len(messages)
         self.server._received(self, messages, size)
+
+    def pong(self, conn: Connection, rtt: float) -> None:
+        self.ping_round_trip = rtt
 
     def closing(self, conn: Connection) -> None:
         pass

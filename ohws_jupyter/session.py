@@ -125,7 +125,8 @@ class Stats:
 
     ``bytesIn``/``bytesOut`` count message payloads (after inflation, before
     deflation); ``wireBytesIn``/``wireBytesOut`` count what crossed the socket,
-    handshake, frame headers and masks included.
+    handshake, frame headers and masks included (updated as messages arrive and
+    at the end). ``pingRoundTrip`` is the last keepalive round trip, in seconds.
     """
 
     messagesIn: int = 0
@@ -355,6 +356,8 @@ class ClientSession:
         self._attempt_conn: Connection | None = None
         self._early: list[tuple[list[Any], int]] = []
         self._early_end: tuple[BaseException | None] | None = None
+        # Wire bytes of earlier connections of the same object.
+        self._wire_base = (ws.stats.wireBytesIn, ws.stats.wireBytesOut)
 
     # -- talking to the WebSocket -------------------------------------------------
     def _emit(self, event: str, args: tuple) -> None:
@@ -613,6 +616,8 @@ class ClientSession:
         stats = self.stats
         stats.messagesIn += len(messages)
         stats.bytesIn += size
+        stats.wireBytesIn = self._wire_base[0] + conn.bytes_in
+        stats.wireBytesOut = self._wire_base[1] + conn.bytes_out
         ws = self._ws()
         if ws is not None:
             ws.messages_in(messages, self.opts.wholeMessages)
@@ -646,6 +651,9 @@ class ClientSession:
         conn = self.conn
         if conn is not None:
             conn.consumed_some(len(messages), size)
+
+    def pong(self, conn: Connection, rtt: float) -> None:
+        self.stats.pingRoundTrip = rtt
 
     def closing(self, conn: Connection) -> None:
         if self.opened and not self.ended:
@@ -692,8 +700,8 @@ class ClientSession:
         stats = self.stats
         stats.closedAt = time.time()
         stats.lastClose = result
-        stats.wireBytesIn += conn.bytes_in
-        stats.wireBytesOut += conn.bytes_out
+        stats.wireBytesIn = self._wire_base[0] + conn.bytes_in
+        stats.wireBytesOut = self._wire_base[1] + conn.bytes_out
         self._set_state(ReadyState.CLOSED)
         if err is not None:
             stats.lastError = err
