@@ -49,7 +49,7 @@ from websockets.uri import parse_uri
 
 from .engine import Connection, LenientClientProtocol, close_result_of
 from .errors import CONNECTION_ERROR, UNKNOWN_ERROR, BusinessError
-from .events import Record
+from .events import EventEmitter, Record
 from .logs import MaskingLogger
 from .options import (
     PIECE_SIZE,
@@ -340,7 +340,9 @@ class ClientSession:
         # A weak reference: a WebSocket nobody holds can be collected, and its
         # finalizer then closes this session (1001 going away).
         self._ws = weakref.ref(ws)
-        self.events = ws.events
+        # No strong path from the live connection to the WebSocket: callbacks
+        # often refer to their WebSocket (on('message', lambda v: ws.send(v))),
+        # and holding its events here would keep it alive for good.
         self.stats = ws.stats
         self.lane = lane
         self.url, self.opts, self.tls = url, opts, tls
@@ -361,8 +363,9 @@ class ClientSession:
 
     # -- talking to the WebSocket -------------------------------------------------
     def _emit(self, event: str, args: tuple) -> None:
-        if self.events.has(event):
-            self.lane.call(self.events.emit, event, args)
+        ws = self._ws()
+        if ws is not None and ws.events.has(event):
+            self.lane.call(ws.events.emit, event, args)
 
     def _observe(self, kind: str, direction: str, **fields: Any) -> None:
         ws = self._ws()
@@ -621,8 +624,9 @@ class ClientSession:
         ws = self._ws()
         if ws is not None:
             ws.messages_in(messages, self.opts.wholeMessages)
-        if self.events.has("message") or self.events.has("dataEnd"):
-            self.lane.call(self._deliver, messages, size)
+        events = ws.events if ws is not None else None
+        if events is not None and (events.has("message") or events.has("dataEnd")):
+            self.lane.call(self._deliver, events, messages, size)
         else:
             stats.piecesIn += (
                 len(messages)
@@ -631,9 +635,8 @@ class ClientSession:
             )
             conn.consumed_some(len(messages), size)
 
-    def _deliver(self, messages: list[Any], size: int) -> None:
+    def _deliver(self, events: EventEmitter, messages: list[Any], size: int) -> None:
         # Runs on the object's lane.
-        events = self.events
         whole = self.opts.wholeMessages
         stats = self.stats
         for message in messages:

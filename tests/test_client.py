@@ -8,6 +8,7 @@ import json
 import os
 import threading
 import time
+import weakref
 
 import pytest
 from conftest import Recorder, running_server, wait_until
@@ -640,6 +641,32 @@ def test_garbage_collected_socket_closes_with_1001():
         sock.connect(server.url).result(10)
         del sock
         gc.collect()
+        wait_until(lambda: seen, what="server saw the close")
+    assert seen == [1001]
+
+
+def test_a_socket_whose_callbacks_refer_to_it_is_still_collected_and_closed():
+    # on('message', lambda v: ws.send(v)) is the usual echo: the live connection
+    # must not keep such an object alive once the notebook drops it.
+    seen = []
+
+    async def handler(conn):
+        await conn.send("hello")
+        await conn.wait_closed()
+        seen.append(conn.close_code)
+
+    def connected(url: str, got: threading.Event) -> weakref.ref:
+        sock = createWebSocket()  # only the callbacks' closures refer to it after return
+        sock.on("message", lambda value: (sock.stats, got.set()))
+        sock.on("close", lambda: sock.url)
+        sock.connect(url).result(10)
+        return weakref.ref(sock)
+
+    with running_server(handler) as server:
+        got = threading.Event()
+        ref = connected(server.url, got)
+        assert got.wait(10)
+        wait_until(lambda: gc.collect() >= 0 and ref() is None, 10, "the object to be collected")
         wait_until(lambda: seen, what="server saw the close")
     assert seen == [1001]
 
