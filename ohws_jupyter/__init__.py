@@ -19,10 +19,13 @@ from .options import (
     ClientCert,
     CloseResult,
     HttpProxy,
+    OpenInfo,
     OpenResult,
+    TlsProtocol,
     WebSocketCloseOptions,
     WebSocketRequestOptions,
     set_allowed_hosts,
+    set_network_permission,
 )
 from .promise import Promise
 from .server import (
@@ -45,12 +48,14 @@ __all__ = [
     "ClientCert",
     "CloseResult",
     "HttpProxy",
+    "OpenInfo",
     "OpenResult",
     "Promise",
     "ReadyState",
     "Record",
     "ServerCert",
     "ServerState",
+    "TlsProtocol",
     "WebSocket",
     "WebSocketCloseOptions",
     "WebSocketConnection",
@@ -64,6 +69,7 @@ __all__ = [
     "create_websocket_server",
     "load_ipython_extension",
     "set_allowed_hosts",
+    "set_network_permission",
     "split_message",
     "webSocket",
 ]

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import reconnect as _reconnect
+from .aliases import ClientEventAliases
 from .calls import MISSING, as_parameter_error, bad_callback, finish, missing, split_args, too_many
 from .errors import CONNECTION_EXISTS, PARAMETER_ERROR, BusinessError
 from .events import EventEmitter, Record, report_callback_error
@@ -33,6 +34,7 @@ from .expect import expect as _expect
 from .expect import request as _request
 from .options import (
     MAX_SEND_SIZE,
+    TlsProtocol,
     WebSocketRequestOptions,
     check_close_options,
     check_data,
@@ -71,11 +73,12 @@ CLIENT_EVENTS = {
     "error": 1,
     "dataEnd": 0,
     "headerReceive": 1,
+    "openInfo": 2,
     "reconnecting": 1,
 }
 
 
-class WebSocket:
+class WebSocket(ClientEventAliases):
     """A WebSocket client with the OHOS ``@ohos.net.webSocket`` API.
 
     Create it with :func:`createWebSocket`. One object holds at most one
@@ -451,7 +454,17 @@ def tls_context(opts: WebSocketRequestOptions) -> ssl.SSLContext:
         raise BusinessError(
             PARAMETER_ERROR, f"cannot load the TLS files: {exc}; check caPath and clientCert"
         ) from exc
+    if opts.minSupportTlsProtocol is not None:
+        ctx.minimum_version = _TLS_VERSIONS[opts.minSupportTlsProtocol]
     if opts.skipServerCertVerification:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+_TLS_VERSIONS = {
+    TlsProtocol.TLS_V_1_0: ssl.TLSVersion.TLSv1,
+    TlsProtocol.TLS_V_1_1: ssl.TLSVersion.TLSv1_1,
+    TlsProtocol.TLS_V_1_2: ssl.TLSVersion.TLSv1_2,
+    TlsProtocol.TLS_V_1_3: ssl.TLSVersion.TLSv1_3,
+}

@@ -21,6 +21,7 @@ __all__ = [
     "CONNECTION_ERROR",
     "CONNECTION_EXISTS",
     "CONNECTION_NOT_FOUND",
+    "DOMAIN_NOT_ALLOWED",
     "PARAMETER_ERROR",
     "PERMISSION_DENIED",
     "PORT_IN_USE",
@@ -42,6 +43,7 @@ SERVER_ADDRESS_ERROR = 2302004
 SERVER_PORT_ERROR = 2302005
 CONNECTION_NOT_FOUND = 2302006
 PORT_IN_USE = 2302007
+DOMAIN_NOT_ALLOWED = 2302998
 UNKNOWN_ERROR = 2302999
 
 CODE_TEXT: dict[int, str] = {
@@ -55,6 +57,7 @@ CODE_TEXT: dict[int, str] = {
     SERVER_PORT_ERROR: "Can't listen on the given port",
     CONNECTION_NOT_FOUND: "Websocket connection does not exist",
     PORT_IN_USE: "Port already in use",
+    DOMAIN_NOT_ALLOWED: "It is not allowed to access this domain",
     UNKNOWN_ERROR: "Websocket Unknown Other Error",
 }
 

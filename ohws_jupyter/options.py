@@ -11,6 +11,7 @@ Nothing in this module does I/O or imports asyncio.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import os
 import re
 import urllib.parse
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 
 from .errors import (
     CERT_FILE_MISSING,
+    DOMAIN_NOT_ALLOWED,
     PARAMETER_ERROR,
     PERMISSION_DENIED,
     URL_ERROR,
@@ -36,8 +38,10 @@ __all__ = [
     "ClientCert",
     "CloseResult",
     "HttpProxy",
+    "OpenInfo",
     "OpenResult",
     "ReconnectPolicy",
+    "TlsProtocol",
     "WebSocketCloseOptions",
     "WebSocketRequestOptions",
     "check_close_options",
@@ -50,6 +54,7 @@ __all__ = [
     "mask_url",
     "mask_urls_in",
     "set_allowed_hosts",
+    "set_network_permission",
     "split_protocols",
 ]
 
@@ -147,6 +152,15 @@ class HttpProxy:
         return False
 
 
+class TlsProtocol(enum.IntEnum):
+    """The lowest TLS version ``minSupportTlsProtocol`` accepts (OHOS API 26)."""
+
+    TLS_V_1_0 = 0
+    TLS_V_1_1 = 1
+    TLS_V_1_2 = 2
+    TLS_V_1_3 = 3
+
+
 @dataclass
 class WebSocketRequestOptions:
     """Options of ``connect``; OHOS fields first, then our extensions.
@@ -168,6 +182,8 @@ class WebSocketRequestOptions:
             reading pauses (backpressure).
         maxQueuedBytes: Extension: the same limit in bytes.
         compression: Extension: offer permessage-deflate.
+        minSupportTlsProtocol: The lowest TLS version ``wss://`` may use (API 26):
+            a ``TlsProtocol`` or its number; ``None`` keeps the system's default.
         sensitiveHeaders: Extension: more header names to mask in displays and logs.
         maxSendSize: Extension: largest message ``send`` takes, in bytes; OHOS caps
             it at 5 MiB − 16 bytes, the default.
@@ -183,6 +199,7 @@ class WebSocketRequestOptions:
     skipServerCertVerification: bool = False
     pingInterval: float = 30
     pongTimeout: float = 30
+    minSupportTlsProtocol: TlsProtocol | None = None
     # Extensions (not in OHOS).
     wholeMessages: bool = False
     openTimeout: float = 10
@@ -258,6 +275,17 @@ class OpenResult(dict):
             return self[name]
         except KeyError:
             raise AttributeError(name) from None
+
+
+class OpenInfo(OpenResult):
+    """What ``'openInfo'`` carries (API 26): ``status``, ``message`` and the negotiated
+    ``protocol`` ('' if none); a dict with attribute access, like ``OpenResult``."""
+
+    def __init__(
+        self, status: int = 101, message: str = "Switching Protocols", protocol: str = ""
+    ) -> None:
+        super().__init__(status, message)
+        self["protocol"] = protocol
 
 
 def split_protocols(protocol: str | list[str] | None) -> list[str]:
@@ -357,8 +385,23 @@ def mask_urls_in(text: str) -> str:
 _allowed_hosts: frozenset[str] | None = None
 
 
+# Our stand-in for ohos.permission.INTERNET: without it every connect is a 201.
+_network_permission = True
+
+
+def set_network_permission(granted: bool) -> None:
+    """Grant or withdraw the stand-in for ``ohos.permission.INTERNET`` (201 without it)."""
+    global _network_permission
+    if not isinstance(granted, bool):
+        raise _param("set_network_permission() takes True or False")
+    _network_permission = granted
+
+
 def set_allowed_hosts(hosts: Sequence[str] | None) -> None:
-    """Restrict the hosts ``connect`` may reach (error 201 otherwise); ``None`` allows all.
+    """Restrict the hosts ``connect`` may reach (error 2302998 otherwise); ``None`` allows all.
+
+    The stand-in for an app's domain allow-list (OHOS API 12: 2302998 "It is
+    not allowed to access this domain").
 
     The environment variable ``OHWS_ALLOWED_HOSTS`` (comma separated) sets the
     same list at start-up.
@@ -409,9 +452,15 @@ def check_url(url: Any) -> urllib.parse.SplitResult:
     if parts.username or parts.password:
         # websockets would turn these into an Authorization header; keep it explicit.
         pass
-    if _allowed_hosts is not None and parts.hostname.lower() not in _allowed_hosts:
+    if not _network_permission:
         raise BusinessError(
             PERMISSION_DENIED,
+            "the app has no network permission (ohos.permission.INTERNET); "
+            "grant it with ohws_jupyter.set_network_permission(True)",
+        )
+    if _allowed_hosts is not None and parts.hostname.lower() not in _allowed_hosts:
+        raise BusinessError(
+            DOMAIN_NOT_ALLOWED,
             f"host {parts.hostname!r} is not in the allowed hosts; "
             "add it with ohws_jupyter.set_allowed_hosts([...])",
         )
@@ -535,6 +584,16 @@ def check_request_options(value: Any) -> WebSocketRequestOptions:
                 raise _param(
                     f"protocol {p!r} is not a valid subprotocol name (letters, digits, -._)"
                 )
+    if opts.minSupportTlsProtocol is not None:
+        value = opts.minSupportTlsProtocol
+        if isinstance(value, str) and value in TlsProtocol.__members__:
+            value = TlsProtocol[value]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3:
+            raise _param(
+                "minSupportTlsProtocol must be a TlsProtocol (TLS_V_1_0 … TLS_V_1_3), "
+                f"not {opts.minSupportTlsProtocol!r}"
+            )
+        opts.minSupportTlsProtocol = TlsProtocol(value)
     for name in ("skipServerCertVerification", "wholeMessages", "compression"):
         if not isinstance(getattr(opts, name), bool):
             raise _param(f"{name} must be True or False")

@@ -38,6 +38,7 @@ from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFact
 from websockets.http11 import Request
 from websockets.protocol import OPEN
 
+from .aliases import ServerEventAliases
 from .calls import bad_callback, finish, split_args
 from .engine import Connection, LenientServerProtocol, close_result_of
 from .errors import (
@@ -237,7 +238,7 @@ class ServerClient:
         self.server._lost(self, exc)
 
 
-class WebSocketServer:
+class WebSocketServer(ServerEventAliases):
     """A WebSocket server with the OHOS ``@ohos.net.webSocket`` API (API 19).
 
     Create it with :func:`createWebSocketServer`. One object listens on at most

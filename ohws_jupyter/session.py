@@ -55,6 +55,7 @@ from .options import (
     PIECE_SIZE,
     CloseResult,
     HttpProxy,
+    OpenInfo,
     OpenResult,
     WebSocketRequestOptions,
     mask_headers,
@@ -593,6 +594,8 @@ class ClientSession:
         )
         self._emit("headerReceive", (headers,))
         self._emit("open", (None, opened))
+        info = OpenInfo(response.status_code, response.reason_phrase, protocol.subprotocol or "")
+        self._emit("openInfo", (None, info))
         self.connect_promise.resolve(True)
         self.keep_alive = None
         if self.opts.pingInterval:
