@@ -308,17 +308,12 @@ class LogWindow:
     ) -> None:
         self.entries: deque[dict[str, Any]] = deque(maxlen=max_entries)
         self.dropped = 0
-        self.seq = 0
+        self.seq = 0  # the last number given to a record of this window (by its owner)
         self._flow = _Flow(server_side)
         self._last_time: float | None = None
         self._full: OrderedDict[int, Any] = OrderedDict()
         self._full_bytes = 0
         self._full_budget = full_budget
-
-    def number(self) -> int:
-        """The next sequence number (records are numbered when they arrive)."""
-        self.seq += 1
-        return self.seq
 
     def add(self, seq: int, rec: Record) -> dict[str, Any]:
         """Make the entry of ``rec`` numbered ``seq`` and append it; returns it."""

@@ -97,6 +97,8 @@ class WebSocketServerPanel(PanelBase):
     #: ``watch``), or only those this panel sent.
     sees_all_sends = traitlets.Bool(False, read_only=True).tag(sync=True)
     _views = SERVER_VIEWS
+    #: Seconds between two looks at the server's state (start and stop send no event).
+    POLL = 1.0
 
     def __init__(
         self,
@@ -144,6 +146,7 @@ class WebSocketServerPanel(PanelBase):
         if self._clients:
             self.client = next(iter(self._clients))
         self._sync_traits()
+        _scheduler.call_later(self.POLL, self._poll)
 
     # -- the model the front end mirrors -------------------------------------------------
     @property
@@ -343,7 +346,14 @@ class WebSocketServerPanel(PanelBase):
             return self._clients.get(_key(conn))
 
     def _on_connect(self, conn: WebSocketConnection) -> None:
-        client = self._add_client(conn, since=time.time())
+        with self._lock:
+            known = self._clients.get(_key(conn))
+        if known is not None and known.state != "closed" and known.since is None:
+            # Listed when the panel was made, its 'connect' event still on its way.
+            known.since = time.time()
+            client = known
+        else:
+            client = self._add_client(conn, since=time.time())
         self._push(client, Record(time.time(), "connect", "=", data=f"client {_key(conn)}"))
         if not self.client:
             self.client = _key(conn)
@@ -474,6 +484,13 @@ class WebSocketServerPanel(PanelBase):
     def _status(self) -> dict[str, Any]:
         window = self._current_window()
         return {"seq": window.seq, "dropped": window.dropped, "counters": self.counters}
+
+    def _poll(self) -> None:
+        if self._closed:
+            return
+        if self.server.state.name != self.state:
+            self._arm()
+        _scheduler.call_later(self.POLL, self._poll)
 
     def _sync_traits(self) -> None:
         values = {"state": self.server.state.name, "url": self.server.url or ""}

@@ -1154,3 +1154,17 @@ def test_rerunning_a_cell_with_a_panel_leaves_one_connection(kernel: Any) -> Non
         "print(len(room.listAllConnections()), len(panels), ws.readyState)",
     )
     assert out.split() == ["1", "1", "1"]
+
+
+def test_server_panel_follows_a_server_started_later(sent: list) -> None:
+    srv = createWebSocketServer()
+    panel = WebSocketServerPanel(srv)
+    try:
+        assert (panel.state, panel.url, panel.clients) == ("STOPPED", "", [])
+        srv.start({"serverPort": 0}).result(10)
+        wait_until(lambda: panel.state == "RUNNING", what="RUNNING seen")
+        assert panel.url == srv.url
+        panel.stop_server()
+        wait_until(lambda: panel.state == "STOPPED", what="STOPPED seen")
+    finally:
+        panel.close()

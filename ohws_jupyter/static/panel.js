@@ -171,6 +171,7 @@ function preview(e) {
       const hex = (e.text ?? "").slice(0, 24 * 3);
       return e.size > 24 ? `${hex} …` : hex;
     }
+    if (!e.size) return "(empty)";
     const text = (e.text ?? "").slice(0, 240).replace(/\s+/g, " ");
     return text.length > 200 ? `${text.slice(0, 200)}…` : text;
   }
@@ -572,7 +573,7 @@ function createLog(model, { server, onResend, laneNames }) {
   };
 
   // -- timeline (SVG sequence diagram; only the rows in sight are drawn)
-  const ROW = 26;
+  const ROW = 24;
   const TOP = 8;
   const timeline = (() => {
     const box = h("div", { class: "ohws-timeline" });
@@ -609,13 +610,13 @@ function createLog(model, { server, onResend, laneNames }) {
     };
     const stepOf = (i) => {
       const [e, [from, to, label, style, pieces]] = steps[i];
-      const y = TOP + i * ROW + 16;
+      const y = TOP + i * ROW + 15;
       const side = style === "msg" ? ` ohws-step-${dirName(e)}` : "";
       const g = s("g", { class: `ohws-step ohws-step-${style}${side}` });
       g.dataset.seq = String(e.seq);
       if (e.seq === model.get("selected")) g.classList.add("ohws-selected");
       // The whole row answers hover and click, not only the thin arrow.
-      g.append(s("rect", { x: 0, y: y - 15, width, height: ROW, class: "ohws-hit" }));
+      g.append(s("rect", { x: 0, y: y - 14, width, height: ROW, class: "ohws-hit" }));
       g.append(s("text", { x: 4, y, class: "ohws-step-time" }, formatTime(e.time)));
       if (from === "x") {
         g.append(

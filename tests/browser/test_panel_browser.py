@@ -123,7 +123,26 @@ members[1].send({JSON_TEXT!r}).result(10)
 members[2].send(bytes(range(64))).result(10)
 server_panel"""
 
-CELLS = [SETUP, "panel  # the same panel, displayed a second time", EVIL_CELL, SERVER_CELL]
+TOUR_CELL = f"""\
+tour_ws = createWebSocket()
+tour = WebSocketPanel(tour_ws)
+tour_ws.connect(lab.url + "/lesson", {{"header": {{"Authorization": "Bearer s3cret"}}}}).result(10)
+for message in ["hello", {JSON_TEXT!r}, "/bytes 5000", "/text 9000"]:
+    got = tour_ws.once("message")
+    tour_ws.send(message).result(10)
+    got.result(10)
+closed = tour_ws.once("close")
+tour_ws.send("/close 4000 class is over").result(10)
+closed.result(10)
+tour"""
+
+CELLS = [
+    SETUP,
+    "panel  # the same panel, displayed a second time",
+    EVIL_CELL,
+    SERVER_CELL,
+    TOUR_CELL,
+]
 
 
 def _notebook(cells: list[str]) -> dict[str, Any]:
@@ -304,6 +323,7 @@ def page(lab: Lab) -> Iterator[Any]:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 1000})
+            context.grant_permissions(["clipboard-read", "clipboard-write"])
             page = context.new_page()
             page.dialogs = []  # type: ignore[attr-defined]
             page.console_errors = []  # type: ignore[attr-defined]
@@ -322,7 +342,7 @@ def page(lab: Lab) -> Iterator[Any]:
             _run_cells(page, len(CELLS))
             from playwright.sync_api import expect
 
-            expect(page.locator(".ohws-panel")).to_have_count(4, timeout=90_000)
+            expect(page.locator(".ohws-panel")).to_have_count(5, timeout=90_000)
             yield page
         finally:
             browser.close()
@@ -363,6 +383,29 @@ def _evil(page: Any) -> Any:
 
 def _server(page: Any) -> Any:
     return page.locator(".ohws-server-panel").nth(0)
+
+
+def _tour(page: Any) -> Any:
+    """A short lesson's conversation, for the pictures in the README."""
+    return page.locator(".ohws-client-panel").nth(3)
+
+
+def _tour_shots(page: Any, theme: str) -> None:
+    from playwright.sync_api import expect
+
+    tour = _tour(page)
+    _view(tour, "messages")
+    expect(tour.locator(".ohws-row.ohws-kind-close")).to_have_count(1)
+    tour.locator(".ohws-row.ohws-type-json.ohws-dir-received").click()
+    expect(tour.locator(".ohws-detail .ohws-json")).to_have_count(1)
+    _view(tour, "messages")
+    _shot(tour, f"docs-messages-{theme}")
+    _view(tour, "timeline")
+    expect(tour.locator(".ohws-step-label", has_text=re.compile("^Close 4000"))).to_have_text(
+        ["Close 4000 class is over", "Close 4000 (reply)"]
+    )
+    _shot(tour, f"docs-timeline-{theme}")
+    _view(tour, "messages")
 
 
 def _view(panel: Any, name: str) -> None:
@@ -490,6 +533,13 @@ def test_connect_send_select_and_detail(lab: Lab, page: Any) -> None:
     expect(first.locator(".ohws-row")).to_have_count(1)
     expect(second.locator(".ohws-row")).to_have_count(1)  # a shared trait
     first.locator(".ohws-filter").select_option("all")
+
+    # Copy puts the whole message on the clipboard.
+    first.locator(".ohws-row.ohws-type-json.ohws-dir-received").click()
+    detail.locator(".ohws-copy").click()
+    expect(detail.locator(".ohws-copied")).to_have_text("copied")
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied == json.dumps(json.loads(JSON_TEXT), separators=(",", ":"))
     _shot(first, "panel-messages-light")
 
 
@@ -551,6 +601,7 @@ def test_timeline_view(lab: Lab, page: Any) -> None:
     steps = lab.run("print(len(panel.timeline))")
     expect(svg.locator(".ohws-step")).to_have_count(int(steps))
     _shot(first, "panel-timeline-light")
+    _tour_shots(page, "light")
 
 
 def test_rates_view(lab: Lab, page: Any) -> None:
@@ -755,7 +806,7 @@ def test_reload_dark_theme_and_saved_messages_survive(lab: Lab, page: Any) -> No
     expect(page.locator(".jp-mod-dirty")).to_have_count(0)
     lab.set_theme("JupyterLab Dark")
     page.reload()
-    expect(page.locator(".ohws-panel")).to_have_count(4, timeout=60_000)
+    expect(page.locator(".ohws-panel")).to_have_count(5, timeout=60_000)
     expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
     first = _client(page)
     expect(first.locator(".ohws-saved-send")).to_have_text(["▶ greeting"])
@@ -785,6 +836,7 @@ def test_reload_dark_theme_and_saved_messages_survive(lab: Lab, page: Any) -> No
         _view(server, view)
         _shot(server, f"server-{view}-dark")
     _view(server, "messages")
+    _tour_shots(page, "dark")
     _view(_evil(page), "handshake")
     _shot(_evil(page), "panel-xss-handshake-dark")
     _view(_evil(page), "messages")
