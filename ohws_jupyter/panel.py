@@ -206,11 +206,21 @@ class PanelBase(anywidget.AnyWidget):
     flush_interval = 0.1
     _views: tuple[str, ...] = VIEWS
 
-    def __init__(self, max_entries: int, **kwargs: Any) -> None:
+    def __init__(
+        self, max_entries: int, saved: Iterable[dict[str, str]] = (), **kwargs: Any
+    ) -> None:
         if not isinstance(max_entries, int) or isinstance(max_entries, bool) or max_entries < 1:
             raise ValueError("max_entries must be a positive int")
+        # Checked before the widget exists, so a mistake leaves no half-made widget.
+        items: dict[str, dict[str, str]] = {}
+        for item in saved:
+            checked = saved_item(item.get("name"), item.get("text"), item.get("mode", "text"))
+            items[checked["name"]] = checked
+        if len(items) > SAVED_MAX:
+            raise ValueError(f"at most {SAVED_MAX} saved messages")
         super().__init__(**kwargs)
         self.set_trait("max_entries", max_entries)
+        self.saved = list(items.values())
         self._lock = threading.Lock()
         self._flush_armed = False
         self._last_flush = 0.0
@@ -470,9 +480,7 @@ class WebSocketPanel(PanelBase):
     ) -> None:
         if not isinstance(ws, WebSocket):
             raise TypeError(f"WebSocketPanel needs a WebSocket, not {type(ws).__name__}")
-        super().__init__(max_entries, **kwargs)
-        for item in saved:
-            self.save_message(item["name"], item["text"], item.get("mode", "text"))
+        super().__init__(max_entries, saved, **kwargs)
         self._ws = weakref.ref(ws)
         self._finalizer: weakref.finalize | None = None
         self._window = LogWindow(max_entries)

@@ -112,9 +112,7 @@ class WebSocketServerPanel(PanelBase):
             raise TypeError(
                 f"WebSocketServerPanel needs a WebSocketServer, not {type(server).__name__}"
             )
-        super().__init__(max_entries, **kwargs)
-        for item in saved:
-            self.save_message(item["name"], item["text"], item.get("mode", "text"))
+        super().__init__(max_entries, saved, **kwargs)
         self.server = server
         self._clients: OrderedDict[str, _Client] = OrderedDict()
         self._none = LogWindow(1)  # the window shown while no client is selected

@@ -242,6 +242,22 @@ def test_log_window_keeps_whole_messages_within_a_budget() -> None:
     assert window.dropped == 3
 
 
+def test_keepalive_records_are_drawn_when_the_engine_reports_them() -> None:
+    """'ping'/'pong' records (not reported by watch() yet) become keepalive arrows."""
+    window = LogWindow(10)
+    window.add(1, Record(1.0, "ping", ">"))
+    window.add(2, Record(1.004, "pong", "<", data=0.004))
+    pong = window.entries[-1]
+    assert pong["rtt"] == 0.004 and pong["type"] == "event"
+    assert [e["flow"] for e in window.entries] == [
+        [["c", "s", "Ping", "keepalive", 0]],
+        [["s", "c", "Pong · 4.0 ms", "keepalive", 0]],
+    ]
+    rates = Rates()
+    rates.add_rtt(1.004, 0.004)
+    assert rates.series(now=2.0)["rtt"] == [[1.004, 0.004]]
+
+
 def test_rates_are_exact_per_second() -> None:
     rates = Rates()
     assert rates.update((0, 0, 0, 0), now=100.2) == []
@@ -305,6 +321,9 @@ def test_rejects_bad_arguments(sent: list) -> None:
         WebSocketPanel(createWebSocket(), max_entries=0)
     with pytest.raises(TypeError):
         WebSocketServerPanel(createWebSocket())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="not valid hex"):
+        WebSocketPanel(createWebSocket(), saved=[{"name": "x", "text": "zz", "mode": "hex"}])
+    assert not [c for _, kind, c in sent if kind == "comm_open"]  # no half-made widget
     ws = createWebSocket()
     panel = WebSocketPanel(ws)
     with pytest.raises(Exception, match="view must be one of"):

@@ -1354,6 +1354,7 @@ function renderServer(model, el) {
       showState();
     }
   };
+  let shownClient = null; // whose entries the list holds
   const onMessage = (msg) => {
     if (msg.type === "snapshot" && msg.view !== id) return;
     if (msg.type === "history") return;
@@ -1365,10 +1366,13 @@ function renderServer(model, el) {
       if (msg.type === "reset" && log.st.syncedSeq < 0) return;
       if (msg.detail) log.st.detail = msg.detail;
       status(msg);
+      shownClient = msg.client;
       log.setEntries(msg.entries, msg.seq);
     } else if (msg.type === "batch") {
       status(msg);
-      if (msg.client === model.get("client")) log.addEntries(msg);
+      // Each client numbers its own entries: add only to the client the list
+      // holds, and only while it is still the one selected (a reset follows a change).
+      if (msg.client === shownClient && shownClient === model.get("client")) log.addEntries(msg);
     }
   };
   const stop = listen(model, [
