@@ -29,7 +29,7 @@ import traitlets
 from .errors import BusinessError
 from .events import Record
 from .options import mask_urls_in
-from .panel import PanelBase, _scheduler
+from .panel_base import PanelBase, scheduler
 from .panel_model import LogWindow, parse_close_code, parse_composer
 from .server import WebSocketServer
 from .server_options import WebSocketConnection, WebSocketMessage
@@ -144,7 +144,7 @@ class WebSocketServerPanel(PanelBase):
         if self._clients:
             self.client = next(iter(self._clients))
         self._sync_traits()
-        _scheduler.call_later(self.POLL, self._poll)
+        scheduler.call_later(self.POLL, self._poll)
 
     # -- the model the front end mirrors -------------------------------------------------
     @property
@@ -488,7 +488,7 @@ class WebSocketServerPanel(PanelBase):
             return
         if self.server.state.name != self.state:
             self._arm()
-        _scheduler.call_later(self.POLL, self._poll)
+        scheduler.call_later(self.POLL, self._poll)
 
     def _sync_traits(self) -> None:
         values = {"state": self.server.state.name, "url": self.server.url or ""}
@@ -501,7 +501,7 @@ class WebSocketServerPanel(PanelBase):
     @traitlets.observe("client")
     def _client_changed(self, _change: dict[str, Any]) -> None:
         self.selected = -1
-        _scheduler.call_soon(self._reset)
+        scheduler.call_soon(self._reset)
 
     def _snapshot(self, view: str) -> None:
         self._take_pending()
