@@ -693,6 +693,12 @@ def test_markup_from_a_server_is_text_in_every_view(lab: Lab, page: Any) -> None
     expect(evil.locator(".ohws-detail .ohws-field", has_text="reason")).to_contain_text(EVIL)
     evil.locator(".ohws-row.ohws-dir-received").click()
     expect(evil.locator(".ohws-detail .ohws-detail-text")).to_have_text(EVIL)
+    evil.locator(".ohws-row.ohws-kind-open").click()  # its detail lists the response headers
+    detail_header = evil.locator(".ohws-detail tr", has=page.locator("th", has_text="X-Evil"))
+    expect(detail_header.locator("td")).to_have_text(EVIL)
+    expect(evil.locator(".ohws-row.ohws-kind-open .ohws-text")).to_have_text(
+        f"open · protocol: {PROTO}"
+    )
     _no_markup_ran(page)
 
     _view(evil, "handshake")
