@@ -89,4 +89,8 @@ def __getattr__(name: str) -> Any:
         from .panel import WebSocketPanel
 
         return WebSocketPanel
+    if name == "WebSocketServerPanel":
+        from .server_panel import WebSocketServerPanel
+
+        return WebSocketServerPanel
     raise AttributeError(f"module 'ohws_jupyter' has no attribute {name!r}")

@@ -2,21 +2,19 @@
 
 ``WebSocketPanel(ws)`` is an anywidget bound to the same object the user drives
 from code; it sees everything through the public ``ws.watch()`` hook and acts
-only through ``connect``/``send``/``close``.
+only through ``connect``/``send``/``close``. It has four views (``view``):
+``'messages'`` (a list and the selected entry in detail), ``'handshake'``,
+``'timeline'`` (a sequence diagram) and ``'rates'``. What each view draws is
+computed in :mod:`ohws_jupyter.panel_model`, so the Python model mirrors the
+browser: ``panel.visible``, ``panel.select(i)``, ``panel.detail``,
+``panel.handshake``, ``panel.timeline``, ``panel.rates``, ``panel.saved``.
+Batching and the parts shared with the server panel are in
+:mod:`ohws_jupyter.panel_base`.
 
-Data flow, and why it is shaped so:
-
-* The observer runs on the I/O thread for every record, possibly 20,000 times a
-  second, so it only appends to a bounded deque and arms a timer.
-* The timer flushes at most every :attr:`WebSocketPanel.flush_interval` seconds:
-  one custom message with the *new* entries and the counters (append-only; the
-  log is never sent again), so the browser gets at most ~10 updates a second.
-* The log window is bounded (``max_entries``); what falls out is counted as
-  dropped. Each view asks for a snapshot of the window when it renders, which
-  is how a second view, or a view after a browser reload, catches up.
-* Log entries and sent-message history travel in custom messages only, never
-  in traits, so no message content and no header lands in a saved notebook.
-  The URL trait is masked (``user:***@``, token query values).
+The panel holds its ``WebSocket`` weakly: a panel left displayed does not keep a
+connection alive, and when the ``WebSocket`` is collected (its connection then
+closes with 1001) the panel closes too. Keep your own reference to the
+``WebSocket`` for as long as you use it. The URL trait is masked.
 
 The front end (``static/panel.js``) renders all server text with text nodes,
 never as HTML.
@@ -24,196 +22,164 @@ never as HTML.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import pathlib
-import threading
+import inspect
+import itertools
 import time
+import weakref
 from collections import deque
+from collections.abc import Callable, Iterable
 from typing import Any
 
-import anywidget
 import traitlets
 
 from .client import WebSocket
 from .errors import CONNECTION_ERROR, BusinessError
 from .events import Record
-from .options import mask_url, mask_urls_in
-from .runtime import get_runtime
+from .options import mask_headers, mask_url, mask_urls_in, split_protocols
+from .panel_base import PanelBase, matcher, scheduler
+from .panel_model import (
+    CLOSE_CODE_TEXT,
+    LogWindow,
+    Rates,
+    close_code_text,
+    parse_close_code,
+    parse_composer,
+)
 
-__all__ = ["CLOSE_CODE_TEXT", "WebSocketPanel", "close_code_text", "mask_url", "parse_composer"]
+__all__ = [
+    "CLOSE_CODE_TEXT",
+    "VIEWS",
+    "WebSocketPanel",
+    "close_code_text",
+    "mask_url",
+    "matcher",
+    "parse_composer",
+]
 
-_STATIC = pathlib.Path(__file__).parent / "static"
-
-#: Plain-language meaning of the close codes people meet most.
-CLOSE_CODE_TEXT: dict[int, str] = {
-    1000: "Normal closure: the purpose of the connection was fulfilled.",
-    1001: "Going away: the server is shutting down or the page was left.",
-    1002: "Protocol error: a peer broke the WebSocket protocol.",
-    1003: "Unsupported data: a peer got a kind of message it cannot accept "
-    "(e.g. binary where only text is expected).",
-    1005: "No status code: the close frame carried no code.",
-    1006: "Abnormal closure: the connection was lost without a close frame "
-    "(network drop, crash, or a timeout).",
-    1007: "Invalid payload: a message did not match its type (e.g. text that is not UTF-8).",
-    1008: "Policy violation: the peer refused a message against its rules "
-    "(often authentication or authorization).",
-    1009: "Message too big: a message exceeded the size the peer accepts.",
-    1010: "Missing extension: the server did not negotiate an extension the client requires.",
-    1011: "Internal error: the server hit an unexpected condition.",
-    1012: "Service restart: the server is restarting; reconnect later.",
-    1013: "Try again later: the server is overloaded.",
-    1014: "Bad gateway: a gateway got an invalid response upstream.",
-    1015: "TLS handshake failure.",
-}
-
-#: Query parameters whose values the panel never shows.
-_TEXT_PREVIEW = 4096  # characters kept per log entry; the size field says the rest
-_BINARY_PREVIEW = 1024  # bytes shown as hex per log entry
 _HISTORY = 20  # sent composer inputs kept for recall
-_MODES = ("text", "json", "hex", "base64")
+#: The client panel's views.
+VIEWS = ("messages", "handshake", "timeline", "rates")
+#: The request headers the client library adds itself (not reported by ``watch``).
+_LIBRARY_HEADERS = "Host, Upgrade, Connection, Sec-WebSocket-Key, Sec-WebSocket-Version"
 
 
-def close_code_text(code: int | None) -> str:
-    """Explain a close code in one plain sentence ('' for None)."""
-    if code is None:
-        return ""
-    if code in CLOSE_CODE_TEXT:
-        return CLOSE_CODE_TEXT[code]
-    if 4000 <= code <= 4999:
-        return "Application code (4000-4999): its meaning is defined by this server's application."
-    if 3000 <= code <= 3999:
-        return "Registered code (3000-3999): defined by a library, framework or application."
-    return "Unknown close code."
-
-
-def parse_composer(text: str, mode: str) -> str | bytes:
-    """Turn composer input into the message to send.
-
-    Args:
-        text: What the user typed.
-        mode: ``'text'`` (sent as is), ``'json'`` (checked, sent compact),
-            ``'hex'`` or ``'base64'`` (decoded, sent as binary).
-
-    Raises:
-        ValueError: The input does not parse in that mode; the message says why.
-    """
-    if mode == "text":
-        return text
-    if mode == "json":
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-            ) from exc
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    if mode == "hex":
-        digits = "".join(text.split())
-        if digits[:2].lower() == "0x":
-            digits = digits[2:]
-        try:
-            return bytes.fromhex(digits)
-        except ValueError as exc:
-            raise ValueError("not valid hex: use pairs of 0-9/a-f digits, spaces allowed") from exc
-    if mode == "base64":
-        try:
-            return base64.b64decode("".join(text.split()), validate=True)
-        except binascii.Error as exc:
-            raise ValueError(f"not valid base64: {exc}") from exc
-    raise ValueError(f"unknown composer mode {mode!r}; use one of {', '.join(_MODES)}")
-
-
-def _entry(seq: int, rec: Record) -> dict[str, Any]:
-    """The JSON-ready log entry of one record (previews only, headers already masked)."""
-    out: dict[str, Any] = {"seq": seq, "time": rec.time, "kind": rec.kind, "dir": rec.direction}
-    kind = rec.kind
-    if kind == "message":
-        data = rec.data
-        if isinstance(data, str):
-            size = len(data) if data.isascii() else len(data.encode("utf-8", "surrogatepass"))
-            out.update(size=size, binary=False, text=data[:_TEXT_PREVIEW])
-            out["truncated"] = len(data) > _TEXT_PREVIEW
-        else:
-            data = bytes(data)
-            out.update(size=len(data), binary=True, text=data[:_BINARY_PREVIEW].hex(" "))
-            out["truncated"] = len(data) > _BINARY_PREVIEW
-        out["pieces"] = rec.pieces
-    elif kind in ("closing", "close"):
-        out.update(code=rec.code, reason=rec.reason or "", explain=close_code_text(rec.code))
-    elif kind == "error":
-        err = rec.error
-        out["text"] = mask_urls_in(str(err))
-        if isinstance(err, BusinessError):
-            out["code"] = err.code
-    elif kind == "connect":
-        out["text"] = mask_url(rec.data)
-    elif kind == "open":
-        out["text"] = f"protocol: {rec.data}" if rec.data else ""
-    if rec.headers:
-        out["headers"] = dict(rec.headers)
-    return out
-
-
-class WebSocketPanel(anywidget.AnyWidget):
+class WebSocketPanel(PanelBase):
     """A live panel for one :class:`~ohws_jupyter.client.WebSocket`.
 
     Args:
-        ws: The WebSocket to watch and drive (the same object code uses).
+        ws: The WebSocket to watch and drive (the same object code uses). The
+            panel holds it weakly: keep your own reference while you use it.
         max_entries: Log entries kept in view; older ones are counted as dropped.
+        records: Records that happened before the panel was made (e.g. the log
+            ``%ws`` keeps), or a function returning them; shown first. Not needed
+            when ``ws.watch`` can replay its history itself.
+        saved: Saved messages to start with (e.g. another panel's ``saved``).
     """
-
-    _esm = _STATIC / "panel.js"
-    _css = _STATIC / "panel.css"
 
     url = traitlets.Unicode("").tag(sync=True)
     state = traitlets.Unicode("CLOSED").tag(sync=True)
     protocol = traitlets.Unicode("").tag(sync=True)
-    max_entries = traitlets.Int(1000, read_only=True).tag(sync=True)
-    paused = traitlets.Bool(False).tag(sync=True)
-    kind_filter = traitlets.Unicode("all").tag(sync=True)
-    search = traitlets.Unicode("").tag(sync=True)
+    _views = VIEWS
 
-    #: Seconds between two front-end updates, at most (~10 a second).
-    flush_interval = 0.1
-
-    def __init__(self, ws: WebSocket, max_entries: int = 1000, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        ws: WebSocket,
+        max_entries: int = 1000,
+        *,
+        records: Iterable[Record] | Callable[[], Iterable[Record]] | None = None,
+        saved: Iterable[dict[str, str]] = (),
+        **kwargs: Any,
+    ) -> None:
         if not isinstance(ws, WebSocket):
             raise TypeError(f"WebSocketPanel needs a WebSocket, not {type(ws).__name__}")
-        if not isinstance(max_entries, int) or max_entries < 1:
-            raise ValueError("max_entries must be a positive int")
-        super().__init__(**kwargs)
-        self.set_trait("max_entries", max_entries)
-        self.ws = ws
-        self._lock = threading.Lock()
+        super().__init__(max_entries, saved, **kwargs)
+        self._ws = weakref.ref(ws)
+        self._finalizer: weakref.finalize | None = None
+        self._window = LogWindow(max_entries)
         # Raw records wait here for the next flush; bounded, so a flood costs
         # at most max_entries records of memory between two flushes.
         self._pending: deque[tuple[int, Record]] = deque(maxlen=max_entries)
-        self._window: deque[dict[str, Any]] = deque(maxlen=max_entries)
-        self._history: deque[dict[str, str]] = deque(maxlen=_HISTORY)
+        self._skipped = 0
+        self._numbers = itertools.count(1)
         self._seq = 0
-        self._dropped = 0
-        self._flush_armed = False
-        self._last_flush = 0.0
-        self._last_error = ""
+        self._history: deque[dict[str, str]] = deque(maxlen=_HISTORY)
+        self._rates = Rates()
+        self._handshake: dict[str, Any] = {}
+        self._handshake_dirty = False
+        self._stats = ws.stats  # the counters outlive the WebSocket, for the last view
         self._real_url = ws.url or ""
+        self._early: list[Record] | None = []  # records that arrive while history is read
+        self._rates.update(self._totals())
         self._sync_traits()
-        self.on_msg(self._on_front_end)
-        self._stop_watch = ws.watch(self._observe)
+        self._observer = _Observer(self)
+        self._start_watching(ws, records)
+        # When the WebSocket is collected its connection closes; so does the panel.
+        self._finalizer = weakref.finalize(ws, _ws_collected, weakref.ref(self))
+        self._finalizer.atexit = False
 
-    # -- public view of the model -----------------------------------------------
+    # -- the WebSocket ------------------------------------------------------------------
     @property
-    def entries(self) -> list[dict[str, Any]]:
-        """The log window as the front end shows it (flushed entries, oldest first)."""
+    def ws(self) -> WebSocket | None:
+        """The WebSocket this panel shows, or None once it was garbage-collected."""
+        return self._ws()
+
+    def _start_watching(
+        self, ws: WebSocket, records: Iterable[Record] | Callable[[], Iterable[Record]] | None
+    ) -> None:
+        # The function watch() returns to stop watching holds the WebSocket, so the
+        # panel does not keep it (see _Observer).
+        if _watch_replays(ws):
+            # The engine hands over what happened so far, then live records, with
+            # no gap and no repeat; nothing else to do here.
+            self._early = None
+            ws.watch(self._observer, replay=True)  # type: ignore[call-arg]
+            return
+        ws.watch(self._observer)
+        past = list(records() if callable(records) else records or ())
         with self._lock:
-            return list(self._window)
+            early, self._early = self._early or [], None
+        for rec in _before(past, early):
+            self._take(rec)
+        if not past:
+            self._note_missed_history(ws)
+        for rec in early:
+            self._take(rec)
 
-    @property
-    def dropped(self) -> int:
-        """Entries that fell out of the bounded window since the last clear."""
-        return self._dropped
+    def _note_missed_history(self, ws: WebSocket) -> None:
+        """Say what happened before the panel, when no one kept the records."""
+        s = ws.stats
+        if not (s.connects or s.messagesIn or s.messagesOut):
+            return
+        if ws.state.name in ("OPEN", "CLOSING") or s.openedAt:
+            self._handshake = self._handshake_from_state(ws)
+            self._handshake_dirty = True
+        text = (
+            f"before this panel: {s.connects} connection(s), {s.messagesIn} messages in "
+            f"({s.bytesIn} bytes), {s.messagesOut} out ({s.bytesOut} bytes); "
+            "their records were not kept"
+        )
+        self._take(Record(time.time(), "history", "=", data=text))
 
+    def _handshake_from_state(self, ws: WebSocket) -> dict[str, Any]:
+        extra = ws.options.sensitiveHeaders if ws.options is not None else ()
+        opts = ws.options
+        return {
+            "url": mask_url(ws.url or ""),
+            "requestHeaders": mask_headers(opts.header, extra) if opts is not None else {},
+            "offered": split_protocols(opts.protocol) if opts is not None else [],
+            "libraryHeaders": _LIBRARY_HEADERS,
+            "status": "101 Switching Protocols" if ws.stats.openedAt else "",
+            "responseHeaders": mask_headers(ws.responseHeaders, extra),
+            "protocol": ws.protocol,
+            "extensions": ws.extensions,
+            "startedAt": None,
+            "openedAt": ws.stats.openedAt,
+            "timeToOpen": None,
+            "error": "",
+            "note": "opened before this panel: the time to open was not seen",
+        }
+
+    # -- public view of the model -------------------------------------------------------
     @property
     def history(self) -> list[dict[str, str]]:
         """Recently sent composer inputs (``{'mode', 'text'}``), newest last."""
@@ -222,7 +188,7 @@ class WebSocketPanel(anywidget.AnyWidget):
     @property
     def counters(self) -> dict[str, Any]:
         """Message and byte counts, connection times and the last error."""
-        s = self.ws.stats
+        s = self._stats
         return {
             "messagesIn": s.messagesIn,
             "bytesIn": s.bytesIn,
@@ -235,6 +201,26 @@ class WebSocketPanel(anywidget.AnyWidget):
             "now": time.time(),
         }
 
+    @property
+    def handshake(self) -> dict[str, Any]:
+        """The opening handshake of the current or last connection, as the view shows it.
+
+        Keys: ``url``, ``requestHeaders`` (credentials masked), ``offered``
+        subprotocols, ``status``, ``responseHeaders`` (masked), ``protocol``,
+        ``extensions``, ``startedAt``, ``openedAt``, ``timeToOpen`` (seconds),
+        ``error`` (why it failed), ``note``. Empty before the first connect.
+        """
+        with self._lock:
+            return dict(self._handshake)
+
+    @property
+    def rates(self) -> dict[str, Any]:
+        """The last minute, one value a second: ``seconds``, ``messagesIn``, ``bytesIn``,
+        ``messagesOut``, ``bytesOut``, and ``rtt`` (``[time, seconds]`` keepalive
+        round trips, when the WebSocket reports them)."""
+        with self._lock:
+            return self._rates.series()
+
     def log_text(self) -> str:
         """The log window as plain text lines (for terminals and bug reports)."""
         lines = []
@@ -246,139 +232,241 @@ class WebSocketPanel(anywidget.AnyWidget):
             lines.append(f"{stamp} {e['dir']} {e['kind']} {what}".rstrip())
         return "\n".join(lines)
 
-    # -- actions (also what the buttons do) -----------------------------------------
+    # -- actions (also what the buttons do) -------------------------------------------
     def connect(self, url: str | None = None) -> None:
         """Connect ``ws`` to ``url`` (default: the URL field), reusing its last options."""
+        ws = self._need_ws()
+        if ws is None:
+            return
         target = self.url if url is None else url
         if target == mask_url(self._real_url) and self._real_url:
             target = self._real_url  # the field shows the masked form of the real URL
         args: list[Any] = [target]
-        if self.ws.options is not None and target == self.ws.url:
-            args.append(self.ws.options)
+        if ws.options is not None and target == ws.url:
+            args.append(ws.options)
+        stats = ws.stats
 
         def done(err: BusinessError | None, _value: Any = None) -> None:
             # A failed attempt already logged its 'error' record; log only the
             # refusals that never reach the network (bad URL, already open, ...).
-            if err is not None and not (
-                err.code == CONNECTION_ERROR and self.ws.stats.lastError is err
-            ):
+            if err is not None and not (err.code == CONNECTION_ERROR and stats.lastError is err):
                 self._local_error(err)
 
-        self.ws.connect(*args, done)
+        ws.connect(*args, done)
 
     def send_input(self, text: str, mode: str = "text") -> None:
-        """Send composer input (see :func:`parse_composer`); mistakes go to the log."""
+        """Send composer input (see :func:`parse_composer`); mistakes go to the log.
+
+        An empty text message is a message like any other, and is sent.
+        """
         try:
             data = parse_composer(text, mode)
         except ValueError as exc:
             self._local_error(f"not sent: {exc}")
             return
+        ws = self._need_ws()
+        if ws is None:
+            return
         item = {"mode": mode, "text": text}
         if not self._history or self._history[-1] != item:
             self._history.append(item)
-            get_runtime().call_soon(self._send_msg, {"type": "history", "history": self.history})
-        self.ws.send(data, self._report)
+            scheduler.call_soon(self._send_msg, {"type": "history", "history": self.history})
+        ws.send(data, self._report)
+
+    def send_saved(self, name: str) -> None:
+        """Send the saved message ``name``.
+
+        Raises:
+            KeyError: There is no saved message of that name.
+        """
+        item = self.saved_message(name)
+        ws = self._need_ws()
+        if ws is None:
+            return
+        try:
+            data = parse_composer(item["text"], item["mode"])
+        except ValueError as exc:
+            self._local_error(f"not sent: {exc}")
+            return
+        ws.send(data, self._report)
 
     def close_connection(self, code: int | str | None = None, reason: str = "") -> None:
         """Close ``ws`` with ``code`` (default 1000) and ``reason``."""
         try:
-            number = 1000 if code in (None, "") else int(code)
-        except (TypeError, ValueError):
-            self._local_error(f"not closed: close code {code!r} is not a number")
+            number = parse_close_code(code)
+        except ValueError as exc:
+            self._local_error(f"not closed: {exc}")
             return
-        self.ws.close({"code": number, "reason": reason or ""}, self._report)
+        ws = self._need_ws()
+        if ws is not None:
+            ws.close({"code": number, "reason": reason or ""}, self._report)
 
     def clear(self) -> None:
         """Empty the log window and the dropped count (counters stay)."""
-        get_runtime().call_soon(self._clear)
+        scheduler.call_soon(self._clear)
 
     def close(self) -> None:
-        """Stop watching the WebSocket and close the widget (the connection stays)."""
-        stop = getattr(self, "_stop_watch", None)  # None if __init__ refused its arguments
-        if stop is not None:
-            stop()
+        """Stop showing the WebSocket and close the widget (the connection stays)."""
+        observer = getattr(self, "_observer", None)  # None if __init__ refused its arguments
+        if observer is not None:
+            observer.panel = None
+        finalizer = getattr(self, "_finalizer", None)
+        if finalizer is not None:
+            finalizer.detach()
+        self._closed = True
         super().close()
 
-    # -- front-end messages (kernel shell thread) --------------------------------
-    def _on_front_end(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
-        kind = content.get("type")
-        if kind == "hello":
-            get_runtime().call_soon(self._snapshot, str(content.get("view", "")))
-        elif kind == "connect":
+    # -- front-end actions (kernel shell thread) ----------------------------------------
+    def _on_action(self, kind: Any, content: dict[str, Any]) -> None:
+        if kind == "connect":
             self.connect(str(content.get("url", "")))
         elif kind == "send":
             self.send_input(str(content.get("text", "")), str(content.get("mode", "text")))
+        elif kind == "send_saved":
+            self.send_saved(str(content.get("name", "")))
         elif kind == "close":
             self.close_connection(content.get("code"), str(content.get("reason", "")))
-        elif kind == "clear":
-            self.clear()
 
-    @traitlets.observe("paused")
-    def _paused_changed(self, change: dict[str, Any]) -> None:
-        if not change["new"]:
-            # Resuming: views skipped entries while paused; resend the window once.
-            get_runtime().call_soon(self._reset)
+    def _need_ws(self) -> WebSocket | None:
+        ws = self._ws()
+        if ws is None:
+            self._local_error("the WebSocket of this panel no longer exists")
+        return ws
 
     def _report(self, err: BusinessError | None, _value: Any = None) -> None:
         if err is not None:
             self._local_error(err)
 
     def _local_error(self, err: BusinessError | str) -> None:
-        get_runtime().call_soon(self._observe, Record(time.time(), "error", "=", error=err))
+        self._observe(Record(time.time(), "error", "=", error=err))
 
-    # -- the I/O thread ------------------------------------------------------------
+    # -- records (any thread; the hot path) --------------------------------------------
     def _observe(self, rec: Record) -> None:
         # Called for every record: keep it to an append and a flag check.
-        self._seq += 1
+        if self._early is not None:
+            with self._lock:
+                if self._early is not None:  # still reading the history
+                    self._early.append(rec)
+                    return
+        self._take(rec)
+
+    def _take(self, rec: Record) -> None:
+        seq = next(self._numbers)
+        self._seq = seq
         pending = self._pending
         if len(pending) == pending.maxlen:
-            self._dropped += 1
-        pending.append((self._seq, rec))
-        if rec.kind == "error":
-            self._last_error = mask_urls_in(str(rec.error))
+            self._skipped += 1
+        pending.append((seq, rec))
+        kind = rec.kind
+        if kind != "message" or rec.direction == ">":
+            self._note(rec)
         if not self._flush_armed:
-            self._flush_armed = True
-            delay = self._last_flush + self.flush_interval - time.monotonic()
-            loop = get_runtime().loop
-            assert loop is not None
-            loop.call_later(max(delay, 0.0), self._flush)
+            self._arm()
+
+    def _note(self, rec: Record) -> None:
+        """Bookkeeping for the rarer records: last error, handshake, round trips."""
+        kind = rec.kind
+        if kind == "error":
+            self._last_error = mask_urls_in(str(rec.error))
+            if self._handshake and not self._handshake.get("status"):
+                self._update_handshake(error=self._last_error)
+        elif kind == "message" or kind == "open":
+            # A later success clears an earlier mistake from "last error".
+            self._last_error = ""
+        if kind == "connect":
+            ws = self._ws()
+            opts = ws.options if ws is not None else None
+            with self._lock:
+                self._handshake = {
+                    "url": mask_url(rec.data) if isinstance(rec.data, str) else "",
+                    "requestHeaders": dict(rec.headers or {}),
+                    "offered": split_protocols(opts.protocol) if opts is not None else [],
+                    "libraryHeaders": "" if _has_key(rec.headers) else _LIBRARY_HEADERS,
+                    "status": "",
+                    "responseHeaders": {},
+                    "protocol": "",
+                    "extensions": "",
+                    "startedAt": rec.time,
+                    "openedAt": None,
+                    "timeToOpen": None,
+                    "error": "",
+                    "note": "",
+                }
+                self._handshake_dirty = True
+        elif kind == "open":
+            ws = self._ws()
+            started = self._handshake.get("startedAt")
+            self._update_handshake(
+                status="101 Switching Protocols",
+                responseHeaders=dict(rec.headers or {}),
+                protocol=rec.data or "",
+                extensions=ws.extensions if ws is not None else "",
+                openedAt=rec.time,
+                timeToOpen=None if started is None else rec.time - started,
+            )
+        elif kind == "pong" and isinstance(rec.data, (int, float)):
+            with self._lock:
+                self._rates.add_rtt(rec.time, float(rec.data))
+
+    def _update_handshake(self, **fields: Any) -> None:
+        with self._lock:
+            if not self._handshake:
+                self._handshake = {"url": mask_url(self._real_url), "requestHeaders": {}}
+            self._handshake.update(fields)
+            self._handshake_dirty = True
+
+    def _totals(self) -> tuple[int, int, int, int]:
+        s = self._stats
+        return (s.messagesIn, s.bytesIn, s.messagesOut, s.bytesOut)
+
+    # -- the panel thread ----------------------------------------------------------------
+    def _current_window(self) -> LogWindow:
+        return self._window
 
     def _take_pending(self) -> list[dict[str, Any]]:
-        batch = [_entry(seq, rec) for seq, rec in self._pending]
-        self._pending.clear()
+        pending = self._pending
+        items = []
+        while pending:
+            items.append(pending.popleft())
+        skipped, self._skipped = self._skipped, 0
         with self._lock:
             window = self._window
-            overflow = len(window) + len(batch) - window.maxlen
-            if overflow > 0:
-                self._dropped += min(overflow, len(window))
-            window.extend(batch)
-        return batch
+            window.skip(skipped)
+            return [window.add(seq, rec) for seq, rec in items]
 
     def _flush(self) -> None:
         self._flush_armed = False
         self._last_flush = time.monotonic()
         batch = self._take_pending()
+        with self._lock:
+            changed = self._rates.update(self._totals())
         self._sync_traits()
-        self._send_msg(
-            {
-                "type": "batch",
-                "entries": [] if self.paused else batch,
-                **self._status(),
-            }
-        )
+        msg: dict[str, Any] = {
+            "type": "batch",
+            "entries": [] if self.paused else batch,
+            "rates": changed,
+            **self._status(),
+        }
+        if self._handshake_dirty:
+            msg["handshake"] = self.handshake
+            self._handshake_dirty = False
+        self._send_msg(msg)
 
     def _status(self) -> dict[str, Any]:
-        return {"seq": self._seq, "dropped": self._dropped, "counters": self.counters}
+        return {"seq": self._seq, "dropped": self._window.dropped, "counters": self.counters}
 
     def _sync_traits(self) -> None:
-        ws = self.ws
-        values = {"state": ws.state.name, "protocol": ws.protocol}
-        if ws.url and (ws.url != self._real_url or not self.url):
-            # Only a new connection target overwrites the field, never user typing.
-            self._real_url = ws.url
-            values["url"] = mask_url(ws.url)
+        ws = self._ws()
+        if ws is None:
+            values = {"state": "GONE"}
+        else:
+            values = {"state": ws.state.name, "protocol": ws.protocol}
+            if ws.url and (ws.url != self._real_url or not self.url):
+                # Only a new connection target overwrites the field, never user typing.
+                self._real_url = ws.url
+                values["url"] = mask_url(ws.url)
         changed = {k: v for k, v in values.items() if getattr(self, k) != v}
-        if changed:
+        if changed and not self._closed:
             with self.hold_sync():  # one comm message for all changed traits
                 for name, value in changed.items():
                     setattr(self, name, value)
@@ -386,8 +474,20 @@ class WebSocketPanel(anywidget.AnyWidget):
     def _snapshot(self, view: str) -> None:
         # Flush first so the snapshot covers every record numbered up to seq.
         self._take_pending()
+        with self._lock:
+            rates = self._rates.buckets()
+            rtt = list(self._rates.rtt)
         self._send_msg(
-            {"type": "snapshot", "view": view, "entries": self.entries, "history": self.history}
+            {
+                "type": "snapshot",
+                "view": view,
+                "entries": self.entries,
+                "history": self.history,
+                "handshake": self.handshake,
+                "rates": rates,
+                "rtt": rtt,
+                "detail": self._detail_msg(),
+            }
             | self._status()
         )
 
@@ -399,8 +499,63 @@ class WebSocketPanel(anywidget.AnyWidget):
         self._take_pending()
         with self._lock:
             self._window.clear()
-            self._dropped = 0
         self._send_msg({"type": "reset", "entries": []} | self._status())
 
-    def _send_msg(self, msg: dict[str, Any]) -> None:
-        self.send(msg)
+
+class _Observer:
+    """What ``ws.watch`` calls: passes records to its panel until the panel closes.
+
+    ``watch`` returns a function that stops watching, but that function holds the
+    WebSocket, and a panel must not: a panel left on screen would keep its
+    connection open forever. So the panel keeps this observer instead and switches
+    it off when it closes; the WebSocket drops it when the WebSocket goes.
+    """
+
+    __slots__ = ("panel",)
+
+    def __init__(self, panel: WebSocketPanel) -> None:
+        self.panel: WebSocketPanel | None = panel
+
+    def __call__(self, rec: Record) -> None:
+        panel = self.panel
+        if panel is not None:
+            panel._observe(rec)
+
+
+def _ws_collected(panel_ref: weakref.ref[WebSocketPanel]) -> None:
+    """The panel's WebSocket was collected: close the panel too (any thread)."""
+    panel = panel_ref()
+    if panel is not None and not panel._closed:
+        scheduler.call_soon(panel.close)
+
+
+def _watch_replays(ws: WebSocket) -> bool:
+    """Whether ``ws.watch`` takes ``replay=True`` (hand over past records first)."""
+    try:
+        return "replay" in inspect.signature(ws.watch).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _has_key(headers: dict[str, str] | None) -> bool:
+    return any(k.lower() == "sec-websocket-key" for k in headers or ())
+
+
+def _before(past: list[Record], live: list[Record]) -> list[Record]:
+    """The records of ``past`` that came before the first of ``live``.
+
+    ``past`` and ``live`` overlap when a record arrived while the history was
+    read; it is the same object in both (or, for a log that rewrote it, one with
+    the same time, kind and direction).
+    """
+    if not live:
+        return past
+    first = live[0]
+    for i, rec in enumerate(past):
+        if rec is first:
+            return past[:i]
+    key = (first.time, first.kind, first.direction)
+    for i, rec in enumerate(past):
+        if (rec.time, rec.kind, rec.direction) == key:
+            return past[:i]
+    return past

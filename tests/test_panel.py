@@ -1,12 +1,17 @@
-"""The panel's model: bounded log, batching, masking, explanations, actions.
+"""The panels' model: entries, detail, timeline, handshake, rates, saved messages,
+batching, masking, lifetime; the client panel and the server panel.
 
 Widgets here talk to a recording comm (ipywidgets' own test approach), so every
 message the front end would get is inspected; the network is real (loopback
-servers). One test runs a real kernel to count widget messages on iopub.
+servers). Tests at the end run a real kernel: widget messages on iopub under a
+flood, and re-running a cell that makes a panel.
 """
 
 from __future__ import annotations
 
+import base64
+import gc
+import itertools
 import json
 import pathlib
 import subprocess
@@ -14,22 +19,40 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import comm
 import pytest
 from comm import DummyComm
 from conftest import running_server, wait_until
+from websockets.protocol import State
 
-from ohws_jupyter import createWebSocket
+from ohws_jupyter import (
+    Record,
+    WebSocket,
+    WebSocketServer,
+    createWebSocket,
+    createWebSocketServer,
+)
 from ohws_jupyter.panel import (
     CLOSE_CODE_TEXT,
     WebSocketPanel,
+    _before,
     close_code_text,
     mask_url,
+    matcher,
     parse_composer,
 )
+from ohws_jupyter.panel_model import (
+    LogWindow,
+    Rates,
+    hexdump,
+    parse_close_code,
+    saved_item,
+)
+from ohws_jupyter.server_panel import WebSocketServerPanel
 
 STATIC = pathlib.Path(__file__).parent.parent / "ohws_jupyter" / "static"
 
@@ -65,10 +88,13 @@ def customs(sent: list, kind: str | None = None) -> list[dict[str, Any]]:
 
 
 async def flood_handler(conn: Any) -> None:
-    """Echo, 'kick' closes 4001, and 'flood N' sends N numbered messages at once."""
+    """Echo; 'kick' closes 4001, 'drop' cuts TCP, 'flood N' sends N numbered messages."""
     async for message in conn:
         if message == "kick":
             await conn.close(4001, "kicked")
+            return
+        if message == "drop":
+            conn.transport.abort()
             return
         if isinstance(message, str) and message.startswith("flood "):
             for i in range(int(message.split()[1])):
@@ -86,18 +112,20 @@ def server() -> Iterator[Any]:
 def open_panel(server: Any, url_suffix: str = "", **kwargs: Any) -> WebSocketPanel:
     ws = createWebSocket()
     panel = WebSocketPanel(ws, **kwargs)
+    panel._test_ws = ws  # the panel holds its WebSocket weakly: the test keeps it
     panel.connect(server.url + url_suffix)
     wait_until(lambda: panel.state == "OPEN", what="panel state OPEN")
     return panel
 
 
 def finish(panel: WebSocketPanel) -> None:
-    if panel.ws.readyState in (0, 1):
-        panel.ws.close().result(10)
+    ws = panel.ws
+    if ws is not None and ws.readyState in (0, 1):
+        ws.close().result(10)
     panel.close()
 
 
-def entry_where(panel: WebSocketPanel, **want: Any) -> dict[str, Any]:
+def entry_where(panel: Any, **want: Any) -> dict[str, Any]:
     """Wait for a log entry with these fields and return it."""
     found: list[dict[str, Any]] = []
 
@@ -135,6 +163,7 @@ def test_mask_url_hides_passwords_and_tokens() -> None:
 
 def test_parse_composer_modes() -> None:
     assert parse_composer("hi", "text") == "hi"
+    assert parse_composer("", "text") == ""
     assert parse_composer('{\n  "a": [1, 2]\n}', "json") == '{"a":[1,2]}'
     assert parse_composer("0x01 ff", "hex") == b"\x01\xff"
     assert parse_composer("AQL/", "base64") == b"\x01\x02\xff"
@@ -148,9 +177,126 @@ def test_parse_composer_modes() -> None:
             parse_composer(text, mode)
 
 
+def test_close_code_must_be_a_whole_number() -> None:
+    assert parse_close_code("") == parse_close_code(None) == 1000
+    assert parse_close_code(" 4000 ") == 4000 and parse_close_code(4001) == 4001
+    for bad in ("1000.5", 1000.5, "0x3e8", "4OO1", True, "-1", "４０００"):
+        with pytest.raises(ValueError) as caught:
+            parse_close_code(bad)
+        assert str(caught.value) == (
+            f"close code {bad!r} is not a whole number; use 1000, or 3000-4999 for your own codes"
+        )
+
+
+def test_hexdump_layout() -> None:
+    assert hexdump(b"Hello, world\n\x00\x01\xff!") == (
+        "00000000  48 65 6c 6c 6f 2c 20 77  6f 72 6c 64 0a 00 01 ff  |Hello, world....|\n"
+        "00000010  21                                                |!|"
+    )
+    assert hexdump(b"") == ""
+    dump = hexdump(bytes(range(256)) * 20, limit=5000).splitlines()
+    assert len(dump) == 313 and dump[-1].startswith("00001380  80 81 82 83 84 85 86 87")
+
+
+def test_matcher_filters_and_regex_search() -> None:
+    entries = [
+        {"kind": "message", "dir": "<", "type": "json", "text": '{"a": 1}'},
+        {"kind": "message", "dir": ">", "type": "text", "text": "Hello (there"},
+        {"kind": "close", "dir": "=", "type": "event", "code": 4001, "reason": "kicked"},
+        {"kind": "error", "dir": "=", "type": "error", "text": "boom"},
+    ]
+
+    def shown(kind_filter: str, search: str = "") -> list[int]:
+        keep = matcher(kind_filter, search)
+        return [i for i, e in enumerate(entries) if keep(e)]
+
+    assert shown("all") == [0, 1, 2, 3]
+    assert (shown("in"), shown("out"), shown("json"), shown("text")) == ([0], [1], [0], [1])
+    assert (shown("events"), shown("errors"), shown("binary")) == ([2], [3], [])
+    assert shown("all", "^message hel+o") == [1]  # a regex, case-insensitive
+    assert shown("all", "4001 kick") == [2]
+    assert shown("all", "(there") == [1]  # not a regex: matched as plain text
+
+
+def test_before_keeps_only_older_history() -> None:
+    a, b, c, d = (Record(float(t), "message", "<", data=str(t)) for t in range(4))
+    assert _before([a, b, c], [c, d]) == [a, b]  # c arrived while the history was read
+    assert _before([a, b], []) == [a, b]
+    rewritten = Record(2.0, "message", "<", data="masked")
+    assert _before([a, b, rewritten], [c, d]) == [a, b]  # same time, kind and direction
+    assert _before([a, b], [d]) == [a, b]
+
+
+def test_log_window_keeps_whole_messages_within_a_budget() -> None:
+    window = LogWindow(10, full_budget=25_000)
+    for seq in range(1, 5):
+        window.add(seq, Record(float(seq), "message", "<", data="x" * 10_000, pieces=3))
+    assert [e["seq"] for e in window.entries] == [1, 2, 3, 4]
+    assert window.detail(4)["complete"] and window.detail(4)["data"] == "x" * 10_000
+    old = window.detail(1)  # left the byte budget: only its preview is kept
+    assert not old["complete"] and old["data"] == "x" * 4096
+    assert window.find(9) is None and window.detail(9) is None
+    window.add(5, Record(5.0, "message", "<", data=bytes(2000), pieces=1))
+    assert window.detail(5)["data"] == bytes(2000)
+    window.skip(3)
+    assert window.dropped == 3
+
+
+def test_keepalive_records_are_drawn_when_the_engine_reports_them() -> None:
+    """'ping'/'pong' records (not reported by watch() yet) become keepalive arrows."""
+    window = LogWindow(10)
+    window.add(1, Record(1.0, "ping", ">"))
+    window.add(2, Record(1.004, "pong", "<", data=0.004))
+    pong = window.entries[-1]
+    assert pong["rtt"] == 0.004 and pong["type"] == "event"
+    assert [e["flow"] for e in window.entries] == [
+        [["c", "s", "Ping", "keepalive", 0]],
+        [["s", "c", "Pong · 4.0 ms", "keepalive", 0]],
+    ]
+    rates = Rates()
+    rates.add_rtt(1.004, 0.004)
+    assert rates.series(now=2.0)["rtt"] == [[1.004, 0.004]]
+
+
+def test_rates_are_exact_per_second() -> None:
+    rates = Rates()
+    assert rates.update((0, 0, 0, 0), now=100.2) == []
+    assert rates.update((3, 30, 1, 5), now=100.5) == [[100, 3, 30, 1, 5]]
+    assert rates.update((5, 50, 1, 5), now=100.9) == [[100, 5, 50, 1, 5]]
+    assert rates.update((5, 50, 1, 5), now=101.5) == []  # nothing new
+    assert rates.update((6, 51, 1, 5), now=102.0) == [[102, 1, 1, 0, 0]]
+    series = rates.series(now=102.5)
+    assert len(series["seconds"]) == 60 and series["seconds"][-1] == 102
+    assert series["messagesIn"][-3:] == [5, 0, 1] and sum(series["bytesIn"]) == 51
+    rates.update((6, 51, 1, 5), now=300.0)
+    rates.update((7, 52, 1, 5), now=300.0)
+    assert rates.buckets() == [[300, 1, 1, 0, 0]]  # older than a minute: gone
+
+
+def test_saved_item_checks() -> None:
+    assert saved_item(" hi ", "x") == {"name": "hi", "mode": "text", "text": "x"}
+    for args, why in [
+        (("", "x"), "needs a name"),
+        (("n", "{", "json"), "not valid JSON"),
+        (("n", "zz", "hex"), "not valid hex"),
+        (("n", "x", "morse"), "unknown composer mode"),
+        (("n", 3), "must be a str"),
+        (("n" * 81, "x"), "at most 80"),
+    ]:
+        with pytest.raises(ValueError, match=why):
+            saved_item(*args)
+
+
 def test_front_end_never_parses_html() -> None:
     js = (STATIC / "panel.js").read_text()
-    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+    for sink in (
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "DOMParser",
+    ):
         assert sink not in js
 
 
@@ -161,14 +307,34 @@ def test_core_does_not_import_the_panel() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-def test_rejects_bad_arguments() -> None:
+def test_package_exports_both_panels() -> None:
+    import ohws_jupyter
+
+    assert ohws_jupyter.WebSocketPanel is WebSocketPanel
+    assert ohws_jupyter.WebSocketServerPanel is WebSocketServerPanel
+
+
+def test_rejects_bad_arguments(sent: list) -> None:
     with pytest.raises(TypeError):
         WebSocketPanel("ws://x")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         WebSocketPanel(createWebSocket(), max_entries=0)
+    with pytest.raises(TypeError):
+        WebSocketServerPanel(createWebSocket())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="not valid hex"):
+        WebSocketPanel(createWebSocket(), saved=[{"name": "x", "text": "zz", "mode": "hex"}])
+    assert not [c for _, kind, c in sent if kind == "comm_open"]  # no half-made widget
+    ws = createWebSocket()
+    panel = WebSocketPanel(ws)
+    with pytest.raises(Exception, match="view must be one of"):
+        panel.view = "graphs"
+    panel.view = "timeline"
+    with pytest.raises(IndexError, match="the list shows 0"):
+        panel.select(0)
+    panel.close()
 
 
-# -- against a real server ------------------------------------------------------------
+# -- the client panel against a real server ---------------------------------------------
 
 
 def test_connect_send_echo_and_server_close(sent: list, server: Any) -> None:
@@ -178,7 +344,7 @@ def test_connect_send_echo_and_server_close(sent: list, server: Any) -> None:
         entry_where(panel, kind="message", dir="<", text="hello")
         panel.send_input("01 02 ff", "hex")
         echo = entry_where(panel, kind="message", dir="<", binary=True)
-        assert echo["text"] == "01 02 ff" and echo["size"] == 3
+        assert echo["text"] == "01 02 ff" and echo["size"] == 3 and echo["type"] == "binary"
         assert [h["text"] for h in panel.history] == ["hello", "01 02 ff"]
         panel.send_input("kick")
         closed = entry_where(panel, kind="close")
@@ -187,6 +353,62 @@ def test_connect_send_echo_and_server_close(sent: list, server: Any) -> None:
         wait_until(lambda: panel.state == "CLOSED", what="CLOSED")
         kinds = [e["kind"] for e in panel.entries]
         assert kinds[:2] == ["connect", "open"]
+        # The server started the close: its frame first, then the client's reply.
+        steps = [(t["from"], t["to"], t["label"]) for t in panel.timeline[-2:]]
+        assert steps == [("s", "c", "Close 4001 kicked"), ("c", "s", "Close 4001 (reply)")]
+    finally:
+        finish(panel)
+
+
+def test_entry_line_fields(sent: list, server: Any) -> None:
+    """Each entry has what its line shows: direction, time, Δ, size, type, preview."""
+    panel = open_panel(server)
+    try:
+        ws = panel.ws
+        for message in ("plain", '{"a": [1, {"b": null}]}', "[not json", b"\x00\x01", ""):
+            ws.send(message).result(10)
+        wait_until(lambda: len(_seqs(panel, "<")) == 5, what="five echoes in the log")
+        got = [e for e in panel.entries if e["kind"] == "message" and e["dir"] == "<"]
+        assert [e["type"] for e in got] == ["text", "json", "text", "binary", "text"]
+        assert [e["size"] for e in got] == [5, 23, 9, 2, 0]
+        times = [e["time"] for e in panel.entries]
+        deltas = [e["delta"] for e in panel.entries]
+        assert deltas[0] is None
+        assert deltas[1:] == pytest.approx([b - a for a, b in itertools.pairwise(times)])
+        assert all(e["type"] == "event" for e in panel.entries[:2])
+    finally:
+        finish(panel)
+
+
+def _seqs(panel: WebSocketPanel, direction: str) -> list[int]:
+    return [e["seq"] for e in panel.entries if e["kind"] == "message" and e["dir"] == direction]
+
+
+def test_select_gives_the_whole_message(sent: list, server: Any) -> None:
+    """Detail: the whole message (not the 4K preview), for text and binary, sent on select."""
+    panel = open_panel(server)
+    try:
+        ws = panel.ws
+        big = "é" * 5000 + "END"  # 10,003 UTF-8 bytes: three 4K pieces
+        ws.send(big).result(10)
+        ws.send(bytes(range(256)) * 20).result(10)
+        wait_until(lambda: ws.stats.messagesIn == 2, what="echoes")
+        entry_where(panel, dir="<", binary=True)
+        panel.kind_filter = "in"
+        detail = panel.select(0)
+        assert detail["data"] == big and detail["complete"] and detail["pieces"] == 3
+        assert detail["size"] == 10_003 and detail["truncated"]  # the entry's preview is cut
+        wait_until(lambda: customs(sent, "detail"), what="detail message")
+        msg = customs(sent, "detail")[-1]
+        assert msg["seq"] == panel.selected and msg["text"] == big and msg["length"] == len(big)
+        detail = panel.select(-1)
+        assert detail["data"] == bytes(range(256)) * 20 and detail["type"] == "binary"
+        wait_until(lambda: customs(sent, "detail")[-1]["seq"] == panel.selected, what="detail")
+        assert base64.b64decode(customs(sent, "detail")[-1]["b64"]) == detail["data"]
+        panel.kind_filter = "all"
+        panel.select(None)
+        assert panel.detail is None
+        wait_until(lambda: customs(sent, "detail")[-1]["entry"] is None, what="cleared detail")
     finally:
         finish(panel)
 
@@ -204,12 +426,89 @@ def test_actions_from_code_show_in_the_panel(sent: list, server: Any) -> None:
         closing = entry_where(panel, kind="close")
         assert closing["code"] == 1000 and closing["explain"].startswith("Normal closure")
         wait_until(lambda: panel.state == "CLOSED", what="CLOSED")
+        # We closed: our close frame, then the server's reply.
+        steps = [(t["from"], t["to"], t["label"], t["style"]) for t in panel.timeline]
+        assert steps[0] == (
+            "c",
+            "s",
+            "GET / · Upgrade: websocket",
+            "http",
+        )
+        assert steps[1] == ("s", "c", "101 Switching Protocols", "http")
+        assert steps[2] == ("c", "s", "text · 9 B · from code", "msg")
+        assert steps[-2:] == [
+            ("c", "s", "Close 1000 done", "close"),
+            ("s", "c", "Close 1000 (reply)", "close"),
+        ]
     finally:
         finish(panel)
 
 
+def test_timeline_shows_pieces_errors_and_a_lost_connection(sent: list, server: Any) -> None:
+    panel = open_panel(server)
+    try:
+        ws = panel.ws
+        ws.send("x" * 9000).result(10)
+        entry_where(panel, dir="<", size=9000)
+        ws.send("drop").result(10)
+        entry_where(panel, kind="close")
+        arrows = panel.timeline
+        big = next(t for t in arrows if t["style"] == "msg" and t["from"] == "s")
+        assert big["pieces"] == 3 and big["label"].startswith("text · 8.8 KiB · 3 pieces · xxx")
+        assert [t["style"] for t in arrows[-2:]] == ["error", "lost"]
+        assert (arrows[-1]["from"], arrows[-1]["to"]) == ("x", "x")
+        assert "1006" in arrows[-1]["label"]
+    finally:
+        finish(panel)
+
+
+def test_handshake_model(sent: list, server: Any) -> None:
+    """Request headers (masked), status, response headers (masked), subprotocol, time to open."""
+    ws = createWebSocket()
+    panel = WebSocketPanel(ws)
+    try:
+        assert panel.handshake == {}
+        opts = {"header": {"Authorization": "Bearer s3cret", "X-Trace": "1"}, "protocol": "chat"}
+        ws.connect(server.url + "/room?token=t0k", opts).result(10)
+        wait_until(lambda: panel.handshake.get("status"), what="handshake")
+        hs = panel.handshake
+        assert hs["url"].endswith("/room?token=***")
+        assert hs["requestHeaders"] == {"Authorization": "***", "X-Trace": "1"}
+        assert hs["offered"] == ["chat"] and hs["protocol"] == ""  # the server chose none
+        assert hs["status"] == "101 Switching Protocols"
+        assert hs["responseHeaders"]["Sec-WebSocket-Accept"] == "***"
+        assert hs["responseHeaders"]["Upgrade"] == "websocket"
+        assert 0 < hs["timeToOpen"] < 5 and hs["openedAt"] == pytest.approx(ws.stats.openedAt)
+        wait_until(lambda: any("handshake" in b for b in customs(sent, "batch")), what="sent")
+        published = json.dumps(customs(sent), default=str)
+        assert "s3cret" not in published and "t0k" not in published
+    finally:
+        finish(panel)
+
+
+def test_handshake_failure_is_explained(sent: list, server: Any) -> None:
+    ws = createWebSocket()
+    panel = WebSocketPanel(ws)
+    try:
+        with pytest.raises(Exception, match="connection refused"):
+            ws.connect(f"ws://127.0.0.1:{_closed_port()}").result(10)
+        wait_until(lambda: panel.handshake.get("error"), what="handshake error")
+        assert panel.handshake["status"] == ""
+    finally:
+        panel.close()
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_mistakes_are_logged_not_raised(sent: list, server: Any) -> None:
-    panel = WebSocketPanel(createWebSocket())
+    ws = createWebSocket()
+    panel = WebSocketPanel(ws)
     try:
         panel.send_input("zz", "hex")
         assert "not valid hex" in entry_where(panel, kind="error")["text"]
@@ -219,11 +518,15 @@ def test_mistakes_are_logged_not_raised(sent: list, server: Any) -> None:
         entry_where(panel, kind="error", code=2302001)
         panel.connect(server.url)
         wait_until(lambda: panel.state == "OPEN", what="OPEN")
-        panel.close_connection("abc")
-        wait_until(
-            lambda: any("not a number" in e.get("text", "") for e in panel.entries),
-            what="bad close code logged",
-        )
+        for typo in ("abc", "1000.5", "0x3e8", "4OO1"):
+            panel.close_connection(typo)
+            entry_where(
+                panel,
+                kind="error",
+                text=f"not closed: close code {typo!r} is not a whole number; "
+                "use 1000, or 3000-4999 for your own codes",
+            )
+        assert panel.state == "OPEN"
         panel.close_connection(999)
         entry_where(panel, kind="error", code=401)
         assert "401" in panel.counters["lastError"]
@@ -233,13 +536,26 @@ def test_mistakes_are_logged_not_raised(sent: list, server: Any) -> None:
         finish(panel)
 
 
-def test_large_message_shows_pieces_and_is_truncated(sent: list, server: Any) -> None:
+def test_last_error_clears_after_a_success(sent: list, server: Any) -> None:
     panel = open_panel(server)
     try:
-        panel.ws.send("é" * 5000).result(10)  # 10,000 UTF-8 bytes: three 4K pieces
-        echo = entry_where(panel, kind="message", dir="<")
-        assert echo["pieces"] == 3 and echo["size"] == 10000
-        assert echo["truncated"] and len(echo["text"]) == 4096
+        panel.send_input("zz", "hex")
+        wait_until(lambda: "not valid hex" in panel.counters["lastError"], what="last error")
+        assert not panel.counters["lastError"].startswith("| ")
+        panel.send_input("fine")
+        entry_where(panel, dir=">", text="fine")
+        wait_until(lambda: panel.counters["lastError"] == "", what="last error cleared")
+    finally:
+        finish(panel)
+
+
+def test_empty_text_message_is_sent(sent: list, server: Any) -> None:
+    panel = open_panel(server)
+    try:
+        panel._handle_custom_msg({"type": "send", "mode": "text", "text": ""}, [])
+        echo = entry_where(panel, dir="<", kind="message")
+        assert echo["text"] == "" and echo["size"] == 0
+        assert panel.ws.stats.messagesOut == 1
     finally:
         finish(panel)
 
@@ -281,6 +597,7 @@ def test_credentials_never_reach_the_front_end(sent: list, server: Any) -> None:
         panel.connect(panel.url)
         wait_until(lambda: ws.stats.connects == 2 and panel.state == "OPEN", what="reconnect")
         assert ws.options.header["Authorization"] == "Bearer-s3cret"  # options reused
+        panel.save_message("note", "a saved message")
         panel._handle_custom_msg({"type": "hello", "view": "v"}, [])
         wait_until(lambda: customs(sent, "snapshot"), what="snapshot")
         published = json.dumps([d for _, _, d in sent], default=str)
@@ -288,6 +605,11 @@ def test_credentials_never_reach_the_front_end(sent: list, server: Any) -> None:
         for secret in secrets:
             assert secret not in published
             assert secret not in state
+        # The widget state (what a saved notebook keeps) has the saved messages,
+        # never the log, the handshake or the headers.
+        data = {k: v for k, v in panel.get_state().items() if k not in ("_esm", "_css")}
+        kept = json.dumps(data, default=str)
+        assert "a saved message" in kept and "X-Ok" not in kept and "connect" not in kept
     finally:
         finish(panel)
 
@@ -316,6 +638,9 @@ def test_burst_keeps_log_bounded_and_counters_exact(sent: list, server: Any) -> 
         assert seqs == list(range(seqs[0], seqs[0] + 100))
         # connect + open + 2n messages: everything not in view was counted as dropped
         assert panel.dropped + len(entries) == seqs[-1] == 2 + 2 * n
+        # The rates count every message, shown or not.
+        rates = panel.rates
+        assert sum(rates["messagesIn"]) == n and sum(rates["bytesOut"]) == expected_bytes
     finally:
         finish(panel)
 
@@ -340,6 +665,7 @@ def test_flood_is_batched_append_only(sent: list, server: Any) -> None:
         assert seqs == sorted(set(seqs)), "an entry was sent twice or out of order"
         assert max(len(b["entries"]) for b in batches) <= 200
         assert batches[-1]["counters"]["messagesIn"] == n
+        assert sum(r[1] for b in batches for r in b["rates"] if r) >= n  # per-second buckets
     finally:
         finish(panel)
 
@@ -350,6 +676,7 @@ def test_second_view_gets_its_own_snapshot(sent: list, server: Any) -> None:
         for i in range(30):
             panel.ws.send(f"x{i}")
         entry_where(panel, text="x29", dir="<")
+        panel.select(-1)
         panel._handle_custom_msg({"type": "hello", "view": "second"}, [])
         wait_until(lambda: customs(sent, "snapshot"), what="snapshot")
         snap = customs(sent, "snapshot")[0]
@@ -357,6 +684,9 @@ def test_second_view_gets_its_own_snapshot(sent: list, server: Any) -> None:
         assert snap["entries"] == panel.entries and len(snap["entries"]) == 10
         assert snap["seq"] == snap["entries"][-1]["seq"] and snap["dropped"] == panel.dropped
         assert [h["text"] for h in snap["history"]] == []  # sent from code, not the composer
+        assert snap["handshake"]["status"] == "101 Switching Protocols"
+        assert snap["detail"]["seq"] == panel.selected and snap["detail"]["text"] == "x29"
+        assert sum(r[1] for r in snap["rates"]) == 30
     finally:
         finish(panel)
 
@@ -384,7 +714,8 @@ def test_pause_resume_and_clear(sent: list, server: Any) -> None:
 
 
 def test_front_end_buttons(sent: list, server: Any) -> None:
-    panel = WebSocketPanel(createWebSocket())
+    ws = createWebSocket()
+    panel = WebSocketPanel(ws)
     try:
         panel._handle_custom_msg({"type": "connect", "url": server.url}, [])
         wait_until(lambda: panel.state == "OPEN", what="OPEN")
@@ -397,12 +728,338 @@ def test_front_end_buttons(sent: list, server: Any) -> None:
         finish(panel)
 
 
-def test_log_text_is_plain() -> None:
-    panel = WebSocketPanel(createWebSocket())
+def test_saved_messages(sent: list, server: Any) -> None:
+    """Named messages: kept in the synced state, replaced by name, sent with one call."""
+    panel = open_panel(server, saved=[{"name": "ping", "mode": "text", "text": "ping?"}])
+    try:
+        assert panel.saved == [{"name": "ping", "mode": "text", "text": "ping?"}]
+        panel.save_message("bin", "00 ff", "hex")
+        panel.save_message("ping", "ping!")  # same name: replaced in place
+        assert [(s["name"], s["text"]) for s in panel.saved] == [
+            ("ping", "ping!"),
+            ("bin", "00 ff"),
+        ]
+        panel._handle_custom_msg({"type": "send_saved", "name": "bin"}, [])
+        assert entry_where(panel, dir="<", binary=True)["text"] == "00 ff"
+        panel.send_saved("ping")
+        entry_where(panel, dir="<", text="ping!")
+        # Save a received message from its detail; binary is kept as base64.
+        panel.kind_filter = "binary"
+        panel.select(-1)
+        panel._handle_custom_msg({"type": "save", "name": "echoed", "seq": panel.selected}, [])
+        assert panel.saved_message("echoed") == {"name": "echoed", "mode": "base64", "text": "AP8="}
+        panel._handle_custom_msg(
+            {"type": "save", "name": "typed", "text": "[1]", "mode": "json"}, []
+        )
+        panel._handle_custom_msg({"type": "delete_saved", "name": "bin"}, [])
+        assert [s["name"] for s in panel.saved] == ["ping", "echoed", "typed"]
+        panel._handle_custom_msg({"type": "save", "name": "bad", "text": "{", "mode": "json"}, [])
+        assert "not valid JSON" in entry_where(panel, kind="error")["text"]
+        with pytest.raises(KeyError):
+            panel.send_saved("nothing")
+        assert panel.get_state()["saved"] == panel.saved  # synced: it travels with the notebook
+        for i in range(97):
+            panel.save_message(f"m{i}", "x")
+        with pytest.raises(ValueError, match="at most 100"):
+            panel.save_message("one too many", "x")
+        panel.save_message("m0", "replacing is fine")
+    finally:
+        finish(panel)
+
+
+def test_log_text_is_plain(sent: list) -> None:
+    ws = createWebSocket()
+    panel = WebSocketPanel(ws)
     panel.send_input("x", "hex")
     wait_until(lambda: panel.entries, what="error entry")
     assert "not sent: not valid hex" in panel.log_text()
     panel.close()
+
+
+# -- history: a panel opened on a connection that already talked ----------------------------
+
+
+def test_panel_opened_late_says_what_it_missed(sent: list, server: Any) -> None:
+    """Without kept records, the panel says what happened before it and rebuilds the
+    handshake from the WebSocket's state."""
+    ws = createWebSocket()
+    try:
+        ws.connect(server.url, {"header": {"Authorization": "Bearer s3cret"}}).result(10)
+        for i in range(3):
+            ws.send(f"early {i}").result(10)
+        wait_until(lambda: ws.stats.messagesIn == 3, what="three echoes")
+        panel = WebSocketPanel(ws)
+        note = entry_where(panel, kind="history")
+        assert note["text"].startswith("before this panel: 1 connection(s), 3 messages in")
+        hs = panel.handshake
+        assert hs["status"] == "101 Switching Protocols" and hs["timeToOpen"] is None
+        assert hs["requestHeaders"] == {"Authorization": "***"}
+        assert hs["responseHeaders"]["Sec-WebSocket-Accept"] == "***"
+        panel.close()
+    finally:
+        ws.close().result(10)
+
+
+def test_panel_shows_the_records_it_is_given(sent: list, server: Any) -> None:
+    """``records=`` (what %ws keeps): the history first, then live, no repeats."""
+    ws = createWebSocket()
+    kept: list[Record] = []
+    stop = ws.watch(kept.append)
+    try:
+        ws.connect(server.url).result(10)
+        for i in range(3):
+            ws.send(f"early {i}").result(10)
+        wait_until(lambda: ws.stats.messagesIn == 3, what="three echoes")
+        panel = WebSocketPanel(ws, records=lambda: list(kept))
+        ws.send("live").result(10)
+        entry_where(panel, dir="<", text="live")
+        wait_until(lambda: len(panel.entries) == 10, what="ten entries")
+        kinds = [(e["kind"], e["dir"], e.get("text")) for e in panel.entries]
+        assert kinds[:2] == [("connect", "=", server.url), ("open", "=", "")]
+        texts = [t for k, d, t in kinds if k == "message"]
+        assert sorted(texts) == sorted(["early 0", "early 1", "early 2"] * 2 + ["live"] * 2)
+        assert texts[-2:] == ["live", "live"]
+        assert panel.handshake["timeToOpen"] > 0
+        panel.close()
+    finally:
+        stop()
+        ws.close().result(10)
+
+
+class ReplayingWebSocket(WebSocket):
+    """A WebSocket whose ``watch`` can hand over what it saw so far, as the panel
+    asks of the engine (``watch(observer, replay=True)``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kept: list[Record] = []
+        super().watch(self.kept.append)
+
+    def watch(self, observer: Callable[[Record], None], replay: bool = False) -> Any:
+        if replay:
+            for rec in list(self.kept):
+                observer(rec)
+        return super().watch(observer)
+
+
+def test_panel_uses_watch_replay_when_the_websocket_offers_it(sent: list, server: Any) -> None:
+    ws = ReplayingWebSocket()
+    try:
+        ws.connect(server.url).result(10)
+        for i in range(3):
+            ws.send(f"early {i}").result(10)
+        wait_until(lambda: ws.stats.messagesIn == 3, what="three echoes")
+        panel = WebSocketPanel(ws)
+        entry_where(panel, dir="<", text="early 2")
+        kinds = [e["kind"] for e in panel.entries]
+        assert kinds[:2] == ["connect", "open"] and "history" not in kinds
+        assert len([k for k in kinds if k == "message"]) == 6
+        assert panel.handshake["timeToOpen"] > 0
+        panel.close()
+    finally:
+        ws.close().result(10)
+
+
+# -- lifetime: a panel must not keep its WebSocket alive ---------------------------------
+
+
+def test_dropped_panels_do_not_keep_connections(sent: list, server: Any) -> None:
+    """Many dropped WebSocket+panel pairs leave no open connection and no panel."""
+    panels = []
+    for _ in range(300):
+        ws = createWebSocket()
+        panel = WebSocketPanel(ws)
+        ws.connect(server.url).result(10)
+        panels.append(weakref.ref(panel))
+    del ws, panel
+    gc.collect()
+
+    def open_on_server() -> int:
+        return sum(1 for c in list(server.connections) if c.state is State.OPEN)
+
+    wait_until(lambda: open_on_server() == 0, timeout=30, what="every connection closed")
+
+    def alive() -> int:
+        gc.collect()
+        return sum(1 for ref in panels if ref() is not None)
+
+    wait_until(lambda: alive() == 0, timeout=30, what="every panel freed")
+
+
+def test_panel_closes_when_its_websocket_is_collected(sent: list, server: Any) -> None:
+    ws = createWebSocket()
+    panel = WebSocketPanel(ws)
+    ws.connect(server.url).result(10)
+    conn_count = len(server.connections)
+    del ws
+    gc.collect()
+    wait_until(lambda: panel.comm is None, what="panel closed")
+    assert panel.ws is None
+    wait_until(lambda: server.connections[conn_count - 1].state is State.CLOSED, what="closed 1001")
+    assert server.connections[conn_count - 1].close_code == 1001
+
+
+def test_closing_the_panel_keeps_the_connection(sent: list, server: Any) -> None:
+    panel = open_panel(server)
+    ws = panel.ws
+    panel.close()
+    ws.send("still open").result(10)
+    assert ws.readyState == 1
+    ws.close().result(10)
+
+
+# -- the server panel ------------------------------------------------------------------
+
+
+@pytest.fixture
+def room() -> Iterator[WebSocketServer]:
+    srv = createWebSocketServer()
+    srv.start({"serverPort": 0, "mode": "echo"}).result(10)
+    yield srv
+    if srv.state.name == "RUNNING":
+        srv.stop().result(10)
+
+
+def test_server_panel_clients_messages_and_actions(sent: list, room: WebSocketServer) -> None:
+    early = createWebSocket()
+    early.connect(room.url).result(10)
+    wait_until(lambda: len(room.listAllConnections()) == 1, what="first client")
+    panel = WebSocketServerPanel(room)
+    members = [early]
+    try:
+        for _ in range(2):
+            ws = createWebSocket()
+            ws.connect(room.url).result(10)
+            members.append(ws)
+        wait_until(lambda: len(panel.clients) == 3, what="three clients")
+        rows = panel.clients
+        assert rows[0]["since"] is None and rows[1]["since"] > 0  # before / after the panel
+        assert [r["state"] for r in rows] == ["open"] * 3
+        assert panel.client == rows[0]["address"]  # the first client is selected
+        assert panel.entries[0]["kind"] == "history"
+
+        members[1].send("hello server").result(10)
+        members[1].send(b"\x01\x02").result(10)
+        wait_until(lambda: panel.clients[1]["messagesIn"] == 2, what="messages counted")
+        assert panel.clients[1]["bytesIn"] == 14
+        panel.select_client(1)
+        assert panel.client == rows[1]["address"] and panel.selected == -1
+        wait_until(lambda: len(panel.entries) == 3, what="entries of client 1")
+        kinds = [(e["kind"], e["dir"], e.get("text")) for e in panel.entries]
+        assert kinds == [
+            ("connect", "=", f"client {rows[1]['address']}"),
+            ("message", "<", "hello server"),
+            ("message", "<", "01 02"),
+        ]
+        assert panel.select(-1)["data"] == b"\x01\x02"
+        assert [t["from"] + t["to"] for t in panel.timeline] == ["cs", "sc", "cs", "cs"]
+
+        got = members[2].once("message")
+        assert panel.send_to(2, "just you") == 1
+        assert got.result(10) == "just you"
+        heard = [m.once("message") for m in members]
+        panel._handle_custom_msg({"type": "send", "target": "all", "text": "everyone"}, [])
+        assert [h.result(10) for h in heard] == ["everyone"] * 3
+        wait_until(lambda: panel.clients[2]["messagesOut"] == 2, what="out counted")
+        assert [r["messagesOut"] for r in panel.clients] == [1, 1, 2]
+
+        closed = members[0].once("close")
+        panel._handle_custom_msg(
+            {"type": "close_client", "target": rows[0]["address"], "code": "4002", "reason": "out"},
+            [],
+        )
+        result = closed.result(10)
+        assert (result.code, result.reason) == (4002, "out")
+        wait_until(lambda: panel.clients[0]["state"] == "closed", what="closed in the table")
+        assert panel.clients[0]["close"] == [4002, "out"]
+        panel.close_client(1, "1000.5")
+        assert "not a whole number" in panel.counters["lastError"]
+
+        panel.select_client(0)
+        wait_until(lambda: panel.entries and panel.entries[-1]["kind"] == "close", what="close")
+        assert [t["label"] for t in panel.timeline[-2:]] == ["Close 4002 out", "Close 4002 (reply)"]
+
+        panel._handle_custom_msg({"type": "stop"}, [])
+        wait_until(lambda: panel.state == "STOPPED", what="stopped")
+        wait_until(lambda: all(r["state"] == "closed" for r in panel.clients), what="all closed")
+        assert panel.clients[1]["close"] == [1001, "server stopping"]
+        batches = customs(sent, "batch")
+        assert any(b.get("clients") for b in batches)
+    finally:
+        panel.close()
+        for ws in members:
+            if ws.readyState in (0, 1):
+                ws.close().result(10)
+
+
+def test_server_panel_shows_markup_verbatim_and_masks_nothing_it_has_not(
+    sent: list, room: WebSocketServer
+) -> None:
+    evil = "<img src=x onerror=alert(1)>"
+    panel = WebSocketServerPanel(room)
+    ws = createWebSocket()
+    try:
+        ws.connect(room.url).result(10)
+        ws.send(evil).result(10)
+        ws.close({"code": 4000, "reason": evil}).result(10)
+        wait_until(lambda: panel.clients and panel.clients[0]["state"] == "closed", what="closed")
+        assert panel.clients[0]["close"] == [4000, evil]
+        assert entry_where(panel, dir="<")["text"] == evil
+        assert entry_where(panel, kind="close")["reason"] == evil
+    finally:
+        panel.close()
+
+
+def test_server_panel_unsubscribes_when_closed(sent: list, room: WebSocketServer) -> None:
+    panel = WebSocketServerPanel(room)
+    assert all(room._events.counts()[name] == 1 for name in ("connect", "messageReceive"))
+    panel.close()
+    assert all(count == 0 for count in room._events.counts().values())
+
+
+class WatchedServer(WebSocketServer):
+    """A server that reports records of both directions, as the panel asks of the
+    engine (``server.watch(observer)``, ``observer(connection, record)``); built here
+    from the events and ``send``, enough to check the panel's side."""
+
+    def watch(self, observer: Callable[[Any, Record], None]) -> Callable[[], None]:
+        def connect(conn: Any) -> None:
+            observer(conn, Record(time.time(), "connect", "=", data=f"client {conn.clientIP}"))
+
+        def message(msg: Any) -> None:
+            observer(msg.clientConnection, Record(time.time(), "message", "<", data=msg.data))
+            # what the echo mode answers:
+            observer(msg.clientConnection, Record(time.time(), "message", ">", data=msg.data))
+
+        def close(conn: Any, result: Any) -> None:
+            observer(
+                conn, Record(time.time(), "close", "=", code=result.code, reason=result.reason)
+            )
+
+        self.on("connect", connect)
+        self.on("messageReceive", message)
+        self.on("close", close)
+        return lambda: None
+
+
+def test_server_panel_uses_server_watch_when_offered(sent: list) -> None:
+    srv = WatchedServer()
+    srv.start({"serverPort": 0, "mode": "echo"}).result(10)
+    panel = WebSocketServerPanel(srv)
+    ws = createWebSocket()
+    try:
+        assert panel.sees_all_sends
+        ws.connect(srv.url).result(10)
+        echo = ws.once("message")
+        ws.send("hi").result(10)
+        assert echo.result(10) == "hi"
+        wait_until(lambda: panel.clients and panel.clients[0]["messagesOut"] == 1, what="out")
+        assert panel.clients[0]["messagesIn"] == 1
+        entry_where(panel, dir=">", text="hi")
+    finally:
+        ws.close().result(10)
+        panel.close()
+        srv.stop().result(10)
 
 
 # -- a real kernel ----------------------------------------------------------------------
@@ -452,49 +1109,81 @@ def kernel() -> Iterator[Any]:
         km.shutdown_kernel(now=True)
 
 
-def test_flood_in_a_real_kernel_is_rate_limited(kernel: Any) -> None:
-    n = 30000
-    msg_id = kernel.execute(KERNEL_FLOOD.replace('"N"', f'"{n}"'))
-    comm_times: list[float] = []
-    idle = False
-    errors = []
+def run_cell(kc: Any, code: str, comm_times: list[float] | None = None) -> str:
+    """Execute ``code``; its stdout. Widget messages seen meanwhile go to ``comm_times``."""
+    msg_id = kc.execute(code)
+    out, errors = "", []
     deadline = time.monotonic() + 60
-    while not idle and time.monotonic() < deadline:
-        msg = kernel.get_iopub_msg(timeout=30)
-        if msg["msg_type"] == "comm_msg":
-            comm_times.append(time.monotonic())
-        if msg["msg_type"] == "error":
-            errors.append(msg["content"])
-        idle = (
-            msg["msg_type"] == "status"
-            and msg["parent_header"].get("msg_id") == msg_id
-            and msg["content"]["execution_state"] == "idle"
-        )
-    assert idle and not errors, errors
-    # Keep reading comm traffic while the kernel answers a probe.
-    probe = kernel.execute(
-        f"import time\nwhile ws.stats.messagesIn < {n}: time.sleep(0.02)\n"
-        "time.sleep(0.3)\nprint(ws.stats.messagesIn, len(panel.entries), panel.dropped)"
-    )
-    out = ""
-    done = False
-    while not done and time.monotonic() < deadline:
-        msg = kernel.get_iopub_msg(timeout=30)
+    while time.monotonic() < deadline:
+        msg = kc.get_iopub_msg(timeout=30)
         kind = msg["msg_type"]
-        if kind == "comm_msg":
+        if kind == "comm_msg" and comm_times is not None:
             comm_times.append(time.monotonic())
-        elif kind == "stream" and msg["parent_header"].get("msg_id") == probe:
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if kind == "stream":
             out += msg["content"]["text"]
         elif kind == "error":
-            errors.append(msg["content"])
-        done = (
-            kind == "status"
-            and msg["parent_header"].get("msg_id") == probe
-            and msg["content"]["execution_state"] == "idle"
-        )
-    assert done and not errors, errors
+            errors.append("\n".join(msg["content"]["traceback"]))
+        elif kind == "status" and msg["content"]["execution_state"] == "idle":
+            assert not errors, errors
+            return out
+    raise AssertionError(f"the kernel did not finish {code[:60]!r}")
+
+
+def test_flood_in_a_real_kernel_is_rate_limited(kernel: Any) -> None:
+    n = 30000
+    comm_times: list[float] = []
+    run_cell(kernel, KERNEL_FLOOD.replace('"N"', f'"{n}"'), comm_times)
+    out = run_cell(
+        kernel,
+        f"import time\nwhile ws.stats.messagesIn < {n}: time.sleep(0.02)\n"
+        "time.sleep(0.3)\nprint(ws.stats.messagesIn, len(panel.entries), panel.dropped)",
+        comm_times,
+    )
     received, shown, dropped = map(int, out.split())
     assert received == n and shown == 100
     assert shown + dropped == n + 2 + 1  # connect, open, the sent "N", the flood
     for i, t in enumerate(comm_times):
         assert len([u for u in comm_times[i:] if u - t < 1.0]) <= 15
+
+
+def test_rerunning_a_cell_with_a_panel_leaves_one_connection(kernel: Any) -> None:
+    """The README's promise, with a panel: the cell run 20 times, one connection open."""
+    run_cell(
+        kernel,
+        "from ohws_jupyter import createWebSocket, createWebSocketServer\n"
+        "from ohws_jupyter.panel import WebSocketPanel\n"
+        "room = createWebSocketServer()\n"
+        "room.start({'serverPort': 0, 'maxConcurrentClientsNumber': 50,"
+        " 'maxConnectionsForOneClient': 50}).result(10)",
+    )
+    cell = "ws = createWebSocket(); ws.connect(room.url); panel = WebSocketPanel(ws)"
+    for _ in range(20):
+        run_cell(kernel, cell)
+    out = run_cell(
+        kernel,
+        "import time\n"
+        "from ipywidgets.widgets.widget import _instances\n"
+        "ws.once('open').result(10) if ws.readyState == 0 else None\n"
+        "deadline = time.monotonic() + 20\n"
+        "while len(room.listAllConnections()) > 1 and time.monotonic() < deadline:\n"
+        "    time.sleep(0.05)\n"
+        "panels = [w for w in _instances.values() if isinstance(w, WebSocketPanel)]\n"
+        "print(len(room.listAllConnections()), len(panels), ws.readyState)",
+    )
+    assert out.split() == ["1", "1", "1"]
+
+
+def test_server_panel_follows_a_server_started_later(sent: list) -> None:
+    srv = createWebSocketServer()
+    panel = WebSocketServerPanel(srv)
+    try:
+        assert (panel.state, panel.url, panel.clients) == ("STOPPED", "", [])
+        srv.start({"serverPort": 0}).result(10)
+        wait_until(lambda: panel.state == "RUNNING", what="RUNNING seen")
+        assert panel.url == srv.url
+        panel.stop_server()
+        wait_until(lambda: panel.state == "STOPPED", what="STOPPED seen")
+    finally:
+        panel.close()

@@ -1,45 +1,86 @@
-// Front end of WebSocketPanel (anywidget ESM).
+// Front end of WebSocketPanel and WebSocketServerPanel (anywidget ESM).
 //
 // Safety rule of this file: text that came from the network or the kernel is
 // only ever put in the page with text nodes (textContent, createTextNode,
-// input.value). Nothing here parses HTML.
+// input.value, SVG <text>/<title> text nodes). Nothing here parses HTML.
+//
+// What is drawn is computed in the kernel (ohws_jupyter/panel_model.py): each
+// log entry carries its one-line fields and its timeline arrows ("flow"), so
+// this file only lays them out.
+
+const SVG_NS = "http://www.w3.org/2000/svg";
 
 const FILTERS = {
   all: () => true,
   in: (e) => e.kind === "message" && e.dir === "<",
   out: (e) => e.kind === "message" && e.dir === ">",
-  events: (e) => e.kind !== "message" && e.kind !== "error",
-  errors: (e) => e.kind === "error",
+  text: (e) => e.type === "text",
+  json: (e) => e.type === "json",
+  binary: (e) => e.type === "binary",
+  events: (e) => e.type === "event",
+  errors: (e) => e.type === "error",
 };
 const FILTER_LABELS = [
   ["all", "All"],
   ["in", "Received"],
   ["out", "Sent"],
+  ["text", "Text"],
+  ["json", "JSON"],
+  ["binary", "Binary"],
   ["events", "Events"],
   ["errors", "Errors"],
 ];
-const DIR_TITLE = { "<": "received", ">": "sent", "=": "state" };
 const MODES = [
   ["text", "Text"],
   ["json", "JSON"],
   ["hex", "Binary (hex)"],
   ["base64", "Binary (base64)"],
 ];
+const CLIENT_VIEWS = [
+  ["messages", "Messages"],
+  ["handshake", "Handshake"],
+  ["timeline", "Timeline"],
+  ["rates", "Rates"],
+];
+const SERVER_VIEWS = [
+  ["messages", "Messages"],
+  ["timeline", "Timeline"],
+];
+const TYPE_LABEL = { text: "text", json: "JSON", binary: "binary", event: "event", error: "error" };
+
+// ---------------------------------------------------------------------------
+// Small helpers
 
 // Build an element; string children become text nodes, never markup.
 function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
+  setProps(el, props);
+  appendAll(el, children);
+  return el;
+}
+
+function s(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attrs)) el.setAttribute(key, String(value));
+  appendAll(el, children);
+  return el;
+}
+
+function setProps(el, props) {
   for (const [key, value] of Object.entries(props)) {
     if (key === "class") el.className = value;
+    else if (key === "dataset") Object.assign(el.dataset, value);
     else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
     else if (key in el) el[key] = value;
     else el.setAttribute(key, value);
   }
+}
+
+function appendAll(el, children) {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;
     el.append(typeof child === "string" ? document.createTextNode(child) : child);
   }
-  return el;
 }
 
 function formatBytes(n) {
@@ -48,16 +89,27 @@ function formatBytes(n) {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
+function formatCount(n) {
+  return Math.round(n).toLocaleString("en-US");
+}
+
 function formatTime(seconds) {
   const d = new Date(seconds * 1000);
   const pad = (x, w = 2) => String(x).padStart(w, "0");
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
 }
 
+function formatDelta(seconds) {
+  if (seconds === null || seconds === undefined) return "";
+  if (seconds < 1) return `+${Math.round(seconds * 1000)} ms`;
+  if (seconds < 60) return `+${seconds.toFixed(1)} s`;
+  return `+${(seconds / 60).toFixed(1)} min`;
+}
+
 function formatDuration(seconds) {
-  const s = Math.max(0, Math.floor(seconds));
+  const v = Math.max(0, Math.floor(seconds));
   const pad = (x) => String(x).padStart(2, "0");
-  return `${pad(Math.floor(s / 3600))}:${pad(Math.floor((s % 3600) / 60))}:${pad(s % 60)}`;
+  return `${pad(Math.floor(v / 3600))}:${pad(Math.floor((v % 3600) / 60))}:${pad(v % 60)}`;
 }
 
 // The same checks the kernel makes, so mistakes show while typing.
@@ -81,153 +133,724 @@ function checkInput(text, mode) {
 }
 
 function entryText(e) {
-  if (e.kind === "close" || e.kind === "closing") {
-    return `${e.code ?? ""} ${e.reason ?? ""}`.trim();
-  }
+  if (e.kind === "close" || e.kind === "closing") return `${e.code ?? ""} ${e.reason ?? ""}`.trim();
   return e.text ?? "";
 }
 
-function matches(e, filter, needle) {
-  if (!(FILTERS[filter] ?? FILTERS.all)(e)) return false;
-  if (!needle) return true;
-  const hay = `${e.kind} ${entryText(e)} ${e.explain ?? ""}`.toLowerCase();
-  return hay.includes(needle);
+// The kind filter and the regex search (plain text if it does not compile),
+// as panel.matcher() in the kernel.
+function matcher(filter, search) {
+  const keep = FILTERS[filter] ?? FILTERS.all;
+  if (!search) return keep;
+  let test;
+  try {
+    const re = new RegExp(search, "i");
+    test = (hay) => re.test(hay);
+  } catch (err) {
+    const needle = search.toLowerCase();
+    test = (hay) => hay.toLowerCase().includes(needle);
+  }
+  return (e) => keep(e) && test(`${e.kind} ${entryText(e)} ${e.explain ?? ""}`);
 }
 
-function renderEntry(e) {
-  const body = h("span", { class: "ohws-text" }, entryText(e));
-  const row = h(
-    "div",
-    { class: `ohws-row ohws-kind-${e.kind} ohws-dir-${DIR_TITLE[e.dir] ?? "state"}` },
-    h("span", { class: "ohws-time" }, formatTime(e.time)),
-    h("span", { class: "ohws-dir", title: DIR_TITLE[e.dir] ?? "" }, e.dir),
-    h("span", { class: "ohws-kindname" }, e.kind),
-  );
-  row.dataset.seq = String(e.seq);
+function dirName(e) {
+  if (e.kind !== "message") return "state";
+  return e.dir === ">" ? "sent" : "received";
+}
+
+function dirMark(e) {
+  if (e.kind === "message") return e.dir === ">" ? "↑" : "↓";
+  if (e.type === "error") return "✕";
+  return "•";
+}
+
+// One line of preview: whitespace collapsed, at most ~200 characters.
+function preview(e) {
   if (e.kind === "message") {
-    let size = formatBytes(e.size);
-    if (e.binary) size += " bin";
-    if (e.pieces > 1) size += ` · ${e.pieces} pieces`;
-    row.append(h("span", { class: "ohws-size" }, size));
+    if (e.binary) {
+      const hex = (e.text ?? "").slice(0, 24 * 3);
+      return e.size > 24 ? `${hex} …` : hex;
+    }
+    if (!e.size) return "(empty)";
+    const text = (e.text ?? "").slice(0, 240).replace(/\s+/g, " ");
+    return text.length > 200 ? `${text.slice(0, 200)}…` : text;
   }
-  row.append(body);
-  if (e.truncated) row.append(h("span", { class: "ohws-note" }, " … (truncated)"));
-  if (e.explain) row.append(h("div", { class: "ohws-explain" }, e.explain));
-  const raw = e.text ?? "";
-  if (e.kind === "message" && !e.binary && !e.truncated && /^\s*[[{]/.test(raw)) {
-    // Parsed only on demand: most entries are never expanded.
-    const toggle = h("button", { class: "ohws-mini", title: "pretty-print JSON" }, "{ }");
-    let pretty = false;
-    toggle.addEventListener("click", () => {
-      try {
-        body.textContent = pretty ? raw : JSON.stringify(JSON.parse(raw), null, 2);
-        pretty = !pretty;
-        body.classList.toggle("ohws-pretty", pretty);
-      } catch (err) {
-        toggle.textContent = "not JSON";
-        toggle.disabled = true;
-      }
-    });
-    row.append(toggle);
+  if (e.kind === "close" || e.kind === "closing") {
+    const what = e.kind === "closing" ? "close frame sent" : "closed";
+    return `${what} ${entryText(e)}`.trim();
   }
-  if (e.headers) {
-    const lines = Object.entries(e.headers).map(([k, v]) => `${k}: ${v}`);
-    const box = h("div", { class: "ohws-headers", hidden: true }, lines.join("\n"));
-    row.append(
-      h("button", { class: "ohws-mini", onclick: () => (box.hidden = !box.hidden) }, "headers"),
-      box,
-    );
-  }
-  return row;
+  if (e.kind === "open") return e.text ? `open · ${e.text}` : "open";
+  if (e.kind === "connect") return `connect ${e.text ?? ""}`.trim();
+  if (e.kind === "error") return e.text ?? "error";
+  return `${e.kind} ${e.text ?? ""}`.trim();
 }
 
-function render({ model, el }) {
-  const viewId = Math.random().toString(36).slice(2) + Date.now().toString(36);
-  const max = () => model.get("max_entries");
-  let entries = [];
-  let syncedSeq = -1; // -1 until this view got its snapshot
-  let latestSeq = 0;
-  let dropped = 0;
-  let counters = {};
-  let clockOffset = 0; // kernel time minus browser time
-  let history = [];
+function b64ToBytes(b64) {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
 
-  // -- connection bar
-  const urlInput = h("input", {
-    class: "ohws-url",
-    type: "text",
-    placeholder: "ws://host:port/path",
-    value: model.get("url"),
-    spellcheck: false,
+function hexToBytes(hex) {
+  const digits = hex.replace(/\s+/g, "");
+  const out = new Uint8Array(digits.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(digits.substr(i * 2, 2), 16);
+  return out;
+}
+
+function bytesToB64(bytes) {
+  let bin = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(bin);
+}
+
+// `hexdump -C` layout, as panel_model.hexdump in the kernel.
+function hexdump(bytes, limit) {
+  const n = Math.min(bytes.length, limit ?? bytes.length);
+  const hex = (b) => b.toString(16).padStart(2, "0");
+  const lines = [];
+  for (let start = 0; start < n; start += 16) {
+    const row = bytes.subarray(start, Math.min(start + 16, n));
+    const left = Array.from(row.subarray(0, 8), hex).join(" ").padEnd(23);
+    const right = Array.from(row.subarray(8), hex).join(" ").padEnd(23);
+    let text = "";
+    for (const b of row) text += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".";
+    lines.push(`${start.toString(16).padStart(8, "0")}  ${left}  ${right}  |${text}|`);
+  }
+  return lines.join("\n");
+}
+
+// A collapsible JSON tree; the first two levels open. Bounded in nodes.
+function jsonTree(value) {
+  let budget = 5000;
+  const leaf = (v) => {
+    if (v === null) return h("span", { class: "ohws-json-null" }, "null");
+    if (typeof v === "string") return h("span", { class: "ohws-json-string" }, JSON.stringify(v));
+    if (typeof v === "number") return h("span", { class: "ohws-json-number" }, String(v));
+    return h("span", { class: "ohws-json-bool" }, String(v));
+  };
+  const node = (key, v, depth) => {
+    budget -= 1;
+    const label = key === null ? [] : [h("span", { class: "ohws-json-key" }, `${key}: `)];
+    if (v === null || typeof v !== "object") return h("div", { class: "ohws-json-leaf" }, ...label, leaf(v));
+    const isArray = Array.isArray(v);
+    const keys = isArray ? v.map((_, i) => i) : Object.keys(v);
+    const summary = isArray ? `[…] ${keys.length} items` : `{…} ${keys.length} keys`;
+    const box = h("details", { class: "ohws-json-node", open: depth < 2 }, h("summary", {}, ...label, summary));
+    for (const k of keys) {
+      if (budget <= 0) {
+        box.append(h("div", { class: "ohws-note" }, "… (more not shown)"));
+        break;
+      }
+      box.append(node(isArray ? k : k, v[k], depth + 1));
+    }
+    return box;
+  };
+  return h("div", { class: "ohws-json" }, node(null, value, 0));
+}
+
+async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch (err) {
+    // Without clipboard permission (e.g. plain http): the old way.
+    const area = h("textarea", { value: text });
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.append(area);
+    area.select();
+    let ok = false;
+    try {
+      ok = document.execCommand("copy");
+    } catch (err2) {
+      ok = false;
+    }
+    area.remove();
+    return ok;
+  }
+}
+
+function viewId() {
+  return Math.random().toString(36).slice(2) + Date.now().toString(36);
+}
+
+// Watch model events; returns a function that stops them all.
+function listen(model, pairs) {
+  for (const [name, fn] of pairs) model.on(name, fn);
+  return () => {
+    for (const [name, fn] of pairs) model.off(name, fn);
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The log: message list + detail pane, and the timeline. Shared by both panels.
+
+function createLog(model, { server, onResend, laneNames }) {
+  const max = () => model.get("max_entries");
+  const st = {
+    entries: [],
+    syncedSeq: -1, // -1 until this view got its snapshot
+    latestSeq: 0,
+    dropped: 0,
+    detail: null, // the kernel's detail message of the selected entry
+  };
+
+  // -- message list
+  const list = h("div", { class: "ohws-list", tabIndex: 0, title: "↑/↓ move the selection" });
+  const listInfo = h("span", { class: "ohws-loginfo" });
+  const rowsBySeq = new Map();
+  let visible = [];
+
+  const rowOf = (e) => {
+    const row = h(
+      "div",
+      { class: `ohws-row ohws-kind-${e.kind} ohws-type-${e.type} ohws-dir-${dirName(e)}` },
+      h("span", { class: "ohws-dir", title: dirName(e) }, dirMark(e)),
+      h("span", { class: "ohws-time" }, formatTime(e.time)),
+      h("span", { class: "ohws-delta" }, formatDelta(e.delta)),
+      h("span", { class: "ohws-size" }, e.kind === "message" ? formatBytes(e.size) : ""),
+      h("span", { class: `ohws-type ohws-typ-${e.type}` }, TYPE_LABEL[e.type] ?? e.type),
+      h("span", { class: "ohws-text" }, preview(e)),
+    );
+    row.dataset.seq = String(e.seq);
+    if (e.seq === model.get("selected")) row.classList.add("ohws-selected");
+    return row;
+  };
+
+  const showInfo = () => {
+    let text = `${visible.length} shown of ${st.entries.length}`;
+    if (st.dropped) text += ` · ${st.dropped} dropped`;
+    if (model.get("paused")) text += ` · paused, ${Math.max(0, st.latestSeq - st.syncedSeq)} new`;
+    listInfo.textContent = text;
+  };
+
+  const atBottom = (box) => box.scrollHeight - box.scrollTop - box.clientHeight < 24;
+
+  // Only the rows in sight are in the page: a full window of 1,000 entries
+  // costs what 30 rows cost, whatever the filter.
+  const ROW_H = 19;
+  const spacer = h("div", { class: "ohws-spacer" });
+  list.append(spacer);
+  let drawnRows = [-1, -1];
+  let listTop = null; // scroll position kept while the list is hidden (null: at the bottom)
+  const drawRows = (force) => {
+    const height = list.clientHeight || 340;
+    const first = Math.max(0, Math.floor(list.scrollTop / ROW_H) - 5);
+    const last = Math.min(visible.length, first + Math.ceil(height / ROW_H) + 10);
+    if (!force && first === drawnRows[0] && last === drawnRows[1]) return;
+    drawnRows = [first, last];
+    rowsBySeq.clear();
+    const frag = document.createDocumentFragment();
+    for (let i = first; i < last; i++) {
+      const row = rowOf(visible[i]);
+      row.style.top = `${i * ROW_H}px`;
+      rowsBySeq.set(visible[i].seq, row);
+      frag.append(row);
+    }
+    spacer.replaceChildren(frag);
+  };
+  let scrollPending = false;
+  list.addEventListener("scroll", () => {
+    if (scrollPending) return;
+    scrollPending = true;
+    requestAnimationFrame(() => {
+      scrollPending = false;
+      drawRows(false);
+    });
   });
-  urlInput.addEventListener("change", () => {
-    model.set("url", urlInput.value);
+  const toBottom = () => {
+    spacer.style.height = `${visible.length * ROW_H}px`;
+    list.scrollTop = list.scrollHeight;
+  };
+  const revealSelected = () => {
+    const index = visible.findIndex((e) => e.seq === model.get("selected"));
+    if (index < 0) return;
+    const height = list.clientHeight || 340;
+    if (index * ROW_H < list.scrollTop) list.scrollTop = index * ROW_H;
+    else if ((index + 1) * ROW_H > list.scrollTop + height) list.scrollTop = (index + 1) * ROW_H - height;
+  };
+
+  const renderList = () => {
+    const keep = matcher(model.get("kind_filter"), model.get("search"));
+    visible = st.entries.filter(keep);
+    toBottom();
+    revealSelected();
+    drawRows(true);
+    showInfo();
+  };
+
+  const appendList = (fresh) => {
+    const stick = atBottom(list);
+    const keep = matcher(model.get("kind_filter"), model.get("search"));
+    for (const e of fresh) if (keep(e)) visible.push(e);
+    // Entries that left the window leave the list too.
+    const first = st.entries.length ? st.entries[0].seq : Infinity;
+    let cut = 0;
+    while (cut < visible.length && visible[cut].seq < first) cut += 1;
+    if (cut) {
+      visible = visible.slice(cut);
+      if (!stick) list.scrollTop = Math.max(0, list.scrollTop - cut * ROW_H);
+    }
+    spacer.style.height = `${visible.length * ROW_H}px`;
+    if (stick) list.scrollTop = list.scrollHeight;
+    drawRows(true);
+    showInfo();
+  };
+
+  // The list leaves the page while another view shows; it comes back where it was.
+  const hideList = () => {
+    listTop = atBottom(list) ? null : list.scrollTop;
+  };
+  const showList = () => {
+    spacer.style.height = `${visible.length * ROW_H}px`;
+    list.scrollTop = listTop === null ? list.scrollHeight : listTop;
+    drawRows(true);
+  };
+
+  const select = (seq) => {
+    model.set("selected", seq);
+    model.save_changes();
+  };
+  list.addEventListener("click", (ev) => {
+    const row = ev.target.closest(".ohws-row");
+    if (row) select(Number(row.dataset.seq));
+    list.focus({ preventScroll: true });
+  });
+  list.addEventListener("keydown", (ev) => {
+    if (ev.key !== "ArrowUp" && ev.key !== "ArrowDown") return;
+    ev.preventDefault();
+    ev.stopPropagation(); // JupyterLab would move between cells
+    if (!visible.length) return;
+    const current = visible.findIndex((e) => e.seq === model.get("selected"));
+    let next;
+    if (current < 0) next = ev.key === "ArrowUp" ? visible.length - 1 : 0;
+    else next = Math.max(0, Math.min(visible.length - 1, current + (ev.key === "ArrowUp" ? -1 : 1)));
+    select(visible[next].seq);
+  });
+
+  // -- detail pane
+  const detailBox = h("div", { class: "ohws-detail" });
+  const saveName = h("input", { class: "ohws-save-name", type: "text", placeholder: "name", spellcheck: false });
+  const saveForm = h(
+    "span",
+    { class: "ohws-save-form", hidden: true },
+    saveName,
+    h("button", { class: "ohws-save-ok" }, "Save"),
+  );
+  const copied = h("span", { class: "ohws-note ohws-copied" });
+
+  // The whole message, as far as this view has it: from the kernel's detail
+  // message, or the entry's preview until that arrives.
+  const wholeOf = (e) => {
+    const d = st.detail && st.detail.seq === e.seq && st.detail.entry ? st.detail : null;
+    if (e.kind !== "message") return { kind: "event" };
+    if (e.binary) {
+      if (d && d.b64 !== undefined) return { bytes: b64ToBytes(d.b64), shown: d.shown, length: d.length, complete: d.entry.complete, loaded: true };
+      return { bytes: hexToBytes(e.text ?? ""), shown: Math.min(e.size, 1024), length: e.size, complete: !e.truncated, loaded: !e.truncated };
+    }
+    if (d && d.text !== undefined) return { text: d.text, shown: d.shown, length: d.length, complete: d.entry.complete, loaded: true };
+    return { text: e.text ?? "", shown: (e.text ?? "").length, length: null, complete: !e.truncated, loaded: !e.truncated };
+  };
+
+  const fieldLine = (label, value) =>
+    h("div", { class: "ohws-field" }, h("span", { class: "ohws-field-name" }, label), h("span", { class: "ohws-field-value" }, value));
+
+  const headersTable = (headers) => {
+    const rows = Object.entries(headers ?? {});
+    if (!rows.length) return h("div", { class: "ohws-note" }, "(none)");
+    return h(
+      "table",
+      { class: "ohws-headers" },
+      h("tbody", {}, ...rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, String(v))))),
+    );
+  };
+
+  const renderDetail = () => {
+    const seq = model.get("selected");
+    const e = st.entries.find((x) => x.seq === seq) ?? (st.detail && st.detail.seq === seq ? st.detail.entry : null);
+    saveForm.hidden = true;
+    copied.textContent = "";
+    if (!e) {
+      detailBox.replaceChildren(
+        h("div", { class: "ohws-note ohws-detail-empty" }, seq >= 0 ? "This entry left the log window." : "Select an entry to see it whole (↑/↓ move)."),
+      );
+      return;
+    }
+    const whole = wholeOf(e);
+    const head = h(
+      "div",
+      { class: "ohws-detail-head" },
+      h("span", { class: `ohws-dir ohws-dir-${dirName(e)}` }, dirMark(e)),
+      h("span", {}, `${dirName(e)} · ${TYPE_LABEL[e.type] ?? e.type}`),
+      e.kind === "message" ? h("span", {}, formatBytes(e.size)) : null,
+      e.kind === "message" && !server ? h("span", { class: "ohws-pieces" }, `${e.pieces} ${e.pieces === 1 ? "piece" : "pieces"} of 4K`) : null,
+      h("span", { class: "ohws-time" }, formatTime(e.time)),
+      e.delta !== null && e.delta !== undefined ? h("span", { class: "ohws-delta" }, formatDelta(e.delta)) : null,
+    );
+    const tools = h("div", { class: "ohws-detail-tools" });
+    const body = h("div", { class: "ohws-detail-body" });
+    if (e.kind === "message") {
+      const copyBtn = h("button", { class: "ohws-copy" }, "Copy");
+      const resendBtn = h("button", { class: "ohws-resend", title: "put it in the composer" }, "Resend");
+      const saveBtn = h("button", { class: "ohws-save" }, "Save…");
+      copyBtn.addEventListener("click", async () => {
+        const w = wholeOf(e);
+        const ok = await copyText(w.bytes ? hexdump(w.bytes) : w.text);
+        copied.textContent = ok ? "copied" : "copy failed: select the text instead";
+      });
+      resendBtn.addEventListener("click", () => {
+        const w = wholeOf(e);
+        if (w.bytes) onResend(bytesToB64(w.bytes), "base64");
+        else onResend(w.text, e.type === "json" ? "json" : "text");
+      });
+      saveBtn.addEventListener("click", () => {
+        saveForm.hidden = false;
+        saveName.value = saveName.value || `${e.type} ${e.seq}`;
+        saveName.focus();
+        saveName.select();
+      });
+      tools.append(copyBtn, resendBtn, saveBtn, saveForm, copied);
+      if (whole.bytes) {
+        body.append(h("pre", { class: "ohws-hexdump" }, hexdump(whole.bytes, 65536)));
+        if (whole.bytes.length > 65536) body.append(h("div", { class: "ohws-note" }, `hex dump of the first 65,536 of ${formatCount(whole.length)} bytes`));
+      } else if (e.type === "json" && whole.complete) {
+        let tree = null;
+        try {
+          tree = jsonTree(JSON.parse(whole.text));
+        } catch (err) {
+          tree = null;
+        }
+        const raw = h("pre", { class: "ohws-detail-text", hidden: tree !== null }, whole.text);
+        if (tree) {
+          const toggle = h("button", { class: "ohws-raw" }, "Raw");
+          toggle.addEventListener("click", () => {
+            raw.hidden = !raw.hidden;
+            tree.hidden = !raw.hidden;
+            toggle.textContent = raw.hidden ? "Raw" : "Tree";
+          });
+          tools.insertBefore(toggle, copyBtn);
+          body.append(tree);
+        }
+        body.append(raw);
+      } else {
+        body.append(h("pre", { class: "ohws-detail-text" }, whole.text));
+      }
+      if (!whole.loaded) body.append(h("div", { class: "ohws-note" }, "loading the whole message…"));
+      else if (!whole.complete) body.append(h("div", { class: "ohws-note" }, "only the start of this message was kept (the panel keeps the last 32 MiB of messages whole)"));
+      else if (whole.length !== null && whole.shown < whole.length) body.append(h("div", { class: "ohws-note" }, `the first ${formatCount(whole.shown)} of ${formatCount(whole.length)} shown`));
+    } else {
+      body.append(fieldLine("event", e.kind));
+      if (e.kind === "close" || e.kind === "closing") {
+        body.append(fieldLine("code", String(e.code ?? "")), fieldLine("reason", e.reason ?? ""));
+        if (e.explain) body.append(h("div", { class: "ohws-explain" }, e.explain));
+      } else if (e.text) {
+        body.append(h("pre", { class: "ohws-detail-text" }, e.text));
+      }
+      if (e.code !== undefined && e.kind === "error") body.append(fieldLine("code", String(e.code)));
+      if (e.headers) body.append(h("div", { class: "ohws-field-name" }, "headers"), headersTable(e.headers));
+    }
+    detailBox.replaceChildren(head, tools, body);
+  };
+  saveForm.querySelector(".ohws-save-ok").addEventListener("click", () => {
+    const seq = model.get("selected");
+    if (saveName.value.trim()) model.send({ type: "save", name: saveName.value.trim(), seq });
+    saveForm.hidden = true;
+  });
+  saveName.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter") saveForm.querySelector(".ohws-save-ok").click();
+    ev.stopPropagation();
+  });
+
+  const onSelected = () => {
+    revealSelected();
+    drawRows(true);
+    renderDetail();
+    timeline.mark();
+  };
+
+  // -- timeline (SVG sequence diagram; only the rows in sight are drawn)
+  const ROW = 24;
+  const TOP = 8;
+  const timeline = (() => {
+    const box = h("div", { class: "ohws-timeline" });
+    const hover = h("div", { class: "ohws-hover" }, "Hover an arrow to see its entry; click to select it.");
+    let width = 720;
+    let steps = [];
+    let drawn = [-1, -1];
+    // The lane names stay in sight above the scrolling diagram.
+    const header = s("svg", { class: "ohws-svg ohws-lanes-head", width, height: 20 });
+    const root = s("svg", { class: "ohws-svg", width, height: TOP });
+    const lanes = s("g", { class: "ohws-lanes" });
+    const rows = s("g", { class: "ohws-steps" });
+    root.append(lanes, rows);
+    box.append(root);
+    const x = (lane) => (lane === "c" ? 150 : width - 90);
+
+    const build = () => {
+      steps = [];
+      for (const e of st.entries) for (const f of e.flow ?? []) steps.push([e, f]);
+    };
+    const drawLanes = () => {
+      const height = TOP + steps.length * ROW + 10;
+      root.setAttribute("height", String(height));
+      root.setAttribute("width", String(width));
+      header.setAttribute("width", String(width));
+      header.replaceChildren(
+        s("text", { x: x("c"), y: 14, class: "ohws-lane-name", "text-anchor": "middle" }, laneNames[0]()),
+        s("text", { x: x("s"), y: 14, class: "ohws-lane-name", "text-anchor": "middle" }, laneNames[1]()),
+      );
+      lanes.replaceChildren(
+        s("line", { x1: x("c"), x2: x("c"), y1: 0, y2: height, class: "ohws-lifeline" }),
+        s("line", { x1: x("s"), x2: x("s"), y1: 0, y2: height, class: "ohws-lifeline" }),
+      );
+    };
+    const stepOf = (i) => {
+      const [e, [from, to, label, style, pieces]] = steps[i];
+      const y = TOP + i * ROW + 15;
+      const side = style === "msg" ? ` ohws-step-${dirName(e)}` : "";
+      const g = s("g", { class: `ohws-step ohws-step-${style}${side}` });
+      g.dataset.seq = String(e.seq);
+      if (e.seq === model.get("selected")) g.classList.add("ohws-selected");
+      // The whole row answers hover and click, not only the thin arrow.
+      g.append(s("rect", { x: 0, y: y - 14, width, height: ROW, class: "ohws-hit" }));
+      g.append(s("text", { x: 4, y, class: "ohws-step-time" }, formatTime(e.time)));
+      if (from === "x") {
+        g.append(
+          s("line", { x1: x("c") - 20, x2: x("s") + 20, y1: y - 4, y2: y - 4, class: "ohws-band" }),
+          s("text", { x: (x("c") + x("s")) / 2, y: y - 8, "text-anchor": "middle", class: "ohws-step-label" }, (style === "lost" ? "✕ " : "") + label.slice(0, 90)),
+        );
+      } else {
+        const x1 = x(from);
+        const x2 = x(to);
+        const dirn = x2 > x1 ? 1 : -1;
+        g.append(
+          s("line", { x1, x2: x2 - dirn * 7, y1: y, y2: y, class: "ohws-arrow" }),
+          s("path", { d: `M${x2},${y} l${-dirn * 8},-4 l0,8 z`, class: "ohws-head" }),
+          s("text", { x: (x1 + x2) / 2, y: y - 5, "text-anchor": "middle", class: "ohws-step-label" }, label.slice(0, 80)),
+        );
+        if (pieces > 1) {
+          const n = Math.min(pieces, 24);
+          for (let k = 1; k < n; k++) {
+            const px = x1 + ((x2 - x1) * k) / n;
+            g.append(s("line", { x1: px, x2: px, y1: y - 3, y2: y + 3, class: "ohws-piece" }));
+          }
+        }
+        if (style === "msg" && !server && e.dir === "<") {
+          // dataEnd: the client has the whole message (a server gets whole messages only).
+          g.append(s("circle", { cx: x2, cy: y, r: 3.5, class: "ohws-dataend" }));
+          if (pieces > 1) g.append(s("text", { x: x2 + (dirn > 0 ? 6 : -6), y: y + 11, "text-anchor": dirn > 0 ? "start" : "end", class: "ohws-dataend-label" }, "dataEnd"));
+        }
+      }
+      g.append(s("title", {}, `${formatTime(e.time)} ${dirName(e)} ${e.kind}: ${label}`));
+      return g;
+    };
+    const draw = () => {
+      if (box.hidden) return;
+      const first = Math.max(0, Math.floor((box.scrollTop - TOP) / ROW) - 10);
+      const last = Math.min(steps.length, first + Math.ceil(box.clientHeight / ROW) + 20);
+      if (drawn[0] === first && drawn[1] === last) return;
+      drawn = [first, last];
+      const frag = document.createDocumentFragment();
+      for (let i = first; i < last; i++) frag.append(stepOf(i));
+      rows.replaceChildren(frag);
+    };
+    const full = () => {
+      if (box.hidden) return;
+      width = Math.max(520, box.clientWidth - 8 || 720);
+      build();
+      drawLanes();
+      drawn = [-1, -1];
+      box.scrollTop = box.scrollHeight;
+      draw();
+    };
+    const add = (fresh) => {
+      if (box.hidden) return;
+      const stick = atBottom(box);
+      build();
+      drawLanes();
+      drawn = [-1, -1];
+      if (stick) box.scrollTop = box.scrollHeight;
+      draw();
+    };
+    let pending = false;
+    box.addEventListener("scroll", () => {
+      if (pending) return;
+      pending = true;
+      requestAnimationFrame(() => {
+        pending = false;
+        draw();
+      });
+    });
+    rows.addEventListener("mouseover", (ev) => {
+      const g = ev.target.closest(".ohws-step");
+      if (!g) return;
+      const e = st.entries.find((x) => x.seq === Number(g.dataset.seq));
+      if (e) hover.textContent = `${formatTime(e.time)} ${formatDelta(e.delta)} · ${dirName(e)} ${e.kind} · ${preview(e)}`;
+    });
+    rows.addEventListener("click", (ev) => {
+      const g = ev.target.closest(".ohws-step");
+      if (g) select(Number(g.dataset.seq));
+    });
+    const mark = () => {
+      for (const g of rows.querySelectorAll(".ohws-selected")) g.classList.remove("ohws-selected");
+      for (const g of rows.querySelectorAll(`.ohws-step[data-seq="${model.get("selected")}"]`)) g.classList.add("ohws-selected");
+    };
+    return { box, hover, full, add, mark, view: h("div", { class: "ohws-timeline-view" }, hover, header, box) };
+  })();
+
+  // -- filter bar
+  const filterSelect = h("select", { class: "ohws-filter", title: "show only" }, ...FILTER_LABELS.map(([v, label]) => h("option", { value: v }, label)));
+  const searchInput = h("input", { class: "ohws-search", type: "search", placeholder: "search (regex)", spellcheck: false });
+  const pauseBtn = h("button", { class: "ohws-pause" }, "Pause");
+  const clearBtn = h("button", { class: "ohws-clear" }, "Clear");
+  filterSelect.addEventListener("change", () => {
+    model.set("kind_filter", filterSelect.value);
     model.save_changes();
   });
-  const connectBtn = h("button", { class: "ohws-connect" }, "Connect");
-  const closeBtn = h("button", { class: "ohws-close" }, "Close");
-  const codeInput = h("input", {
-    class: "ohws-code",
-    type: "number",
-    placeholder: "1000",
-    title: "close code",
+  searchInput.addEventListener("input", () => {
+    model.set("search", searchInput.value);
+    model.save_changes();
   });
-  const reasonInput = h("input", {
-    class: "ohws-reason",
-    type: "text",
-    placeholder: "reason",
-    title: "close reason",
+  searchInput.addEventListener("keydown", (ev) => ev.stopPropagation());
+  pauseBtn.addEventListener("click", () => {
+    model.set("paused", !model.get("paused"));
+    model.save_changes();
   });
-  const badge = h("span", { class: "ohws-badge" });
-  const protocol = h("span", { class: "ohws-protocol" });
-  connectBtn.addEventListener("click", () => model.send({ type: "connect", url: urlInput.value }));
-  closeBtn.addEventListener("click", () =>
-    model.send({ type: "close", code: codeInput.value, reason: reasonInput.value }),
-  );
+  clearBtn.addEventListener("click", () => model.send({ type: "clear" }));
+  const filterBar = h("span", { class: "ohws-filterbar" }, filterSelect, searchInput, pauseBtn, clearBtn, listInfo);
 
-  // -- counters
-  const countIn = h("span", { class: "ohws-count-in" });
-  const countOut = h("span", { class: "ohws-count-out" });
-  const uptime = h("span", { class: "ohws-uptime" });
-  const lastError = h("span", { class: "ohws-last-error" });
+  const messagesView = h("div", { class: "ohws-messages" }, list, detailBox);
 
-  // -- composer
-  const modeSelect = h(
-    "select",
-    { class: "ohws-mode" },
-    ...MODES.map(([v, label]) => h("option", { value: v }, label)),
-  );
-  const input = h("textarea", {
-    class: "ohws-input",
-    rows: 3,
-    placeholder: "message (Ctrl+Enter sends)",
-    spellcheck: false,
-  });
+  // -- updates from the kernel
+  const status = (msg) => {
+    st.latestSeq = msg.seq;
+    st.dropped = msg.dropped;
+  };
+  const setEntries = (entries, seq) => {
+    st.entries = entries;
+    st.syncedSeq = seq;
+    renderList();
+    timeline.full();
+    renderDetail();
+  };
+  const addEntries = (msg) => {
+    status(msg);
+    if (st.syncedSeq < 0) return;
+    const fresh = msg.entries.filter((e) => e.seq > st.syncedSeq);
+    if (!fresh.length) {
+      showInfo();
+      return;
+    }
+    st.syncedSeq = fresh[fresh.length - 1].seq;
+    st.entries = st.entries.concat(fresh);
+    if (st.entries.length > max()) st.entries = st.entries.slice(st.entries.length - max());
+    appendList(fresh);
+    timeline.add(fresh);
+    // The selected entry may just have arrived (selected from code before it was flushed).
+    if (fresh.some((e) => e.seq === model.get("selected"))) onSelected();
+  };
+  const onDetail = (msg) => {
+    st.detail = msg;
+    if (msg.seq === model.get("selected")) renderDetail();
+  };
+  const onFilter = () => {
+    filterSelect.value = model.get("kind_filter");
+    if (searchInput.value !== model.get("search")) searchInput.value = model.get("search");
+    renderList();
+  };
+  const onPaused = () => {
+    pauseBtn.textContent = model.get("paused") ? "Resume" : "Pause";
+    showInfo();
+  };
+  filterSelect.value = model.get("kind_filter");
+  searchInput.value = model.get("search");
+  onPaused();
+  renderDetail();
+
+  return {
+    st,
+    filterBar,
+    messagesView,
+    timeline,
+    status,
+    setEntries,
+    addEntries,
+    onDetail,
+    onFilter,
+    onPaused,
+    onSelected,
+    renderList,
+    hideList,
+    showList,
+    showInfo,
+    list,
+    headersTable,
+    fieldLine,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Tabs, composer and saved messages: also shared.
+
+function createTabs(model, views, onShow) {
+  const buttons = new Map();
+  const bar = h("div", { class: "ohws-tabs", role: "tablist" });
+  for (const [name, label] of views) {
+    const btn = h("button", { class: "ohws-tab", role: "tab", dataset: { view: name } }, label);
+    btn.addEventListener("click", () => {
+      if (model.get("view") === name) return;
+      model.set("view", name); // change:view redraws this view at once
+      model.save_changes();
+    });
+    buttons.set(name, btn);
+    bar.append(btn);
+  }
+  const show = () => {
+    const view = model.get("view");
+    for (const [name, btn] of buttons) btn.classList.toggle("ohws-tab-active", name === view);
+    onShow(view);
+  };
+  return { bar, show };
+}
+
+function createComposer(model, { sendLabel, onSend, extraButtons = [], recall = true }) {
+  const modeSelect = h("select", { class: "ohws-mode" }, ...MODES.map(([v, label]) => h("option", { value: v }, label)));
+  const input = h("textarea", { class: "ohws-input", rows: 3, placeholder: "message (Ctrl+Enter sends)", spellcheck: false });
   const prettyBtn = h("button", { class: "ohws-pretty-btn", hidden: true }, "Pretty");
-  const sendBtn = h("button", { class: "ohws-send" }, "Send");
-  const recent = h("select", { class: "ohws-recent", title: "recall a sent message" });
+  const sendBtn = h("button", { class: "ohws-send" }, sendLabel);
+  const saveBtn = h("button", { class: "ohws-save-input", title: "keep this message, named" }, "Save…");
+  const saveName = h("input", { class: "ohws-save-input-name", type: "text", placeholder: "name", spellcheck: false, hidden: true });
+  const recent = h("select", { class: "ohws-recent", title: "recall a sent message", hidden: !recall });
   const problem = h("span", { class: "ohws-problem" });
+  let history = [];
+  let canSend = () => true;
 
   const validate = () => {
     const msg = checkInput(input.value, modeSelect.value);
     problem.textContent = msg;
-    sendBtn.disabled = msg !== "" || model.get("state") !== "OPEN";
+    sendBtn.disabled = msg !== "" || !canSend();
+    for (const b of extraButtons) b.disabled = msg !== "" || !canSend();
     prettyBtn.hidden = modeSelect.value !== "json";
     return msg === "";
   };
-  const send = () => {
+  const send = (how) => {
     if (!validate()) return;
-    model.send({ type: "send", mode: modeSelect.value, text: input.value });
+    onSend(input.value, modeSelect.value, how);
   };
   input.addEventListener("input", validate);
   modeSelect.addEventListener("change", validate);
   input.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
       ev.preventDefault();
-      send();
+      ev.stopPropagation();
+      send("button");
     }
   });
-  sendBtn.addEventListener("click", send);
+  sendBtn.addEventListener("click", () => send("button"));
   prettyBtn.addEventListener("click", () => {
     try {
       input.value = JSON.stringify(JSON.parse(input.value), null, 2);
@@ -235,6 +858,21 @@ function render({ model, el }) {
       // validate() shows why
     }
     validate();
+  });
+  saveBtn.addEventListener("click", () => {
+    if (saveName.hidden) {
+      saveName.hidden = false;
+      saveName.focus();
+      return;
+    }
+    if (saveName.value.trim() && validate()) {
+      model.send({ type: "save", name: saveName.value.trim(), text: input.value, mode: modeSelect.value });
+    }
+    saveName.hidden = true;
+  });
+  saveName.addEventListener("keydown", (ev) => {
+    ev.stopPropagation();
+    if (ev.key === "Enter") saveBtn.click();
   });
   recent.addEventListener("change", () => {
     const item = history[Number(recent.value)];
@@ -245,72 +883,255 @@ function render({ model, el }) {
     recent.value = "";
     validate();
   });
-  const showHistory = () => {
+  const setHistory = (items) => {
+    history = items ?? [];
     recent.replaceChildren(h("option", { value: "" }, "Recent…"));
-    history.forEach((item, i) => {
+    // Newest first: the one you just sent is the one you most likely want again.
+    for (let i = history.length - 1; i >= 0; i--) {
+      const item = history[i];
       const label = item.text.length > 60 ? `${item.text.slice(0, 60)}…` : item.text;
-      recent.append(h("option", { value: String(i) }, `[${item.mode}] ${label}`));
-    });
+      recent.append(h("option", { value: String(i) }, `[${item.mode}] ${label || "(empty)"}`));
+    }
     recent.value = "";
   };
-
-  // -- log
-  const filterSelect = h(
-    "select",
-    { class: "ohws-filter" },
-    ...FILTER_LABELS.map(([v, label]) => h("option", { value: v }, label)),
+  const load = (text, mode) => {
+    modeSelect.value = mode;
+    input.value = text;
+    validate();
+    input.focus();
+  };
+  setHistory([]);
+  const el = h(
+    "div",
+    { class: "ohws-composer" },
+    input,
+    h("div", { class: "ohws-composer-side" }, modeSelect, h("div", { class: "ohws-row-buttons" }, sendBtn, ...extraButtons), h("div", { class: "ohws-row-buttons" }, prettyBtn, saveBtn), saveName, recent),
   );
-  const searchInput = h("input", {
-    class: "ohws-search",
-    type: "search",
-    placeholder: "search",
-    spellcheck: false,
-  });
-  const pauseBtn = h("button", { class: "ohws-pause" }, "Pause");
-  const clearBtn = h("button", { class: "ohws-clear" }, "Clear");
-  const logInfo = h("span", { class: "ohws-loginfo" });
-  const log = h("div", { class: "ohws-log" });
-  filterSelect.addEventListener("change", () => {
-    model.set("kind_filter", filterSelect.value);
-    model.save_changes();
-  });
-  searchInput.addEventListener("input", () => {
-    model.set("search", searchInput.value);
-    model.save_changes();
-  });
-  pauseBtn.addEventListener("click", () => {
-    model.set("paused", !model.get("paused"));
-    model.save_changes();
-  });
-  clearBtn.addEventListener("click", () => model.send({ type: "clear" }));
+  return {
+    el,
+    problem,
+    validate,
+    setHistory,
+    load,
+    input,
+    modeSelect,
+    setCanSend: (fn) => {
+      canSend = fn;
+    },
+  };
+}
 
-  el.classList.add("ohws-panel");
+function createSaved(model, { onSend, onEdit }) {
+  const box = h("div", { class: "ohws-saved" });
+  const show = () => {
+    const items = model.get("saved") ?? [];
+    const chips = items.map((item) => {
+      const name = String(item.name ?? "");
+      const send = h("button", { class: "ohws-saved-send", title: `send ${name} (${item.mode})` }, `▶ ${name}`);
+      send.addEventListener("click", () => onSend(name));
+      const edit = h("button", { class: "ohws-saved-edit", title: "put it in the composer" }, "✎");
+      edit.addEventListener("click", () => onEdit(String(item.text ?? ""), String(item.mode ?? "text")));
+      const del = h("button", { class: "ohws-saved-delete", title: `forget ${name}` }, "×");
+      del.addEventListener("click", () => model.send({ type: "delete_saved", name }));
+      return h("span", { class: "ohws-saved-item" }, send, edit, del);
+    });
+    box.replaceChildren(h("span", { class: "ohws-saved-title" }, items.length ? "Saved:" : "Saved: none yet (Save… keeps a message)"), ...chips);
+  };
+  show();
+  return { el: box, show };
+}
+
+// ---------------------------------------------------------------------------
+// The client panel
+
+function renderClient(model, el) {
+  const id = viewId();
+  let counters = {};
+  let clockOffset = 0; // kernel time minus browser time
+  let handshake = {};
+  const rates = new Map(); // second -> [msgsIn, bytesIn, msgsOut, bytesOut]
+  let rtt = [];
+
+  // -- connection bar
+  const urlInput = h("input", { class: "ohws-url", type: "text", placeholder: "ws://host:port/path", value: model.get("url"), spellcheck: false });
+  urlInput.addEventListener("change", () => {
+    model.set("url", urlInput.value);
+    model.save_changes();
+  });
+  urlInput.addEventListener("keydown", (ev) => ev.stopPropagation());
+  const connectBtn = h("button", { class: "ohws-connect" }, "Connect");
+  const closeBtn = h("button", { class: "ohws-close" }, "Close");
+  const codeInput = h("input", { class: "ohws-code", type: "text", inputMode: "numeric", placeholder: "1000", title: "close code" });
+  const reasonInput = h("input", { class: "ohws-reason", type: "text", placeholder: "reason", title: "close reason" });
+  const badge = h("span", { class: "ohws-badge" });
+  const protocol = h("span", { class: "ohws-protocol" });
+  connectBtn.addEventListener("click", () => model.send({ type: "connect", url: urlInput.value }));
+  closeBtn.addEventListener("click", () => model.send({ type: "close", code: codeInput.value, reason: reasonInput.value }));
+
+  // -- counters
+  const countIn = h("span", { class: "ohws-count-in" });
+  const countOut = h("span", { class: "ohws-count-out" });
+  const uptime = h("span", { class: "ohws-uptime" });
+  const lastError = h("div", { class: "ohws-last-error" });
+
+  const composer = createComposer(model, {
+    sendLabel: "Send",
+    onSend: (text, mode) => model.send({ type: "send", mode, text }),
+  });
+  composer.setCanSend(() => model.get("state") === "OPEN");
+  const saved = createSaved(model, {
+    onSend: (name) => model.send({ type: "send_saved", name }),
+    onEdit: (text, mode) => composer.load(text, mode),
+  });
+  const log = createLog(model, {
+    server: false,
+    onResend: (text, mode) => composer.load(text, mode),
+    laneNames: [() => "client (this notebook)", () => {
+      try {
+        return `server ${new URL(model.get("url")).host}`;
+      } catch (err) {
+        return "server";
+      }
+    }],
+  });
+
+  // -- handshake view
+  const handshakeView = h("div", { class: "ohws-handshake" });
+  const renderHandshake = () => {
+    const hs = handshake ?? {};
+    if (!hs.url && !hs.status && !hs.error) {
+      handshakeView.replaceChildren(h("div", { class: "ohws-note" }, "No handshake yet: connect to see the request and the response."));
+      return;
+    }
+    const time = hs.timeToOpen !== null && hs.timeToOpen !== undefined ? `${(hs.timeToOpen * 1000).toFixed(1)} ms` : "—";
+    const request = h(
+      "div",
+      { class: "ohws-hs-col" },
+      h("h4", {}, "Request"),
+      log.fieldLine("GET", hs.url ?? ""),
+      log.fieldLine("subprotocols offered", (hs.offered ?? []).join(", ") || "(none)"),
+      h("div", { class: "ohws-field-name" }, "headers (credentials masked)"),
+      log.headersTable(hs.requestHeaders),
+      hs.libraryHeaders ? h("div", { class: "ohws-note" }, `+ set by the library: ${hs.libraryHeaders}`) : null,
+    );
+    const response = h(
+      "div",
+      { class: "ohws-hs-col" },
+      h("h4", {}, "Response"),
+      log.fieldLine("status", hs.status || (hs.error ? "failed" : "waiting…")),
+      hs.error ? h("div", { class: "ohws-last-error ohws-hs-error" }, hs.error) : null,
+      log.fieldLine("subprotocol", hs.protocol || "(none)"),
+      log.fieldLine("extensions", hs.extensions || "(none)"),
+      log.fieldLine("time to open", time),
+      h("div", { class: "ohws-field-name" }, "headers (credentials masked)"),
+      log.headersTable(hs.responseHeaders),
+    );
+    handshakeView.replaceChildren(h("div", { class: "ohws-hs-cols" }, request, response));
+    if (hs.note) handshakeView.append(h("div", { class: "ohws-note" }, hs.note));
+  };
+
+  // -- rates view
+  const ratesView = h("div", { class: "ohws-rates" });
+  const chart = (title, series, format) => {
+    const W = 380;
+    const H = 80;
+    const peak = Math.max(1, ...series.flatMap((x) => x.values));
+    const g = s("svg", { class: "ohws-chart", width: W, height: H + 14, viewBox: `0 0 ${W} ${H + 14}` });
+    g.append(s("line", { x1: 0, x2: W, y1: H, y2: H, class: "ohws-axis" }));
+    series.forEach(({ values, cls }, k) => {
+      const bw = W / values.length;
+      values.forEach((v, i) => {
+        if (!v) return;
+        const bh = Math.max(1, (v / peak) * (H - 4));
+        g.append(s("rect", { x: i * bw + (k * bw) / series.length, y: H - bh, width: Math.max(1, bw / series.length - 0.5), height: bh, class: cls }));
+      });
+    });
+    g.append(s("text", { x: 0, y: H + 12, class: "ohws-axis-label" }, "−60 s"), s("text", { x: W, y: H + 12, "text-anchor": "end", class: "ohws-axis-label" }, "now"));
+    // The current second is still filling: "last" is the last full one.
+    const now = series.map(({ values, name }) => `${name} ${format(values[values.length - 2] ?? 0)}`).join(" · ");
+    return h("div", { class: "ohws-chart-box" }, h("div", { class: "ohws-chart-title" }, title), h("div", { class: "ohws-chart-now" }, now, ` · peak ${format(peak === 1 && !series.some((x) => x.values.some(Boolean)) ? 0 : peak)}`), g);
+  };
+  const renderRates = () => {
+    const end = Math.floor(Date.now() / 1000 + clockOffset);
+    const seconds = Array.from({ length: 60 }, (_, i) => end - 59 + i);
+    const col = (k) => seconds.map((sec) => (rates.get(sec) ?? [0, 0, 0, 0])[k]);
+    const perS = (v) => `${formatCount(v)}/s`;
+    const recentRtt = rtt.filter(([t]) => t > end - 60);
+    let rttBox;
+    if (recentRtt.length) {
+      const values = seconds.map((sec) => {
+        const hit = recentRtt.filter(([t]) => Math.floor(t) === sec);
+        return hit.length ? hit[hit.length - 1][1] * 1000 : 0;
+      });
+      rttBox = chart("keepalive round trip", [{ values, cls: "ohws-bar-rtt", name: "latest" }], (v) => `${v.toFixed(1)} ms`);
+    } else {
+      rttBox = h(
+        "div",
+        { class: "ohws-chart-box" },
+        h("div", { class: "ohws-chart-title" }, "keepalive round trip"),
+        h("div", { class: "ohws-note" }, "no keepalive round trip reported yet (pingInterval sets how often one is measured)"),
+      );
+    }
+    const c = counters;
+    ratesView.replaceChildren(
+      h("div", { class: "ohws-note ohws-rates-total" }, `last full second, and in all: ↓ ${formatCount(c.messagesIn ?? 0)} messages (${formatBytes(c.bytesIn ?? 0)}) in, ↑ ${formatCount(c.messagesOut ?? 0)} (${formatBytes(c.bytesOut ?? 0)}) out`),
+      chart("messages per second", [
+        { values: col(0), cls: "ohws-bar-in", name: "in" },
+        { values: col(2), cls: "ohws-bar-out", name: "out" },
+      ], perS),
+      chart("bytes per second", [
+        { values: col(1), cls: "ohws-bar-in", name: "in" },
+        { values: col(3), cls: "ohws-bar-out", name: "out" },
+      ], (v) => `${formatBytes(v)}/s`),
+      rttBox,
+    );
+  };
+  const addRates = (buckets) => {
+    for (const [sec, ...counts] of buckets ?? []) rates.set(sec, counts);
+    const oldest = Math.floor(Date.now() / 1000 + clockOffset) - 120;
+    for (const sec of rates.keys()) if (sec < oldest) rates.delete(sec);
+  };
+
+  // -- views
+  const viewBox = h("div", { class: "ohws-view" });
+  let shown = null;
+  const tabs = createTabs(model, CLIENT_VIEWS, (view) => {
+    if (shown === "messages" && view !== "messages") log.hideList();
+    shown = view;
+    log.timeline.box.hidden = view !== "timeline";
+    if (view === "messages") {
+      viewBox.replaceChildren(log.messagesView);
+      log.showList();
+    } else if (view === "handshake") {
+      renderHandshake();
+      viewBox.replaceChildren(handshakeView);
+    } else if (view === "timeline") {
+      viewBox.replaceChildren(log.timeline.view);
+      log.timeline.full();
+    } else if (view === "rates") {
+      renderRates();
+      viewBox.replaceChildren(ratesView);
+    }
+    el.dataset.view = view;
+  });
+
+  el.classList.add("ohws-panel", "ohws-client-panel");
   el.append(
     h("div", { class: "ohws-bar" }, urlInput, connectBtn, closeBtn, codeInput, reasonInput, badge, protocol),
-    h("div", { class: "ohws-counters" }, countIn, countOut, uptime, lastError),
-    h(
-      "div",
-      { class: "ohws-composer" },
-      input,
-      h("div", { class: "ohws-composer-side" }, modeSelect, prettyBtn, sendBtn, recent),
-    ),
-    problem,
-    h("div", { class: "ohws-logbar" }, filterSelect, searchInput, pauseBtn, clearBtn, logInfo),
-    log,
+    h("div", { class: "ohws-counters" }, countIn, countOut, uptime),
+    lastError,
+    h("div", { class: "ohws-viewbar" }, tabs.bar, log.filterBar),
+    viewBox,
+    composer.el,
+    composer.problem,
+    saved.el,
   );
 
   // -- updates
-  const showInfo = () => {
-    const shown = log.childElementCount;
-    let text = `${shown} shown of ${entries.length}`;
-    if (dropped) text += ` · ${dropped} dropped`;
-    if (model.get("paused")) text += ` · paused, ${Math.max(0, latestSeq - syncedSeq)} new`;
-    logInfo.textContent = text;
-  };
   const showCounters = () => {
     const c = counters;
-    countIn.textContent = `in ${c.messagesIn ?? 0} msgs · ${formatBytes(c.bytesIn ?? 0)}`;
-    countOut.textContent = `out ${c.messagesOut ?? 0} msgs · ${formatBytes(c.bytesOut ?? 0)}`;
+    countIn.textContent = `↓ in ${formatCount(c.messagesIn ?? 0)} msgs · ${formatBytes(c.bytesIn ?? 0)}`;
+    countOut.textContent = `↑ out ${formatCount(c.messagesOut ?? 0)} msgs · ${formatBytes(c.bytesOut ?? 0)}`;
     const state = model.get("state");
     if (c.openedAt && (state === "OPEN" || state === "CLOSING")) {
       uptime.textContent = `connected ${formatDuration(Date.now() / 1000 + clockOffset - c.openedAt)}`;
@@ -327,107 +1148,262 @@ function render({ model, el }) {
     badge.className = `ohws-badge ohws-state-${state.toLowerCase()}`;
     protocol.textContent = model.get("protocol") ? `protocol: ${model.get("protocol")}` : "";
     connectBtn.disabled = state !== "CLOSED";
-    closeBtn.disabled = state === "CLOSED";
-    pauseBtn.textContent = model.get("paused") ? "Resume" : "Pause";
-    validate();
+    closeBtn.disabled = state === "CLOSED" || state === "GONE";
+    composer.validate();
     showCounters();
   };
-  const atBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 24;
-  const rerender = () => {
-    const filter = model.get("kind_filter");
-    const needle = model.get("search").toLowerCase();
-    const frag = document.createDocumentFragment();
-    for (const e of entries) if (matches(e, filter, needle)) frag.append(renderEntry(e));
-    log.replaceChildren(frag);
-    log.scrollTop = log.scrollHeight;
-    showInfo();
-  };
-  const append = (fresh) => {
-    const stick = atBottom();
-    const filter = model.get("kind_filter");
-    const needle = model.get("search").toLowerCase();
-    const frag = document.createDocumentFragment();
-    for (const e of fresh) if (matches(e, filter, needle)) frag.append(renderEntry(e));
-    entries = entries.concat(fresh);
-    if (entries.length > max()) entries = entries.slice(entries.length - max());
-    log.append(frag);
-    // Rows of entries that left the window leave the page too.
-    const first = entries.length ? entries[0].seq : Infinity;
-    while (log.firstChild && Number(log.firstChild.dataset.seq) < first) log.firstChild.remove();
-    if (stick) log.scrollTop = log.scrollHeight;
-    showInfo();
-  };
   const status = (msg) => {
-    latestSeq = msg.seq;
-    dropped = msg.dropped;
+    log.status(msg);
     counters = msg.counters ?? counters;
     if (counters.now) clockOffset = counters.now - Date.now() / 1000;
+    if (msg.handshake) {
+      handshake = msg.handshake;
+      if (model.get("view") === "handshake") renderHandshake();
+    }
     showCounters();
   };
   const onMessage = (msg) => {
     if (msg.type === "snapshot") {
-      if (msg.view !== viewId) return; // another view's catch-up
-      history = msg.history ?? [];
-      showHistory();
+      if (msg.view !== id) return; // another view's catch-up
+      composer.setHistory(msg.history);
+      rates.clear();
+      addRates(msg.rates);
+      rtt = msg.rtt ?? [];
+      if (msg.detail) log.st.detail = msg.detail;
     }
     if (msg.type === "history") {
-      history = msg.history;
-      showHistory();
+      composer.setHistory(msg.history);
+      return;
+    }
+    if (msg.type === "detail") {
+      log.onDetail(msg);
       return;
     }
     if (msg.type === "snapshot" || msg.type === "reset") {
-      if (msg.type === "reset" && syncedSeq < 0) return; // our snapshot will cover it
+      if (msg.type === "reset" && log.st.syncedSeq < 0) return; // our snapshot will cover it
       status(msg);
-      entries = msg.entries;
-      syncedSeq = msg.seq;
-      rerender();
+      log.setEntries(msg.entries, msg.seq);
+      if (model.get("view") === "rates") renderRates();
     } else if (msg.type === "batch") {
       status(msg);
-      if (syncedSeq < 0) return;
-      const fresh = msg.entries.filter((e) => e.seq > syncedSeq);
-      if (fresh.length) {
-        syncedSeq = fresh[fresh.length - 1].seq;
-        append(fresh);
-      } else {
-        showInfo();
-      }
+      addRates(msg.rates);
+      for (const e of msg.entries) if (e.rtt !== undefined) rtt.push([e.time, e.rtt]);
+      log.addEntries(msg);
+      if (model.get("view") === "rates") renderRates();
     }
   };
   const onUrl = () => {
     urlInput.value = model.get("url");
   };
-  const onFilter = () => {
-    filterSelect.value = model.get("kind_filter");
-    if (searchInput.value !== model.get("search")) searchInput.value = model.get("search");
-    rerender();
-  };
+  const stop = listen(model, [
+    ["msg:custom", onMessage],
+    ["change:state", showState],
+    ["change:protocol", showState],
+    ["change:paused", log.onPaused],
+    ["change:url", onUrl],
+    ["change:kind_filter", log.onFilter],
+    ["change:search", log.onFilter],
+    ["change:selected", log.onSelected],
+    ["change:view", tabs.show],
+    ["change:saved", saved.show],
+  ]);
+  const ticker = setInterval(() => {
+    showCounters();
+    if (model.get("view") === "rates") renderRates();
+  }, 1000);
 
-  model.on("msg:custom", onMessage);
-  model.on("change:state", showState);
-  model.on("change:protocol", showState);
-  model.on("change:paused", showState);
-  model.on("change:url", onUrl);
-  model.on("change:kind_filter", onFilter);
-  model.on("change:search", onFilter);
-  const ticker = setInterval(showCounters, 1000);
-
-  filterSelect.value = model.get("kind_filter");
-  searchInput.value = model.get("search");
-  showHistory();
+  tabs.show();
   showState();
-  showInfo();
-  model.send({ type: "hello", view: viewId });
+  log.showInfo();
+  model.send({ type: "hello", view: id });
 
   return () => {
     clearInterval(ticker);
-    model.off("msg:custom", onMessage);
-    model.off("change:state", showState);
-    model.off("change:protocol", showState);
-    model.off("change:paused", showState);
-    model.off("change:url", onUrl);
-    model.off("change:kind_filter", onFilter);
-    model.off("change:search", onFilter);
+    stop();
   };
+}
+
+// ---------------------------------------------------------------------------
+// The server panel
+
+function renderServer(model, el) {
+  const id = viewId();
+  let counters = {};
+  let clients = [];
+  let clockOffset = 0;
+
+  const urlText = h("span", { class: "ohws-server-url" });
+  const badge = h("span", { class: "ohws-badge" });
+  const summary = h("span", { class: "ohws-counters" });
+  const stopBtn = h("button", { class: "ohws-stop" }, "Stop server");
+  stopBtn.addEventListener("click", () => model.send({ type: "stop" }));
+  const lastError = h("div", { class: "ohws-last-error" });
+
+  const table = h("table", { class: "ohws-clients" });
+  const outNote = h("div", { class: "ohws-note ohws-out-note" }, "out: what this panel sent. A server mode's replies and server.send() from code are not reported by the server's events.");
+  const renderClients = () => {
+    const selected = model.get("client");
+    const head = h("thead", {}, h("tr", {}, ...["client", "connected since", "in", "out", "state"].map((t) => h("th", {}, t))));
+    const now = Date.now() / 1000 + clockOffset;
+    const rows = clients.map((c, i) => {
+      let since = "before this panel";
+      if (c.since) {
+        const until = c.closedAt ?? now;
+        since = `${formatTime(c.since).slice(0, 8)} (${c.closedAt ? "for " : ""}${formatDuration(until - c.since)})`;
+      }
+      let state = c.state;
+      if (c.state === "closed" && c.close && c.close.length) state = `closed ${c.close[0] ?? ""} ${c.close[1] ?? ""}`.trim();
+      const tr = h(
+        "tr",
+        { class: `ohws-client ohws-client-${c.state}${c.address === selected ? " ohws-selected" : ""}`, dataset: { address: c.address, index: String(i) } },
+        h("td", { class: "ohws-client-address" }, c.address),
+        h("td", { class: "ohws-client-since" }, since),
+        h("td", { class: "ohws-client-in" }, `${formatCount(c.messagesIn)} · ${formatBytes(c.bytesIn)}`),
+        h("td", { class: "ohws-client-out" }, `${formatCount(c.messagesOut)} · ${formatBytes(c.bytesOut)}`),
+        h("td", { class: "ohws-client-state" }, state),
+      );
+      tr.addEventListener("click", () => {
+        model.set("client", c.address);
+        model.save_changes();
+      });
+      return tr;
+    });
+    const body = rows.length ? h("tbody", {}, ...rows) : h("tbody", {}, h("tr", {}, h("td", { colSpan: 5, class: "ohws-note" }, "No client yet: connect one to the URL above.")));
+    table.replaceChildren(head, body);
+    outNote.hidden = model.get("sees_all_sends") || !clients.length;
+    const open = clients.filter((c) => c.state !== "closed").length;
+    summary.textContent = `${open} connected · ↓ in ${formatCount(counters.messagesIn ?? 0)} · ↑ out ${formatCount(counters.messagesOut ?? 0)}`;
+    composer.validate();
+  };
+
+  const toAll = h("button", { class: "ohws-send-all" }, "Send to all");
+  const composer = createComposer(model, {
+    sendLabel: "Send to client",
+    onSend: (text, mode, how) => model.send({ type: "send", mode, text, target: how === "all" ? "all" : model.get("client") }),
+    extraButtons: [toAll],
+    recall: false,
+  });
+  toAll.addEventListener("click", () => {
+    if (composer.validate()) model.send({ type: "send", mode: composer.modeSelect.value, text: composer.input.value, target: "all" });
+  });
+  composer.setCanSend(() => model.get("state") === "RUNNING" && clients.some((c) => c.state === "open"));
+  const codeInput = h("input", { class: "ohws-code", type: "text", inputMode: "numeric", placeholder: "1000", title: "close code" });
+  const reasonInput = h("input", { class: "ohws-reason", type: "text", placeholder: "reason", title: "close reason" });
+  const closeBtn = h("button", { class: "ohws-close-client" }, "Close client");
+  closeBtn.addEventListener("click", () => model.send({ type: "close_client", target: model.get("client"), code: codeInput.value, reason: reasonInput.value }));
+  const saved = createSaved(model, {
+    onSend: (name) => model.send({ type: "send_saved", name, target: model.get("client") }),
+    onEdit: (text, mode) => composer.load(text, mode),
+  });
+  const log = createLog(model, {
+    server: true,
+    onResend: (text, mode) => composer.load(text, mode),
+    laneNames: [() => (model.get("client") ? `client ${model.get("client")}` : "client"), () => "server (this notebook)"],
+  });
+  const clientTitle = h("span", { class: "ohws-client-title" });
+
+  const viewBox = h("div", { class: "ohws-view" });
+  let shown = null;
+  const tabs = createTabs(model, SERVER_VIEWS, (view) => {
+    if (shown === "messages" && view !== "messages") log.hideList();
+    shown = view;
+    log.timeline.box.hidden = view !== "timeline";
+    if (view === "timeline") {
+      viewBox.replaceChildren(log.timeline.view);
+      log.timeline.full();
+    } else {
+      viewBox.replaceChildren(log.messagesView);
+      log.showList();
+    }
+    el.dataset.view = view;
+  });
+
+  el.classList.add("ohws-panel", "ohws-server-panel");
+  el.append(
+    h("div", { class: "ohws-bar" }, h("span", { class: "ohws-title" }, "WebSocket server"), urlText, badge, summary, stopBtn),
+    lastError,
+    h("div", { class: "ohws-clients-box" }, table),
+    outNote,
+    h("div", { class: "ohws-viewbar" }, clientTitle, tabs.bar, log.filterBar),
+    viewBox,
+    composer.el,
+    h("div", { class: "ohws-bar" }, codeInput, reasonInput, closeBtn),
+    composer.problem,
+    saved.el,
+  );
+
+  const showState = () => {
+    const state = model.get("state");
+    badge.textContent = state;
+    badge.className = `ohws-badge ohws-state-${state.toLowerCase()}`;
+    urlText.textContent = model.get("url") || "(not listening)";
+    stopBtn.disabled = state !== "RUNNING" && state !== "STARTING";
+    const client = clients.find((c) => c.address === model.get("client"));
+    closeBtn.disabled = !client || client.state !== "open";
+    clientTitle.textContent = model.get("client") ? `client ${model.get("client")}` : "no client selected";
+    composer.validate();
+  };
+  const status = (msg) => {
+    log.status(msg);
+    counters = msg.counters ?? counters;
+    if (counters.now) clockOffset = counters.now - Date.now() / 1000;
+    lastError.textContent = counters.lastError ? `last error: ${counters.lastError}` : "";
+    if (msg.clients) {
+      clients = msg.clients;
+      renderClients();
+      showState();
+    }
+  };
+  let shownClient = null; // whose entries the list holds
+  const onMessage = (msg) => {
+    if (msg.type === "snapshot" && msg.view !== id) return;
+    if (msg.type === "history") return;
+    if (msg.type === "detail") {
+      log.onDetail(msg);
+      return;
+    }
+    if (msg.type === "snapshot" || msg.type === "reset") {
+      if (msg.type === "reset" && log.st.syncedSeq < 0) return;
+      if (msg.detail) log.st.detail = msg.detail;
+      status(msg);
+      shownClient = msg.client;
+      log.setEntries(msg.entries, msg.seq);
+    } else if (msg.type === "batch") {
+      status(msg);
+      // Each client numbers its own entries: add only to the client the list
+      // holds, and only while it is still the one selected (a reset follows a change).
+      if (msg.client === shownClient && shownClient === model.get("client")) log.addEntries(msg);
+    }
+  };
+  const stop = listen(model, [
+    ["msg:custom", onMessage],
+    ["change:state", showState],
+    ["change:url", showState],
+    ["change:client", () => {
+      renderClients();
+      showState();
+    }],
+    ["change:paused", log.onPaused],
+    ["change:kind_filter", log.onFilter],
+    ["change:search", log.onFilter],
+    ["change:selected", log.onSelected],
+    ["change:view", tabs.show],
+    ["change:saved", saved.show],
+  ]);
+  const ticker = setInterval(renderClients, 1000);
+  tabs.show();
+  renderClients();
+  showState();
+  log.showInfo();
+  model.send({ type: "hello", view: id });
+  return () => {
+    clearInterval(ticker);
+    stop();
+  };
+}
+
+function render({ model, el }) {
+  return model.get("panel_kind") === "server" ? renderServer(model, el) : renderClient(model, el);
 }
 
 export default { render };
