@@ -97,6 +97,7 @@ class WebSocket(ClientEventAliases):
         self._history: collections.deque[Any] = collections.deque()
         self._history_count = 0
         self._history_bytes = 0
+        self._history_lock = threading.Lock()
         self.url: str | None = None
         self.options: WebSocketRequestOptions | None = None
         self.stats = Stats()
@@ -181,14 +182,19 @@ class WebSocket(ClientEventAliases):
         """
         if not callable(observer):
             raise BusinessError(PARAMETER_ERROR, "watch() needs a callable observer")
-        with self._lock:
-            past = self.history() if replay else []
+        with self._history_lock:
+            # Under the lock that every new record takes: the replay and the live
+            # records that follow have no gap and no repeat, in order.
+            for record in self.history() if replay else ():
+                self._notify(observer, record)
             self._observers = [*self._observers, observer]
-        for record in past:
-            self._notify(observer, record)
+        me = weakref.ref(self)  # the stop function must not keep the WebSocket alive
 
         def stop() -> None:
-            self._observers = [o for o in self._observers if o is not observer]
+            ws = me()
+            if ws is not None:
+                with ws._history_lock:
+                    ws._observers = [o for o in ws._observers if o is not observer]
 
         return stop
 
@@ -261,14 +267,17 @@ class WebSocket(ClientEventAliases):
     # -- reports from the session (I/O thread, or the sender's thread) ----------------
     def record(self, record: Record) -> None:
         """Keep ``record`` in the history and show it to the observers."""
-        self._keep(record, 1, _record_size(record))
-        for observer in self._observers:
+        with self._history_lock:
+            self._keep(record, 1, _record_size(record))
+            observers = self._observers
+        for observer in observers:
             self._notify(observer, record)
 
     def messages_in(self, messages: list[Any], whole: bool) -> None:
         """Keep received whole messages (one socket read's worth)."""
-        self._keep((time.time(), "<", messages, whole), len(messages), sum(map(len, messages)))
-        observers = self._observers
+        with self._history_lock:
+            self._keep((time.time(), "<", messages, whole), len(messages), sum(map(len, messages)))
+            observers = self._observers
         if observers:
             now = time.time()
             for message in messages:
@@ -279,8 +288,9 @@ class WebSocket(ClientEventAliases):
 
     def message_out(self, data: Any) -> None:
         """Keep one sent message."""
-        self._keep((time.time(), ">", (data,), True), 1, len(data))
-        observers = self._observers
+        with self._history_lock:
+            self._keep((time.time(), ">", (data,), True), 1, len(data))
+            observers = self._observers
         if observers:
             record = Record(time.time(), "message", ">", data=data, pieces=1)
             for observer in observers:

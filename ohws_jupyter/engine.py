@@ -42,7 +42,7 @@ from typing import Any, Protocol
 
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidState
-from websockets.frames import BINARY, CLOSE, CONT, PONG, TEXT, Frame
+from websockets.frames import BINARY, CLOSE, CONT, PING, PONG, TEXT, Frame
 from websockets.protocol import CLIENT, CLOSED, CLOSING, CONNECTING, OPEN, State
 from websockets.server import ServerProtocol
 
@@ -124,8 +124,9 @@ class Owner(Protocol):
     def received(self, conn: Connection, messages: list[Any], size: int) -> None:
         """Whole messages (``str`` or ``bytes``) of one read; ``size`` is their bytes."""
 
-    def pong(self, conn: Connection, rtt: float) -> None:
-        """The keepalive ping was answered after ``rtt`` seconds."""
+    def keepalive(self, conn: Connection, kind: str, direction: str, rtt: float | None) -> None:
+        """A ping or pong crossed: ``kind`` 'ping'/'pong', ``direction`` '>' sent or
+        '<' received; ``rtt`` is the round trip in seconds for the answer to our ping."""
 
     def closing(self, conn: Connection) -> None:
         """The connection entered the closing state."""
@@ -371,7 +372,10 @@ class Connection(asyncio.Protocol):
                 self._pong(event.data)
             elif opcode is CLOSE:
                 self._parts = None  # an unfinished message is dropped (RFC 6455 5.4)
-            # PING: the protocol already queued the pong.
+            elif opcode is PING:  # the protocol already queued the pong
+                self.owner.keepalive(self, "ping", "<", None)
+                if self.protocol.answer_pings:  # type: ignore[attr-defined]
+                    self.owner.keepalive(self, "pong", ">", None)
         if messages:
             self.produced += len(messages)
             self.produced_bytes += size
@@ -681,6 +685,7 @@ class Connection(asyncio.Protocol):
         self._ping_payload = os.urandom(4)
         self._ping_sent_at = time.monotonic()
         self.ping(self._ping_payload)
+        self.owner.keepalive(self, "ping", ">", None)
         if timeout > 0:
             self._pong_timer = self.loop.call_later(timeout, self._pong_missing)
         self._ping_timer = self.loop.call_later(interval, self._send_ping)
@@ -689,7 +694,7 @@ class Connection(asyncio.Protocol):
         if self._ping_payload is not None and data == self._ping_payload:
             self.last_rtt = time.monotonic() - self._ping_sent_at
             self._ping_payload = None
-            self.owner.pong(self, self.last_rtt)
+            self.owner.keepalive(self, "pong", "<", self.last_rtt)
             if self._pong_timer is not None:
                 self._pong_timer.cancel()
                 self._pong_timer = None

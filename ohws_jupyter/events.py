@@ -77,11 +77,12 @@ class Record:
 
     Attributes:
         time: When, as ``time.time()``.
-        kind: ``'connect'``, ``'open'``, ``'message'``, ``'closing'``, ``'close'``
-            or ``'error'``.
+        kind: ``'connect'``, ``'open'``, ``'message'``, ``'ping'``, ``'pong'``,
+            ``'closing'``, ``'close'`` or ``'error'``.
         direction: ``'>'`` sent, ``'<'`` received, ``'='`` a change of state.
         data: The whole message (``str`` or ``bytes``), the URL for ``'connect'``,
-            or the subprotocol for ``'open'``.
+            the subprotocol for ``'open'``, or for the ``'pong'`` that answers our
+            keepalive ping its round trip in seconds.
         pieces: How many ``'message'`` events a received message was delivered in.
         code: Close code, for ``'closing'`` and ``'close'``.
         reason: Close reason, for ``'closing'`` and ``'close'``.

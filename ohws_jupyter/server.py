@@ -30,6 +30,7 @@ import logging
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -51,9 +52,9 @@ from .errors import (
     UNKNOWN_ERROR,
     BusinessError,
 )
-from .events import EventEmitter
+from .events import EventEmitter, Record, report_callback_error
 from .logs import MaskingLogger
-from .options import MAX_SEND_SIZE, check_close_options, check_data
+from .options import MAX_SEND_SIZE, check_close_options, check_data, mask_headers, mask_url
 from .promise import Promise
 from .runtime import create_task, get_runtime
 from .server_modes import run_mode
@@ -135,6 +136,8 @@ class ServerClient:
         self.server = server
         self.cfg = cfg
         self.info: WebSocketConnection | None = None
+        self.path = ""
+        self.request_headers: dict[str, str] = {}
         self.connected_at: float | None = None
         self.messages_in = self.messages_out = 0
         self.ping_round_trip: float | None = None
@@ -179,6 +182,9 @@ class ServerClient:
         """Send one message; True if the caller should wait for the buffer to drain."""
         wait = self.conn.send_message(message)
         self.messages_out += 1
+        if self.server._observers:
+            record = Record(time.time(), "message", ">", data=message, pieces=1)
+            self.server._observe(self, record)
         if wait:
             self.conn.when_drained(_ignore)  # nobody waits here; keep the count even
         return wait
@@ -196,6 +202,10 @@ class ServerClient:
         peer = transport.get_extra_info("peername") if transport is not None else None
         address = (str(peer[0]), int(peer[1])) if peer else ("", 0)
         self.info = WebSocketConnection(*address)
+        self.path = mask_url(request.path)
+        self.request_headers = mask_headers(
+            {name: value for name, value in request.headers.raw_items()}
+        )
         proto = conn.protocol
         response_box: list[Any] = []
 
@@ -224,8 +234,11 @@ class ServerClient:
         self.messages_in += len(messages)
         self.server._received(self, messages, size)
 
-    def pong(self, conn: Connection, rtt: float) -> None:
-        self.ping_round_trip = rtt
+    def keepalive(self, conn: Connection, kind: str, direction: str, rtt: float | None) -> None:
+        if rtt is not None:
+            self.ping_round_trip = rtt
+        if self.opened:
+            self.server._observe(self, Record(time.time(), kind, direction, data=rtt))
 
     def closing(self, conn: Connection) -> None:
         pass
@@ -257,6 +270,7 @@ class WebSocketServer(ServerEventAliases):
         self._stopped: asyncio.Future[None] | None = None
         self.config: WebSocketServerConfig | None = None
         self.port: int | None = None
+        self._observers: list[Callable[[WebSocketConnection | None, Record], None]] = []
 
     # -- read-only state -----------------------------------------------------
     @property
@@ -281,6 +295,37 @@ class WebSocketServer(ServerEventAliases):
         """Extension: the connected clients with their counters, oldest first."""
         with self._lock:
             return list(self._clients.values())
+
+    def watch(
+        self, observer: Callable[[WebSocketConnection | None, Record], None]
+    ) -> Callable[[], None]:
+        """Extension: call ``observer(connection, record)`` for everything on every client.
+
+        Records as the client's ``watch`` gives them: ``'connect'`` (``data`` the
+        request path, ``headers`` the request headers, credentials masked),
+        ``'message'`` received (``<``) and sent (``>``, mode replies and ``send``
+        alike), ``'ping'``/``'pong'``, ``'closing'`` (``>``), ``'close'`` and
+        ``'error'``. It runs on the I/O thread or the sender's thread: it must be
+        quick. Returns a function that stops it.
+        """
+        if not callable(observer):
+            raise BusinessError(PARAMETER_ERROR, "watch() needs a callable observer")
+        self._observers = [*self._observers, observer]
+        me = weakref.ref(self)
+
+        def stop() -> None:
+            server = me()
+            if server is not None:
+                server._observers = [o for o in server._observers if o is not observer]
+
+        return stop
+
+    def _observe(self, client: ServerClient, record: Record) -> None:
+        for observer in self._observers:
+            try:
+                observer(client.info, record)
+            except Exception as exc:
+                report_callback_error(f"observer {observer!r}", exc)
 
     def __repr__(self) -> str:
         where = f" {self.url}" if self.url else ""
@@ -530,6 +575,13 @@ class WebSocketServer(ServerEventAliases):
         with self._lock:
             self._clients[info] = client
         logger.info("= connect %s:%s", info.clientIP, info.clientPort)
+        if self._observers:
+            self._observe(
+                client,
+                Record(
+                    time.time(), "connect", "=", data=client.path, headers=client.request_headers
+                ),
+            )
         self._emit("connect", (info,))
         client.conn.start_keepalive(PING_INTERVAL, PING_TIMEOUT, fail_with_close=True)
 
@@ -538,6 +590,10 @@ class WebSocketServer(ServerEventAliases):
         if info is None or info not in self._clients:
             client.conn.consumed_some(len(messages), size)
             return
+        if self._observers:
+            now = time.time()
+            for message in messages:
+                self._observe(client, Record(now, "message", "<", data=message, pieces=1))
         if self._events.has("messageReceive"):
             self._lane.call(self._deliver, client, messages, size)
         else:
@@ -577,7 +633,14 @@ class WebSocketServer(ServerEventAliases):
             )
             if err is not None:
                 logger.info("= error %s:%s %s", info.clientIP, info.clientPort, err.message)
+                if self._observers:
+                    self._observe(client, Record(time.time(), "error", "=", error=err))
                 self._emit("error", (err,))
+            if self._observers:
+                self._observe(
+                    client,
+                    Record(time.time(), "close", "=", code=result.code, reason=result.reason),
+                )
             self._emit("close", (info, result))
         for p in client.close_waiters:
             p.resolve(True)
@@ -611,7 +674,8 @@ class WebSocketServer(ServerEventAliases):
             return
         client.close_waiters.append(promise)
         client.close_requested = True
-        client.conn.close(code, reason)
+        if client.conn.close(code, reason) and self._observers:
+            self._observe(client, Record(time.time(), "closing", ">", code=code, reason=reason))
 
 
 def _send_to(client: ServerClient, payload: bytes, is_text: bool, promise: Promise[bool]) -> None:
@@ -621,6 +685,9 @@ def _send_to(client: ServerClient, payload: bytes, is_text: bool, promise: Promi
         promise.reject(BusinessError(UNKNOWN_ERROR, "cannot send: the connection is closing"))
         return
     client.messages_out += 1
+    if client.server._observers:
+        data = payload.decode() if is_text else payload
+        client.server._observe(client, Record(time.time(), "message", ">", data=data, pieces=1))
     if wait:
         client.conn.when_drained(
             lambda ok: (

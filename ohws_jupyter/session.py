@@ -396,9 +396,6 @@ class ClientSession:
 
     async def run(self) -> None:
         opts = self.opts
-        self._observe(
-            "connect", "=", data=self.url, headers=mask_headers(opts.header, opts.sensitiveHeaders)
-        )
         try:
             conn, response = await asyncio.wait_for(self._open(), opts.openTimeout or None)
         except asyncio.CancelledError:
@@ -477,6 +474,15 @@ class ClientSession:
             request.headers["User-Agent"] = _USER_AGENT
         for name, value in headers.items():
             request.headers[name] = value
+        if self._attempt_conn is None:
+            # The first attempt: the record carries every request header as sent
+            # (Host, Upgrade, Sec-WebSocket-*, User-Agent, ...), credentials masked.
+            self._observe(
+                "connect",
+                "=",
+                data=self.url,
+                headers=mask_headers(_headers_dict(request.headers), opts.sensitiveHeaders),
+            )
         protocol.send_request(request)
         conn = Connection(
             protocol,
@@ -658,8 +664,11 @@ class ClientSession:
         if conn is not None:
             conn.consumed_some(len(messages), size)
 
-    def pong(self, conn: Connection, rtt: float) -> None:
-        self.stats.pingRoundTrip = rtt
+    def keepalive(self, conn: Connection, kind: str, direction: str, rtt: float | None) -> None:
+        if rtt is not None:
+            self.stats.pingRoundTrip = rtt
+        if self.opened and not self.ended:
+            self._observe(kind, direction, data=rtt)
 
     def closing(self, conn: Connection) -> None:
         if self.opened and not self.ended:
