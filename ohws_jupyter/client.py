@@ -264,10 +264,11 @@ class WebSocket:
 
     def messages_in(self, messages: list[Any], whole: bool) -> None:
         """Keep received whole messages (one socket read's worth)."""
-        self._keep((time.time(), "<", messages, whole), len(messages), sum(map(len, messages)))
+        # One time for history() and the observers, so both report the same Record.
+        now = time.time()
+        self._keep((now, "<", messages, whole), len(messages), sum(map(len, messages)))
         observers = self._observers
         if observers:
-            now = time.time()
             for message in messages:
                 pieces = 1 if whole else len(split_message(message))
                 record = Record(now, "message", "<", data=message, pieces=pieces)
@@ -276,10 +277,11 @@ class WebSocket:
 
     def message_out(self, data: Any) -> None:
         """Keep one sent message."""
-        self._keep((time.time(), ">", (data,), True), 1, len(data))
+        now = time.time()
+        self._keep((now, ">", (data,), True), 1, len(data))
         observers = self._observers
         if observers:
-            record = Record(time.time(), "message", ">", data=data, pieces=1)
+            record = Record(now, "message", ">", data=data, pieces=1)
             for observer in observers:
                 self._notify(observer, record)
 

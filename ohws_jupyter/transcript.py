@@ -68,6 +68,8 @@ RECORDER_SIZE = 10_000
 RECORDER_BYTES = 64 * 1024 * 1024
 #: Request/reply pairs remembered per WebSocket for its transcript.
 ROUND_TRIPS_KEPT = 10_000
+# A pair's records found by content must lie this close in time (seconds).
+_SAME_RECORD_SLACK = 1.0
 _SHOWN_CHARS = 200
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".har": "har"}
 
@@ -164,16 +166,38 @@ def transcript(ws: Any, records: Iterable[Record] | None = None) -> Transcript:
     return Transcript(records, _index_pairs(records, pairs), url=getattr(ws, "url", None))
 
 
+def _content(rec: Record) -> tuple[str, Any]:
+    data = rec.data
+    return rec.direction, data if isinstance(data, (str, bytes)) else repr(data)
+
+
 def _index_pairs(records: Sequence[Record], pairs: Iterable[tuple[Record, Record, Any]]) -> list:
     by_id = {id(r): i for i, r in enumerate(records)}
-    # Records kept elsewhere may be copies: fall back to when, which way and what.
-    by_key = {(r.time, r.direction, r.kind): i for i, r in enumerate(records)}
+    # ws.history() makes its records anew on each call: find those by what they carry,
+    # the nearest in time (the same time, as the WebSocket reports it to both).
+    by_content: dict[tuple[str, Any], list[int]] = {}
+    for i, r in enumerate(records):
+        if r.kind == "message":
+            by_content.setdefault(_content(r), []).append(i)
+
+    def find(rec: Record) -> int | None:
+        i = by_id.get(id(rec))
+        if i is not None:
+            return i
+        near = min(
+            by_content.get(_content(rec), ()),
+            key=lambda k: abs(records[k].time - rec.time),
+            default=None,
+        )
+        if near is not None and abs(records[near].time - rec.time) <= _SAME_RECORD_SLACK:
+            return near
+        return None
+
     out = []
     for sent, reply, key in pairs:
-        i = by_id.get(id(sent), by_key.get((sent.time, sent.direction, sent.kind)))
-        j = by_id.get(id(reply), by_key.get((reply.time, reply.direction, reply.kind)))
+        i, j = find(sent), find(reply)
         if i is not None and j is not None:
-            out.append(RoundTrip(i, j, key, reply.time - sent.time))
+            out.append(RoundTrip(i, j, key, records[j].time - records[i].time))
     return out
 
 
