@@ -43,7 +43,7 @@ from .options import (
 from .promise import Promise
 from .runtime import get_runtime
 from .session import ClientSession, ReadyState, Stats, not_open_error, split_message
-from .transcript import Transcript
+from .transcript import Transcript, note_close
 from .transcript import transcript as _transcript
 
 __all__ = [
@@ -404,6 +404,7 @@ class WebSocket:
                 promise.reject(as_parameter_error(exc))
             else:
                 _reconnect.cancel(self)  # the user asked for this close
+                note_close(self)  # ... which its transcript tells from the peer's
                 with self._lock:
                     session = self._session
                     state = self._state

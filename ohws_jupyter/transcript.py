@@ -21,6 +21,11 @@ Formats:
   ``_webSocketEvents`` and ``_ohws`` custom fields, which viewers ignore and
   :meth:`Transcript.load` reads back.
 
+A ``'closing'`` record is ``'>'`` when the user's ``close()`` started the
+closing handshake and ``'<'`` when it did not (the peer closed, or this side
+failed the connection): :func:`transcript` tells them apart with the times
+:func:`note_close` kept, so a replay closes only where the user did.
+
 Credentials are masked on the way in: URLs with :func:`~ohws_jupyter.options.mask_url`,
 handshake headers with :func:`~ohws_jupyter.options.mask_headers`, URLs inside
 error messages too. No I/O except reading and writing the files asked for.
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import dataclasses
 import datetime as _dt
 import itertools
@@ -54,6 +60,7 @@ __all__ = [
     "Transcript",
     "history_of",
     "line",
+    "note_close",
     "note_round_trip",
     "record",
     "shown",
@@ -68,6 +75,8 @@ RECORDER_SIZE = 10_000
 RECORDER_BYTES = 64 * 1024 * 1024
 #: Request/reply pairs remembered per WebSocket for its transcript.
 ROUND_TRIPS_KEPT = 10_000
+#: Times of the user's close() calls remembered per WebSocket.
+CLOSES_KEPT = 1000
 # A pair's records found by content must lie this close in time (seconds).
 _SAME_RECORD_SLACK = 1.0
 _SHOWN_CHARS = 200
@@ -123,6 +132,7 @@ _recorders: weakref.WeakKeyDictionary[Any, Recorder] = weakref.WeakKeyDictionary
 _pairs: weakref.WeakKeyDictionary[Any, deque[tuple[Record, Record, Any]]] = (
     weakref.WeakKeyDictionary()
 )
+_closes: weakref.WeakKeyDictionary[Any, deque[float]] = weakref.WeakKeyDictionary()
 _registry_lock = threading.Lock()
 
 
@@ -153,6 +163,16 @@ def note_round_trip(ws: Any, sent: Record, reply: Record, key: Any = None) -> No
         pairs.append((sent, reply, key))
 
 
+def note_close(ws: Any) -> None:
+    """The client's hook in ``close()``: the user asked to close ``ws`` now."""
+    now = time.time()
+    with _registry_lock:
+        asked = _closes.get(ws)
+        if asked is None:
+            asked = _closes[ws] = deque(maxlen=CLOSES_KEPT)
+        asked.append(now)
+
+
 def transcript(ws: Any, records: Iterable[Record] | None = None) -> Transcript:
     """The transcript of ``ws`` so far: every record it kept, and its request/reply pairs.
 
@@ -163,7 +183,30 @@ def transcript(ws: Any, records: Iterable[Record] | None = None) -> Transcript:
     records = history_of(ws) if records is None else list(records)
     with _registry_lock:
         pairs = list(_pairs.get(ws, ()))
+        asked = sorted(_closes.get(ws, ()))
+    records = _mark_closes(records, asked)
     return Transcript(records, _index_pairs(records, pairs), url=getattr(ws, "url", None))
+
+
+def _mark_closes(records: list[Record], asked: list[float]) -> list[Record]:
+    """``'closing'`` records the user's ``close()`` did not start, turned to ``'<'``.
+
+    The connection reports its answer to the peer's close frame, and a close it
+    sent to fail the connection, as ``'closing' '>'`` too. A close the user
+    asked for was asked for after the connection's ``'connect'`` and before
+    its ``'closing'`` record.
+    """
+    out = []
+    since = float("-inf")
+    for rec in records:
+        if rec.kind in ("connect", "close"):
+            since = rec.time
+        elif rec.kind == "closing" and rec.direction == ">":
+            first = bisect.bisect_left(asked, since)
+            if first == len(asked) or asked[first] > rec.time:
+                rec = dataclasses.replace(rec, direction="<")
+        out.append(rec)
+    return out
 
 
 def _content(rec: Record) -> tuple[str, Any]:

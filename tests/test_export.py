@@ -14,7 +14,7 @@ import pytest
 from conftest import ThreadServer, running_server, wait_until
 from websockets.exceptions import ConnectionClosed
 
-from ohws_jupyter import BusinessError, WebSocket, createWebSocket
+from ohws_jupyter import BusinessError, WebSocket, createWebSocket, createWebSocketServer
 from ohws_jupyter.events import Record
 from ohws_jupyter.expect import expect
 from ohws_jupyter.export import FORMATS, Code, copy_as_code, export_code
@@ -209,6 +209,25 @@ def test_arkts_and_a_transcript_source(session: WebSocket) -> None:
     python = copy_as_code(transcript(session), "python")
     assert "'Authorization': '***',  # masked: put the real value here" in python
     assert "subprotocols=['chat']" in python
+
+
+def test_a_close_the_server_made_is_not_exported_as_ours() -> None:
+    server = createWebSocketServer()
+    server.start({"serverPort": 0, "mode": "lab"}).result(TIMEOUT)
+    try:
+        ws = createWebSocket()
+        ws.connect(server.url).result(TIMEOUT)
+        closed = expect(ws, "never", TIMEOUT)
+        ws.send("/close 4001 bye")
+        with pytest.raises(BusinessError):
+            closed.result(TIMEOUT)
+    finally:
+        server.stop().result(TIMEOUT)
+    # The notebook sent the command and the server closed: the code sends, never closes.
+    python = copy_as_code(ws, "python")
+    assert "'/close 4001 bye'" in python and "ws.close(" not in python
+    arkts = copy_as_code(ws, "arkts")
+    assert "/close 4001 bye" in arkts and "ws.close(" not in arkts
 
 
 def test_markdown_fences_cannot_be_escaped() -> None:

@@ -251,6 +251,24 @@ def test_transcript_is_a_sequence_of_every_record(lab: str) -> None:
     assert t[0].headers == {"Authorization": "***", "X-Trace": "7"}
 
 
+def test_a_close_the_user_asked_for_is_sent_and_the_servers_is_received(lab: str) -> None:
+    ws = createWebSocket()
+    ws.connect(lab).result(TIMEOUT)
+    closed = expect(ws, "never", TIMEOUT)
+    ws.send("/close 4001 bye")  # the lab server closes
+    with pytest.raises(BusinessError):
+        closed.result(TIMEOUT)
+    ws.connect(lab).result(TIMEOUT)
+    ws.close({"code": 4000, "reason": "mine"}).result(TIMEOUT)
+    closes = [(r.direction, r.kind, r.code) for r in transcript(ws) if "clos" in r.kind]
+    assert closes == [
+        ("<", "closing", 4001),  # the answer to the server's close frame
+        ("=", "close", 4001),
+        (">", "closing", 4000),
+        ("=", "close", 4000),
+    ]
+
+
 def test_har_is_valid_har_1_2_and_round_trips(lab: str, tmp_path: Path) -> None:
     t = transcript(lab_session(lab))
     path = tmp_path / "session.har"
