@@ -55,14 +55,11 @@ from .options import mask_headers, mask_url, mask_urls_in
 
 __all__ = [
     "FORMAT",
-    "Recorder",
     "RoundTrip",
     "Transcript",
-    "history_of",
     "line",
     "note_close",
     "note_round_trip",
-    "record",
     "shown",
     "transcript",
 ]
@@ -70,9 +67,6 @@ __all__ = [
 #: The ``format`` value of a JSON-lines transcript's header line.
 FORMAT = "ohws-transcript"
 _VERSION = 1
-#: Records a :class:`Recorder` keeps, and the message data it may hold (oldest go first).
-RECORDER_SIZE = 10_000
-RECORDER_BYTES = 64 * 1024 * 1024
 #: Request/reply pairs remembered per WebSocket for its transcript.
 ROUND_TRIPS_KEPT = 10_000
 #: Times of the user's close() calls remembered per WebSocket.
@@ -100,58 +94,12 @@ class RoundTrip:
     rtt: float = 0.0
 
 
-# -- keeping records where the WebSocket does not -------------------------------------
-class Recorder:
-    """Keeps the records of one WebSocket from now on (bounded, oldest first).
-
-    ``ws.history()`` makes this unnecessary; :func:`transcript` uses it when it
-    exists. Create one with :func:`record`.
-    """
-
-    def __init__(self, ws: Any) -> None:
-        self._lock = threading.Lock()
-        self._records: deque[Record] = deque()
-        self._bytes = 0
-        self.stop = ws.watch(self._observe)
-
-    def _observe(self, rec: Record) -> None:
-        with self._lock:
-            self._records.append(rec)
-            self._bytes += _data_size(rec)
-            while len(self._records) > RECORDER_SIZE or (
-                self._bytes > RECORDER_BYTES and len(self._records) > 1
-            ):
-                self._bytes -= _data_size(self._records.popleft())
-
-    def records(self) -> list[Record]:
-        with self._lock:
-            return list(self._records)
-
-
-_recorders: weakref.WeakKeyDictionary[Any, Recorder] = weakref.WeakKeyDictionary()
+# -- what the WebSocket cannot tell from its records -------------------------------------
 _pairs: weakref.WeakKeyDictionary[Any, deque[tuple[Record, Record, Any]]] = (
     weakref.WeakKeyDictionary()
 )
 _closes: weakref.WeakKeyDictionary[Any, deque[float]] = weakref.WeakKeyDictionary()
 _registry_lock = threading.Lock()
-
-
-def record(ws: Any) -> Recorder:
-    """Start keeping ``ws``'s records now, if nothing keeps them yet; returns the recorder."""
-    with _registry_lock:
-        rec = _recorders.get(ws)
-        if rec is None:
-            rec = _recorders[ws] = Recorder(ws)
-        return rec
-
-
-def history_of(ws: Any) -> list[Record]:
-    """``ws.history()`` where the WebSocket keeps one, else what :func:`record` kept."""
-    history = getattr(ws, "history", None)
-    if callable(history):
-        return list(history())
-    rec = _recorders.get(ws)
-    return rec.records() if rec is not None else []
 
 
 def note_round_trip(ws: Any, sent: Record, reply: Record, key: Any = None) -> None:
@@ -178,9 +126,9 @@ def transcript(ws: Any, records: Iterable[Record] | None = None) -> Transcript:
 
     Args:
         ws: The WebSocket.
-        records: Its records, if kept elsewhere (default: :func:`history_of`).
+        records: Its records, if kept elsewhere (default: ``ws.history()``).
     """
-    records = history_of(ws) if records is None else list(records)
+    records = list(ws.history() if records is None else records)
     with _registry_lock:
         pairs = list(_pairs.get(ws, ()))
         asked = sorted(_closes.get(ws, ()))
@@ -471,10 +419,6 @@ def _size(data: Any) -> int:
     if isinstance(data, (bytes, bytearray, memoryview)):
         return len(data)
     return 0
-
-
-def _data_size(rec: Record) -> int:
-    return len(rec.data) if isinstance(rec.data, (str, bytes)) else 0
 
 
 def shown(value: Any, limit: int = _SHOWN_CHARS) -> str:

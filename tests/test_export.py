@@ -18,7 +18,7 @@ from ohws_jupyter import BusinessError, WebSocket, createWebSocket, createWebSoc
 from ohws_jupyter.events import Record
 from ohws_jupyter.expect import expect
 from ohws_jupyter.export import FORMATS, Code, copy_as_code, export_code
-from ohws_jupyter.transcript import record, transcript
+from ohws_jupyter.transcript import transcript
 
 TIMEOUT = 10
 SECRET = "Bearer s3cret-value"
@@ -65,8 +65,6 @@ def session(peer: tuple[ThreadServer, Peer]) -> WebSocket:
     """A notebook session: credentials, a subprotocol, text and binary, a close with 4000."""
     server, _ = peer
     ws = createWebSocket()
-    if not callable(getattr(ws, "history", None)):
-        record(ws)
     options = {"header": {"Authorization": SECRET, "X-Trace": "7"}, "protocol": "chat"}
     ws.connect(f"{server.url}/room?token=abc&page=2", options).result(TIMEOUT)
     for data in SENT:
