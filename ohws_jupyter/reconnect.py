@@ -188,7 +188,7 @@ class Reconnector:
         promise.add_callback(self._tried, "a reconnect attempt")
 
     def _tried(self, err: BaseException | None, ok: Any = None) -> None:
-        # Callback thread, after 'open' or after the attempt failed.
+        # On the WebSocket's lane, after 'open' or after the attempt failed.
         with self._lock:
             self._in_flight = False
             if err is None or self._user_closing:
