@@ -45,7 +45,7 @@ from .options import (
 from .promise import Promise, deliver_result
 from .runtime import get_runtime
 from .session import ClientSession, ReadyState, Stats, not_open_error, split_message
-from .transcript import Transcript
+from .transcript import Transcript, note_close
 from .transcript import transcript as _transcript
 
 __all__ = [
@@ -275,11 +275,12 @@ class WebSocket(ClientEventAliases):
 
     def messages_in(self, messages: list[Any], whole: bool) -> None:
         """Keep received whole messages (one socket read's worth)."""
+        # One time for history() and the observers, so both report the same Record.
+        now = time.time()
         with self._history_lock:
-            self._keep((time.time(), "<", messages, whole), len(messages), sum(map(len, messages)))
+            self._keep((now, "<", messages, whole), len(messages), sum(map(len, messages)))
             observers = self._observers
         if observers:
-            now = time.time()
             for message in messages:
                 pieces = 1 if whole else len(split_message(message))
                 record = Record(now, "message", "<", data=message, pieces=pieces)
@@ -288,11 +289,12 @@ class WebSocket(ClientEventAliases):
 
     def message_out(self, data: Any) -> None:
         """Keep one sent message."""
+        now = time.time()
         with self._history_lock:
-            self._keep((time.time(), ">", (data,), True), 1, len(data))
+            self._keep((now, ">", (data,), True), 1, len(data))
             observers = self._observers
         if observers:
-            record = Record(time.time(), "message", ">", data=data, pieces=1)
+            record = Record(now, "message", ">", data=data, pieces=1)
             for observer in observers:
                 self._notify(observer, record)
 
@@ -425,6 +427,7 @@ class WebSocket(ClientEventAliases):
                 promise.reject(as_parameter_error(exc))
             else:
                 _reconnect.cancel(self)  # the user asked for this close
+                note_close(self)  # ... which its transcript tells from the peer's
                 with self._lock:
                     session = self._session
                     state = self._state

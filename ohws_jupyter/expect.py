@@ -27,6 +27,7 @@ the I/O thread as each message arrives, so a callable must be quick.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 import re
@@ -155,6 +156,12 @@ def _check_timeout(timeout: Any, op: str) -> float | None:
 
 
 # -- the waiting ---------------------------------------------------------------------------
+def _identity(rec: Record) -> tuple[Any, ...]:
+    """What tells one record from another, whoever made the ``Record`` object."""
+    data = rec.data if isinstance(rec.data, (str, bytes, type(None))) else id(rec.data)
+    return (rec.time, rec.kind, rec.direction, data, rec.pieces, rec.code, rec.reason)
+
+
 class _Waiter:
     """Watches one WebSocket until a received message passes ``test``, or gives up."""
 
@@ -194,7 +201,8 @@ class _Waiter:
         # backlog and the live stream; then the held ones, minus any seen twice.
         self.stop = self.ws.watch(self._observe)
         old = list(backlog)
-        known = {id(r) for r in old}
+        # ws.history() makes its records anew: the held ones are known by content.
+        known = collections.Counter(map(_identity, old))
         for rec in old:
             if self.done:
                 break
@@ -207,7 +215,10 @@ class _Waiter:
                     break
                 self.held = []
             for rec in held:
-                if id(rec) not in known and not self.done:
+                key = _identity(rec)
+                if known[key] > 0:
+                    known[key] -= 1  # in the backlog already
+                elif not self.done:
                     self._consider(rec, live=True)
         if self.done:
             self._unwatch()

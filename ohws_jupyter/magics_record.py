@@ -35,7 +35,7 @@ from .export import FORMATS, Code, export_code
 from .promise import Promise
 from .reconnect import enable_reconnect
 from .replay import TIMINGS, replay
-from .transcript import history_of, shown, transcript
+from .transcript import shown, transcript
 
 __all__ = [
     "commands",
@@ -70,9 +70,11 @@ def _wait(promise: Promise[Any], timeout: float | None) -> Any:
 
 
 def _records(conn: Any) -> list[Record]:
-    """A connection's records: the WebSocket's own history, else what %ws kept."""
-    if callable(getattr(conn.ws, "history", None)):
-        return history_of(conn.ws)
+    """What ``%ws log`` shows of a connection (bounded by ``LOG_SIZE``), oldest first.
+
+    These are the very ``Record`` objects ``watch`` reports, so the last message
+    a ``%ws expect`` took is found again by identity, and request/reply pairs too.
+    """
     return list(conn.log())
 
 
@@ -276,7 +278,8 @@ def export_command(magics: Any, args: argparse.Namespace, cell: str | None) -> C
     """
     conn = magics.target(args.name)
     ws = conn.ws
-    return export_code(args.format, ws.url or "", ws.options, _records(conn), conn.name)
+    records = transcript(ws, _records(conn))  # with the closes the user asked for told apart
+    return export_code(args.format, ws.url or "", ws.options, records, conn.name)
 
 
 # -- wrappers of the router's own commands ------------------------------------------------------

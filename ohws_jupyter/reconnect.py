@@ -11,10 +11,11 @@ attempt (exponential backoff with jitter). Before each wait a
 A user's ``close()`` (or :func:`cancel`) stops it, as does a connect the user
 makes meanwhile, which then counts as the new start.
 
-It is built on ``WebSocket.watch`` and ``connect`` alone: a ``'closing'``
-record sent by this side marks a close the user asked for; a ``'close'``
-after ``'open'`` without one is unexpected. The waits run on the timer thread
-of :mod:`ohws_jupyter.timers`.
+It is built on ``WebSocket.watch`` and ``connect``, and on :func:`cancel`,
+which the client's ``close()`` calls: a ``'close'`` after ``'open'`` that no
+``close()`` asked for is unexpected, whether the peer sent a close frame (a
+server going away with 1001) or the connection dropped. The waits run on the
+timer thread of :mod:`ohws_jupyter.timers`.
 """
 
 from __future__ import annotations
@@ -125,13 +126,11 @@ class Reconnector:
                 self._opened = False
         elif kind == "open":
             with self._lock:
+                # _user_closing stays: a close() may have come just before this record.
                 self._opened = True
                 self._in_flight = False
-                self._user_closing = False
                 self.attempt = 0
                 self.gave_up = False
-        elif kind == "closing" and rec.direction == ">":
-            self._user_closing = True
         elif kind == "close":
             with self._lock:
                 was_open, self._opened = self._opened, False
@@ -189,7 +188,7 @@ class Reconnector:
         promise.add_callback(self._tried, "a reconnect attempt")
 
     def _tried(self, err: BaseException | None, ok: Any = None) -> None:
-        # Callback thread, after 'open' or after the attempt failed.
+        # On the WebSocket's lane, after 'open' or after the attempt failed.
         with self._lock:
             self._in_flight = False
             if err is None or self._user_closing:

@@ -21,6 +21,11 @@ Formats:
   ``_webSocketEvents`` and ``_ohws`` custom fields, which viewers ignore and
   :meth:`Transcript.load` reads back.
 
+A ``'closing'`` record is ``'>'`` when the user's ``close()`` started the
+closing handshake and ``'<'`` when it did not (the peer closed, or this side
+failed the connection): :func:`transcript` tells them apart with the times
+:func:`note_close` kept, so a replay closes only where the user did.
+
 Credentials are masked on the way in: URLs with :func:`~ohws_jupyter.options.mask_url`,
 handshake headers with :func:`~ohws_jupyter.options.mask_headers`, URLs inside
 error messages too. No I/O except reading and writing the files asked for.
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import dataclasses
 import datetime as _dt
 import itertools
@@ -49,13 +55,11 @@ from .options import mask_headers, mask_url, mask_urls_in
 
 __all__ = [
     "FORMAT",
-    "Recorder",
     "RoundTrip",
     "Transcript",
-    "history_of",
     "line",
+    "note_close",
     "note_round_trip",
-    "record",
     "shown",
     "transcript",
 ]
@@ -63,11 +67,12 @@ __all__ = [
 #: The ``format`` value of a JSON-lines transcript's header line.
 FORMAT = "ohws-transcript"
 _VERSION = 1
-#: Records a :class:`Recorder` keeps, and the message data it may hold (oldest go first).
-RECORDER_SIZE = 10_000
-RECORDER_BYTES = 64 * 1024 * 1024
 #: Request/reply pairs remembered per WebSocket for its transcript.
 ROUND_TRIPS_KEPT = 10_000
+#: Times of the user's close() calls remembered per WebSocket.
+CLOSES_KEPT = 1000
+# A pair's records found by content must lie this close in time (seconds).
+_SAME_RECORD_SLACK = 1.0
 _SHOWN_CHARS = 200
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".har": "har"}
 
@@ -89,57 +94,12 @@ class RoundTrip:
     rtt: float = 0.0
 
 
-# -- keeping records where the WebSocket does not -------------------------------------
-class Recorder:
-    """Keeps the records of one WebSocket from now on (bounded, oldest first).
-
-    ``ws.history()`` makes this unnecessary; :func:`transcript` uses it when it
-    exists. Create one with :func:`record`.
-    """
-
-    def __init__(self, ws: Any) -> None:
-        self._lock = threading.Lock()
-        self._records: deque[Record] = deque()
-        self._bytes = 0
-        self.stop = ws.watch(self._observe)
-
-    def _observe(self, rec: Record) -> None:
-        with self._lock:
-            self._records.append(rec)
-            self._bytes += _data_size(rec)
-            while len(self._records) > RECORDER_SIZE or (
-                self._bytes > RECORDER_BYTES and len(self._records) > 1
-            ):
-                self._bytes -= _data_size(self._records.popleft())
-
-    def records(self) -> list[Record]:
-        with self._lock:
-            return list(self._records)
-
-
-_recorders: weakref.WeakKeyDictionary[Any, Recorder] = weakref.WeakKeyDictionary()
+# -- what the WebSocket cannot tell from its records -------------------------------------
 _pairs: weakref.WeakKeyDictionary[Any, deque[tuple[Record, Record, Any]]] = (
     weakref.WeakKeyDictionary()
 )
+_closes: weakref.WeakKeyDictionary[Any, deque[float]] = weakref.WeakKeyDictionary()
 _registry_lock = threading.Lock()
-
-
-def record(ws: Any) -> Recorder:
-    """Start keeping ``ws``'s records now, if nothing keeps them yet; returns the recorder."""
-    with _registry_lock:
-        rec = _recorders.get(ws)
-        if rec is None:
-            rec = _recorders[ws] = Recorder(ws)
-        return rec
-
-
-def history_of(ws: Any) -> list[Record]:
-    """``ws.history()`` where the WebSocket keeps one, else what :func:`record` kept."""
-    history = getattr(ws, "history", None)
-    if callable(history):
-        return list(history())
-    rec = _recorders.get(ws)
-    return rec.records() if rec is not None else []
 
 
 def note_round_trip(ws: Any, sent: Record, reply: Record, key: Any = None) -> None:
@@ -151,29 +111,84 @@ def note_round_trip(ws: Any, sent: Record, reply: Record, key: Any = None) -> No
         pairs.append((sent, reply, key))
 
 
+def note_close(ws: Any) -> None:
+    """The client's hook in ``close()``: the user asked to close ``ws`` now."""
+    now = time.time()
+    with _registry_lock:
+        asked = _closes.get(ws)
+        if asked is None:
+            asked = _closes[ws] = deque(maxlen=CLOSES_KEPT)
+        asked.append(now)
+
+
 def transcript(ws: Any, records: Iterable[Record] | None = None) -> Transcript:
     """The transcript of ``ws`` so far: every record it kept, and its request/reply pairs.
 
     Args:
         ws: The WebSocket.
-        records: Its records, if kept elsewhere (default: :func:`history_of`).
+        records: Its records, if kept elsewhere (default: ``ws.history()``).
     """
-    records = history_of(ws) if records is None else list(records)
+    records = list(ws.history() if records is None else records)
     with _registry_lock:
         pairs = list(_pairs.get(ws, ()))
+        asked = sorted(_closes.get(ws, ()))
+    records = _mark_closes(records, asked)
     return Transcript(records, _index_pairs(records, pairs), url=getattr(ws, "url", None))
+
+
+def _mark_closes(records: list[Record], asked: list[float]) -> list[Record]:
+    """``'closing'`` records the user's ``close()`` did not start, turned to ``'<'``.
+
+    The connection reports its answer to the peer's close frame, and a close it
+    sent to fail the connection, as ``'closing' '>'`` too. A close the user
+    asked for was asked for after the connection's ``'connect'`` and before
+    its ``'closing'`` record.
+    """
+    out = []
+    since = float("-inf")
+    for rec in records:
+        if rec.kind in ("connect", "close"):
+            since = rec.time
+        elif rec.kind == "closing" and rec.direction == ">":
+            first = bisect.bisect_left(asked, since)
+            if first == len(asked) or asked[first] > rec.time:
+                rec = dataclasses.replace(rec, direction="<")
+        out.append(rec)
+    return out
+
+
+def _content(rec: Record) -> tuple[str, Any]:
+    data = rec.data
+    return rec.direction, data if isinstance(data, (str, bytes)) else repr(data)
 
 
 def _index_pairs(records: Sequence[Record], pairs: Iterable[tuple[Record, Record, Any]]) -> list:
     by_id = {id(r): i for i, r in enumerate(records)}
-    # Records kept elsewhere may be copies: fall back to when, which way and what.
-    by_key = {(r.time, r.direction, r.kind): i for i, r in enumerate(records)}
+    # ws.history() makes its records anew on each call: find those by what they carry,
+    # the nearest in time (the same time, as the WebSocket reports it to both).
+    by_content: dict[tuple[str, Any], list[int]] = {}
+    for i, r in enumerate(records):
+        if r.kind == "message":
+            by_content.setdefault(_content(r), []).append(i)
+
+    def find(rec: Record) -> int | None:
+        i = by_id.get(id(rec))
+        if i is not None:
+            return i
+        near = min(
+            by_content.get(_content(rec), ()),
+            key=lambda k: abs(records[k].time - rec.time),
+            default=None,
+        )
+        if near is not None and abs(records[near].time - rec.time) <= _SAME_RECORD_SLACK:
+            return near
+        return None
+
     out = []
     for sent, reply, key in pairs:
-        i = by_id.get(id(sent), by_key.get((sent.time, sent.direction, sent.kind)))
-        j = by_id.get(id(reply), by_key.get((reply.time, reply.direction, reply.kind)))
+        i, j = find(sent), find(reply)
         if i is not None and j is not None:
-            out.append(RoundTrip(i, j, key, reply.time - sent.time))
+            out.append(RoundTrip(i, j, key, records[j].time - records[i].time))
     return out
 
 
@@ -404,10 +419,6 @@ def _size(data: Any) -> int:
     if isinstance(data, (bytes, bytearray, memoryview)):
         return len(data)
     return 0
-
-
-def _data_size(rec: Record) -> int:
-    return len(rec.data) if isinstance(rec.data, (str, bytes)) else 0
 
 
 def shown(value: Any, limit: int = _SHOWN_CHARS) -> str:

@@ -14,7 +14,7 @@ from conftest import running_server
 
 from ohws_jupyter import BusinessError, WebSocket, createWebSocket, createWebSocketServer
 from ohws_jupyter.expect import ExpectationError, expect, expect_record, request
-from ohws_jupyter.transcript import record, transcript
+from ohws_jupyter.transcript import transcript
 
 TIMEOUT = 10
 
@@ -30,8 +30,6 @@ def lab() -> Iterator[str]:
 @pytest.fixture
 def ws(lab: str) -> Iterator[WebSocket]:
     client = createWebSocket()
-    if not callable(getattr(client, "history", None)):
-        record(client)
     client.connect(lab).result(TIMEOUT)
     yield client
     if client.readyState != 3:
@@ -163,7 +161,6 @@ async def reverse_replies(conn: Any) -> None:
 def test_request_pairs_out_of_order_replies_by_id() -> None:
     with running_server(reverse_replies) as server:
         ws = createWebSocket()
-        record(ws)
         ws.connect(server.url).result(TIMEOUT)
         promises = [request(ws, {"id": n, "op": f"op{n}"}) for n in (1, 2, 3)]
         replies = [json.loads(p.result(TIMEOUT)) for p in promises]

@@ -14,11 +14,11 @@ import pytest
 from conftest import ThreadServer, running_server, wait_until
 from websockets.exceptions import ConnectionClosed
 
-from ohws_jupyter import BusinessError, WebSocket, createWebSocket
+from ohws_jupyter import BusinessError, WebSocket, createWebSocket, createWebSocketServer
 from ohws_jupyter.events import Record
 from ohws_jupyter.expect import expect
 from ohws_jupyter.export import FORMATS, Code, copy_as_code, export_code
-from ohws_jupyter.transcript import record, transcript
+from ohws_jupyter.transcript import transcript
 
 TIMEOUT = 10
 SECRET = "Bearer s3cret-value"
@@ -65,8 +65,6 @@ def session(peer: tuple[ThreadServer, Peer]) -> WebSocket:
     """A notebook session: credentials, a subprotocol, text and binary, a close with 4000."""
     server, _ = peer
     ws = createWebSocket()
-    if not callable(getattr(ws, "history", None)):
-        record(ws)
     options = {"header": {"Authorization": SECRET, "X-Trace": "7"}, "protocol": "chat"}
     ws.connect(f"{server.url}/room?token=abc&page=2", options).result(TIMEOUT)
     for data in SENT:
@@ -209,6 +207,25 @@ def test_arkts_and_a_transcript_source(session: WebSocket) -> None:
     python = copy_as_code(transcript(session), "python")
     assert "'Authorization': '***',  # masked: put the real value here" in python
     assert "subprotocols=['chat']" in python
+
+
+def test_a_close_the_server_made_is_not_exported_as_ours() -> None:
+    server = createWebSocketServer()
+    server.start({"serverPort": 0, "mode": "lab"}).result(TIMEOUT)
+    try:
+        ws = createWebSocket()
+        ws.connect(server.url).result(TIMEOUT)
+        closed = expect(ws, "never", TIMEOUT)
+        ws.send("/close 4001 bye")
+        with pytest.raises(BusinessError):
+            closed.result(TIMEOUT)
+    finally:
+        server.stop().result(TIMEOUT)
+    # The notebook sent the command and the server closed: the code sends, never closes.
+    python = copy_as_code(ws, "python")
+    assert "'/close 4001 bye'" in python and "ws.close(" not in python
+    arkts = copy_as_code(ws, "arkts")
+    assert "/close 4001 bye" in arkts and "ws.close(" not in arkts
 
 
 def test_markdown_fences_cannot_be_escaped() -> None:

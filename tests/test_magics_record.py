@@ -1,7 +1,7 @@
 """The record/replay/check ``%ws`` commands, in a real IPython shell and a real kernel.
 
-The commands are registered in the ``%ws`` router the way ``magics.py`` does it
-(``COMMANDS.update(commands(COMMANDS))``), for the length of each test.
+The commands are the ones ``magics.py`` registers in its ``%ws`` router
+(``COMMANDS.update(commands(COMMANDS))``): nothing is patched in.
 """
 
 from __future__ import annotations
@@ -42,9 +42,7 @@ def shell() -> InteractiveShell:
 
 
 @pytest.fixture
-def magics(shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebSocketMagics]:
-    for name, fn in commands(router.COMMANDS).items():
-        monkeypatch.setitem(router.COMMANDS, name, fn)
+def magics(shell: InteractiveShell) -> Iterator[WebSocketMagics]:
     fresh = WebSocketMagics(shell)
     shell.register_magics(fresh)
     yield fresh
@@ -81,6 +79,11 @@ def test_the_router_lists_and_helps_every_new_command(
 ) -> None:
     for name in ("replay", "expect", "request", "export", "log", "connect"):
         assert name in router.COMMANDS
+    # Registering again changes nothing: a wrapped command is not wrapped twice.
+    again = commands(router.COMMANDS)
+    assert again["log"] is router.COMMANDS["log"]
+    assert again["connect"] is router.COMMANDS["connect"]
+    assert again["export"] is router.COMMANDS["export"]
     ws("help")
     overview = capsys.readouterr().out
     assert "  replay   Send a transcript's messages again and compare the replies" in overview
@@ -141,6 +144,9 @@ def test_expect_prints_one_line_or_raises(
 
 def test_expect_on_a_closed_connection_looks_at_what_came(ws: Any, lab: str) -> None:
     ws("send bye")
+    # The echo must be in before the close: a server that reads the close frame in
+    # the same read as 'bye' may no longer answer it.
+    assert ws("wait") == "bye"
     ws("close")
     assert usage(ws, "expect nope") == (
         "✗ expect 'nope': expected 'nope', but 'ws' is closed; last received 'bye'"
@@ -260,11 +266,7 @@ def test_commands_can_be_called_directly(magics: WebSocketMagics, tmp_path: Path
 
 
 # -- a real kernel ------------------------------------------------------------------------------
-REGISTER = (
-    "from ohws_jupyter import magics as _m, magics_record as _r\n"
-    "_m.COMMANDS.update(_r.commands(_m.COMMANDS))\n"
-    "get_ipython().run_line_magic('load_ext', 'ohws_jupyter')\n"
-)
+REGISTER = "%load_ext ohws_jupyter\n"
 
 
 @pytest.fixture(scope="module")

@@ -49,6 +49,10 @@ class Flaky:
             await asyncio.sleep(0.02)
             conn.transport.abort()  # no close frame: the network went away
             return
+        if conn.step == "close":
+            await asyncio.sleep(0.02)
+            await conn.close(1001, "going away")  # a clean close the client did not ask for
+            return
         async for message in conn:
             await conn.send(message)
 
@@ -165,6 +169,20 @@ def test_a_server_that_drops_three_times(ws: WebSocket) -> None:
     assert reconnector.attempt == 0 and not reconnector.gave_up
 
 
+def test_a_server_that_closes_cleanly_is_reconnected(ws: WebSocket) -> None:
+    flaky = Flaky(["close"])
+    with running_server(flaky.handler, process_request=flaky.process_request) as server:
+        reconnector = enable_reconnect(ws, FAST)
+        timeline = Timeline(ws)
+        ws.connect(server.url).result(TIMEOUT)
+        timeline.wait_for("open", 2)
+        assert [(r.code, r.reason) for _, r in timeline.items if r.kind == "close"] == [
+            (1001, "going away")
+        ]
+        assert [e["attempt"] for e in reconnector.history] == [1] and flaky.count == 2
+        assert ws.send("back").result(TIMEOUT) is True
+
+
 def test_a_user_close_is_not_reconnected(ws: WebSocket) -> None:
     flaky = Flaky([])
     with running_server(flaky.handler, process_request=flaky.process_request) as server:
@@ -223,12 +241,12 @@ def test_the_connect_hook_follows_the_request_option(ws: WebSocket) -> None:
     flaky = Flaky(["drop"])
     with running_server(flaky.handler, process_request=flaky.process_request) as server:
         emitted: list[dict[str, Any]] = []
-        options = check_request_options({"reconnect": FAST})
-        attach(ws, options, emitted.append)
-        ws.connect(server.url, options).result(TIMEOUT)
+        ws.on("reconnecting", emitted.append)  # connect() hands attach() this event
+        ws.connect(server.url, {"reconnect": FAST}).result(TIMEOUT)
         reconnector = reconnector_of(ws)
         assert reconnector is not None and reconnector.source == "option"
         wait_until(lambda: flaky.count == 2 and ws.readyState == 1, what="the reconnection")
+        wait_until(lambda: len(emitted) == 1, what="the 'reconnecting' event")
         assert [e["attempt"] for e in emitted] == [1]
         assert emitted[0] == {"attempt": 1, "delay": 0.05}
         ws.close().result(TIMEOUT)

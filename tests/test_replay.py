@@ -14,7 +14,7 @@ from conftest import echo_handler, running_server
 from ohws_jupyter import BusinessError, WebSocket, createWebSocket, createWebSocketServer
 from ohws_jupyter.expect import expect
 from ohws_jupyter.replay import ReplayReport, replay
-from ohws_jupyter.transcript import Transcript, record, transcript
+from ohws_jupyter.transcript import Transcript, transcript
 
 TIMEOUT = 10
 
@@ -28,10 +28,7 @@ def lab() -> Iterator[str]:
 
 
 def client() -> WebSocket:
-    ws = createWebSocket()
-    if not callable(getattr(ws, "history", None)):
-        record(ws)
-    return ws
+    return createWebSocket()
 
 
 def exchange(ws: WebSocket, data: Any) -> Any:

@@ -17,7 +17,7 @@ from ohws_jupyter import BusinessError, WebSocket, createWebSocket, createWebSoc
 from ohws_jupyter import transcript as transcript_module
 from ohws_jupyter.events import Record
 from ohws_jupyter.expect import expect, request
-from ohws_jupyter.transcript import RoundTrip, Transcript, record, transcript
+from ohws_jupyter.transcript import RoundTrip, Transcript, transcript
 
 TIMEOUT = 10
 SECRET = "Bearer s3cret-value"
@@ -188,13 +188,6 @@ def lab() -> Iterator[str]:
     server.stop().result(TIMEOUT)
 
 
-def recorded(ws: WebSocket) -> WebSocket:
-    """Keep ``ws``'s records from the start (where the WebSocket keeps no history itself)."""
-    if not callable(getattr(ws, "history", None)):
-        record(ws)
-    return ws
-
-
 def exchange(ws: WebSocket, data: Any) -> Any:
     """Send ``data`` and return the next whole message received."""
     promise = expect(ws, lambda message: True, TIMEOUT)
@@ -204,7 +197,7 @@ def exchange(ws: WebSocket, data: Any) -> Any:
 
 def lab_session(url: str) -> WebSocket:
     """A session with text, binary, a 3-piece message, credentials, and a close with a code."""
-    ws = recorded(createWebSocket())
+    ws = createWebSocket()
     options = {"header": {"Authorization": SECRET, "X-Trace": "7"}}
     ws.connect(f"{url}/room?token={TOKEN}&page=2", options).result(TIMEOUT)
     assert exchange(ws, "hello") == "hello"
@@ -249,6 +242,24 @@ def test_transcript_is_a_sequence_of_every_record(lab: str) -> None:
     # Credentials are masked from the start: the URL's token and the Authorization value.
     assert t.url == f"{lab}/room?token=***&page=2"
     assert t[0].headers == {"Authorization": "***", "X-Trace": "7"}
+
+
+def test_a_close_the_user_asked_for_is_sent_and_the_servers_is_received(lab: str) -> None:
+    ws = createWebSocket()
+    ws.connect(lab).result(TIMEOUT)
+    closed = expect(ws, "never", TIMEOUT)
+    ws.send("/close 4001 bye")  # the lab server closes
+    with pytest.raises(BusinessError):
+        closed.result(TIMEOUT)
+    ws.connect(lab).result(TIMEOUT)
+    ws.close({"code": 4000, "reason": "mine"}).result(TIMEOUT)
+    closes = [(r.direction, r.kind, r.code) for r in transcript(ws) if "clos" in r.kind]
+    assert closes == [
+        ("<", "closing", 4001),  # the answer to the server's close frame
+        ("=", "close", 4001),
+        (">", "closing", 4000),
+        ("=", "close", 4000),
+    ]
 
 
 def test_har_is_valid_har_1_2_and_round_trips(lab: str, tmp_path: Path) -> None:
@@ -301,7 +312,7 @@ def test_jsonl_round_trips_exactly(lab: str, tmp_path: Path) -> None:
 
 
 def test_request_pairs_go_into_the_transcript_and_its_files(lab: str, tmp_path: Path) -> None:
-    ws = recorded(createWebSocket())
+    ws = createWebSocket()
     ws.connect(lab).result(TIMEOUT)
     assert request(ws, {"id": "a", "n": 1}).result(TIMEOUT) == '{"id":"a","n":1}'
     ws.close().result(TIMEOUT)
@@ -317,7 +328,7 @@ def test_request_pairs_go_into_the_transcript_and_its_files(lab: str, tmp_path: 
 
 
 def test_a_failed_connect_is_a_har_entry_with_its_error(tmp_path: Path) -> None:
-    ws = recorded(createWebSocket())
+    ws = createWebSocket()
     with pytest.raises(BusinessError):
         ws.connect("ws://127.0.0.1:9/?token=abc").result(TIMEOUT)  # port 9: nothing listens
     har = transcript(ws).to_har(tmp_path / "failed.har")
@@ -458,17 +469,25 @@ def test_to_dataframe_without_pandas_names_the_extra() -> None:
     )
 
 
-@pytest.mark.skipif(
-    not callable(getattr(WebSocket, "history", None)),
-    reason="WebSocket.history() is not there yet: a late transcript needs it",
-)
 def test_a_transcript_taken_late_still_has_the_whole_session(lab: str) -> None:
-    ws = createWebSocket()  # no recorder: the WebSocket's own history is enough
+    ws = createWebSocket()  # nothing watches it: its own history is enough
     ws.connect(lab).result(TIMEOUT)
     assert exchange(ws, "early") == "early"
     ws.close().result(TIMEOUT)
-    t = ws.transcript() if hasattr(ws, "transcript") else transcript(ws)
-    assert [r.kind for r in t][:2] == ["connect", "open"] and t.sent[0].data == "early"
+    t = ws.transcript()
+    assert [(r.direction, r.kind) for r in t] == [
+        ("=", "connect"),
+        ("=", "open"),
+        (">", "message"),
+        ("<", "message"),
+        (">", "closing"),
+        ("=", "close"),
+    ]
+    assert [r.data for r in t.messages] == ["early", "early"]
+    # history() and watch() report the same records, down to the time.
+    seen: list[Record] = []
+    ws.watch(seen.append, replay=True)
+    assert seen == ws.history() == list(t)
 
 
 def test_round_trips_survive_slicing() -> None:
