@@ -104,6 +104,7 @@ class WebSocket(ClientEventAliases):
         self._protocol = ""
         self._extensions = ""
         self._response_headers: dict[str, str] = {}
+        self._request_headers: dict[str, str] = {}
         self._finalizer: weakref.finalize | None = None
 
     # -- read-only state -----------------------------------------------------
@@ -126,6 +127,12 @@ class WebSocket(ClientEventAliases):
     def extensions(self) -> str:
         """The negotiated extensions, e.g. ``'permessage-deflate'``."""
         return self._extensions
+
+    @property
+    def requestHeaders(self) -> dict[str, str]:
+        """Extension: every header of the last handshake request as sent, the
+        library's own (Host, Upgrade, Sec-WebSocket-Key, ...) included; credentials masked."""
+        return dict(self._request_headers)
 
     @property
     def responseHeaders(self) -> dict[str, str]:
@@ -306,6 +313,12 @@ class WebSocket(ClientEventAliases):
             if self._session is session:
                 self._protocol, self._extensions = protocol, extensions
                 self._response_headers = headers
+
+    def session_request(self, session: ClientSession, headers: dict[str, str]) -> None:
+        """The session's handshake request is about to go out with ``headers`` (masked)."""
+        with self._lock:
+            if self._session is session:
+                self._request_headers = headers
 
     def session_state(self, session: ClientSession, state: ReadyState) -> None:
         """The session's connection moved to ``state``."""

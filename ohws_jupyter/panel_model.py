@@ -225,6 +225,7 @@ class _Flow:
     def __init__(self, server_side: bool) -> None:
         self.server_side = server_side
         self.we_closed = False
+        self.peer_closed = False
         self.path = "/"
 
     def steps(self, rec: Record, entry: dict[str, Any]) -> list[list[Any]]:
@@ -243,6 +244,7 @@ class _Flow:
             return [[*ends, label, "msg", rec.pieces]]
         if kind == "connect":
             self.we_closed = False
+            self.peer_closed = False
             if isinstance(rec.data, str) and "://" in rec.data:
                 self.path = "/" + rec.data.split("://", 1)[1].partition("/")[2].split("#")[0]
             steps = [["c", "s", f"GET {mask_url(self.path)} · Upgrade: websocket", "http", 0]]
@@ -261,6 +263,12 @@ class _Flow:
                 label += f" · {rec.data * 1000:.1f} ms"
             return [[*ends, label, "keepalive", 0]]
         if kind == "closing":
+            if rec.direction == "<":  # the peer's close frame, and the echo it gets
+                self.peer_closed = True
+                return [
+                    [*in_, _close_label(rec.code, rec.reason), "close", 0],
+                    [*out_, f"Close {rec.code} (reply)", "close", 0],
+                ]
             self.we_closed = True
             return [[*out_, _close_label(rec.code, rec.reason), "close", 0]]
         if kind == "close":
@@ -268,6 +276,8 @@ class _Flow:
                 return [["x", "x", "connection lost · 1006, no close frame", "lost", 0]]
             if self.we_closed:
                 return [[*in_, f"Close {rec.code} (reply)", "close", 0]]
+            if self.peer_closed:
+                return []  # both frames are drawn already
             return [
                 [*in_, _close_label(rec.code, rec.reason), "close", 0],
                 [*out_, f"Close {rec.code} (reply)", "close", 0],

@@ -475,13 +475,19 @@ class ClientSession:
         for name, value in headers.items():
             request.headers[name] = value
         if self._attempt_conn is None:
-            # The first attempt: the record carries every request header as sent
-            # (Host, Upgrade, Sec-WebSocket-*, User-Agent, ...), credentials masked.
+            # The first attempt. The record carries the headers the user gave (what
+            # a replay or an export repeats); every header as sent, the library's
+            # own included, is ws.requestHeaders.
             self._observe(
                 "connect",
                 "=",
                 data=self.url,
-                headers=mask_headers(_headers_dict(request.headers), opts.sensitiveHeaders),
+                headers=mask_headers(opts.header, opts.sensitiveHeaders),
+            )
+        ws = self._ws()
+        if ws is not None:
+            ws.session_request(
+                self, mask_headers(_headers_dict(request.headers), opts.sensitiveHeaders)
             )
         protocol.send_request(request)
         conn = Connection(
@@ -674,7 +680,12 @@ class ClientSession:
         if self.opened and not self.ended:
             self._set_state(ReadyState.CLOSING)
             proto = conn.protocol
-            if proto.close_sent is not None and self.close_requested is None:
+            if proto.close_rcvd is not None and proto.close_rcvd_then_sent:
+                # The server started the closing handshake; we echoed its frame.
+                self._observe(
+                    "closing", "<", code=proto.close_rcvd.code, reason=proto.close_rcvd.reason
+                )
+            elif proto.close_sent is not None and self.close_requested is None:
                 # We failed the connection (1002, 1007, 1009, 1011): say so in the log.
                 self._observe(
                     "closing", ">", code=proto.close_sent.code, reason=proto.close_sent.reason

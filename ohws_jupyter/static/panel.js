@@ -176,7 +176,7 @@ function preview(e) {
     return text.length > 200 ? `${text.slice(0, 200)}…` : text;
   }
   if (e.kind === "close" || e.kind === "closing") {
-    const what = e.kind === "closing" ? "close frame sent" : "closed";
+    const what = e.kind === "closing" ? (e.dir === "<" ? "close frame received" : "close frame sent") : "closed";
     return `${what} ${entryText(e)}`.trim();
   }
   if (e.kind === "open") return e.text ? `open · ${e.text}` : "open";
