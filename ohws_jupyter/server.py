@@ -35,7 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from websockets.exceptions import PayloadTooBig
-from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.extensions.permessage_deflate import enable_server_permessage_deflate
 from websockets.http11 import Request
 from websockets.protocol import OPEN
 
@@ -147,7 +147,7 @@ class ServerClient:
         self.opened = False
         self.timers: set[asyncio.TimerHandle] = set()
         protocol = LenientServerProtocol(
-            extensions=[ServerPerMessageDeflateFactory()],
+            extensions=enable_server_permessage_deflate(None),
             subprotocols=cfg.protocols or None,  # type: ignore[arg-type]
             max_size=cfg.maxMessageSize,
             logger=MaskingLogger("server"),

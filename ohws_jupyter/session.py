@@ -42,7 +42,7 @@ from websockets.exceptions import (
     ProtocolError,
     ProxyError,
 )
-from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
 from websockets.http11 import Response
 from websockets.protocol import OPEN
 from websockets.uri import parse_uri
@@ -457,11 +457,9 @@ class ClientSession:
         for name in list(headers):
             if name.lower() == "sec-websocket-protocol":
                 protocols = [p.strip() for p in headers.pop(name).split(",") if p.strip()]
-        extensions = (
-            [ClientPerMessageDeflateFactory(client_max_window_bits=True)]
-            if opts.compression
-            else None
-        )
+        # websockets' own defaults (memLevel 5): a deflate context per connection
+        # is most of its memory, and thousands of connections add up.
+        extensions = enable_client_permessage_deflate(None) if opts.compression else None
         protocol = LenientClientProtocol(
             uri,
             extensions=extensions,
@@ -499,6 +497,8 @@ class ClientSession:
         )
         conn._queue(protocol.data_to_send())
         self._handshake = loop.create_future()
+        # An attempt given up on (openTimeout, close()) no longer awaits it.
+        self._handshake.add_done_callback(_consume)
         self._attempt_conn = conn
         tls = self.tls if uri.secure else None
         try:
@@ -823,6 +823,11 @@ class ClientSession:
         """The WebSocket object was garbage-collected: close with 1001, from any thread."""
         if get_runtime().started and not self.ended:
             get_runtime().call_soon(self.request_close, 1001, "going away", Promise("close"))
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _lost(promise: Promise[bool]) -> None:
