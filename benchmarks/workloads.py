@@ -3,21 +3,32 @@
 Workloads run in a fresh child process (``python -m benchmarks.workloads
 JSON-LIST``), which prints the list of results as one JSON line. Every client
 does the same thing, the way its users would write it: send ``count`` binary
-messages of ``size`` bytes as fast as the client takes them, and count the
-echoes; time runs from the first send to the last echo. Nothing is windowed by
-hand: flow control is each stack's own (TCP, ``drain()``, our receive queue
-limits). Compression is off everywhere (``websocket-client`` has none).
+messages of ``size`` bytes as fast as the client takes them (pipelined: sends
+do not wait for echoes), and count the echoes; time runs from the first send
+to the last echo. Flow control is each stack's own (TCP, ``drain()``, write
+buffer marks, our send promises). Compression is off everywhere
+(``websocket-client`` and ``picows`` have none).
 
 Clients:
 
-* ``raw``: the ``websockets`` asyncio client, one task sending, one reading;
-  the ceiling of this stack.
 * ``ours-callback``: our API from a plain thread: ``ws.send(data, callback)``
-  for every message at once, echoes counted in ``on('message')``/``on('dataEnd')``.
+  for message after message, echoes counted in ``on('message')`` (4K pieces,
+  unless ``whole``) and ``on('dataEnd')``. A send's callback fires once the
+  message is queued, at once unless the peer lags (see ``send``'s docstring),
+  so the sender waits only while more than ``WINDOW_BYTES`` of its sends have
+  not been called back: the pacing the API asks of callback users.
 * ``ours-await``: our API from an asyncio loop: ``await ws.send(data)`` one
   after the other, echoes counted in ``on('message')``/``on('dataEnd')``.
+* ``raw``: the ``websockets`` asyncio client, one task sending
+  (``await ws.send``), one reading (``await ws.recv()``).
 * ``wsclient``: ``websocket-client``, sending from the main thread, reading
-  in a second thread (its usual ``WebSocketApp`` shape).
+  in a second thread.
+* ``picows``: ``picows`` (Cython), ``transport.send`` for message after
+  message, pausing while its transport asks to (``pause_writing``), echoes
+  copied out of ``on_ws_frame`` with ``get_payload_as_bytes()``.
+
+Round trip: one 64-byte message in flight at a time, timed from the send to
+its echo, after 50 warm-up round trips on a connection of their own.
 """
 
 from __future__ import annotations
@@ -30,10 +41,12 @@ import threading
 import time
 from typing import Any
 
-__all__ = ["CLIENTS", "echo", "rtt"]
+__all__ = ["CLIENTS", "WINDOW_BYTES", "echo", "rtt"]
 
-CLIENTS = ("ours-callback", "ours-await", "raw", "wsclient")
+CLIENTS = ("ours-callback", "ours-await", "raw", "wsclient", "picows")
 TIMEOUT = 120.0
+#: Bytes of sends not yet called back past which the callback-form sender waits.
+WINDOW_BYTES = 32 * 1024 * 1024
 
 
 def _cpu() -> float:
@@ -62,6 +75,8 @@ def _echo_ours_callback(url: str, size: int, count: int, whole: bool) -> dict:
     done = threading.Event()
     got = {"messages": 0, "bytes": 0, "pieces": 0}
     errors: list[BaseException] = []
+    window = threading.Condition()
+    unsent = [0]  # bytes of sends whose callback has not run yet
 
     def on_message(data: bytes) -> None:
         got["pieces"] += 1
@@ -73,6 +88,10 @@ def _echo_ours_callback(url: str, size: int, count: int, whole: bool) -> dict:
             done.set()
 
     def sent(err: BaseException | None) -> None:
+        with window:
+            unsent[0] -= size
+            if unsent[0] <= WINDOW_BYTES:
+                window.notify()
         if err is not None:
             errors.append(err)
             done.set()
@@ -82,6 +101,12 @@ def _echo_ours_callback(url: str, size: int, count: int, whole: bool) -> dict:
     payload = os.urandom(size)
     cpu, start = _cpu(), time.perf_counter()
     for _ in range(count):
+        with window:
+            if unsent[0] > WINDOW_BYTES and not window.wait_for(
+                lambda: unsent[0] <= WINDOW_BYTES or bool(errors), TIMEOUT
+            ):
+                raise RuntimeError("ours-callback: send callbacks stopped")
+            unsent[0] += size
         ws.send(payload, sent)
     ok = done.wait(TIMEOUT)
     seconds, cpu = time.perf_counter() - start, _cpu() - cpu
@@ -95,6 +120,8 @@ def _echo_ours_await(url: str, size: int, count: int, whole: bool) -> dict:
     from ohws_jupyter import createWebSocket
 
     async def main() -> dict:
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
         ws = createWebSocket()
         await ws.connect(url, {"compression": False, "wholeMessages": whole})
         got = {"messages": 0, "bytes": 0, "pieces": 0}
@@ -105,16 +132,16 @@ def _echo_ours_await(url: str, size: int, count: int, whole: bool) -> dict:
 
         def on_end() -> None:
             got["messages"] += 1
+            if got["messages"] == count:
+                loop.call_soon_threadsafe(done.set)
 
         ws.on("message", on_message)
         ws.on("dataEnd", on_end)
         payload = os.urandom(size)
-        deadline = time.monotonic() + TIMEOUT
         cpu, start = _cpu(), time.perf_counter()
         for _ in range(count):
             await ws.send(payload)
-        while got["messages"] < count and time.monotonic() < deadline:
-            await asyncio.sleep(0.0002)
+        await asyncio.wait_for(done.wait(), TIMEOUT)
         seconds, cpu = time.perf_counter() - start, _cpu() - cpu
         await ws.close()
         if got["bytes"] != count * size:
@@ -174,11 +201,74 @@ def _echo_wsclient(url: str, size: int, count: int, whole: bool) -> dict:
     return _result(count, size, seconds, cpu)
 
 
+def _picows_listener(on_payload: Any) -> Any:
+    """A ``picows`` listener class that hands each data frame to ``on_payload``."""
+    from picows import WSListener, WSMsgType
+
+    data_types = (WSMsgType.BINARY, WSMsgType.TEXT, WSMsgType.CONTINUATION)
+
+    class Listener(WSListener):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.writable = asyncio.Event()
+            self.writable.set()
+
+        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            if frame.msg_type in data_types:
+                on_payload(frame.get_payload_as_bytes(), frame.fin)
+            elif frame.msg_type == WSMsgType.CLOSE:
+                transport.disconnect()
+
+        def pause_writing(self) -> None:
+            self.writable.clear()
+
+        def resume_writing(self) -> None:
+            self.writable.set()
+
+    return Listener
+
+
+def _echo_picows(url: str, size: int, count: int, whole: bool) -> dict:
+    from picows import WSMsgType, ws_connect
+
+    async def main() -> dict:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        got = {"messages": 0, "bytes": 0}
+
+        def on_payload(data: bytes, fin: bool) -> None:
+            got["bytes"] += len(data)
+            if fin:
+                got["messages"] += 1
+                if got["messages"] == count and not done.done():
+                    done.set_result(None)
+
+        transport, client = await ws_connect(
+            _picows_listener(on_payload), url, max_frame_size=size + 1024
+        )
+        payload = os.urandom(size)
+        cpu, start = _cpu(), time.perf_counter()
+        for _ in range(count):
+            if not client.writable.is_set():
+                await asyncio.wait_for(client.writable.wait(), TIMEOUT)
+            transport.send(WSMsgType.BINARY, payload)
+        await asyncio.wait_for(done, TIMEOUT)
+        seconds, cpu = time.perf_counter() - start, _cpu() - cpu
+        transport.send_close()
+        await asyncio.wait_for(transport.wait_disconnected(), 10)
+        if got["bytes"] != count * size:
+            raise RuntimeError(f"picows: {got}")
+        return _result(count, size, seconds, cpu)
+
+    return asyncio.run(main())
+
+
 ECHO = {
     "ours-callback": _echo_ours_callback,
     "ours-await": _echo_ours_await,
     "raw": _echo_raw,
     "wsclient": _echo_wsclient,
+    "picows": _echo_picows,
 }
 
 
@@ -278,11 +368,40 @@ def _rtt_wsclient(url: str, count: int) -> list[float]:
     return out
 
 
+def _rtt_picows(url: str, count: int) -> list[float]:
+    from picows import WSMsgType, ws_connect
+
+    async def main() -> list[float]:
+        loop = asyncio.get_running_loop()
+        waiter: list[asyncio.Future] = []
+
+        def on_payload(_data: bytes, fin: bool) -> None:
+            if fin:
+                waiter.pop().set_result(None)
+
+        transport, _client = await ws_connect(_picows_listener(on_payload), url)
+        payload = os.urandom(64)
+        out = []
+        for _ in range(count):
+            fut = loop.create_future()
+            waiter.append(fut)
+            start = time.perf_counter()
+            transport.send(WSMsgType.BINARY, payload)
+            await asyncio.wait_for(fut, 10)
+            out.append(time.perf_counter() - start)
+        transport.send_close()
+        await asyncio.wait_for(transport.wait_disconnected(), 10)
+        return out
+
+    return asyncio.run(main())
+
+
 RTT = {
     "ours-callback": _rtt_ours_callback,
     "ours-await": _rtt_ours_await,
     "raw": _rtt_raw,
     "wsclient": _rtt_wsclient,
+    "picows": _rtt_picows,
 }
 
 
