@@ -287,6 +287,15 @@ class _Flow:
         return [["x", "x", entry.get("text", kind), "note", 0]]
 
 
+#: What a keepalive entry says: ours is a ping sent and its pong; the peer's, the other way.
+_KEEPALIVE_TEXT = {
+    ("ping", ">"): "keepalive sent",
+    ("pong", "<"): "keepalive answered",
+    ("ping", "<"): "from the peer",
+    ("pong", ">"): "answer to the peer",
+}
+
+
 def _snippet(entry: dict[str, Any], width: int = 40) -> str:
     """The start of a message on one line, for a timeline arrow."""
     if entry["binary"]:
@@ -424,8 +433,11 @@ class LogWindow:
             out["text"] = mask_url(rec.data) if isinstance(rec.data, str) else ""
         elif kind == "open":
             out["text"] = f"protocol: {rec.data}" if rec.data else ""
-        elif kind == "pong" and isinstance(rec.data, (int, float)):
-            out["rtt"] = float(rec.data)
+        elif kind in ("ping", "pong"):
+            out["text"] = _KEEPALIVE_TEXT.get((kind, rec.direction), "")
+            if kind == "pong" and isinstance(rec.data, (int, float)):
+                out["rtt"] = float(rec.data)
+                out["text"] = f"round trip {rec.data * 1000:.1f} ms"
         elif isinstance(rec.data, str):
             out["text"] = rec.data
         if rec.headers:
