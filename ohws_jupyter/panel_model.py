@@ -245,8 +245,10 @@ class _Flow:
         if kind == "connect":
             self.we_closed = False
             self.peer_closed = False
-            if isinstance(rec.data, str) and "://" in rec.data:
+            if isinstance(rec.data, str) and "://" in rec.data:  # the client's URL
                 self.path = "/" + rec.data.split("://", 1)[1].partition("/")[2].split("#")[0]
+            elif isinstance(rec.data, str) and rec.data.startswith("/"):  # the server's path
+                self.path = rec.data
             steps = [["c", "s", f"GET {mask_url(self.path)} · Upgrade: websocket", "http", 0]]
             if self.server_side:  # the server learns of a client once it is open
                 steps.append(["s", "c", "101 Switching Protocols", "http", 0])

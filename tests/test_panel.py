@@ -20,7 +20,7 @@ import textwrap
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import comm
@@ -1013,36 +1013,52 @@ def room() -> Iterator[WebSocketServer]:
 def test_server_panel_clients_messages_and_actions(sent: list, room: WebSocketServer) -> None:
     early = createWebSocket()
     early.connect(room.url).result(10)
-    wait_until(lambda: len(room.listAllConnections()) == 1, what="first client")
+    said = early.once("message")
+    early.send("before the panel").result(10)
+    assert said.result(10) == "before the panel"
     panel = WebSocketServerPanel(room)
     members = [early]
     try:
         for _ in range(2):
             ws = createWebSocket()
-            ws.connect(room.url).result(10)
+            ws.connect(room.url + "/chat?token=t0k").result(10)
             members.append(ws)
         wait_until(lambda: len(panel.clients) == 3, what="three clients")
         rows = panel.clients
-        assert rows[0]["since"] is None and rows[1]["since"] > 0  # before / after the panel
+        (listed,) = room.clients()[:1]
+        # Connected before the panel: the server's own counts, bytes from the panel on.
+        assert rows[0]["since"] == listed.connected_at and rows[0]["bytesFrom"] > rows[0]["since"]
+        assert (rows[0]["messagesIn"], rows[0]["messagesOut"]) == (1, 1)
+        assert (rows[0]["bytesIn"], rows[0]["bytesOut"]) == (0, 0)
+        assert rows[1]["since"] > rows[0]["since"] and rows[1]["bytesFrom"] is None
         assert [r["state"] for r in rows] == ["open"] * 3
-        assert panel.client == rows[0]["address"]  # the first client is selected
+        wait_until(lambda: panel.client == rows[0]["address"], what="the first client selected")
         assert panel.entries[0]["kind"] == "history"
 
-        members[1].send("hello server").result(10)
-        members[1].send(b"\x01\x02").result(10)
-        wait_until(lambda: panel.clients[1]["messagesIn"] == 2, what="messages counted")
-        assert panel.clients[1]["bytesIn"] == 14
+        for message in ("hello server", b"\x01\x02"):
+            echo = members[1].once("message")
+            members[1].send(message).result(10)
+            echo.result(10)
+        # The echo mode's replies are the server's messages out.
+        wait_until(lambda: panel.clients[1]["messagesOut"] == 2, what="replies counted")
+        assert panel.clients[1]["messagesIn"] == 2
+        assert panel.clients[1]["bytesIn"] == panel.clients[1]["bytesOut"] == 14
         panel.select_client(1)
         assert panel.client == rows[1]["address"] and panel.selected == -1
-        wait_until(lambda: len(panel.entries) == 3, what="entries of client 1")
+        wait_until(lambda: len(panel.entries) == 5, what="entries of client 1")
         kinds = [(e["kind"], e["dir"], e.get("text")) for e in panel.entries]
         assert kinds == [
-            ("connect", "=", f"client {rows[1]['address']}"),
+            ("connect", "=", "/chat?token=***"),
             ("message", "<", "hello server"),
+            ("message", ">", "hello server"),
             ("message", "<", "01 02"),
+            ("message", ">", "01 02"),
         ]
-        assert panel.select(-1)["data"] == b"\x01\x02"
-        assert [t["from"] + t["to"] for t in panel.timeline] == ["cs", "sc", "cs", "cs"]
+        connect = panel.entries[0]
+        assert connect["headers"]["Sec-WebSocket-Key"] == "***" and "Host" in connect["headers"]
+        assert panel.select(-2)["data"] == b"\x01\x02"
+        assert [t["from"] + t["to"] for t in panel.timeline] == ["cs", "sc", "cs", "sc", "cs", "sc"]
+        assert panel.timeline[0]["label"] == "GET /chat?token=*** · Upgrade: websocket"
 
         got = members[2].once("message")
         assert panel.send_to(2, "just you") == 1
@@ -1050,8 +1066,15 @@ def test_server_panel_clients_messages_and_actions(sent: list, room: WebSocketSe
         heard = [m.once("message") for m in members]
         panel._handle_custom_msg({"type": "send", "target": "all", "text": "everyone"}, [])
         assert [h.result(10) for h in heard] == ["everyone"] * 3
-        wait_until(lambda: panel.clients[2]["messagesOut"] == 2, what="out counted")
-        assert [r["messagesOut"] for r in panel.clients] == [1, 1, 2]
+        # What code sends with server.send counts too.
+        from_code = members[2].once("message")
+        room.send("from code", room.listAllConnections()[2]).result(10)
+        assert from_code.result(10) == "from code"
+        wait_until(lambda: panel.clients[2]["messagesOut"] == 3, what="out counted")
+        assert [r["messagesOut"] for r in panel.clients] == [2, 3, 3]
+        assert [r["messagesOut"] for r in panel.clients] == [c.messages_out for c in room.clients()]
+        assert [r["messagesIn"] for r in panel.clients] == [c.messages_in for c in room.clients()]
+        assert panel.counters["messagesOut"] == 8 and panel.counters["messagesIn"] == 3
 
         closed = members[0].once("close")
         panel._handle_custom_msg(
@@ -1062,12 +1085,17 @@ def test_server_panel_clients_messages_and_actions(sent: list, room: WebSocketSe
         assert (result.code, result.reason) == (4002, "out")
         wait_until(lambda: panel.clients[0]["state"] == "closed", what="closed in the table")
         assert panel.clients[0]["close"] == [4002, "out"]
+        assert (panel.clients[0]["messagesIn"], panel.clients[0]["messagesOut"]) == (1, 2)
         panel.close_client(1, "1000.5")
         assert "not a whole number" in panel.counters["lastError"]
 
         panel.select_client(0)
         wait_until(lambda: panel.entries and panel.entries[-1]["kind"] == "close", what="close")
-        assert [t["label"] for t in panel.timeline[-2:]] == ["Close 4002 out", "Close 4002 (reply)"]
+        assert [e["kind"] for e in panel.entries][-2:] == ["closing", "close"]
+        assert [(t["from"], t["to"], t["label"]) for t in panel.timeline[-2:]] == [
+            ("s", "c", "Close 4002 out"),
+            ("c", "s", "Close 4002 (reply)"),
+        ]
 
         panel._handle_custom_msg({"type": "stop"}, [])
         wait_until(lambda: panel.state == "STOPPED", what="stopped")
@@ -1075,6 +1103,8 @@ def test_server_panel_clients_messages_and_actions(sent: list, room: WebSocketSe
         assert panel.clients[1]["close"] == [1001, "server stopping"]
         batches = customs(sent, "batch")
         assert any(b.get("clients") for b in batches)
+        published = json.dumps(customs(sent), default=str)
+        assert "t0k" not in published
     finally:
         panel.close()
         for ws in members:
@@ -1096,60 +1126,53 @@ def test_server_panel_shows_markup_verbatim_and_masks_nothing_it_has_not(
         assert panel.clients[0]["close"] == [4000, evil]
         assert entry_where(panel, dir="<")["text"] == evil
         assert entry_where(panel, kind="close")["reason"] == evil
+        # The client started the close: its frame, then the server's reply.
+        assert [(t["from"], t["to"], t["label"]) for t in panel.timeline[-2:]] == [
+            ("c", "s", f"Close 4000 {evil}"),
+            ("s", "c", "Close 4000 (reply)"),
+        ]
     finally:
         panel.close()
 
 
-def test_server_panel_unsubscribes_when_closed(sent: list, room: WebSocketServer) -> None:
+def test_server_panel_stops_watching_when_closed(sent: list, room: WebSocketServer) -> None:
     panel = WebSocketServerPanel(room)
-    assert all(room._events.counts()[name] == 1 for name in ("connect", "messageReceive"))
     panel.close()
-    assert all(count == 0 for count in room._events.counts().values())
-
-
-class WatchedServer(WebSocketServer):
-    """A server that reports records of both directions, as the panel asks of the
-    engine (``server.watch(observer)``, ``observer(connection, record)``); built here
-    from the events and ``send``, enough to check the panel's side."""
-
-    def watch(self, observer: Callable[[Any, Record], None]) -> Callable[[], None]:
-        def connect(conn: Any) -> None:
-            observer(conn, Record(time.time(), "connect", "=", data=f"client {conn.clientIP}"))
-
-        def message(msg: Any) -> None:
-            observer(msg.clientConnection, Record(time.time(), "message", "<", data=msg.data))
-            # what the echo mode answers:
-            observer(msg.clientConnection, Record(time.time(), "message", ">", data=msg.data))
-
-        def close(conn: Any, result: Any) -> None:
-            observer(
-                conn, Record(time.time(), "close", "=", code=result.code, reason=result.reason)
-            )
-
-        self.on("connect", connect)
-        self.on("messageReceive", message)
-        self.on("close", close)
-        return lambda: None
-
-
-def test_server_panel_uses_server_watch_when_offered(sent: list) -> None:
-    srv = WatchedServer()
-    srv.start({"serverPort": 0, "mode": "echo"}).result(10)
-    panel = WebSocketServerPanel(srv)
+    with RecordingComm.lock:
+        published = len(sent)
     ws = createWebSocket()
     try:
-        assert panel.sees_all_sends
-        ws.connect(srv.url).result(10)
+        ws.connect(room.url).result(10)
         echo = ws.once("message")
-        ws.send("hi").result(10)
-        assert echo.result(10) == "hi"
-        wait_until(lambda: panel.clients and panel.clients[0]["messagesOut"] == 1, what="out")
-        assert panel.clients[0]["messagesIn"] == 1
-        entry_where(panel, dir=">", text="hi")
+        ws.send("after the panel closed").result(10)
+        assert echo.result(10) == "after the panel closed"
+        wait_until(lambda: room.clients() and room.clients()[0].messages_out == 1, what="echo")
+        assert panel.clients == [] and panel.counters["messagesIn"] == 0
+        with RecordingComm.lock:
+            assert len(sent) == published
+    finally:
+        ws.close().result(10)
+
+
+def test_server_panel_counts_a_flood_exactly(sent: list, room: WebSocketServer) -> None:
+    """Entries stay bounded per client; the counts in the table are exact."""
+    panel = WebSocketServerPanel(room, max_entries=50)
+    ws = createWebSocket()
+    n = 3000
+    try:
+        ws.connect(room.url).result(10)
+        for i in range(n):
+            ws.send(f"m{i}")
+        wait_until(lambda: ws.stats.messagesIn == n, timeout=30, what="every echo")
+        wait_until(lambda: panel.clients[0]["messagesOut"] == n, what="out counted")
+        row = panel.clients[0]
+        size = sum(len(f"m{i}") for i in range(n))
+        assert (row["messagesIn"], row["bytesIn"], row["bytesOut"]) == (n, size, size)
+        entry_where(panel, dir=">", text=f"m{n - 1}")
+        assert len(panel.entries) == 50 and panel.dropped + 50 == 1 + 2 * n
     finally:
         ws.close().result(10)
         panel.close()
-        srv.stop().result(10)
 
 
 # -- a real kernel ----------------------------------------------------------------------
