@@ -504,7 +504,6 @@ class WebSocketPanel(PanelBase):
         with self._lock:
             rates = self._rates.buckets()
             rtt = [list(point) for point in self._rates.rtt]
-            self._rtt_new = []
         self._send_msg(
             {
                 "type": "snapshot",

@@ -561,6 +561,18 @@ def test_keepalive_round_trips_in_the_timeline_and_the_rates(sent: list, server:
         wait_until(lambda: any(b.get("rtt") for b in customs(sent, "batch")), what="batch rtt")
         sent_rtt = [p for b in customs(sent, "batch") for p in b.get("rtt", [])]
         assert sent_rtt == [[e["time"], e["rtt"]] for e in pongs][: len(sent_rtt)]
+        # A second view's snapshot takes none of them from the batches of the first.
+        panel._handle_custom_msg({"type": "hello", "view": "second"}, [])
+        wait_until(lambda: customs(sent, "snapshot"), what="snapshot")
+        seen = len(panel.rates["rtt"])
+        wait_until(lambda: len(panel.rates["rtt"]) >= seen + 2, what="two more round trips")
+        wait_until(
+            lambda: len([p for b in customs(sent, "batch") for p in b.get("rtt", [])]) > seen,
+            what="their batches",
+        )
+        sent_rtt = [p for b in customs(sent, "batch") for p in b.get("rtt", [])]
+        pongs = [e for e in panel.entries if e["kind"] == "pong"]
+        assert sent_rtt == [[e["time"], e["rtt"]] for e in pongs][: len(sent_rtt)]
     finally:
         finish(panel)
 

@@ -1199,7 +1199,8 @@ function renderClient(model, el) {
       status(msg);
       addRates(msg.rates);
       if (msg.rtt) {
-        rtt.push(...msg.rtt);
+        // A view's snapshot may already hold the first of them.
+        for (const point of msg.rtt) if (!rtt.length || point[0] > rtt[rtt.length - 1][0]) rtt.push(point);
         const oldest = Math.floor(Date.now() / 1000 + clockOffset) - 120;
         rtt = rtt.filter(([t]) => t >= oldest);
       }
