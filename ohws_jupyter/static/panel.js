@@ -442,6 +442,7 @@ function createLog(model, { server, onResend, laneNames }) {
     h("button", { class: "ohws-save-ok" }, "Save"),
   );
   const copied = h("span", { class: "ohws-note ohws-copied" });
+  let copiedSeq = null; // the entry "copied" is about: a redraw of it keeps the note
 
   // The whole message, as far as this view has it: from the kernel's detail
   // message, or the entry's preview until that arrives.
@@ -482,7 +483,10 @@ function createLog(model, { server, onResend, laneNames }) {
     const seq = model.get("selected");
     const e = st.entries.find((x) => x.seq === seq) ?? (st.detail && st.detail.seq === seq ? st.detail.entry : null);
     saveForm.hidden = true;
-    copied.textContent = "";
+    if (copiedSeq !== seq) {
+      copied.textContent = "";
+      copiedSeq = null;
+    }
     if (!e) {
       detailBox.replaceChildren(
         h("div", { class: "ohws-note ohws-detail-empty" }, seq >= 0 ? "This entry left the log window." : "Select an entry to see it whole (↑/↓ move)."),
@@ -509,6 +513,7 @@ function createLog(model, { server, onResend, laneNames }) {
       copyBtn.addEventListener("click", async () => {
         const w = wholeOf(e);
         const ok = await copyText(w.bytes ? hexdump(w.bytes) : w.text);
+        copiedSeq = e.seq;
         copied.textContent = ok ? "copied" : "copy failed: select the text instead";
       });
       resendBtn.addEventListener("click", () => {

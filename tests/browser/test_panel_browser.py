@@ -652,6 +652,10 @@ def test_rates_view(lab: Lab, page: Any) -> None:
         re.compile(r"^Pong · \d+\.\d ms$")
     )
     _view(first, "messages")
+    # Back to the default keepalive, so the tests after this one measure and
+    # read a list that only their own traffic changes.
+    lab.run("ws.close().result(10)\nws.connect(lab.url).result(10)")
+    expect(first.locator(".ohws-badge")).to_have_text("OPEN")
 
 
 def test_full_window_renders_and_views_switch_fast(lab: Lab, page: Any) -> None:
