@@ -499,17 +499,34 @@ def _log(magics: WebSocketMagics, args: argparse.Namespace, cell: str | None) ->
 
 @magic_arguments("ws panel")
 @argument("-n", "--name", help="connection (default: the most recent)")
+@argument("--server", action="store_true", help="the panel of the %%ws serve server")
 def _panel(magics: WebSocketMagics, args: argparse.Namespace, cell: str | None) -> Any:
-    """Display the live panel of a connection; returns the widget."""
-    conn = magics.target(args.name)
+    """Display the live panel of a connection, or of the %ws serve server; returns the widget.
+
+    A panel opened late shows what happened before it too.
+    """
+    if args.server:
+        if args.name is not None:
+            raise UsageError("%ws panel takes -n NAME or --server, not both")
+        server = magics.server
+        if server is None or server.url is None:
+            raise UsageError("no server is running; start one with %ws serve")
+    else:
+        conn = magics.target(args.name)
     if getattr(magics.shell, "kernel", None) is None:
         # A terminal would print the widget's repr: nothing to see or click.
         raise UsageError(
             "%ws panel needs a Jupyter front end (JupyterLab, Notebook, VS Code); "
             "in a terminal %ws log and %ws status show the same"
         )
+    if args.server:
+        from .server_panel import WebSocketServerPanel  # needs ipywidgets, as the panel
+
+        return WebSocketServerPanel(server)
     from .panel import WebSocketPanel  # needs ipywidgets: imported only when asked for
 
+    # The panel replays the WebSocket's own history (ws.watch(replay=True)), which
+    # holds at least what %ws log shows: nothing to pass.
     return WebSocketPanel(conn.ws)
 
 

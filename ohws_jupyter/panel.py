@@ -22,8 +22,8 @@ never as HTML.
 
 from __future__ import annotations
 
-import inspect
 import itertools
+import threading
 import time
 import weakref
 from collections import deque
@@ -32,13 +32,14 @@ from typing import Any
 
 import traitlets
 
-from .client import WebSocket
+from .client import HISTORY_BYTES, HISTORY_LIMIT, WebSocket
 from .errors import CONNECTION_ERROR, BusinessError
 from .events import Record
 from .options import mask_headers, mask_url, mask_urls_in, split_protocols
 from .panel_base import PanelBase, matcher, scheduler
 from .panel_model import (
     CLOSE_CODE_TEXT,
+    RATE_SECONDS,
     LogWindow,
     Rates,
     close_code_text,
@@ -59,20 +60,19 @@ __all__ = [
 _HISTORY = 20  # sent composer inputs kept for recall
 #: The client panel's views.
 VIEWS = ("messages", "handshake", "timeline", "rates")
-#: The request headers the client library adds itself (not reported by ``watch``).
-_LIBRARY_HEADERS = "Host, Upgrade, Connection, Sec-WebSocket-Key, Sec-WebSocket-Version"
 
 
 class WebSocketPanel(PanelBase):
     """A live panel for one :class:`~ohws_jupyter.client.WebSocket`.
 
+    A panel opened on a connection that already talked shows what the
+    WebSocket kept of it first (``ws.history()``, handed over by
+    ``ws.watch(..., replay=True)``), then live records: no gap, no repeat.
+
     Args:
         ws: The WebSocket to watch and drive (the same object code uses). The
             panel holds it weakly: keep your own reference while you use it.
         max_entries: Log entries kept in view; older ones are counted as dropped.
-        records: Records that happened before the panel was made (e.g. the log
-            ``%ws`` keeps), or a function returning them; shown first. Not needed
-            when ``ws.watch`` can replay its history itself.
         saved: Saved messages to start with (e.g. another panel's ``saved``).
     """
 
@@ -86,7 +86,6 @@ class WebSocketPanel(PanelBase):
         ws: WebSocket,
         max_entries: int = 1000,
         *,
-        records: Iterable[Record] | Callable[[], Iterable[Record]] | None = None,
         saved: Iterable[dict[str, str]] = (),
         **kwargs: Any,
     ) -> None:
@@ -104,15 +103,17 @@ class WebSocketPanel(PanelBase):
         self._seq = 0
         self._history: deque[dict[str, str]] = deque(maxlen=_HISTORY)
         self._rates = Rates()
+        self._rtt_new: list[list[float]] = []  # round trips not yet sent to the front end
         self._handshake: dict[str, Any] = {}
         self._handshake_dirty = False
         self._stats = ws.stats  # the counters outlive the WebSocket, for the last view
         self._real_url = ws.url or ""
-        self._early: list[Record] | None = []  # records that arrive while history is read
+        self._replay_thread: int | None = None
+        self._stop_watch: Callable[[], None] | None = None
         self._rates.update(self._totals())
         self._sync_traits()
         self._observer = _Observer(self)
-        self._start_watching(ws, records)
+        self._start_watching(ws)
         # When the WebSocket is collected its connection closes; so does the panel.
         self._finalizer = weakref.finalize(ws, _ws_collected, weakref.ref(self))
         self._finalizer.atexit = False
@@ -123,52 +124,51 @@ class WebSocketPanel(PanelBase):
         """The WebSocket this panel shows, or None once it was garbage-collected."""
         return self._ws()
 
-    def _start_watching(
-        self, ws: WebSocket, records: Iterable[Record] | Callable[[], Iterable[Record]] | None
-    ) -> None:
-        # The function watch() returns to stop watching holds the WebSocket, so the
-        # panel does not keep it (see _Observer).
-        if _watch_replays(ws):
-            # The engine hands over what happened so far, then live records, with
-            # no gap and no repeat; nothing else to do here.
-            self._early = None
-            ws.watch(self._observer, replay=True)  # type: ignore[call-arg]
-            return
-        ws.watch(self._observer)
-        past = list(records() if callable(records) else records or ())
-        with self._lock:
-            early, self._early = self._early or [], None
-        for rec in _before(past, early):
-            self._take(rec)
-        if not past:
-            self._note_missed_history(ws)
-        for rec in early:
-            self._take(rec)
+    def _start_watching(self, ws: WebSocket) -> None:
+        # The replay runs on this thread, inside watch(), before any live record
+        # can reach the observer: that is how the first replayed record is known.
+        # The stop function holds the WebSocket weakly, so keeping it is safe.
+        self._replay_thread = threading.get_ident()
+        try:
+            self._stop_watch = ws.watch(self._observer, replay=True)
+        finally:
+            self._replay_thread = None
 
-    def _note_missed_history(self, ws: WebSocket) -> None:
-        """Say what happened before the panel, when no one kept the records."""
-        s = ws.stats
-        if not (s.connects or s.messagesIn or s.messagesOut):
+    def _replayed_first(self, rec: Record) -> None:
+        """The first record of the replay: say so if older ones were not kept.
+
+        A history that was kept whole starts with the first ``connect``.
+        """
+        self._replay_thread = None
+        if rec.kind == "connect":
             return
-        if ws.state.name in ("OPEN", "CLOSING") or s.openedAt:
+        ws = self._ws()
+        if ws is None:
+            return
+        s = ws.stats
+        text = (
+            f"earlier records were not kept (a WebSocket keeps its last {HISTORY_LIMIT:,} "
+            f"records and {HISTORY_BYTES // (1024 * 1024)} MiB of messages); in all: "
+            f"{s.connects} connection(s), {s.messagesIn:,} messages in ({s.bytesIn:,} bytes), "
+            f"{s.messagesOut:,} out ({s.bytesOut:,} bytes)"
+        )
+        self._take(Record(rec.time, "history", "=", data=text))
+        if s.openedAt:
+            # The 'connect' and 'open' of the connection were among the records
+            # not kept: its handshake is what the WebSocket still knows of it.
             self._handshake = self._handshake_from_state(ws)
             self._handshake_dirty = True
-        text = (
-            f"before this panel: {s.connects} connection(s), {s.messagesIn} messages in "
-            f"({s.bytesIn} bytes), {s.messagesOut} out ({s.bytesOut} bytes); "
-            "their records were not kept"
-        )
-        self._take(Record(time.time(), "history", "=", data=text))
 
     def _handshake_from_state(self, ws: WebSocket) -> dict[str, Any]:
-        extra = ws.options.sensitiveHeaders if ws.options is not None else ()
         opts = ws.options
+        extra = opts.sensitiveHeaders if opts is not None else ()
         return {
             "url": mask_url(ws.url or ""),
-            "requestHeaders": mask_headers(opts.header, extra) if opts is not None else {},
+            "requestHeaders": ws.requestHeaders,  # masked by the WebSocket
+            "headersAsSent": True,
+            "userHeaders": sorted(opts.masked_header()) if opts is not None else [],
             "offered": split_protocols(opts.protocol) if opts is not None else [],
-            "libraryHeaders": _LIBRARY_HEADERS,
-            "status": "101 Switching Protocols" if ws.stats.openedAt else "",
+            "status": "101 Switching Protocols",
             "responseHeaders": mask_headers(ws.responseHeaders, extra),
             "protocol": ws.protocol,
             "extensions": ws.extensions,
@@ -176,7 +176,8 @@ class WebSocketPanel(PanelBase):
             "openedAt": ws.stats.openedAt,
             "timeToOpen": None,
             "error": "",
-            "note": "opened before this panel: the time to open was not seen",
+            "note": "opened before the oldest record the WebSocket kept: "
+            "the time to open is not known",
         }
 
     # -- public view of the model -------------------------------------------------------
@@ -187,7 +188,8 @@ class WebSocketPanel(PanelBase):
 
     @property
     def counters(self) -> dict[str, Any]:
-        """Message and byte counts, connection times and the last error."""
+        """Message and byte counts, connection times, the last keepalive round trip
+        (seconds, None before the first) and the last error."""
         s = self._stats
         return {
             "messagesIn": s.messagesIn,
@@ -197,6 +199,7 @@ class WebSocketPanel(PanelBase):
             "bytesOut": s.bytesOut,
             "openedAt": s.openedAt,
             "closedAt": s.closedAt,
+            "pingRoundTrip": s.pingRoundTrip,
             "lastError": self._last_error,
             "now": time.time(),
         }
@@ -205,10 +208,13 @@ class WebSocketPanel(PanelBase):
     def handshake(self) -> dict[str, Any]:
         """The opening handshake of the current or last connection, as the view shows it.
 
-        Keys: ``url``, ``requestHeaders`` (credentials masked), ``offered``
-        subprotocols, ``status``, ``responseHeaders`` (masked), ``protocol``,
-        ``extensions``, ``startedAt``, ``openedAt``, ``timeToOpen`` (seconds),
-        ``error`` (why it failed), ``note``. Empty before the first connect.
+        Keys: ``url``; ``requestHeaders``, every header of the request as sent
+        (``ws.requestHeaders``; until the handshake ends, the headers you gave);
+        ``userHeaders``, the names of the headers you gave; ``offered``
+        subprotocols; ``status``; ``responseHeaders``; ``protocol``;
+        ``extensions``; ``startedAt``, ``openedAt``, ``timeToOpen`` (seconds);
+        ``error`` (why it failed); ``note``. Credentials are masked. Empty
+        before the first connect.
         """
         with self._lock:
             return dict(self._handshake)
@@ -216,8 +222,8 @@ class WebSocketPanel(PanelBase):
     @property
     def rates(self) -> dict[str, Any]:
         """The last minute, one value a second: ``seconds``, ``messagesIn``, ``bytesIn``,
-        ``messagesOut``, ``bytesOut``, and ``rtt`` (``[time, seconds]`` keepalive
-        round trips, when the WebSocket reports them)."""
+        ``messagesOut``, ``bytesOut``, and ``rtt``: ``[time, seconds]``, each
+        keepalive round trip (one per ``pingInterval``)."""
         with self._lock:
             return self._rates.series()
 
@@ -310,6 +316,10 @@ class WebSocketPanel(PanelBase):
         observer = getattr(self, "_observer", None)  # None if __init__ refused its arguments
         if observer is not None:
             observer.panel = None
+        stop = getattr(self, "_stop_watch", None)
+        if stop is not None:
+            stop()
+            self._stop_watch = None
         finalizer = getattr(self, "_finalizer", None)
         if finalizer is not None:
             finalizer.detach()
@@ -343,11 +353,8 @@ class WebSocketPanel(PanelBase):
     # -- records (any thread; the hot path) --------------------------------------------
     def _observe(self, rec: Record) -> None:
         # Called for every record: keep it to an append and a flag check.
-        if self._early is not None:
-            with self._lock:
-                if self._early is not None:  # still reading the history
-                    self._early.append(rec)
-                    return
+        if self._replay_thread is not None and self._replay_thread == threading.get_ident():
+            self._replayed_first(rec)
         self._take(rec)
 
     def _take(self, rec: Record) -> None:
@@ -369,19 +376,23 @@ class WebSocketPanel(PanelBase):
         if kind == "error":
             self._last_error = mask_urls_in(str(rec.error))
             if self._handshake and not self._handshake.get("status"):
-                self._update_handshake(error=self._last_error)
+                self._update_handshake(error=self._last_error, **self._sent_headers())
         elif kind == "message" or kind == "open":
             # A later success clears an earlier mistake from "last error".
             self._last_error = ""
         if kind == "connect":
             ws = self._ws()
             opts = ws.options if ws is not None else None
+            user = dict(rec.headers or {})
             with self._lock:
                 self._handshake = {
                     "url": mask_url(rec.data) if isinstance(rec.data, str) else "",
-                    "requestHeaders": dict(rec.headers or {}),
+                    # ws.requestHeaders is set just after this record, and still
+                    # holds the last connection's now: until the handshake ends
+                    # the view shows the headers the user gave.
+                    "requestHeaders": user,
+                    "userHeaders": sorted(user),
                     "offered": split_protocols(opts.protocol) if opts is not None else [],
-                    "libraryHeaders": "" if _has_key(rec.headers) else _LIBRARY_HEADERS,
                     "status": "",
                     "responseHeaders": {},
                     "protocol": "",
@@ -391,6 +402,7 @@ class WebSocketPanel(PanelBase):
                     "timeToOpen": None,
                     "error": "",
                     "note": "",
+                    "headersAsSent": False,
                 }
                 self._handshake_dirty = True
         elif kind == "open":
@@ -403,10 +415,22 @@ class WebSocketPanel(PanelBase):
                 extensions=ws.extensions if ws is not None else "",
                 openedAt=rec.time,
                 timeToOpen=None if started is None else rec.time - started,
+                **self._sent_headers(),
             )
-        elif kind == "pong" and isinstance(rec.data, (int, float)):
+        elif kind == "pong" and rec.direction == "<" and isinstance(rec.data, (int, float)):
+            point = [rec.time, float(rec.data)]
             with self._lock:
-                self._rates.add_rtt(rec.time, float(rec.data))
+                self._rates.add_rtt(rec.time, point[1])
+                self._rtt_new.append(point)
+                del self._rtt_new[:-RATE_SECONDS]
+
+    def _sent_headers(self) -> dict[str, Any]:
+        """Every request header as sent, once the handshake of a connect has ended."""
+        ws = self._ws()
+        if ws is None or self._handshake.get("headersAsSent", True):
+            return {}
+        # Set when the request of the connect this handshake shows went out.
+        return {"requestHeaders": ws.requestHeaders, "headersAsSent": True}
 
     def _update_handshake(self, **fields: Any) -> None:
         with self._lock:
@@ -450,6 +474,9 @@ class WebSocketPanel(PanelBase):
         if self._handshake_dirty:
             msg["handshake"] = self.handshake
             self._handshake_dirty = False
+        if self._rtt_new:
+            with self._lock:
+                msg["rtt"], self._rtt_new = self._rtt_new, []
         self._send_msg(msg)
 
     def _status(self) -> dict[str, Any]:
@@ -476,7 +503,7 @@ class WebSocketPanel(PanelBase):
         self._take_pending()
         with self._lock:
             rates = self._rates.buckets()
-            rtt = list(self._rates.rtt)
+            rtt = [list(point) for point in self._rates.rtt]
         self._send_msg(
             {
                 "type": "snapshot",
@@ -505,10 +532,8 @@ class WebSocketPanel(PanelBase):
 class _Observer:
     """What ``ws.watch`` calls: passes records to its panel until the panel closes.
 
-    ``watch`` returns a function that stops watching, but that function holds the
-    WebSocket, and a panel must not: a panel left on screen would keep its
-    connection open forever. So the panel keeps this observer instead and switches
-    it off when it closes; the WebSocket drops it when the WebSocket goes.
+    Switched off when the panel closes, so a record already on its way when the
+    panel stops watching reaches no closed widget.
     """
 
     __slots__ = ("panel",)
@@ -527,35 +552,3 @@ def _ws_collected(panel_ref: weakref.ref[WebSocketPanel]) -> None:
     panel = panel_ref()
     if panel is not None and not panel._closed:
         scheduler.call_soon(panel.close)
-
-
-def _watch_replays(ws: WebSocket) -> bool:
-    """Whether ``ws.watch`` takes ``replay=True`` (hand over past records first)."""
-    try:
-        return "replay" in inspect.signature(ws.watch).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def _has_key(headers: dict[str, str] | None) -> bool:
-    return any(k.lower() == "sec-websocket-key" for k in headers or ())
-
-
-def _before(past: list[Record], live: list[Record]) -> list[Record]:
-    """The records of ``past`` that came before the first of ``live``.
-
-    ``past`` and ``live`` overlap when a record arrived while the history was
-    read; it is the same object in both (or, for a log that rewrote it, one with
-    the same time, kind and direction).
-    """
-    if not live:
-        return past
-    first = live[0]
-    for i, rec in enumerate(past):
-        if rec is first:
-            return past[:i]
-    key = (first.time, first.kind, first.direction)
-    for i, rec in enumerate(past):
-        if (rec.time, rec.kind, rec.direction) == key:
-            return past[:i]
-    return past

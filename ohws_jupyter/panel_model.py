@@ -245,8 +245,10 @@ class _Flow:
         if kind == "connect":
             self.we_closed = False
             self.peer_closed = False
-            if isinstance(rec.data, str) and "://" in rec.data:
+            if isinstance(rec.data, str) and "://" in rec.data:  # the client's URL
                 self.path = "/" + rec.data.split("://", 1)[1].partition("/")[2].split("#")[0]
+            elif isinstance(rec.data, str) and rec.data.startswith("/"):  # the server's path
+                self.path = rec.data
             steps = [["c", "s", f"GET {mask_url(self.path)} · Upgrade: websocket", "http", 0]]
             if self.server_side:  # the server learns of a client once it is open
                 steps.append(["s", "c", "101 Switching Protocols", "http", 0])
@@ -285,6 +287,15 @@ class _Flow:
         if kind == "error":
             return [["x", "x", entry.get("text", "error"), "error", 0]]
         return [["x", "x", entry.get("text", kind), "note", 0]]
+
+
+#: What a keepalive entry says: ours is a ping sent and its pong; the peer's, the other way.
+_KEEPALIVE_TEXT = {
+    ("ping", ">"): "keepalive sent",
+    ("pong", "<"): "keepalive answered",
+    ("ping", "<"): "from the peer",
+    ("pong", ">"): "answer to the peer",
+}
 
 
 def _snippet(entry: dict[str, Any], width: int = 40) -> str:
@@ -424,8 +435,11 @@ class LogWindow:
             out["text"] = mask_url(rec.data) if isinstance(rec.data, str) else ""
         elif kind == "open":
             out["text"] = f"protocol: {rec.data}" if rec.data else ""
-        elif kind == "pong" and isinstance(rec.data, (int, float)):
-            out["rtt"] = float(rec.data)
+        elif kind in ("ping", "pong"):
+            out["text"] = _KEEPALIVE_TEXT.get((kind, rec.direction), "")
+            if kind == "pong" and isinstance(rec.data, (int, float)):
+                out["rtt"] = float(rec.data)
+                out["text"] = f"round trip {rec.data * 1000:.1f} ms"
         elif isinstance(rec.data, str):
             out["text"] = rec.data
         if rec.headers:

@@ -1,22 +1,18 @@
 """The server panel: watch and drive a ``WebSocketServer`` from a notebook widget.
 
 ``WebSocketServerPanel(server)`` shows the listening URL, a table of clients
-(address, connected since, messages in and out, state) and the selected
-client's messages in the same list/detail view as the client panel, with its
-timeline. It sends to one client or to all, closes one client with a code and
-a reason, and stops the server; only through the public API: the
-``'connect'``, ``'messageReceive'``, ``'close'`` and ``'error'`` events,
-``listAllConnections``, ``send``, ``close`` and ``stop``.
-
-What the public API shows of a server is what arrives and what this panel
-sends: replies made by a ``mode`` (echo, lab) or by your own ``server.send``
-calls are not counted as *out*, unless the server offers ``watch`` (records of
-both directions), which the panel then uses instead.
+(address, connected since, messages in and out, keepalive round trip, state)
+and the selected client's messages in the same list/detail view as the client
+panel, with its timeline. It sends to one client or to all, closes one client
+with a code and a reason, and stops the server; only through the public API:
+``server.watch`` (every record of every client, both directions: a ``mode``'s
+replies and ``server.send`` calls from code included), ``server.clients()``
+(the clients connected before the panel, with the server's own counters),
+``send``, ``close`` and ``stop``.
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections import OrderedDict, deque
@@ -31,8 +27,8 @@ from .events import Record
 from .options import mask_urls_in
 from .panel_base import PanelBase, scheduler
 from .panel_model import LogWindow, parse_close_code, parse_composer
-from .server import WebSocketServer
-from .server_options import WebSocketConnection, WebSocketMessage
+from .server import ServerClient, WebSocketServer
+from .server_options import WebSocketConnection
 
 __all__ = ["SERVER_VIEWS", "WebSocketServerPanel"]
 
@@ -48,31 +44,53 @@ def _key(conn: WebSocketConnection) -> str:
     return f"{conn.clientIP}:{conn.clientPort}"
 
 
+def _size(data: Any) -> int:
+    return len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
+
+
 @dataclass
 class _Client:
-    """One client as the panel knows it."""
+    """One client as the panel knows it.
+
+    Messages are counted from the records, which the panel sees from the
+    client's ``connect`` on. For a client that connected before the panel, the
+    server's own counters (``engine``) count them instead, earlier ones
+    included; its bytes are counted from ``bytes_from`` on.
+    """
 
     conn: WebSocketConnection
     window: LogWindow
     since: float | None
+    engine: ServerClient | None = None  # only for a client connected before the panel
+    bytes_from: float | None = None  # when byte counting began, if after its connect
     messages_in: int = 0
     bytes_in: int = 0
     messages_out: int = 0
     bytes_out: int = 0
+    rtt: float | None = None
     state: str = "open"
     close: list[Any] = field(default_factory=list)  # [code, reason] once closed
     closed_at: float | None = None
 
+    def counts(self) -> tuple[int, int]:
+        engine = self.engine
+        if engine is not None:
+            return engine.messages_in, engine.messages_out
+        return self.messages_in, self.messages_out
+
     def row(self) -> dict[str, Any]:
+        messages_in, messages_out = self.counts()
         return {
             "address": _key(self.conn),
             "clientIP": self.conn.clientIP,
             "clientPort": self.conn.clientPort,
             "since": self.since,
-            "messagesIn": self.messages_in,
+            "messagesIn": messages_in,
             "bytesIn": self.bytes_in,
-            "messagesOut": self.messages_out,
+            "messagesOut": messages_out,
             "bytesOut": self.bytes_out,
+            "bytesFrom": self.bytes_from,
+            "pingRoundTrip": self.rtt,
             "state": self.state,
             "close": self.close,
             "closedAt": self.closed_at,
@@ -93,11 +111,8 @@ class WebSocketServerPanel(PanelBase):
     state = traitlets.Unicode("STOPPED").tag(sync=True)
     #: The selected client's address (``ip:port``), '' for none.
     client = traitlets.Unicode("").tag(sync=True)
-    #: Whether *out* counts every message the server sent (the server offers
-    #: ``watch``), or only those this panel sent.
-    sees_all_sends = traitlets.Bool(False, read_only=True).tag(sync=True)
     _views = SERVER_VIEWS
-    #: Seconds between two looks at the server's state (start and stop send no event).
+    #: Seconds between two looks at the server's state (start and stop send no record).
     POLL = 1.0
 
     def __init__(
@@ -119,40 +134,29 @@ class WebSocketServerPanel(PanelBase):
         self._pending: deque[tuple[_Client, int, Record]] = deque()
         self._pending_max = max_entries * 4
         self._skipped: dict[str, int] = {}
-        self._seq = 0
         self._clients_dirty = True
         self._push_lock = threading.Lock()
-        self._order = itertools.count()
-        for conn in server.listAllConnections():
-            self._add_client(conn, since=None)
-        self._subscriptions: list[tuple[str, Callable[..., Any]]] = []
-        watch = getattr(server, "watch", None)
-        self._stop_watch: Callable[[], None] | None = None
-        if callable(watch):
-            # Records of both directions, mode replies and code's sends included.
-            self._stop_watch = watch(self._observe)
-            self.set_trait("sees_all_sends", True)
-        else:
-            for event, callback in (
-                ("connect", self._on_connect),
-                ("messageReceive", self._on_message),
-                ("close", self._on_close),
-                ("error", self._on_error),
-            ):
-                server.on(event, callback)
-                self._subscriptions.append((event, callback))
-        if self._clients:
-            self.client = next(iter(self._clients))
+        # Watch first, then list: a client is either listed here or seen
+        # connecting by the observer (or, if it connected in between, both: the
+        # observer's record wins and the listing skips it).
+        self._stop_watch: Callable[[], None] | None = server.watch(self._observe)
+        started = time.time()
+        for engine in server.clients():
+            if engine.info is not None:
+                self._add_listed(engine, started)
         self._sync_traits()
         scheduler.call_later(self.POLL, self._poll)
 
     # -- the model the front end mirrors -------------------------------------------------
     @property
     def clients(self) -> list[dict[str, Any]]:
-        """The clients table, oldest first: ``address``, ``since`` (None if it was
-        connected before the panel), ``messagesIn``/``Out``, ``bytesIn``/``Out``,
-        ``state`` (``open``, ``closing`` or ``closed``) and ``close`` (``[code,
-        reason]`` once closed). Closed clients stay until 20 newer ones closed."""
+        """The clients table, oldest first: ``address``, ``since`` (when it
+        connected), ``messagesIn``/``Out`` (every message, a mode's replies and
+        ``server.send`` included), ``bytesIn``/``Out`` (counted from ``bytesFrom``
+        if that is not None: the client connected before the panel),
+        ``pingRoundTrip`` (seconds), ``state`` (``open``, ``closing`` or
+        ``closed``) and ``close`` (``[code, reason]`` once closed). Closed
+        clients stay until 20 newer ones closed."""
         with self._lock:
             return [c.row() for c in self._clients.values()]
 
@@ -184,11 +188,12 @@ class WebSocketServerPanel(PanelBase):
         """Totals over the clients in the table, and the last error."""
         with self._lock:
             clients = list(self._clients.values())
+        counts = [c.counts() for c in clients]
         return {
             "clients": sum(1 for c in clients if c.state != "closed"),
-            "messagesIn": sum(c.messages_in for c in clients),
+            "messagesIn": sum(n for n, _ in counts),
             "bytesIn": sum(c.bytes_in for c in clients),
-            "messagesOut": sum(c.messages_out for c in clients),
+            "messagesOut": sum(n for _, n in counts),
             "bytesOut": sum(c.bytes_out for c in clients),
             "lastError": self._last_error,
             "now": time.time(),
@@ -234,11 +239,6 @@ class WebSocketServerPanel(PanelBase):
             if err is not None:
                 self._local_error(err, client)
 
-        if client.state == "open":
-            client.state = "closing"
-            self._clients_dirty = True
-        if self._stop_watch is None:
-            self._push(client, Record(time.time(), "closing", ">", code=number, reason=reason))
         self.server.close(client.conn, {"code": number, "reason": reason or ""}, done)
 
     def stop_server(self) -> None:
@@ -253,10 +253,7 @@ class WebSocketServerPanel(PanelBase):
 
     def close(self) -> None:
         """Stop watching the server and close the widget (the server keeps running)."""
-        for event, callback in getattr(self, "_subscriptions", ()):
-            self.server.off(event, callback)
-        self._subscriptions = []
-        stop = getattr(self, "_stop_watch", None)
+        stop = getattr(self, "_stop_watch", None)  # None if __init__ refused its arguments
         if stop is not None:
             stop()
             self._stop_watch = None
@@ -305,111 +302,104 @@ class WebSocketServerPanel(PanelBase):
         def done(err: BusinessError | None, _value: Any = None) -> None:
             if err is not None:
                 self._local_error(err, client)
-            elif self._stop_watch is None:
-                size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
-                client.messages_out += 1
-                client.bytes_out += size
-                self._clients_dirty = True
-                self._push(client, Record(time.time(), "message", ">", data=data, pieces=1))
 
         self.server.send(data, client.conn, done)
 
-    # -- events (callback thread) ----------------------------------------------------------
-    def _add_client(self, conn: WebSocketConnection, since: float | None) -> _Client:
+    # -- records (I/O thread, or the sender's thread) -------------------------------------
+    def _add_client(
+        self,
+        conn: WebSocketConnection,
+        since: float | None,
+        engine: ServerClient | None = None,
+        bytes_from: float | None = None,
+    ) -> _Client:
         key = _key(conn)
         window = LogWindow(self.max_entries, server_side=True, full_budget=CLIENT_FULL_BUDGET)
-        client = _Client(conn, window, since)
+        client = _Client(conn, window, since, engine, bytes_from)
+        if engine is not None:
+            client.rtt = engine.ping_round_trip
         with self._lock:
-            old = self._clients.pop(key, None)  # a port reused after a close
-            if old is not None:
-                self._forget(old)
+            self._clients.pop(key, None)  # a port reused after a close
             self._clients[key] = client
             closed = [k for k, c in self._clients.items() if c.state == "closed"]
             for gone in closed[: max(0, len(closed) - CLOSED_KEPT)]:
-                self._forget(self._clients.pop(gone))
+                del self._clients[gone]
         self._clients_dirty = True
-        if since is None:
-            text = f"{key} was connected before this panel"
-            self._push(client, Record(time.time(), "history", "=", data=text))
+        # Traits change on the panel thread, never on the server's I/O thread.
+        scheduler.call_soon(self._select_first)
         return client
 
-    def _forget(self, client: _Client) -> None:
-        if _key(client.conn) == self.client:
-            self.client = ""
-
-    def _client_of(self, conn: WebSocketConnection | None) -> _Client | None:
-        if conn is None:
-            return None
+    def _add_listed(self, engine: ServerClient, started: float) -> None:
+        """A client the server listed when the panel opened."""
+        info = engine.info
+        assert info is not None
         with self._lock:
-            return self._clients.get(_key(conn))
+            known = _key(info) in self._clients
+        if known:
+            return  # its 'connect' record came first: the panel sees it whole
+        # A client admitted just as watch() began may still bring its 'connect'
+        # record; then this note is only a moment early, and the counts are the
+        # server's own either way.
+        client = self._add_client(info, engine.connected_at, engine, bytes_from=started)
+        text = (
+            "connected before this panel: its earlier records are not shown "
+            "(the table counts its messages from the start, its bytes from now)"
+        )
+        self._push(client, Record(engine.connected_at or started, "history", "=", data=text))
 
-    def _on_connect(self, conn: WebSocketConnection) -> None:
+    def _select_first(self) -> None:
+        """Select a client when none is, or when the selected one left the table."""
         with self._lock:
-            known = self._clients.get(_key(conn))
-        if known is not None and known.state != "closed" and known.since is None:
-            # Listed when the panel was made, its 'connect' event still on its way.
-            known.since = time.time()
-            client = known
-        else:
-            client = self._add_client(conn, since=time.time())
-        self._push(client, Record(time.time(), "connect", "=", data=f"client {_key(conn)}"))
-        if not self.client:
-            self.client = _key(conn)
+            if self.client in self._clients:
+                return
+            open_ = [k for k, c in self._clients.items() if c.state != "closed"]
+            keys = open_ or list(self._clients)[-1:]
+        self.client = keys[0] if keys else ""
 
-    def _on_message(self, message: WebSocketMessage) -> None:
-        client = self._client_of(message.clientConnection)
-        if client is None:
-            return
-        data = message.data
-        client.messages_in += 1
-        client.bytes_in += len(data.encode("utf-8")) if isinstance(data, str) else len(data)
-        self._clients_dirty = True
-        self._push(client, Record(time.time(), "message", "<", data=data, pieces=1))
-
-    def _on_close(self, conn: WebSocketConnection, result: Any) -> None:
-        client = self._client_of(conn)
-        if client is None:
-            return
-        code, reason = getattr(result, "code", None), getattr(result, "reason", "")
-        client.state = "closed"
-        client.close = [code, reason]
-        client.closed_at = time.time()
-        self._clients_dirty = True
-        self._push(client, Record(time.time(), "close", "=", code=code, reason=reason))
-
-    def _on_error(self, err: BusinessError) -> None:
-        data = getattr(err, "data", None)
-        client = self._client_of(data if isinstance(data, WebSocketConnection) else None)
-        self._last_error = mask_urls_in(str(err))
-        if client is not None:
-            self._push(client, Record(time.time(), "error", "=", error=err))
-        else:
-            self._arm()
+    def _find_engine(self, conn: WebSocketConnection) -> ServerClient | None:
+        for engine in self.server.clients():
+            if engine.info == conn:
+                return engine
+        return None
 
     def _observe(self, connection: WebSocketConnection | None, rec: Record) -> None:
-        """A record from ``server.watch`` (when the server offers it)."""
+        """What ``server.watch`` calls, for every record of every client."""
         if connection is None:
             if rec.kind == "error":
                 self._last_error = mask_urls_in(str(rec.error))
             self._arm()
             return
-        client = self._client_of(connection)
-        if rec.kind == "connect" or client is None:
+        kind = rec.kind
+        with self._lock:
+            client = self._clients.get(_key(connection))
+        if kind == "connect" and (client is None or client.state == "closed"):
             client = self._add_client(connection, since=rec.time)
-            if not self.client:
-                self.client = _key(connection)
-        if rec.kind == "message":
-            data = rec.data
-            size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
+        elif kind == "connect" and client is not None:
+            client.since, client.bytes_from = rec.time, None  # listed just before this record
+        elif client is None:
+            # Connected as the panel began to watch, its 'connect' record missed.
+            engine = self._find_engine(connection)
+            since = engine.connected_at if engine is not None else None
+            client = self._add_client(connection, since, engine, bytes_from=rec.time)
+        if kind == "message":
+            size = _size(rec.data)
             if rec.direction == "<":
                 client.messages_in += 1
                 client.bytes_in += size
             else:
                 client.messages_out += 1
                 client.bytes_out += size
-        elif rec.kind == "closing" and client.state == "open":
+        elif kind == "pong" and isinstance(rec.data, (int, float)):
+            client.rtt = float(rec.data)
+        elif kind == "closing" and client.state == "open":
             client.state = "closing"
-        elif rec.kind == "close":
+        elif kind == "error":
+            self._last_error = mask_urls_in(str(rec.error))
+        elif kind == "close":
+            engine = client.engine
+            if engine is not None:  # keep the server's final counts, not the connection
+                client.messages_in, client.messages_out = engine.messages_in, engine.messages_out
+                client.engine = None
             client.state = "closed"
             client.close = [rec.code, rec.reason or ""]
             client.closed_at = rec.time
@@ -428,7 +418,6 @@ class WebSocketServerPanel(PanelBase):
 
     def _push(self, client: _Client, rec: Record) -> None:
         with self._push_lock:
-            self._seq += 1
             pending = self._pending
             if len(pending) >= self._pending_max:
                 # A flood: the oldest waiting record is counted, not shown.

@@ -808,6 +808,18 @@ def test_panel_outside_jupyter_says_it_needs_a_front_end(ws: Any, server: Thread
     )
 
 
+def test_server_panel_needs_a_server_and_a_front_end(ws: Any) -> None:
+    assert usage(ws, "panel --server") == "no server is running; start one with %ws serve"
+    assert usage(ws, "panel --server -n p") == "%ws panel takes -n NAME or --server, not both"
+    ws("serve")
+    assert usage(ws, "panel --server") == (
+        "%ws panel needs a Jupyter front end (JupyterLab, Notebook, VS Code); "
+        "in a terminal %ws log and %ws status show the same"
+    )
+    ws("serve --stop")
+    assert usage(ws, "panel --server") == "no server is running; start one with %ws serve"
+
+
 # -- state per shell ------------------------------------------------------------------------
 def test_two_shells_keep_their_own_connections(ws: Any, server: ThreadServer) -> None:
     other = InteractiveShell()
@@ -977,6 +989,48 @@ def test_panel_in_a_kernel_is_a_widget(kernel: Kernel, server: ThreadServer) -> 
     assert cell.reply["status"] == "ok", cell.text
     shown = [m["content"]["data"] for m in cell.outputs if m["msg_type"] == "execute_result"]
     assert shown and "application/vnd.jupyter.widget-view+json" in shown[0]
+
+
+def test_panels_in_a_kernel_show_what_came_before(kernel: Kernel) -> None:
+    """%ws panel replays the connection's history; %ws panel --server shows the
+    %ws serve server with its client and the echo replies it sent."""
+    kernel.run("%load_ext ohws_jupyter")
+    cell = kernel.run("%ws panel --server")
+    assert cell.reply["status"] == "error"
+    assert (cell.reply["ename"], cell.reply["evalue"]) == (
+        "UsageError",
+        "no server is running; start one with %ws serve",
+    )
+    code = (
+        "import time\n"
+        "url = %ws serve\n"
+        "%ws connect {url} -n early\n"
+        "%ws send -n early before the panels\n"
+        "%ws wait -n early\n"
+        "sp = %ws panel --server\n"
+        "cp = %ws panel -n early\n"
+        "deadline = time.monotonic() + 10\n"
+        "while len(cp.entries) < 4 and time.monotonic() < deadline: time.sleep(0.02)\n"
+        "print(type(sp).__name__, sp.url == url, sp.state)\n"
+        "row = sp.clients[0]\n"
+        "print(row['state'], row['messagesIn'], row['messagesOut'])\n"
+        "print([(e['kind'], e['dir'], e.get('text')) for e in cp.entries])"
+    )
+    cell = kernel.run(code)
+    assert cell.reply["status"] == "ok", cell.text
+    lines = cell.stdout.splitlines()
+    assert lines[0] == "WebSocketServerPanel True RUNNING"
+    assert lines[1] == "open 1 1"  # the echo reply counted as out
+    assert lines[2].startswith("[('connect', '=', 'ws://127.0.0.1:")
+    assert lines[2].endswith(
+        "('open', '=', ''), ('message', '>', 'before the panels'), "
+        "('message', '<', 'before the panels')]"
+    )
+    cell = kernel.run("%ws panel --server")
+    assert cell.reply["status"] == "ok", cell.text
+    shown = [m["content"]["data"] for m in cell.outputs if m["msg_type"] == "execute_result"]
+    assert shown and "application/vnd.jupyter.widget-view+json" in shown[0]
+    kernel.run("%ws close -n early\n%ws serve --stop")
 
 
 # -- terminal IPython ---------------------------------------------------------------------------

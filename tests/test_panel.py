@@ -20,7 +20,7 @@ import textwrap
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import comm
@@ -31,15 +31,14 @@ from websockets.protocol import State
 
 from ohws_jupyter import (
     Record,
-    WebSocket,
     WebSocketServer,
     createWebSocket,
     createWebSocketServer,
 )
+from ohws_jupyter.client import HISTORY_LIMIT
 from ohws_jupyter.panel import (
     CLOSE_CODE_TEXT,
     WebSocketPanel,
-    _before,
     close_code_text,
     mask_url,
     matcher,
@@ -218,15 +217,6 @@ def test_matcher_filters_and_regex_search() -> None:
     assert shown("all", "(there") == [1]  # not a regex: matched as plain text
 
 
-def test_before_keeps_only_older_history() -> None:
-    a, b, c, d = (Record(float(t), "message", "<", data=str(t)) for t in range(4))
-    assert _before([a, b, c], [c, d]) == [a, b]  # c arrived while the history was read
-    assert _before([a, b], []) == [a, b]
-    rewritten = Record(2.0, "message", "<", data="masked")
-    assert _before([a, b, rewritten], [c, d]) == [a, b]  # same time, kind and direction
-    assert _before([a, b], [d]) == [a, b]
-
-
 def test_log_window_keeps_whole_messages_within_a_budget() -> None:
     window = LogWindow(10, full_budget=25_000)
     for seq in range(1, 5):
@@ -242,17 +232,32 @@ def test_log_window_keeps_whole_messages_within_a_budget() -> None:
     assert window.dropped == 3
 
 
-def test_keepalive_records_are_drawn_when_the_engine_reports_them() -> None:
-    """'ping'/'pong' records (not reported by watch() yet) become keepalive arrows."""
+def test_keepalive_entries_and_arrows() -> None:
+    """Our ping and its pong (with the round trip), and the peer's ping and our pong."""
     window = LogWindow(10)
     window.add(1, Record(1.0, "ping", ">"))
     window.add(2, Record(1.004, "pong", "<", data=0.004))
-    pong = window.entries[-1]
+    window.add(3, Record(2.0, "ping", "<"))
+    window.add(4, Record(2.0, "pong", ">"))
+    pong = window.entries[1]
     assert pong["rtt"] == 0.004 and pong["type"] == "event"
+    assert [e["text"] for e in window.entries] == [
+        "keepalive sent",
+        "round trip 4.0 ms",
+        "from the peer",
+        "answer to the peer",
+    ]
+    assert "rtt" not in window.entries[3]
     assert [e["flow"] for e in window.entries] == [
         [["c", "s", "Ping", "keepalive", 0]],
         [["s", "c", "Pong · 4.0 ms", "keepalive", 0]],
+        [["s", "c", "Ping", "keepalive", 0]],
+        [["c", "s", "Pong", "keepalive", 0]],
     ]
+    server_side = LogWindow(10, server_side=True)
+    server_side.add(1, Record(1.0, "ping", ">"))
+    server_side.add(2, Record(1.001, "pong", "<", data=0.001))
+    assert [e["flow"][0][:2] for e in server_side.entries] == [["s", "c"], ["c", "s"]]
     rates = Rates()
     rates.add_rtt(1.004, 0.004)
     assert rates.series(now=2.0)["rtt"] == [[1.004, 0.004]]
@@ -463,7 +468,8 @@ def test_timeline_shows_pieces_errors_and_a_lost_connection(sent: list, server: 
 
 
 def test_handshake_model(sent: list, server: Any) -> None:
-    """Request headers (masked), status, response headers (masked), subprotocol, time to open."""
+    """Every request header as sent (yours marked, masked), status, response headers
+    (masked), subprotocol, time to open."""
     ws = createWebSocket()
     panel = WebSocketPanel(ws)
     try:
@@ -473,17 +479,118 @@ def test_handshake_model(sent: list, server: Any) -> None:
         wait_until(lambda: panel.handshake.get("status"), what="handshake")
         hs = panel.handshake
         assert hs["url"].endswith("/room?token=***")
-        assert hs["requestHeaders"] == {"Authorization": "***", "X-Trace": "1"}
+        assert hs["headersAsSent"] and hs["requestHeaders"] == ws.requestHeaders
+        sent_headers = hs["requestHeaders"]
+        assert {k: sent_headers[k] for k in ("Authorization", "X-Trace")} == {
+            "Authorization": "***",
+            "X-Trace": "1",
+        }
+        assert hs["userHeaders"] == ["Authorization", "X-Trace"]
+        port = server.url.rsplit(":", 1)[1]
+        assert sent_headers["Host"] == f"127.0.0.1:{port}"
+        assert sent_headers["Upgrade"] == "websocket" and sent_headers["Sec-WebSocket-Key"] == "***"
+        assert sent_headers["Sec-WebSocket-Version"] == "13"
+        assert sent_headers["Sec-WebSocket-Protocol"] == "chat"
+        assert "User-Agent" in sent_headers
+        # The 'connect' entry keeps the headers you gave: what a replay repeats.
+        assert entry_where(panel, kind="connect")["headers"] == {
+            "Authorization": "***",
+            "X-Trace": "1",
+        }
         assert hs["offered"] == ["chat"] and hs["protocol"] == ""  # the server chose none
         assert hs["status"] == "101 Switching Protocols"
         assert hs["responseHeaders"]["Sec-WebSocket-Accept"] == "***"
         assert hs["responseHeaders"]["Upgrade"] == "websocket"
         assert 0 < hs["timeToOpen"] < 5 and hs["openedAt"] == pytest.approx(ws.stats.openedAt)
-        wait_until(lambda: any("handshake" in b for b in customs(sent, "batch")), what="sent")
+        wait_until(
+            lambda: any(
+                b.get("handshake", {}).get("headersAsSent") for b in customs(sent, "batch")
+            ),
+            what="sent",
+        )
         published = json.dumps(customs(sent), default=str)
         assert "s3cret" not in published and "t0k" not in published
     finally:
         finish(panel)
+
+
+def test_handshake_of_a_second_connection_shows_its_own_headers(sent: list, server: Any) -> None:
+    ws = createWebSocket()
+    panel = WebSocketPanel(ws)
+    try:
+        ws.connect(server.url, {"header": {"X-First": "1"}}).result(10)
+        wait_until(lambda: panel.handshake.get("headersAsSent"), what="first handshake")
+        assert "X-First" in panel.handshake["requestHeaders"]
+        ws.close().result(10)
+        ws.connect(server.url, {"header": {"X-Second": "2"}}).result(10)
+        wait_until(lambda: "X-Second" in panel.handshake["requestHeaders"], what="second")
+        hs = panel.handshake
+        assert "X-First" not in hs["requestHeaders"] and hs["userHeaders"] == ["X-Second"]
+        assert hs["status"] == "101 Switching Protocols"
+    finally:
+        finish(panel)
+
+
+def test_keepalive_round_trips_in_the_timeline_and_the_rates(sent: list, server: Any) -> None:
+    """Our keepalive pings: arrows with their round trip, the rates' rtt series, the
+    counters, and the round trips sent to the front end in the batches."""
+    ws = createWebSocket()
+    panel = WebSocketPanel(ws)
+    try:
+        ws.connect(server.url, {"pingInterval": 0.05}).result(10)
+        wait_until(lambda: len(panel.rates["rtt"]) >= 3, what="three round trips")
+        pongs = [e for e in panel.entries if e["kind"] == "pong"]
+        pings = [e for e in panel.entries if e["kind"] == "ping"]
+        assert pings and all(e["dir"] == ">" for e in pings)
+        assert pongs and all(e["dir"] == "<" and 0 < e["rtt"] < 5 for e in pongs)
+        # The rates take each round trip as it comes; the list at the next flush.
+        points = [[e["time"], e["rtt"]] for e in pongs]
+        assert panel.rates["rtt"][: len(points)] == points
+        arrows = [t for t in panel.timeline if t["style"] == "keepalive"]
+        assert (arrows[0]["from"], arrows[0]["to"], arrows[0]["label"]) == ("c", "s", "Ping")
+        pong_arrow = next(t for t in arrows if t["label"].startswith("Pong"))
+        assert (pong_arrow["from"], pong_arrow["to"]) == ("s", "c")
+        assert pong_arrow["label"].endswith(" ms")
+        wait_until(
+            lambda: (
+                ws.stats.pingRoundTrip is not None
+                and panel.counters["pingRoundTrip"] == ws.stats.pingRoundTrip
+            ),
+            what="counters",
+        )
+        wait_until(lambda: any(b.get("rtt") for b in customs(sent, "batch")), what="batch rtt")
+        sent_rtt = [p for b in customs(sent, "batch") for p in b.get("rtt", [])]
+        assert sent_rtt == [[e["time"], e["rtt"]] for e in pongs][: len(sent_rtt)]
+        # A second view's snapshot takes none of them from the batches of the first.
+        panel._handle_custom_msg({"type": "hello", "view": "second"}, [])
+        wait_until(lambda: customs(sent, "snapshot"), what="snapshot")
+        seen = len(panel.rates["rtt"])
+        wait_until(lambda: len(panel.rates["rtt"]) >= seen + 2, what="two more round trips")
+        wait_until(
+            lambda: len([p for b in customs(sent, "batch") for p in b.get("rtt", [])]) > seen,
+            what="their batches",
+        )
+        sent_rtt = [p for b in customs(sent, "batch") for p in b.get("rtt", [])]
+        pongs = [e for e in panel.entries if e["kind"] == "pong"]
+        assert sent_rtt == [[e["time"], e["rtt"]] for e in pongs][: len(sent_rtt)]
+    finally:
+        finish(panel)
+
+
+def test_the_peers_keepalive_pings_are_drawn(sent: list) -> None:
+    with running_server(flood_handler, ping_interval=0.05) as peer:
+        ws = createWebSocket()
+        panel = WebSocketPanel(ws)
+        try:
+            ws.connect(peer.url, {"pingInterval": 0}).result(10)
+            entry_where(panel, kind="pong", dir=">")
+            ping = entry_where(panel, kind="ping", dir="<")
+            assert ping["text"] == "from the peer" and "rtt" not in ping
+            arrows = [(t["from"], t["to"], t["label"]) for t in panel.timeline[2:4]]
+            assert arrows == [("s", "c", "Ping"), ("c", "s", "Pong")]
+            assert panel.rates["rtt"] == []  # the peer's pings measure nothing of ours
+        finally:
+            finish(panel)
 
 
 def test_handshake_failure_is_explained(sent: list, server: Any) -> None:
@@ -779,9 +886,9 @@ def test_log_text_is_plain(sent: list) -> None:
 # -- history: a panel opened on a connection that already talked ----------------------------
 
 
-def test_panel_opened_late_says_what_it_missed(sent: list, server: Any) -> None:
-    """Without kept records, the panel says what happened before it and rebuilds the
-    handshake from the WebSocket's state."""
+def test_panel_opened_late_shows_the_kept_history_then_live(sent: list, server: Any) -> None:
+    """What the WebSocket kept comes first (connect, open, the messages), then live
+    records: nothing missing, nothing twice; the handshake is the real one."""
     ws = createWebSocket()
     try:
         ws.connect(server.url, {"header": {"Authorization": "Bearer s3cret"}}).result(10)
@@ -789,75 +896,70 @@ def test_panel_opened_late_says_what_it_missed(sent: list, server: Any) -> None:
             ws.send(f"early {i}").result(10)
         wait_until(lambda: ws.stats.messagesIn == 3, what="three echoes")
         panel = WebSocketPanel(ws)
-        note = entry_where(panel, kind="history")
-        assert note["text"].startswith("before this panel: 1 connection(s), 3 messages in")
-        hs = panel.handshake
-        assert hs["status"] == "101 Switching Protocols" and hs["timeToOpen"] is None
-        assert hs["requestHeaders"] == {"Authorization": "***"}
-        assert hs["responseHeaders"]["Sec-WebSocket-Accept"] == "***"
-        panel.close()
-    finally:
-        ws.close().result(10)
-
-
-def test_panel_shows_the_records_it_is_given(sent: list, server: Any) -> None:
-    """``records=`` (what %ws keeps): the history first, then live, no repeats."""
-    ws = createWebSocket()
-    kept: list[Record] = []
-    stop = ws.watch(kept.append)
-    try:
-        ws.connect(server.url).result(10)
-        for i in range(3):
-            ws.send(f"early {i}").result(10)
-        wait_until(lambda: ws.stats.messagesIn == 3, what="three echoes")
-        panel = WebSocketPanel(ws, records=lambda: list(kept))
         ws.send("live").result(10)
         entry_where(panel, dir="<", text="live")
-        wait_until(lambda: len(panel.entries) == 10, what="ten entries")
         kinds = [(e["kind"], e["dir"], e.get("text")) for e in panel.entries]
         assert kinds[:2] == [("connect", "=", server.url), ("open", "=", "")]
-        texts = [t for k, d, t in kinds if k == "message"]
-        assert sorted(texts) == sorted(["early 0", "early 1", "early 2"] * 2 + ["live"] * 2)
-        assert texts[-2:] == ["live", "live"]
-        assert panel.handshake["timeToOpen"] > 0
+        for direction in "><":  # sent, and echoed: each once, in order
+            texts = [t for k, d, t in kinds if k == "message" and d == direction]
+            assert texts == ["early 0", "early 1", "early 2", "live"]
+        assert "history" not in [k for k, _, _ in kinds]
+        assert [e["seq"] for e in panel.entries] == list(range(1, 11))
+        hs = panel.handshake
+        assert hs["timeToOpen"] > 0 and hs["note"] == ""
+        assert hs["headersAsSent"] and hs["requestHeaders"] == ws.requestHeaders
+        assert hs["requestHeaders"]["Authorization"] == "***"
+        # The front end got each replayed entry once, in order.
+        wait_until(lambda: customs(sent, "batch"), what="a batch")
+        seqs = [e["seq"] for b in customs(sent, "batch") for e in b["entries"]]
+        assert seqs == sorted(set(seqs))
         panel.close()
     finally:
-        stop()
         ws.close().result(10)
 
 
-class ReplayingWebSocket(WebSocket):
-    """A WebSocket whose ``watch`` can hand over what it saw so far, as the panel
-    asks of the engine (``watch(observer, replay=True)``)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.kept: list[Record] = []
-        super().watch(self.kept.append)
-
-    def watch(self, observer: Callable[[Record], None], replay: bool = False) -> Any:
-        if replay:
-            for rec in list(self.kept):
-                observer(rec)
-        return super().watch(observer)
-
-
-def test_panel_uses_watch_replay_when_the_websocket_offers_it(sent: list, server: Any) -> None:
-    ws = ReplayingWebSocket()
+def test_panel_opened_after_the_history_was_trimmed_says_so(sent: list, server: Any) -> None:
+    """When the WebSocket's kept history no longer starts at the connect, the panel
+    says so first, and the handshake comes from what the WebSocket still knows."""
+    ws = createWebSocket()
+    n = HISTORY_LIMIT + 1
     try:
-        ws.connect(server.url).result(10)
-        for i in range(3):
-            ws.send(f"early {i}").result(10)
-        wait_until(lambda: ws.stats.messagesIn == 3, what="three echoes")
-        panel = WebSocketPanel(ws)
-        entry_where(panel, dir="<", text="early 2")
-        kinds = [e["kind"] for e in panel.entries]
-        assert kinds[:2] == ["connect", "open"] and "history" not in kinds
-        assert len([k for k in kinds if k == "message"]) == 6
-        assert panel.handshake["timeToOpen"] > 0
+        ws.connect(server.url, {"header": {"Authorization": "Bearer s3cret"}}).result(10)
+        ws.send(f"flood {n}").result(10)
+        wait_until(lambda: ws.stats.messagesIn == n, timeout=30, what="the flood")
+        assert ws.history()[0].kind == "message"  # the connect fell out of the history
+        panel = WebSocketPanel(ws, max_entries=2 * HISTORY_LIMIT)
+        note = entry_where(panel, kind="history")
+        assert note["seq"] == 1 and note["text"].startswith(
+            f"earlier records were not kept (a WebSocket keeps its last {HISTORY_LIMIT:,} records"
+        )
+        assert f"{n:,} messages in" in note["text"]
+        wait_until(lambda: len(panel.entries) == 1 + len(ws.history()), what="the replay")
+        assert panel.entries[-1]["text"] == f"n{n - 1}"
+        hs = panel.handshake
+        assert hs["status"] == "101 Switching Protocols" and hs["timeToOpen"] is None
+        assert hs["note"].startswith("opened before the oldest record")
+        assert hs["requestHeaders"] == ws.requestHeaders and hs["userHeaders"] == ["Authorization"]
+        assert hs["requestHeaders"]["Authorization"] == "***"
+        assert hs["requestHeaders"]["Sec-WebSocket-Key"] == "***"
+        assert hs["responseHeaders"]["Sec-WebSocket-Accept"] == "***"
+        published = json.dumps(customs(sent), default=str)
+        assert "s3cret" not in published
         panel.close()
     finally:
         ws.close().result(10)
+
+
+def test_panel_opened_on_a_fresh_websocket_starts_empty(sent: list, server: Any) -> None:
+    ws = createWebSocket()
+    panel = WebSocketPanel(ws)
+    try:
+        assert panel.entries == [] and panel.handshake == {}
+        ws.connect(server.url).result(10)
+        entry_where(panel, kind="open")
+        assert [e["kind"] for e in panel.entries] == ["connect", "open"]
+    finally:
+        finish(panel)
 
 
 # -- lifetime: a panel must not keep its WebSocket alive ---------------------------------
@@ -923,36 +1025,52 @@ def room() -> Iterator[WebSocketServer]:
 def test_server_panel_clients_messages_and_actions(sent: list, room: WebSocketServer) -> None:
     early = createWebSocket()
     early.connect(room.url).result(10)
-    wait_until(lambda: len(room.listAllConnections()) == 1, what="first client")
+    said = early.once("message")
+    early.send("before the panel").result(10)
+    assert said.result(10) == "before the panel"
     panel = WebSocketServerPanel(room)
     members = [early]
     try:
         for _ in range(2):
             ws = createWebSocket()
-            ws.connect(room.url).result(10)
+            ws.connect(room.url + "/chat?token=t0k").result(10)
             members.append(ws)
         wait_until(lambda: len(panel.clients) == 3, what="three clients")
         rows = panel.clients
-        assert rows[0]["since"] is None and rows[1]["since"] > 0  # before / after the panel
+        (listed,) = room.clients()[:1]
+        # Connected before the panel: the server's own counts, bytes from the panel on.
+        assert rows[0]["since"] == listed.connected_at and rows[0]["bytesFrom"] > rows[0]["since"]
+        assert (rows[0]["messagesIn"], rows[0]["messagesOut"]) == (1, 1)
+        assert (rows[0]["bytesIn"], rows[0]["bytesOut"]) == (0, 0)
+        assert rows[1]["since"] > rows[0]["since"] and rows[1]["bytesFrom"] is None
         assert [r["state"] for r in rows] == ["open"] * 3
-        assert panel.client == rows[0]["address"]  # the first client is selected
+        wait_until(lambda: panel.client == rows[0]["address"], what="the first client selected")
         assert panel.entries[0]["kind"] == "history"
 
-        members[1].send("hello server").result(10)
-        members[1].send(b"\x01\x02").result(10)
-        wait_until(lambda: panel.clients[1]["messagesIn"] == 2, what="messages counted")
-        assert panel.clients[1]["bytesIn"] == 14
+        for message in ("hello server", b"\x01\x02"):
+            echo = members[1].once("message")
+            members[1].send(message).result(10)
+            echo.result(10)
+        # The echo mode's replies are the server's messages out.
+        wait_until(lambda: panel.clients[1]["messagesOut"] == 2, what="replies counted")
+        assert panel.clients[1]["messagesIn"] == 2
+        assert panel.clients[1]["bytesIn"] == panel.clients[1]["bytesOut"] == 14
         panel.select_client(1)
         assert panel.client == rows[1]["address"] and panel.selected == -1
-        wait_until(lambda: len(panel.entries) == 3, what="entries of client 1")
+        wait_until(lambda: len(panel.entries) == 5, what="entries of client 1")
         kinds = [(e["kind"], e["dir"], e.get("text")) for e in panel.entries]
         assert kinds == [
-            ("connect", "=", f"client {rows[1]['address']}"),
+            ("connect", "=", "/chat?token=***"),
             ("message", "<", "hello server"),
+            ("message", ">", "hello server"),
             ("message", "<", "01 02"),
+            ("message", ">", "01 02"),
         ]
-        assert panel.select(-1)["data"] == b"\x01\x02"
-        assert [t["from"] + t["to"] for t in panel.timeline] == ["cs", "sc", "cs", "cs"]
+        connect = panel.entries[0]
+        assert connect["headers"]["Sec-WebSocket-Key"] == "***" and "Host" in connect["headers"]
+        assert panel.select(-2)["data"] == b"\x01\x02"
+        assert [t["from"] + t["to"] for t in panel.timeline] == ["cs", "sc", "cs", "sc", "cs", "sc"]
+        assert panel.timeline[0]["label"] == "GET /chat?token=*** · Upgrade: websocket"
 
         got = members[2].once("message")
         assert panel.send_to(2, "just you") == 1
@@ -960,8 +1078,15 @@ def test_server_panel_clients_messages_and_actions(sent: list, room: WebSocketSe
         heard = [m.once("message") for m in members]
         panel._handle_custom_msg({"type": "send", "target": "all", "text": "everyone"}, [])
         assert [h.result(10) for h in heard] == ["everyone"] * 3
-        wait_until(lambda: panel.clients[2]["messagesOut"] == 2, what="out counted")
-        assert [r["messagesOut"] for r in panel.clients] == [1, 1, 2]
+        # What code sends with server.send counts too.
+        from_code = members[2].once("message")
+        room.send("from code", room.listAllConnections()[2]).result(10)
+        assert from_code.result(10) == "from code"
+        wait_until(lambda: panel.clients[2]["messagesOut"] == 3, what="out counted")
+        assert [r["messagesOut"] for r in panel.clients] == [2, 3, 3]
+        assert [r["messagesOut"] for r in panel.clients] == [c.messages_out for c in room.clients()]
+        assert [r["messagesIn"] for r in panel.clients] == [c.messages_in for c in room.clients()]
+        assert panel.counters["messagesOut"] == 8 and panel.counters["messagesIn"] == 3
 
         closed = members[0].once("close")
         panel._handle_custom_msg(
@@ -972,12 +1097,17 @@ def test_server_panel_clients_messages_and_actions(sent: list, room: WebSocketSe
         assert (result.code, result.reason) == (4002, "out")
         wait_until(lambda: panel.clients[0]["state"] == "closed", what="closed in the table")
         assert panel.clients[0]["close"] == [4002, "out"]
+        assert (panel.clients[0]["messagesIn"], panel.clients[0]["messagesOut"]) == (1, 2)
         panel.close_client(1, "1000.5")
         assert "not a whole number" in panel.counters["lastError"]
 
         panel.select_client(0)
         wait_until(lambda: panel.entries and panel.entries[-1]["kind"] == "close", what="close")
-        assert [t["label"] for t in panel.timeline[-2:]] == ["Close 4002 out", "Close 4002 (reply)"]
+        assert [e["kind"] for e in panel.entries][-2:] == ["closing", "close"]
+        assert [(t["from"], t["to"], t["label"]) for t in panel.timeline[-2:]] == [
+            ("s", "c", "Close 4002 out"),
+            ("c", "s", "Close 4002 (reply)"),
+        ]
 
         panel._handle_custom_msg({"type": "stop"}, [])
         wait_until(lambda: panel.state == "STOPPED", what="stopped")
@@ -985,6 +1115,8 @@ def test_server_panel_clients_messages_and_actions(sent: list, room: WebSocketSe
         assert panel.clients[1]["close"] == [1001, "server stopping"]
         batches = customs(sent, "batch")
         assert any(b.get("clients") for b in batches)
+        published = json.dumps(customs(sent), default=str)
+        assert "t0k" not in published
     finally:
         panel.close()
         for ws in members:
@@ -1006,60 +1138,53 @@ def test_server_panel_shows_markup_verbatim_and_masks_nothing_it_has_not(
         assert panel.clients[0]["close"] == [4000, evil]
         assert entry_where(panel, dir="<")["text"] == evil
         assert entry_where(panel, kind="close")["reason"] == evil
+        # The client started the close: its frame, then the server's reply.
+        assert [(t["from"], t["to"], t["label"]) for t in panel.timeline[-2:]] == [
+            ("c", "s", f"Close 4000 {evil}"),
+            ("s", "c", "Close 4000 (reply)"),
+        ]
     finally:
         panel.close()
 
 
-def test_server_panel_unsubscribes_when_closed(sent: list, room: WebSocketServer) -> None:
+def test_server_panel_stops_watching_when_closed(sent: list, room: WebSocketServer) -> None:
     panel = WebSocketServerPanel(room)
-    assert all(room._events.counts()[name] == 1 for name in ("connect", "messageReceive"))
     panel.close()
-    assert all(count == 0 for count in room._events.counts().values())
-
-
-class WatchedServer(WebSocketServer):
-    """A server that reports records of both directions, as the panel asks of the
-    engine (``server.watch(observer)``, ``observer(connection, record)``); built here
-    from the events and ``send``, enough to check the panel's side."""
-
-    def watch(self, observer: Callable[[Any, Record], None]) -> Callable[[], None]:
-        def connect(conn: Any) -> None:
-            observer(conn, Record(time.time(), "connect", "=", data=f"client {conn.clientIP}"))
-
-        def message(msg: Any) -> None:
-            observer(msg.clientConnection, Record(time.time(), "message", "<", data=msg.data))
-            # what the echo mode answers:
-            observer(msg.clientConnection, Record(time.time(), "message", ">", data=msg.data))
-
-        def close(conn: Any, result: Any) -> None:
-            observer(
-                conn, Record(time.time(), "close", "=", code=result.code, reason=result.reason)
-            )
-
-        self.on("connect", connect)
-        self.on("messageReceive", message)
-        self.on("close", close)
-        return lambda: None
-
-
-def test_server_panel_uses_server_watch_when_offered(sent: list) -> None:
-    srv = WatchedServer()
-    srv.start({"serverPort": 0, "mode": "echo"}).result(10)
-    panel = WebSocketServerPanel(srv)
+    with RecordingComm.lock:
+        published = len(sent)
     ws = createWebSocket()
     try:
-        assert panel.sees_all_sends
-        ws.connect(srv.url).result(10)
+        ws.connect(room.url).result(10)
         echo = ws.once("message")
-        ws.send("hi").result(10)
-        assert echo.result(10) == "hi"
-        wait_until(lambda: panel.clients and panel.clients[0]["messagesOut"] == 1, what="out")
-        assert panel.clients[0]["messagesIn"] == 1
-        entry_where(panel, dir=">", text="hi")
+        ws.send("after the panel closed").result(10)
+        assert echo.result(10) == "after the panel closed"
+        wait_until(lambda: room.clients() and room.clients()[0].messages_out == 1, what="echo")
+        assert panel.clients == [] and panel.counters["messagesIn"] == 0
+        with RecordingComm.lock:
+            assert len(sent) == published
+    finally:
+        ws.close().result(10)
+
+
+def test_server_panel_counts_a_flood_exactly(sent: list, room: WebSocketServer) -> None:
+    """Entries stay bounded per client; the counts in the table are exact."""
+    panel = WebSocketServerPanel(room, max_entries=50)
+    ws = createWebSocket()
+    n = 3000
+    try:
+        ws.connect(room.url).result(10)
+        for i in range(n):
+            ws.send(f"m{i}")
+        wait_until(lambda: ws.stats.messagesIn == n, timeout=30, what="every echo")
+        wait_until(lambda: panel.clients[0]["messagesOut"] == n, what="out counted")
+        row = panel.clients[0]
+        size = sum(len(f"m{i}") for i in range(n))
+        assert (row["messagesIn"], row["bytesIn"], row["bytesOut"]) == (n, size, size)
+        entry_where(panel, dir=">", text=f"m{n - 1}")
+        assert len(panel.entries) == 50 and panel.dropped + 50 == 1 + 2 * n
     finally:
         ws.close().result(10)
         panel.close()
-        srv.stop().result(10)
 
 
 # -- a real kernel ----------------------------------------------------------------------

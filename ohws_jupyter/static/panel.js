@@ -159,7 +159,7 @@ function dirName(e) {
 }
 
 function dirMark(e) {
-  if (e.kind === "message") return e.dir === ">" ? "↑" : "↓";
+  if (e.kind === "message" || e.kind === "ping" || e.kind === "pong") return e.dir === ">" ? "↑" : "↓";
   if (e.type === "error") return "✕";
   return "•";
 }
@@ -442,6 +442,7 @@ function createLog(model, { server, onResend, laneNames }) {
     h("button", { class: "ohws-save-ok" }, "Save"),
   );
   const copied = h("span", { class: "ohws-note ohws-copied" });
+  let copiedSeq = null; // the entry "copied" is about: a redraw of it keeps the note
 
   // The whole message, as far as this view has it: from the kernel's detail
   // message, or the entry's preview until that arrives.
@@ -459,13 +460,22 @@ function createLog(model, { server, onResend, laneNames }) {
   const fieldLine = (label, value) =>
     h("div", { class: "ohws-field" }, h("span", { class: "ohws-field-name" }, label), h("span", { class: "ohws-field-value" }, value));
 
-  const headersTable = (headers) => {
+  // `mine`: the names of the headers the user gave, marked ✎ among the rest.
+  const headersTable = (headers, mine = null) => {
     const rows = Object.entries(headers ?? {});
     if (!rows.length) return h("div", { class: "ohws-note" }, "(none)");
+    const own = new Set((mine ?? []).map((k) => k.toLowerCase()));
     return h(
       "table",
       { class: "ohws-headers" },
-      h("tbody", {}, ...rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, String(v))))),
+      h(
+        "tbody",
+        {},
+        ...rows.map(([k, v]) => {
+          const yours = own.has(k.toLowerCase());
+          return h("tr", { class: yours ? "ohws-header-yours" : "" }, h("th", {}, k), h("td", {}, String(v)), mine ? h("td", { class: "ohws-header-mark", title: yours ? "a header you gave" : "added by the library" }, yours ? "✎" : "") : null);
+        }),
+      ),
     );
   };
 
@@ -473,7 +483,10 @@ function createLog(model, { server, onResend, laneNames }) {
     const seq = model.get("selected");
     const e = st.entries.find((x) => x.seq === seq) ?? (st.detail && st.detail.seq === seq ? st.detail.entry : null);
     saveForm.hidden = true;
-    copied.textContent = "";
+    if (copiedSeq !== seq) {
+      copied.textContent = "";
+      copiedSeq = null;
+    }
     if (!e) {
       detailBox.replaceChildren(
         h("div", { class: "ohws-note ohws-detail-empty" }, seq >= 0 ? "This entry left the log window." : "Select an entry to see it whole (↑/↓ move)."),
@@ -500,6 +513,7 @@ function createLog(model, { server, onResend, laneNames }) {
       copyBtn.addEventListener("click", async () => {
         const w = wholeOf(e);
         const ok = await copyText(w.bytes ? hexdump(w.bytes) : w.text);
+        copiedSeq = e.seq;
         copied.textContent = ok ? "copied" : "copy failed: select the text instead";
       });
       resendBtn.addEventListener("click", () => {
@@ -1010,9 +1024,9 @@ function renderClient(model, el) {
       h("h4", {}, "Request"),
       log.fieldLine("GET", hs.url ?? ""),
       log.fieldLine("subprotocols offered", (hs.offered ?? []).join(", ") || "(none)"),
-      h("div", { class: "ohws-field-name" }, "headers (credentials masked)"),
-      log.headersTable(hs.requestHeaders),
-      hs.libraryHeaders ? h("div", { class: "ohws-note" }, `+ set by the library: ${hs.libraryHeaders}`) : null,
+      h("div", { class: "ohws-field-name" }, hs.headersAsSent ? "headers as sent (credentials masked; ✎ yours)" : "your headers (credentials masked)"),
+      log.headersTable(hs.requestHeaders, hs.headersAsSent ? hs.userHeaders : null),
+      hs.headersAsSent ? null : h("div", { class: "ohws-note" }, "the headers the library adds (Host, Sec-WebSocket-Key, …) show once the handshake ends"),
     );
     const response = h(
       "div",
@@ -1032,7 +1046,8 @@ function renderClient(model, el) {
 
   // -- rates view
   const ratesView = h("div", { class: "ohws-rates" });
-  const chart = (title, series, format) => {
+  // `latest`: what the "now" line says, if not each series' last full second.
+  const chart = (title, series, format, latest = null) => {
     const W = 380;
     const H = 80;
     const peak = Math.max(1, ...series.flatMap((x) => x.values));
@@ -1048,7 +1063,7 @@ function renderClient(model, el) {
     });
     g.append(s("text", { x: 0, y: H + 12, class: "ohws-axis-label" }, "−60 s"), s("text", { x: W, y: H + 12, "text-anchor": "end", class: "ohws-axis-label" }, "now"));
     // The current second is still filling: "last" is the last full one.
-    const now = series.map(({ values, name }) => `${name} ${format(values[values.length - 2] ?? 0)}`).join(" · ");
+    const now = latest ?? series.map(({ values, name }) => `${name} ${format(values[values.length - 2] ?? 0)}`).join(" · ");
     return h("div", { class: "ohws-chart-box" }, h("div", { class: "ohws-chart-title" }, title), h("div", { class: "ohws-chart-now" }, now, ` · peak ${format(peak === 1 && !series.some((x) => x.values.some(Boolean)) ? 0 : peak)}`), g);
   };
   const renderRates = () => {
@@ -1063,7 +1078,8 @@ function renderClient(model, el) {
         const hit = recentRtt.filter(([t]) => Math.floor(t) === sec);
         return hit.length ? hit[hit.length - 1][1] * 1000 : 0;
       });
-      rttBox = chart("keepalive round trip", [{ values, cls: "ohws-bar-rtt", name: "latest" }], (v) => `${v.toFixed(1)} ms`);
+      const ms = (v) => `${v.toFixed(1)} ms`;
+      rttBox = chart("keepalive round trip", [{ values, cls: "ohws-bar-rtt", name: "latest" }], ms, `latest ${ms(recentRtt[recentRtt.length - 1][1] * 1000)}`);
     } else {
       rttBox = h(
         "div",
@@ -1187,7 +1203,12 @@ function renderClient(model, el) {
     } else if (msg.type === "batch") {
       status(msg);
       addRates(msg.rates);
-      for (const e of msg.entries) if (e.rtt !== undefined) rtt.push([e.time, e.rtt]);
+      if (msg.rtt) {
+        // A view's snapshot may already hold the first of them.
+        for (const point of msg.rtt) if (!rtt.length || point[0] > rtt[rtt.length - 1][0]) rtt.push(point);
+        const oldest = Math.floor(Date.now() / 1000 + clockOffset) - 120;
+        rtt = rtt.filter(([t]) => t >= oldest);
+      }
       log.addEntries(msg);
       if (model.get("view") === "rates") renderRates();
     }
@@ -1240,13 +1261,15 @@ function renderServer(model, el) {
   const lastError = h("div", { class: "ohws-last-error" });
 
   const table = h("table", { class: "ohws-clients" });
-  const outNote = h("div", { class: "ohws-note ohws-out-note" }, "out: what this panel sent. A server mode's replies and server.send() from code are not reported by the server's events.");
   const renderClients = () => {
     const selected = model.get("client");
-    const head = h("thead", {}, h("tr", {}, ...["client", "connected since", "in", "out", "state"].map((t) => h("th", {}, t))));
+    const head = h("thead", {}, h("tr", {}, ...["client", "connected since", "in", "out", "round trip", "state"].map((t) => h("th", {}, t))));
     const now = Date.now() / 1000 + clockOffset;
     const rows = clients.map((c, i) => {
-      let since = "before this panel";
+      let since = "—";
+      // Bytes sent before the panel opened were not counted: "≥".
+      const bytesMark = c.bytesFrom ? "≥ " : "";
+      const bytesTitle = c.bytesFrom ? `bytes counted since ${formatTime(c.bytesFrom).slice(0, 8)}, when this panel opened` : "";
       if (c.since) {
         const until = c.closedAt ?? now;
         since = `${formatTime(c.since).slice(0, 8)} (${c.closedAt ? "for " : ""}${formatDuration(until - c.since)})`;
@@ -1258,8 +1281,9 @@ function renderServer(model, el) {
         { class: `ohws-client ohws-client-${c.state}${c.address === selected ? " ohws-selected" : ""}`, dataset: { address: c.address, index: String(i) } },
         h("td", { class: "ohws-client-address" }, c.address),
         h("td", { class: "ohws-client-since" }, since),
-        h("td", { class: "ohws-client-in" }, `${formatCount(c.messagesIn)} · ${formatBytes(c.bytesIn)}`),
-        h("td", { class: "ohws-client-out" }, `${formatCount(c.messagesOut)} · ${formatBytes(c.bytesOut)}`),
+        h("td", { class: "ohws-client-in", title: bytesTitle }, `${formatCount(c.messagesIn)} · ${bytesMark}${formatBytes(c.bytesIn)}`),
+        h("td", { class: "ohws-client-out", title: bytesTitle }, `${formatCount(c.messagesOut)} · ${bytesMark}${formatBytes(c.bytesOut)}`),
+        h("td", { class: "ohws-client-rtt", title: "the last keepalive round trip" }, c.pingRoundTrip === null || c.pingRoundTrip === undefined ? "—" : `${(c.pingRoundTrip * 1000).toFixed(1)} ms`),
         h("td", { class: "ohws-client-state" }, state),
       );
       tr.addEventListener("click", () => {
@@ -1268,9 +1292,8 @@ function renderServer(model, el) {
       });
       return tr;
     });
-    const body = rows.length ? h("tbody", {}, ...rows) : h("tbody", {}, h("tr", {}, h("td", { colSpan: 5, class: "ohws-note" }, "No client yet: connect one to the URL above.")));
+    const body = rows.length ? h("tbody", {}, ...rows) : h("tbody", {}, h("tr", {}, h("td", { colSpan: 6, class: "ohws-note" }, "No client yet: connect one to the URL above.")));
     table.replaceChildren(head, body);
-    outNote.hidden = model.get("sees_all_sends") || !clients.length;
     const open = clients.filter((c) => c.state !== "closed").length;
     summary.textContent = `${open} connected · ↓ in ${formatCount(counters.messagesIn ?? 0)} · ↑ out ${formatCount(counters.messagesOut ?? 0)}`;
     composer.validate();
@@ -1323,7 +1346,6 @@ function renderServer(model, el) {
     h("div", { class: "ohws-bar" }, h("span", { class: "ohws-title" }, "WebSocket server"), urlText, badge, summary, stopBtn),
     lastError,
     h("div", { class: "ohws-clients-box" }, table),
-    outNote,
     h("div", { class: "ohws-viewbar" }, clientTitle, tabs.bar, log.filterBar),
     viewBox,
     composer.el,

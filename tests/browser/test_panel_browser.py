@@ -562,7 +562,8 @@ def test_close_code_mistakes_and_last_error(lab: Lab, page: Any) -> None:
 
 
 def test_handshake_view(lab: Lab, page: Any) -> None:
-    """Request and response headers, status, subprotocol, extensions, time to open."""
+    """Every request header as sent, response headers, status, subprotocol,
+    extensions, time to open."""
     from playwright.sync_api import expect
 
     first = _client(page)
@@ -572,6 +573,15 @@ def test_handshake_view(lab: Lab, page: Any) -> None:
     expect(view.locator("th", has_text="Sec-WebSocket-Accept").locator("xpath=..")).to_contain_text(
         "***"
     )
+    request = view.locator(".ohws-hs-col").first
+    expect(request.locator(".ohws-field-name").nth(2)).to_have_text(
+        "headers as sent (credentials masked; ✎ yours)"
+    )
+    sent = json.loads(lab.run("import json; print(json.dumps(ws.requestHeaders))"))
+    assert sent["Sec-WebSocket-Key"] == "***" and sent["Upgrade"] == "websocket"
+    expect(request.locator("tr th")).to_have_text(list(sent))
+    expect(request.locator("tr td:nth-child(2)")).to_have_text(list(sent.values()))
+    expect(request.locator("tr.ohws-header-yours")).to_have_count(0)  # none of them is yours
     expect(view.locator(".ohws-field", has_text="time to open")).to_contain_text(
         re.compile(r"\d+\.\d ms")
     )
@@ -605,7 +615,8 @@ def test_timeline_view(lab: Lab, page: Any) -> None:
 
 
 def test_rates_view(lab: Lab, page: Any) -> None:
-    """Messages/s and bytes/s over the last minute, and the keepalive round trip."""
+    """Messages/s and bytes/s over the last minute, and the keepalive round trip,
+    with the keepalive ping/pong in the list and the timeline."""
     from playwright.sync_api import expect
 
     first = _client(page)
@@ -618,8 +629,33 @@ def test_rates_view(lab: Lab, page: Any) -> None:
     expect(charts.nth(0).locator("rect.ohws-bar-out")).not_to_have_count(0)
     rates = json.loads(lab.run("import json; print(json.dumps(panel.rates))"))
     assert sum(rates["messagesIn"]) == int(lab.run("print(ws.stats.messagesIn)"))
+    expect(charts.nth(2)).to_contain_text("no keepalive round trip reported yet")
+    # Reconnect with a keepalive ping every 0.3 s: the round trips are drawn live.
+    lab.run(
+        "ws.close().result(10)\n"
+        "ws.connect(lab.url, {'pingInterval': 0.3}).result(10)\n"
+        "import time\n"
+        "deadline = time.monotonic() + 10\n"
+        "while ws.stats.pingRoundTrip is None and time.monotonic() < deadline: time.sleep(0.05)\n"
+        "assert ws.stats.pingRoundTrip is not None"
+    )
+    expect(charts.nth(2).locator("rect.ohws-bar-rtt")).not_to_have_count(0)
+    now = charts.nth(2).locator(".ohws-chart-now")
+    expect(now).to_contain_text(re.compile(r"latest \d+\.\d ms"))
     _shot(first, "panel-rates-light")
     _view(first, "messages")
+    pong = first.locator(".ohws-row.ohws-kind-pong").last
+    expect(pong.locator(".ohws-dir")).to_have_text("↓")
+    expect(pong.locator(".ohws-text")).to_have_text(re.compile(r"^pong round trip \d+\.\d ms$"))
+    _view(first, "timeline")
+    expect(first.locator(".ohws-step-label", has_text=re.compile(r"^Pong · ")).last).to_have_text(
+        re.compile(r"^Pong · \d+\.\d ms$")
+    )
+    _view(first, "messages")
+    # Back to the default keepalive, so the tests after this one measure and
+    # read a list that only their own traffic changes.
+    lab.run("ws.close().result(10)\nws.connect(lab.url).result(10)")
+    expect(first.locator(".ohws-badge")).to_have_text("OPEN")
 
 
 def test_full_window_renders_and_views_switch_fast(lab: Lab, page: Any) -> None:
@@ -706,9 +742,12 @@ def test_markup_from_a_server_is_text_in_every_view(lab: Lab, page: Any) -> None
     header = view.locator("tr", has=page.locator("th", has_text="X-Evil"))
     expect(header.locator("td")).to_have_text(EVIL)
     probe = view.locator("tr", has=page.locator("th", has_text="X-Probe"))
-    expect(probe.locator("td")).to_have_text(EVIL)
+    expect(probe.locator("td")).to_have_text([EVIL, "✎"])  # a header you gave
     auth = view.locator("tr", has=page.locator("th", has_text="Authorization"))
-    expect(auth.locator("td")).to_have_text("***")
+    expect(auth.locator("td")).to_have_text(["***", "✎"])
+    expect(view.locator("tr.ohws-header-yours th")).to_have_text(["Authorization", "X-Probe"])
+    key = view.locator("tr", has=page.locator("th", has_text="Sec-WebSocket-Key"))
+    expect(key.locator("td")).to_have_text(["***", ""])  # the library's
     for name in ("subprotocol", "subprotocols offered"):
         field = view.locator(".ohws-field", has=page.get_by_text(name, exact=True))
         expect(field.locator(".ohws-field-value")).to_have_text(PROTO)
@@ -746,6 +785,9 @@ def test_server_panel_clients_and_messages(lab: Lab, page: Any) -> None:
     expect(rows).to_have_count(3)
     expect(rows.locator(".ohws-client-in")).to_have_text(["1 · 62 B", "1 · 76 B", "1 · 64 B"])
     expect(rows.locator(".ohws-client-state")).to_have_text(["open", "open", "open"])
+    expect(panel.locator(".ohws-clients th")).to_have_text(
+        ["client", "connected since", "in", "out", "round trip", "state"]
+    )
     clients = json.loads(lab.run("import json; print(json.dumps(server_panel.clients))"))
     assert [c["messagesIn"] for c in clients] == [1, 1, 1]
     assert [c["address"] for c in clients] == rows.locator(".ohws-client-address").all_inner_texts()
@@ -765,17 +807,20 @@ def test_server_panel_clients_and_messages(lab: Lab, page: Any) -> None:
     expect(panel.locator(".ohws-detail .ohws-hexdump")).to_have_text(hexdump(bytes(range(64))))
 
     # Send to the selected client, then to all; close one with a code and a reason.
+    # Out counts every message the server sent: the echo mode's replies too.
+    expect(rows.locator(".ohws-client-out")).to_have_text(["1 · 62 B", "1 · 76 B", "1 · 64 B"])
     panel.locator(".ohws-input").fill("to you")
     panel.locator(".ohws-send").click()
-    expect(panel.locator(".ohws-row.ohws-dir-sent .ohws-text")).to_have_text(["to you"])
+    sent = panel.locator(".ohws-row.ohws-dir-sent .ohws-text")
+    expect(sent).to_have_text([re.compile(r"^00 01 02 03"), "to you"])
     panel.locator(".ohws-input").fill("to everyone")
     panel.locator(".ohws-send-all").click()
-    expect(rows.locator(".ohws-client-out")).to_have_text(
-        ["1 · 11 B", "1 · 11 B", re.compile(r"^2 · 17 B$")]
-    )
+    expect(rows.locator(".ohws-client-out")).to_have_text(["2 · 73 B", "2 · 87 B", "3 · 81 B"])
+    lab.run("room.send('from code', room.listAllConnections()[1]).result(10)")
+    expect(rows.nth(1).locator(".ohws-client-out")).to_have_text("3 · 96 B")
     assert (
-        lab.run("print([m.stats.messagesIn for m in members])").strip() == "[2, 2, 3]"
-    )  # echo + "to everyone" (+ "to you")
+        lab.run("print([m.stats.messagesIn for m in members])").strip() == "[2, 3, 3]"
+    )  # echo + "to everyone" (+ "from code", + "to you")
     rows.nth(0).click()
     panel.locator(".ohws-code").fill("4002")
     panel.locator(".ohws-reason").fill(EVIL[:40])
