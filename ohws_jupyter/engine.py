@@ -80,6 +80,8 @@ SEND_HIGH_WATER = 4 * 1024 * 1024
 SEND_LOW_WATER = 1024 * 1024
 #: Write buffer above which a send is refused (client) or the peer is cut off (server).
 SEND_HARD_LIMIT = 64 * 1024 * 1024
+#: Seconds a sending thread waits for room past SEND_HARD_LIMIT before the send is refused.
+SEND_BLOCK_LIMIT = 30.0
 #: Once both close frames have crossed, seconds a client waits for the server
 #: to end TCP (RFC 6455 7.1.1: the server should close first) before it does.
 CLOSE_GRACE = 2.0
@@ -205,6 +207,9 @@ class Connection(asyncio.Protocol):
         self._transport_paused = False  # the transport's buffer is past its high mark
         self._drain_waiters: list[Callable[[bool], None]] = []
         self._waiting = 0  # sends told to wait whose waiter has not been woken yet
+        self._hold_for_drain = False  # reading held until the write buffer drains
+        self._room = threading.Event()  # set while the write buffer is below its low mark
+        self._room.set()
         self.bytes_out = 0  # wire bytes written
         self.bytes_in = 0  # wire bytes read
         # Receiving: a fragmented message being assembled.
@@ -310,6 +315,7 @@ class Connection(asyncio.Protocol):
         with self.lock:
             self._out.clear()
             self._out_bytes = 0
+        self._room.set()
         for event in events:
             if not isinstance(event, Frame):
                 self.owner.handshake_event(self, event)
@@ -429,7 +435,7 @@ class Connection(asyncio.Protocol):
         held, self._held = self._held, b""
         if held:
             self._feed_slices(held)  # may pause again
-        if not self._reading_paused and self.transport is not None:
+        if not self._reading_paused and not self._hold_for_drain and self.transport is not None:
             self.transport.resume_reading()
 
     def queued(self) -> tuple[int, int]:
@@ -450,19 +456,39 @@ class Connection(asyncio.Protocol):
             InvalidState: The connection is not open.
             BufferError: The write buffer is past SEND_HARD_LIMIT (client side).
         """
+        if not self.cut_off_slow_peer and self._buffered() > self.hard_limit:
+            self._wait_for_room()
         with self.lock:
             proto = self.protocol
             # Checked under the lock that orders the output: once the I/O thread
             # moved the protocol past OPEN, its close frame can only come after.
             if proto.state is not OPEN:
                 raise InvalidState(f"connection is {proto.state.name.lower()}")
-            if not self.cut_off_slow_peer and self._buffered() > self.hard_limit:
-                raise BufferError(self._buffered())
             # Once one sender waits, later ones wait behind it: promises keep send order.
             if self._queue_locked([self._frame(payload, text)]) or self._waiting:
                 self._waiting += 1
                 return True
             return False
+
+    def _wait_for_room(self) -> None:
+        """Block the sending thread until the write buffer drains below its low mark.
+
+        Past ``hard_limit`` bytes unwritten a plain thread (a notebook cell, a
+        script) waits, as on a blocking socket, at most SEND_BLOCK_LIMIT seconds.
+        The I/O thread and callbacks cannot wait: the drain may depend on them.
+
+        Raises:
+            BufferError: Called where waiting could deadlock, or the wait timed out.
+        """
+        runtime = get_runtime()
+        if runtime.in_loop_thread() or runtime.in_callback_thread():
+            raise BufferError(self._buffered())
+        deadline = time.monotonic() + SEND_BLOCK_LIMIT
+        while self._buffered() > self.hard_limit and not self.lost:
+            self._room.clear()
+            runtime.call_soon(self._wake_drain_waiters)  # re-checks on the I/O thread
+            if not self._room.wait(max(deadline - time.monotonic(), 0)):
+                raise BufferError(self._buffered())
 
     def _frame(self, payload: bytes, text: bool) -> bytes:
         """One whole data frame, serialized; called with the lock held.
@@ -600,7 +626,9 @@ class Connection(asyncio.Protocol):
             transport.write(data)
         if eof and transport.can_write_eof():
             transport.write_eof()
-        if self._drain_waiters and not self._transport_paused:
+        if (
+            self._drain_waiters or self._hold_for_drain or not self._room.is_set()
+        ) and not self._transport_paused:
             self._wake_drain_waiters()
 
     def when_drained(self, callback: Callable[[bool], None]) -> None:
@@ -612,10 +640,32 @@ class Connection(asyncio.Protocol):
         self._drain_waiters.append(callback)
         self._wake_drain_waiters()
 
+    def hold_reading_until_drained(self) -> None:
+        """Stop reading from the peer until the write buffer drains; I/O thread.
+
+        For a server replying to the peer it reads from (echo): a peer that sends
+        faster than it reads is slowed down through TCP instead of being cut off.
+        """
+        if self._hold_for_drain or self.lost or self.transport is None:
+            return
+        self._hold_for_drain = True
+        self.transport.pause_reading()
+        self._wake_drain_waiters()
+
+    def _release_hold(self) -> None:
+        self._hold_for_drain = False
+        if not self._reading_paused and not self.lost and self.transport is not None:
+            self.transport.resume_reading()
+
     def _wake_drain_waiters(self) -> None:
-        if not self._drain_waiters:
+        if not self._drain_waiters and not self._hold_for_drain and self._room.is_set():
             return
         if not self.lost and (self._transport_paused or self._buffered() > SEND_LOW_WATER):
+            return
+        self._room.set()
+        if self._hold_for_drain:
+            self._release_hold()
+        if not self._drain_waiters:
             return
         waiters, self._drain_waiters = self._drain_waiters, []
         for callback in waiters:

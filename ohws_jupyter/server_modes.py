@@ -59,7 +59,10 @@ class LabError(ValueError):
 def run_mode(mode: str, server: WebSocketServer, client: ServerClient, message: Any) -> None:
     """Act on one received ``message`` as ``mode`` says (on the I/O thread)."""
     if mode == "echo":
-        client.send(message)
+        if client.send(message):
+            # The peer sends faster than it reads our replies: read no more
+            # from it until they drain (TCP slows it down), rather than cut it off.
+            client.conn.hold_reading_until_drained()
     elif mode == "broadcast":
         # Each member has its own bounded buffer: one slow member is cut off
         # (1008) instead of stalling the room.
@@ -71,8 +74,8 @@ def run_mode(mode: str, server: WebSocketServer, client: ServerClient, message: 
     elif mode == "lab":
         if isinstance(message, str) and message.startswith("/"):
             _lab(client, message)
-        else:
-            client.send(message)
+        elif client.send(message):
+            client.conn.hold_reading_until_drained()
 
 
 def _number(text: str, what: str, lo: float, hi: float, *, integer: bool = True) -> Any:

@@ -330,3 +330,24 @@ def test_broadcast_to_a_member_that_never_reads_cuts_it_off_with_1008():
         deaf.close()
         reader.close().result(10)
         server.stop().result(10)
+
+
+def test_pipelining_100_mib_through_an_echo_server_is_paced_not_refused(ws):
+    # 100 x 1 MiB sent without waiting: past the client's hard limit the sending
+    # thread waits for room, and the echo server reads no more from a client
+    # that does not read its replies, instead of cutting it off.
+    server = createWebSocketServer()
+    server.start({"serverPort": 0, "mode": "echo"}).result(10)
+    got: list[int] = []
+    errors: list = []
+    try:
+        ws.on("message", lambda data: got.append(len(data)))
+        ws.connect(server.url, {"compression": False, "wholeMessages": True}).result(10)
+        chunk = b"\x01" * MiB
+        for _ in range(100):
+            ws.send(chunk, lambda err: errors.append(err) if err else None)
+        wait_until(lambda: len(got) == 100, 60, "100 echoes")
+        assert errors == [] and got == [MiB] * 100
+        assert ws.close().result(10) is True
+    finally:
+        server.stop().result(10)
