@@ -694,7 +694,11 @@ class Connection(asyncio.Protocol):
         ):
             # Both close frames crossed: the TCP connection may end. A server
             # ends it at once; a client gives the server a moment to go first.
-            if proto.eof_sent:
+            if proto.eof_sent and not self.transport.can_write_eof():
+                # TLS cannot half-close: the server ends TCP now, or both sides
+                # would wait out their grace for the other's EOF.
+                self._end_transport()
+            elif proto.eof_sent:
                 self._grace = self.loop.call_later(CLOSE_GRACE, self._end_transport)
             else:
                 self._grace = self.loop.call_later(

@@ -118,7 +118,8 @@ class Runtime:
         self._serial = 0
         self._watch_armed = False
         self._local = threading.local()
-        self._default_lane: Lane | None = None
+        # Made now, not on first use: a lazily made object would read as a leak.
+        self._default_lane = Lane(self, "default")
 
     # -- threads -----------------------------------------------------------
     def _ensure(self) -> asyncio.AbstractEventLoop:
@@ -202,13 +203,7 @@ class Runtime:
 
     def deliver(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on the shared default lane (for work owned by no object)."""
-        lane = self._default_lane
-        if lane is None:
-            with self._lock:
-                if self._default_lane is None:
-                    self._default_lane = Lane(self, "default")
-                lane = self._default_lane
-        lane.call(fn, *args)
+        self._default_lane.call(fn, *args)
 
     def _schedule(self, lane: Lane) -> None:
         self._ready.put(lane)

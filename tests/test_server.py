@@ -383,7 +383,7 @@ def test_max_connections_for_one_client() -> None:
                 assert other.recv(TIMEOUT) == "other"
             first.send("first")
             assert first.recv(TIMEOUT) == "first"
-        ips = sorted(c.clientIP for (c,) in rec.of("connect"))
+        ips = sorted(c.clientIP for (c,) in rec.wait("connect", 2))
         assert ips == ["127.0.0.1", "127.0.0.2"]
 
 
