@@ -24,6 +24,7 @@ from .options import (
     WebSocketRequestOptions,
     set_allowed_hosts,
 )
+from .profile import PortabilityWarning, get_profile, set_profile
 from .promise import Promise
 from .server import (
     ServerState,
@@ -46,6 +47,7 @@ __all__ = [
     "CloseResult",
     "HttpProxy",
     "OpenResult",
+    "PortabilityWarning",
     "Promise",
     "ReadyState",
     "Record",
@@ -62,8 +64,10 @@ __all__ = [
     "createWebSocketServer",
     "create_websocket",
     "create_websocket_server",
+    "get_profile",
     "load_ipython_extension",
     "set_allowed_hosts",
+    "set_profile",
     "split_message",
     "webSocket",
 ]
