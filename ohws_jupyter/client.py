@@ -457,10 +457,11 @@ class WebSocket:
                 else:
                     opts = check_close_options(options)
                     code, reason = opts.code, opts.reason
-                    warn_close(code, reason)
             except Exception as exc:
                 promise.reject(as_parameter_error(exc))
             else:
+                if not device:
+                    warn_close(code, reason)  # outside the try: a filter may raise it
                 _reconnect.cancel(self)  # the user asked for this close
                 with self._lock:
                     session = self._session

@@ -508,10 +508,11 @@ class WebSocketServer:
                 else:
                     opts = check_close_options(options)
                     code, reason = opts.code, opts.reason
-                    warn_close(code, reason)
             except BusinessError as err:
                 promise.reject(err)
             else:
+                if not is_device():
+                    warn_close(code, reason)  # outside the try: a filter may raise it
                 get_runtime().call_soon(self._request_close, info, code, reason, promise)
         return finish(promise, callback)
 
