@@ -797,7 +797,13 @@ def _device_end(
 
 
 def _warn_limits(value: Any, cfg: WebSocketServerConfig) -> None:
-    """Seed: warn about a config a device would refuse or read differently."""
+    """Seed: warn about a config a device would refuse or read differently.
+
+    A server with a ready-made ``mode`` is a local peer to try things against,
+    not code to port (a device has no modes): its limits are not warned about.
+    """
+    if cfg.mode is not None:
+        return
     missing = [name for name in missing_limits(value) if name != "serverPort"]
     if missing:
         portability_warning(

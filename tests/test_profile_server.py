@@ -441,3 +441,13 @@ def test_send_to_a_connection_that_is_gone(make_server: Any, name: str) -> None:
         assert info.value.message == "websocket connection does not exist"
     else:
         assert info.value.message.startswith("Websocket connection does not exist: ")
+
+
+def test_a_ready_made_mode_is_not_warned_about() -> None:
+    server = createWebSocketServer()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        started = server.start({"mode": "echo"})
+    assert started.result(TIMEOUT) is True
+    assert not [w for w in caught if issubclass(w.category, PortabilityWarning)]
+    server.stop().result(TIMEOUT)
