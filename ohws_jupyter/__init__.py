@@ -27,6 +27,7 @@ from .options import (
     set_allowed_hosts,
     set_network_permission,
 )
+from .profile import PortabilityWarning, get_profile, set_profile
 from .promise import Promise
 from .server import (
     ServerState,
@@ -50,6 +51,7 @@ __all__ = [
     "HttpProxy",
     "OpenInfo",
     "OpenResult",
+    "PortabilityWarning",
     "Promise",
     "ReadyState",
     "Record",
@@ -67,9 +69,11 @@ __all__ = [
     "createWebSocketServer",
     "create_websocket",
     "create_websocket_server",
+    "get_profile",
     "load_ipython_extension",
     "set_allowed_hosts",
     "set_network_permission",
+    "set_profile",
     "split_message",
     "webSocket",
 ]

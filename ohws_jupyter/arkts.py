@@ -5,7 +5,9 @@ the messages sent and the close) into code a HarmonyOS app can paste. The
 calls follow the OHOS reference: ``webSocket.createWebSocket()``, ``on('open')``
 and friends, ``connect(url, options, callback)``, ``send(data)`` and
 ``close(options)``. Credentials never reach the code: masked header values
-stay ``***`` with a note to fill them in.
+stay ``***`` with a note to fill them in. A line that a device runs
+differently from this notebook's default (``seed``) profile gets a
+``// On a device: ...`` comment above it (see ``docs/porting.md``).
 
 Pure text generation, no I/O.
 """
@@ -16,6 +18,7 @@ import dataclasses
 import json
 from collections.abc import Iterable
 
+from .device import CLOSE_NORMAL, ping_values
 from .events import Record
 from .options import HttpProxy, WebSocketRequestOptions, mask_headers, mask_url
 
@@ -37,6 +40,7 @@ _EXTENSIONS = (
     "reconnect",
 )
 _BYTES_PER_LINE = 16
+_ON_DEVICE = "// On a device: "
 
 
 def _js(text: str) -> str:
@@ -70,6 +74,10 @@ def _option_lines(opts: WebSocketRequestOptions) -> tuple[list[str], list[str], 
     notes: list[str] = []
     if opts.header:
         masked = mask_headers(opts.header, opts.sensitiveHeaders)
+        if any(name != name.lower() for name in masked):
+            before.append(f"{_ON_DEVICE}header names are sent in lowercase.")
+        if any(not value for value in masked.values()):
+            before.append(f"{_ON_DEVICE}a header with an empty value is not sent.")
         before.append("let header: Record<string, string> = {")
         for name, value in masked.items():
             note = f" {_FILL_IN}" if value == _MASK else ""
@@ -99,9 +107,15 @@ def _option_lines(opts: WebSocketRequestOptions) -> tuple[list[str], list[str], 
         fields.append(f"  protocol: {_js(', '.join(opts.protocols))},")
     if opts.skipServerCertVerification:
         fields.append("  skipServerCertVerification: true,")
+    if opts.supportOriginPort:
+        fields.append("  supportOriginPort: true,")
+    ping, pong = ping_values(opts.pingInterval, opts.pongTimeout)
+    clamped = {"pingInterval": ping, "pongTimeout": pong}
     for name, default in _OHOS_DEFAULTS.items():
         value = getattr(opts, name)
         if value != default:
+            if clamped[name] != value:
+                fields.append(f"  {_ON_DEVICE}{name} becomes {clamped[name]}.")
             fields.append(f"  {name}: {value:g},")
     defaults = {f.name: f for f in dataclasses.fields(WebSocketRequestOptions)}
     for name in _EXTENSIONS:
@@ -109,6 +123,16 @@ def _option_lines(opts: WebSocketRequestOptions) -> tuple[list[str], list[str], 
         if value != defaults[name].default:
             notes.append(f"{name}={value!r}")
     return before, fields, notes
+
+
+def _close_notes(code: int | None, reason: str | None) -> list[str]:
+    """Comments for a close that a device would send differently."""
+    notes = []
+    if code is not None and not 1000 <= code <= 1015:
+        notes.append(f"  {_ON_DEVICE}a code outside 1000–1015 is sent as 1000.")
+    if not reason:
+        notes.append(f"  {_ON_DEVICE}an empty reason is sent as '{CLOSE_NORMAL}'.")
+    return notes
 
 
 def arkts_code(
@@ -155,6 +179,7 @@ def arkts_code(
             else:
                 steps.append(f"  await ws.send({_buffer(bytes(r.data), '  ')});")
         elif r.kind == "closing" and r.direction == ">":
+            steps.extend(_close_notes(r.code, r.reason))
             steps.append(
                 "  let closeOptions: webSocket.WebSocketCloseOptions = "
                 f"{{ code: {r.code}, reason: {_js(r.reason or '')} }};"

@@ -25,10 +25,11 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from . import device as _device
 from . import reconnect as _reconnect
 from .aliases import ClientEventAliases
 from .calls import MISSING, as_parameter_error, bad_callback, finish, missing, split_args, too_many
-from .errors import CONNECTION_EXISTS, PARAMETER_ERROR, BusinessError
+from .errors import CONNECTION_EXISTS, PARAMETER_ERROR, SEND_FAILED, BusinessError
 from .events import EventEmitter, Record, report_callback_error
 from .expect import expect as _expect
 from .expect import request as _request
@@ -42,9 +43,17 @@ from .options import (
     check_url,
     mask_url,
 )
+from .profile import is_device, portability_warning, warn_close
 from .promise import Promise, deliver_result
 from .runtime import get_runtime
-from .session import ClientSession, ReadyState, Stats, not_open_error, split_message
+from .session import (
+    ClientSession,
+    ReadyState,
+    Stats,
+    not_open_error,
+    not_open_hint,
+    split_message,
+)
 from .transcript import Transcript, note_close
 from .transcript import transcript as _transcript
 
@@ -149,9 +158,22 @@ class WebSocket(ClientEventAliases):
         """Subscribe to ``'open'``, ``'message'``, ``'close'``, ``'error'``, ``'dataEnd'``
         or ``'headerReceive'``.
 
+        Under the ``device`` profile a callback replaces the ones before it, as
+        on a device; ``seed`` keeps them all and warns that a device would not.
+
         Raises:
             BusinessError: 401 for an unknown event or a non-callable callback.
         """
+        if is_device():
+            self.events.replace(type, callback)
+            return
+        if isinstance(type, str) and type in self.events.event_names and self.events.has(type):
+            portability_warning(
+                "listener",
+                f"a second on({type!r}) callback: on a device it replaces the first one, "
+                "which is then never called; subscribe one callback per event that calls "
+                "the others",
+            )
         self.events.on(type, callback)
 
     def off(self, type: str, callback: Callable[..., Any] | None = None) -> None:
@@ -343,8 +365,13 @@ class WebSocket(ClientEventAliases):
             promise = Promise("connect", self._lane)
             try:
                 parts = check_url(url)
-                opts = check_request_options(options)
-                tls = tls_context(opts) if parts.scheme.lower() == "wss" else None
+                if is_device():
+                    opts = _device.request_options(options)
+                    secure = parts.scheme.lower() == "wss"
+                    tls = _device.strict_tls_context(opts) if secure else None
+                else:
+                    opts = check_request_options(options)
+                    tls = tls_context(opts) if parts.scheme.lower() == "wss" else None
             except Exception as exc:
                 promise.reject(as_parameter_error(exc))
             else:
@@ -406,10 +433,23 @@ class WebSocket(ClientEventAliases):
             outcome: BusinessError | bool = as_parameter_error(exc)
         else:
             session = self._session
-            if self._state is not ReadyState.OPEN or session is None:
-                outcome = not_open_error("send", self._state)
-            else:
+            state = self._state
+            if state is ReadyState.OPEN and session is not None:
                 outcome = session.send(payload, is_text)
+            elif is_device():
+                if state is ReadyState.CONNECTING and session is not None:
+                    outcome = session.send_early(payload, is_text)  # queued, as on a device
+                else:
+                    outcome = BusinessError(SEND_FAILED, not_open_hint("send", state))
+            else:
+                if state is ReadyState.CONNECTING:
+                    portability_warning(
+                        "send-connecting",
+                        "send() before 'open' fails here; a device queues it and sends it "
+                        "once the connection opens; send from the 'open' callback (or "
+                        "after await connect()) to behave the same on both",
+                    )
+                outcome = not_open_error("send", state)
         if outcome is False:
             # Queued at once, the usual case: no promise unless one is asked for.
             if callback is None:
@@ -430,15 +470,26 @@ class WebSocket(ClientEventAliases):
         once the connection has ended: the closing handshake finished, or
         ``closeTimeout`` passed and the transport was cut. It does not wait for
         callbacks still queued; ``'close'`` is delivered after them.
+
+        Under the ``device`` profile it resolves as soon as the close frame is
+        queued, a code outside 1000–1015 becomes 1000 and an empty reason
+        ``"CLOSE_NORMAL"``, as on a device.
         """
         options, callback, promise = split_args("close", args)
         if promise is None:
             promise = Promise("close", self._lane)
+            device = is_device()
             try:
-                opts = check_close_options(options)
+                if device:
+                    code, reason = _device.close_values(options)
+                else:
+                    opts = check_close_options(options)
+                    code, reason = opts.code, opts.reason
             except Exception as exc:
                 promise.reject(as_parameter_error(exc))
             else:
+                if not device:
+                    warn_close(code, reason)  # outside the try: a filter may raise it
                 _reconnect.cancel(self)  # the user asked for this close
                 note_close(self)  # ... which its transcript tells from the peer's
                 with self._lock:
@@ -446,10 +497,15 @@ class WebSocket(ClientEventAliases):
                     state = self._state
                     if state in (ReadyState.OPEN, ReadyState.CONNECTING) and session is not None:
                         self._state = ReadyState.CLOSING
-                if state is ReadyState.CLOSED or session is None:
+                # A device refuses a second close: its connection is already marked closed.
+                if (
+                    state is ReadyState.CLOSED
+                    or session is None
+                    or (device and state is ReadyState.CLOSING)
+                ):
                     promise.reject(not_open_error("close", state))
                 else:
-                    get_runtime().call_soon(session.request_close, opts.code, opts.reason, promise)
+                    get_runtime().call_soon(session.request_close, code, reason, promise)
         return finish(promise, callback)
 
 

@@ -9,11 +9,16 @@ code; nothing else escapes ``connect``/``send``/``close``::
 
 The message starts with the OHOS text for the code and goes on with what was
 wrong and what to do: ``"Parameter error: close code 999 is not allowed; ..."``.
+Under the ``device`` profile (:mod:`ohws_jupyter.profile`) the message is the
+device's own text, exactly (``"Websocket connection already exist"``), so code
+that compares it ports; what was wrong and what to do moves to ``.hint``.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from .profile import is_device
 
 __all__ = [
     "CERT_FILE_MISSING",
@@ -21,10 +26,12 @@ __all__ = [
     "CONNECTION_ERROR",
     "CONNECTION_EXISTS",
     "CONNECTION_NOT_FOUND",
+    "DEVICE_TEXT",
     "DOMAIN_NOT_ALLOWED",
     "PARAMETER_ERROR",
     "PERMISSION_DENIED",
     "PORT_IN_USE",
+    "SEND_FAILED",
     "SERVER_ADDRESS_ERROR",
     "SERVER_PORT_ERROR",
     "UNKNOWN_ERROR",
@@ -45,6 +52,8 @@ CONNECTION_NOT_FOUND = 2302006
 PORT_IN_USE = 2302007
 DOMAIN_NOT_ALLOWED = 2302998
 UNKNOWN_ERROR = 2302999
+#: Device profile: a send that finds no open connection (the device's code).
+SEND_FAILED = -1
 
 CODE_TEXT: dict[int, str] = {
     PARAMETER_ERROR: "Parameter error",
@@ -59,6 +68,24 @@ CODE_TEXT: dict[int, str] = {
     PORT_IN_USE: "Port already in use",
     DOMAIN_NOT_ALLOWED: "It is not allowed to access this domain",
     UNKNOWN_ERROR: "Websocket Unknown Other Error",
+    SEND_FAILED: "Websocket send failed",
+}
+
+#: The device's own message of each code, as its netstack builds the error
+#: (``constant.h`` and the contexts' ``GetErrorMessage``). A failed send there
+#: carries code -1 with the text of 2302999: its message lookup falls back.
+DEVICE_TEXT: dict[int, str] = {
+    PARAMETER_ERROR: "Parameter error",
+    PERMISSION_DENIED: "Permission denied",
+    URL_ERROR: "Websocket url error",
+    CERT_FILE_MISSING: "Websocket certificate file does not exist",
+    CONNECTION_EXISTS: "Websocket connection already exist",
+    SERVER_ADDRESS_ERROR: "Can't listen to the given NIC",
+    SERVER_PORT_ERROR: "Can't listen to the given Port",
+    CONNECTION_NOT_FOUND: "websocket connection does not exist",
+    PORT_IN_USE: "Websocket port already occupied",
+    UNKNOWN_ERROR: "Websocket Unknown Other Error",
+    SEND_FAILED: "Websocket Unknown Other Error",
 }
 
 
@@ -69,24 +96,35 @@ class BusinessError(Exception):
         code: One of the codes of :data:`CODE_TEXT`.
         detail: What was wrong and what to do; appended to the OHOS text.
         data: Extra data, as OHOS gives it (the HTTP status text for code 200).
+
+    Attributes:
+        hint: Under the ``device`` profile, what was wrong and what to do (the
+            message is then the device's text alone); ``None`` otherwise.
     """
 
+    hint: str | None = None
+
     def __init__(self, code: int, detail: str = "", data: Any = None) -> None:
-        title = CODE_TEXT.get(code, "Error")
         self.code = code
-        self.message = f"{title}: {detail}" if detail else title
+        if code in DEVICE_TEXT and is_device():
+            self.message = DEVICE_TEXT[code]
+            self.hint = detail or None
+        else:
+            title = CODE_TEXT.get(code, "Error")
+            self.message = f"{title}: {detail}" if detail else title
         self.data = data
         super().__init__(self.message)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self.code, self.message, self.data))
+        return (_rebuild, (type(self), self.code, self.message, self.data, self.hint))
 
     def __repr__(self) -> str:
         extra = f", data={self.data!r}" if self.data is not None else ""
         return f"{type(self).__name__}(code={self.code}, message={self.message!r}{extra})"
 
     def __str__(self) -> str:
-        return f"[{self.code}] {self.message}"
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"[{self.code}] {self.message}{hint}"
 
     def to_dict(self) -> dict[str, Any]:
         """The error as OHOS's ``JSON.stringify(err)`` shows it."""
@@ -109,8 +147,12 @@ class LoopThreadError(BusinessError, RuntimeError):
         )
 
 
-def _rebuild(cls: type[BusinessError], code: int, message: str, data: Any) -> BusinessError:
+def _rebuild(
+    cls: type[BusinessError], code: int, message: str, data: Any, hint: str | None = None
+) -> BusinessError:
     err = cls.__new__(cls)
     Exception.__init__(err, message)
     err.code, err.message, err.data = code, message, data
+    if hint is not None:
+        err.hint = hint
     return err

@@ -193,6 +193,20 @@ class EventEmitter:
             self._subs[name] = [*self._subs[name], sub]
         return sub
 
+    def replace(self, event: Any, callback: Any) -> Subscription:
+        """Make ``callback`` the only subscription of ``event`` (the device's ``on``).
+
+        A bad name or a non-callable is a 401 and leaves the subscriptions as they were.
+        """
+        name = self._check_type(event)
+        _check_callable(name, callback)
+        sub = Subscription(name, callback, self._arities[name])
+        with self._lock:
+            gone, self._subs[name] = self._subs[name], [sub]
+        for old in gone:
+            old.active = False
+        return sub
+
     def once(self, event: Any, callback: Any) -> Subscription:
         """Subscribe ``callback`` to the next ``event`` only; ``off`` removes it too."""
         name = self._check_type(event)

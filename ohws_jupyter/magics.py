@@ -41,7 +41,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.utils.process import arg_split
 
-from . import magics_record
+from . import magics_profile, magics_record
 from .arkts import arkts_code
 from .client import ReadyState, WebSocket, createWebSocket
 from .errors import BusinessError
@@ -568,6 +568,8 @@ COMMANDS: dict[str, Callable[..., Any]] = {
 }
 # Record, replay and assert: replay, expect, request, export, log --save, connect --reconnect.
 COMMANDS.update(magics_record.commands(COMMANDS))
+# Behaviour profiles: %ws profile [seed|device].
+COMMANDS.update(magics_profile.commands(COMMANDS))
 # Commands whose text after the options is kept as typed: their options with a
 # value, and their flags, for splitting the options off.
 _RAW_TEXT: dict[str, tuple[set[str], set[str]]] = {

@@ -174,6 +174,8 @@ class WebSocketRequestOptions:
         skipServerCertVerification: Accept any server certificate (unsafe).
         pingInterval: Seconds between keepalive pings; 0 disables.
         pongTimeout: Seconds to wait for a pong before failing; 0 disables.
+        supportOriginPort: Put the port in the ``Origin`` a device sends (the
+            ``device`` profile sends an ``Origin``; ``seed`` sends none).
         wholeMessages: Extension: deliver each message whole instead of 4 KiB pieces.
         openTimeout: Extension: seconds the opening handshake may take; 0 disables.
         closeTimeout: Extension: seconds the closing handshake may take.
@@ -200,6 +202,7 @@ class WebSocketRequestOptions:
     pingInterval: float = 30
     pongTimeout: float = 30
     minSupportTlsProtocol: TlsProtocol | None = None
+    supportOriginPort: bool = False
     # Extensions (not in OHOS).
     wholeMessages: bool = False
     openTimeout: float = 10
@@ -594,7 +597,7 @@ def check_request_options(value: Any) -> WebSocketRequestOptions:
                 f"not {opts.minSupportTlsProtocol!r}"
             )
         opts.minSupportTlsProtocol = TlsProtocol(value)
-    for name in ("skipServerCertVerification", "wholeMessages", "compression"):
+    for name in ("skipServerCertVerification", "supportOriginPort", "wholeMessages", "compression"):
         if not isinstance(getattr(opts, name), bool):
             raise _param(f"{name} must be True or False")
     for name in ("pingInterval", "pongTimeout", "openTimeout", "closeTimeout"):

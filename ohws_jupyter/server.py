@@ -18,6 +18,12 @@ Each client obeys the same bounds as a client connection: received messages
 waiting for ``'messageReceive'`` callbacks pause reading from that client
 past 1024 messages or 64 MiB, and a client that does not read what the server
 sends is cut off with 1008 once CLIENT_SEND_LIMIT bytes wait for it.
+
+Under the ``device`` profile (captured by ``start``) the server follows
+:mod:`ohws_jupyter.device`: the config as a device reads it, clients over a
+limit (or flooding) refused during the handshake, no subprotocol or
+compression negotiated, no keepalive, ``close``/``stop`` settled once queued,
+and ``'close'``/``'error'`` values shaped as a device shapes them.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from dataclasses import astuple
 from typing import Any
 
 from websockets.exceptions import PayloadTooBig
@@ -39,6 +46,7 @@ from websockets.extensions.permessage_deflate import enable_server_permessage_de
 from websockets.http11 import Request
 from websockets.protocol import OPEN
 
+from . import device as _device
 from .aliases import ServerEventAliases
 from .calls import bad_callback, finish, split_args
 from .engine import Connection, LenientServerProtocol, close_result_of
@@ -47,6 +55,7 @@ from .errors import (
     CONNECTION_NOT_FOUND,
     PARAMETER_ERROR,
     PORT_IN_USE,
+    SEND_FAILED,
     SERVER_ADDRESS_ERROR,
     SERVER_PORT_ERROR,
     UNKNOWN_ERROR,
@@ -54,17 +63,28 @@ from .errors import (
 )
 from .events import EventEmitter, Record, report_callback_error
 from .logs import MaskingLogger
-from .options import MAX_SEND_SIZE, check_close_options, check_data, mask_headers, mask_url
+from .options import (
+    MAX_SEND_SIZE,
+    CloseResult,
+    check_close_options,
+    check_data,
+    mask_headers,
+    mask_url,
+)
+from .profile import is_device, portability_warning, warn_close
 from .promise import Promise
 from .runtime import create_task, get_runtime
 from .server_modes import run_mode
 from .server_options import (
     ServerCert,
+    ServerCloseResult,
     WebSocketConnection,
     WebSocketMessage,
     WebSocketServerConfig,
     check_connection,
     check_server_config,
+    device_server_config,
+    missing_limits,
 )
 
 __all__ = [
@@ -143,15 +163,26 @@ class ServerClient:
         self.ping_round_trip: float | None = None
         self.close_waiters: list[Promise[bool]] = []
         self.close_requested = False
+        # Device: the code and reason of the close()/stop() that ends this client.
+        self.close_asked: tuple[int, str] | None = None
         self.dropped = False  # the server cut TCP on purpose (lab /drop): not an error
         self.opened = False
         self.timers: set[asyncio.TimerHandle] = set()
-        protocol = LenientServerProtocol(
-            extensions=enable_server_permessage_deflate(None),
-            subprotocols=cfg.protocols or None,  # type: ignore[arg-type]
-            max_size=cfg.maxMessageSize,
-            logger=MaskingLogger("server"),
-        )
+        self.device = server._device
+        if self.device:
+            # A device's libwebsockets server knows one protocol by name and no extension.
+            protocol = LenientServerProtocol(
+                select_subprotocol=_device_subprotocol,
+                max_size=cfg.maxMessageSize,
+                logger=MaskingLogger("server"),
+            )
+        else:
+            protocol = LenientServerProtocol(
+                extensions=enable_server_permessage_deflate(None),
+                subprotocols=cfg.protocols or None,  # type: ignore[arg-type]
+                max_size=cfg.maxMessageSize,
+                logger=MaskingLogger("server"),
+            )
         self.conn = Connection(
             protocol,
             self,
@@ -207,6 +238,8 @@ class ServerClient:
             {name: value for name, value in request.headers.raw_items()}
         )
         proto = conn.protocol
+        if self.device and not self.server._device_gate(self, request):
+            return
         response_box: list[Any] = []
 
         def respond(protocol: Any) -> None:
@@ -243,6 +276,13 @@ class ServerClient:
     def closing(self, conn: Connection) -> None:
         pass
 
+    def refuse(self) -> None:
+        """Device: end the connection during the handshake, with no response."""
+        self._open_timer.cancel()
+        transport = self.conn.transport
+        if transport is not None:
+            transport.close()
+
     def closed(self, conn: Connection, exc: BaseException | None) -> None:
         self._open_timer.cancel()
         for timer in self.timers:
@@ -271,6 +311,7 @@ class WebSocketServer(ServerEventAliases):
         self.config: WebSocketServerConfig | None = None
         self.port: int | None = None
         self._observers: list[Callable[[WebSocketConnection | None, Record], None]] = []
+        self._device = False  # the device profile was in force at start()
 
     # -- read-only state -----------------------------------------------------
     @property
@@ -335,9 +376,21 @@ class WebSocketServer(ServerEventAliases):
     def on(self, type: str, callback: Callable[..., Any]) -> None:
         """Subscribe to ``'connect'``, ``'messageReceive'``, ``'close'`` or ``'error'``.
 
+        Under the ``device`` profile a callback replaces the ones before it, as
+        on a device; ``seed`` keeps them all and warns that a device would not.
+
         Raises:
             BusinessError: 401 for an unknown event or a non-callable callback.
         """
+        if is_device():
+            self._events.replace(type, callback)
+            return
+        if isinstance(type, str) and type in self._events.event_names and self._events.has(type):
+            portability_warning(
+                "listener",
+                f"a second on({type!r}) callback: on a device it replaces the first one, "
+                "which is then never called; subscribe one callback per event",
+            )
         self._events.on(type, callback)
 
     def off(self, type: str, callback: Callable[..., Any] | None = None) -> None:
@@ -358,8 +411,13 @@ class WebSocketServer(ServerEventAliases):
         config, callback, promise = split_args("start", args)
         if promise is None:
             promise = Promise("start", self._lane)
+            device = is_device()
             try:
-                cfg = check_server_config(config)
+                if device:
+                    cfg = device_server_config(config)
+                else:
+                    cfg = check_server_config(config)
+                    _warn_limits(config, cfg)
                 tls = _tls_context(cfg.serverCert) if cfg.serverCert is not None else None
             except BusinessError as err:
                 promise.reject(err)
@@ -368,6 +426,7 @@ class WebSocketServer(ServerEventAliases):
                     state = self._state
                     if state is ServerState.STOPPED:
                         self._state = ServerState.STARTING
+                        self._device = device
                 if state is not ServerState.STOPPED:
                     promise.reject(
                         BusinessError(
@@ -384,7 +443,9 @@ class WebSocketServer(ServerEventAliases):
         """Close every client with 1001 and stop listening; ``True`` once all is closed.
 
         Each client's closing handshake is bounded by the config's ``closeTimeout``
-        (10 s by default); then its transport is cut.
+        (10 s by default); then its transport is cut. A server started under the
+        ``device`` profile closes them with 1001 "server is going away" and
+        resolves once the close frames are queued.
         """
         if callback is not None and not callable(callback):
             return finish(bad_callback("stop", callback), None)
@@ -399,13 +460,17 @@ class WebSocketServer(ServerEventAliases):
             promise.reject(BusinessError(UNKNOWN_ERROR, f"cannot stop: the server is {state.name}"))
         return finish(promise, callback)
 
-    def listAllConnections(self, callback: Any = None) -> ConnectionList | None:
+    def listAllConnections(self, callback: Any = None) -> ConnectionList | Promise[Any] | None:
         """The connected clients, oldest first.
 
         Returns:
             A list (as OHOS returns an array), which may also be awaited; with a
-            callback, ``None`` and ``callback(None, list)`` later.
+            callback, ``None`` and ``callback(None, list)`` later. Under the
+            ``device`` profile, a promise of the list, as a device returns
+            (rejected with 2302999 unless the server runs).
         """
+        if is_device():
+            return self._list_promise(callback)
         with self._lock:
             found = ConnectionList(self._clients)
         if callback is None:
@@ -415,6 +480,25 @@ class WebSocketServer(ServerEventAliases):
             return None
         finish(Promise.resolved(found, "listAllConnections"), callback)
         return None
+
+    def _list_promise(self, callback: Any) -> Promise[Any]:
+        if callback is not None:
+            return Promise.rejected(
+                BusinessError(
+                    PARAMETER_ERROR, "listAllConnections() takes no argument on a device; await it"
+                ),
+                "listAllConnections",
+            )
+        with self._lock:
+            if self._state is not ServerState.RUNNING:
+                return Promise.rejected(
+                    BusinessError(
+                        UNKNOWN_ERROR, f"cannot list connections: the server is {self._state.name}"
+                    ),
+                    "listAllConnections",
+                )
+            found = list(self._clients)
+        return Promise.resolved(found, "listAllConnections", self._lane)
 
     def send(self, data: Any, connection: Any, callback: Any = None) -> Promise[bool] | None:
         """Send a text (``str``) or binary (bytes-like) message to one client.
@@ -472,11 +556,17 @@ class WebSocketServer(ServerEventAliases):
             promise = Promise("close", self._lane)
             try:
                 info = check_connection(connection, "close")
-                opts = check_close_options(options)
+                if is_device():
+                    code, reason = _device.close_values(options)
+                else:
+                    opts = check_close_options(options)
+                    code, reason = opts.code, opts.reason
             except BusinessError as err:
                 promise.reject(err)
             else:
-                get_runtime().call_soon(self._request_close, info, opts.code, opts.reason, promise)
+                if not is_device():
+                    warn_close(code, reason)  # outside the try: a filter may raise it
+                get_runtime().call_soon(self._request_close, info, code, reason, promise)
         return finish(promise, callback)
 
     # -- the life of the server (I/O thread) ------------------------------------
@@ -500,7 +590,15 @@ class WebSocketServer(ServerEventAliases):
             )
         except OSError as exc:
             self._set_state(ServerState.STOPPED)
-            promise.reject(_bind_error(exc, cfg))
+            if self._device:
+                # A device reports every failure to create its listener with 2302007.
+                err = BusinessError(
+                    PORT_IN_USE, f"cannot listen on {cfg.serverIP}:{cfg.serverPort}: {exc}"
+                )
+                err.__cause__ = exc
+                promise.reject(err)
+            else:
+                promise.reject(_bind_error(exc, cfg))
             return
         except Exception as exc:  # never leave the promise pending
             self._set_state(ServerState.STOPPED)
@@ -529,9 +627,13 @@ class WebSocketServer(ServerEventAliases):
         if clients:
             loop = asyncio.get_running_loop()
             self._stopped = loop.create_future()
+            stop_close = _device.STOP_CLOSE if self._device else STOP_CLOSE
             for client in clients:
                 client.close_requested = True
-                client.conn.close(*STOP_CLOSE)
+                client.close_asked = stop_close
+                client.conn.close(*stop_close)
+            if self._device:
+                promise.resolve(True)  # a device settles once the closes are queued
             await self._stopped
         self._server = self._start_task = self._stopped = None
         self._set_state(ServerState.STOPPED)
@@ -564,7 +666,7 @@ class WebSocketServer(ServerEventAliases):
         self._handshaking.discard(client)
         info = client.info
         assert info is not None
-        refusal = self._refusal(info)
+        refusal = None if self._device else self._refusal(info)
         if refusal is not None:
             # Accepted, then closed with a reason: a browser or OHOS client can
             # show why, which a refused TCP connection or HTTP 503 would not.
@@ -583,7 +685,48 @@ class WebSocketServer(ServerEventAliases):
                 ),
             )
         self._emit("connect", (info,))
-        client.conn.start_keepalive(PING_INTERVAL, PING_TIMEOUT, fail_with_close=True)
+        if not self._device:  # a device's server sends no pings
+            client.conn.start_keepalive(PING_INTERVAL, PING_TIMEOUT, fail_with_close=True)
+
+    def _device_gate(self, client: ServerClient, request: Request) -> bool:
+        """Device: whether a handshaking client may go on; a refused one is cut off.
+
+        As on a device: a client offering subprotocols, none of them the
+        server's own, is dropped without a word; one over a limit, or from an
+        address that opened too many connections, is dropped with an ``'error'``
+        200 (the client never opens).
+        """
+        info = client.info
+        assert info is not None
+        offered = [
+            p.strip()
+            for value in request.headers.get_all("Sec-WebSocket-Protocol")
+            for p in value.split(",")
+            if p.strip()
+        ]
+        if offered and _device.DEVICE_SUBPROTOCOL not in offered:
+            logger.info("= refused %s:%s: no supported subprotocol in %s", *astuple(info), offered)
+            client.refuse()
+            return False
+        cfg = self.config
+        assert cfg is not None
+        if self._state is not ServerState.RUNNING:
+            why: str | None = "the server is stopping"
+        else:
+            with self._lock:
+                addresses = [c.clientIP for c in self._clients]
+            why = _device.over_limits(
+                addresses,
+                info.clientIP,
+                cfg.maxConcurrentClientsNumber,
+                cfg.maxConnectionsForOneClient,
+            ) or _device.GUARD.allow(info.clientIP)
+        if why is None:
+            return True
+        logger.info("= refused %s:%s: %s", info.clientIP, info.clientPort, why)
+        client.refuse()
+        self._emit("error", (BusinessError(CONNECTION_ERROR, f"refused a client: {why}"),))
+        return False
 
     def _received(self, client: ServerClient, messages: list[Any], size: int) -> None:
         info = client.info
@@ -626,8 +769,11 @@ class WebSocketServer(ServerEventAliases):
         if known:
             assert info is not None
             conn = client.conn
-            result = close_result_of(conn.protocol)
-            err = None if client.dropped else _failure_error(conn, info, exc)
+            if self._device:
+                result, err = _device_end(client, info, exc)
+            else:
+                result = close_result_of(conn.protocol)
+                err = None if client.dropped else _failure_error(conn, info, exc)
             logger.info(
                 "= close %s:%s %s %s", info.clientIP, info.clientPort, result.code, result.reason
             )
@@ -641,7 +787,10 @@ class WebSocketServer(ServerEventAliases):
                     client,
                     Record(time.time(), "close", "=", code=result.code, reason=result.reason),
                 )
-            self._emit("close", (info, result))
+            if self._device:  # a device names the reason closeReason
+                self._emit("close", (info, ServerCloseResult(result.code, result.reason)))
+            else:
+                self._emit("close", (info, result))
         for p in client.close_waiters:
             p.resolve(True)
         client.close_waiters = []
@@ -653,7 +802,8 @@ class WebSocketServer(ServerEventAliases):
     ) -> ServerClient | None:
         client = self._clients.get(info)
         if client is not None and op == "send" and client.conn.state is not OPEN:
-            promise.reject(BusinessError(UNKNOWN_ERROR, "cannot send: the connection is closing"))
+            code = SEND_FAILED if self._device else UNKNOWN_ERROR
+            promise.reject(BusinessError(code, "cannot send: the connection is closing"))
             return None
         if client is None:
             promise.reject(
@@ -672,17 +822,86 @@ class WebSocketServer(ServerEventAliases):
         client = self._client(info, "close", promise)
         if client is None:
             return
+        if self._device:
+            # A device settles once the close frame is queued, and refuses a second close.
+            if client.close_asked is not None or client.conn.state is not OPEN:
+                promise.reject(
+                    BusinessError(UNKNOWN_ERROR, "cannot close: the connection is already closing")
+                )
+                return
+            client.close_requested = True
+            client.close_asked = (code, reason)
+            client.conn.close(code, reason)
+            promise.resolve(True)
+            return
         client.close_waiters.append(promise)
         client.close_requested = True
         if client.conn.close(code, reason) and self._observers:
             self._observe(client, Record(time.time(), "closing", ">", code=code, reason=reason))
 
 
+def _device_subprotocol(protocol: Any, offered: Any) -> Any:
+    # A client offering nothing gets the default protocol, unnamed in the answer.
+    return _device.DEVICE_SUBPROTOCOL if _device.DEVICE_SUBPROTOCOL in offered else None
+
+
+def _device_end(
+    client: ServerClient, info: WebSocketConnection, exc: BaseException | None
+) -> tuple[CloseResult, BusinessError | None]:
+    """Device: how a client ended, and the ``'error'`` that comes before its ``'close'``."""
+    proto = client.conn.protocol
+    result, abnormal = _device.ended(
+        proto.close_sent,
+        proto.close_rcvd,
+        proto.close_rcvd_then_sent,
+        client.close_asked,
+        server=True,
+    )
+    err = None
+    if abnormal:
+        # A device's server error carries the code alone: no connection, no data.
+        why = _failure_error(client.conn, info, exc)
+        err = BusinessError(
+            CONNECTION_ERROR,
+            why.message.split(": ", 1)[-1] if why else f"the link to {info.clientIP} is down",
+        )
+    return result, err
+
+
+def _warn_limits(value: Any, cfg: WebSocketServerConfig) -> None:
+    """Seed: warn about a config a device would refuse or read differently.
+
+    A server with a ready-made ``mode`` is a local peer to try things against,
+    not code to port (a device has no modes): its limits are not warned about.
+    """
+    if cfg.mode is not None:
+        return
+    missing = [name for name in missing_limits(value) if name != "serverPort"]
+    if missing:
+        portability_warning(
+            "server-limits",
+            f"start() without {' and '.join(missing)}: a device has no default and reads "
+            "0, which refuses every client; give both (at most 10)",
+        )
+    over = [
+        name
+        for name in ("maxConcurrentClientsNumber", "maxConnectionsForOneClient")
+        if getattr(cfg, name) > _device.MAX_LIMIT
+    ]
+    if over:
+        portability_warning(
+            "server-limits",
+            f"{' and '.join(over)} over {_device.MAX_LIMIT}: on a device start() then fails "
+            "with 2302999; use at most 10",
+        )
+
+
 def _send_to(client: ServerClient, payload: bytes, is_text: bool, promise: Promise[bool]) -> None:
     try:
         wait = client.conn.send(payload, is_text)
     except Exception:
-        promise.reject(BusinessError(UNKNOWN_ERROR, "cannot send: the connection is closing"))
+        code = SEND_FAILED if client.device else UNKNOWN_ERROR
+        promise.reject(BusinessError(code, "cannot send: the connection is closing"))
         return
     client.messages_out += 1
     if client.server._observers:

@@ -10,11 +10,14 @@ Nothing in this module does I/O or imports asyncio.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import device
 from .errors import (
     CERT_FILE_MISSING,
     PARAMETER_ERROR,
@@ -27,11 +30,14 @@ from .options import MAX_SEND_SIZE, _coerce, split_protocols
 __all__ = [
     "MODES",
     "ServerCert",
+    "ServerCloseResult",
     "WebSocketConnection",
     "WebSocketMessage",
     "WebSocketServerConfig",
     "check_connection",
     "check_server_config",
+    "device_server_config",
+    "missing_limits",
 ]
 
 #: The ready-made behaviours a server can run (see ``server_modes``).
@@ -64,6 +70,22 @@ class WebSocketMessage:
 
     data: str | bytes
     clientConnection: WebSocketConnection
+
+
+@dataclass(frozen=True)
+class ServerCloseResult:
+    """What a server's ``'close'`` carries under the ``device`` profile.
+
+    A device names the reason ``closeReason`` (its d.ts says ``CloseResult``,
+    with ``reason``; the source wins). Under ``seed`` the value is a ``CloseResult``.
+
+    Attributes:
+        code: The close code; 0 when the link was lost.
+        closeReason: The reason; ``"The link is down"`` when there was none.
+    """
+
+    code: int
+    closeReason: str = ""
 
 
 @dataclass
@@ -153,18 +175,11 @@ def check_server_config(value: Any) -> WebSocketServerConfig:
             SERVER_PORT_ERROR,
             f"serverPort {config.serverPort} is out of range; use 1–65535, or 0 for a free port",
         )
-    for name in (
-        "maxConcurrentClientsNumber",
-        "maxConnectionsForOneClient",
-        "maxMessageSize",
-        "maxSendSize",
-    ):
+    for name in ("maxConcurrentClientsNumber", "maxConnectionsForOneClient"):
         number = getattr(config, name)
         if not _whole_number(number) or number < 1:
             raise _param(f"{name} must be a whole number of at least 1, not {number!r}")
-    timeout = config.closeTimeout
-    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not timeout > 0:
-        raise _param(f"closeTimeout must be a number of seconds above 0, not {timeout!r}")
+    _check_extensions(config)
     if config.protocol is not None:
         ok = isinstance(config.protocol, str) or (
             isinstance(config.protocol, (list, tuple))
@@ -180,10 +195,7 @@ def check_server_config(value: Any) -> WebSocketServerConfig:
                 raise _param(
                     f"protocol {name!r} is not a valid subprotocol name (letters, digits, -._)"
                 )
-    if config.mode is not None and config.mode not in MODES:
-        raise _param(
-            f"mode must be one of {', '.join(map(repr, MODES))} or None, not {config.mode!r}"
-        )
+    _check_mode(config)
     if config.serverCert is not None:
         cert = _coerce(ServerCert, config.serverCert, "serverCert")
         for name in ("certPath", "keyPath"):
@@ -197,6 +209,97 @@ def check_server_config(value: Any) -> WebSocketServerConfig:
                 )
         config.serverCert = cert
     return config
+
+
+def _check_extensions(config: WebSocketServerConfig) -> None:
+    """Our own fields of the config (both profiles check them alike)."""
+    for name in ("maxMessageSize", "maxSendSize"):
+        number = getattr(config, name)
+        if not _whole_number(number) or number < 1:
+            raise _param(f"{name} must be a whole number of at least 1, not {number!r}")
+    timeout = config.closeTimeout
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not timeout > 0:
+        raise _param(f"closeTimeout must be a number of seconds above 0, not {timeout!r}")
+
+
+def _check_mode(config: WebSocketServerConfig) -> None:
+    if config.mode is not None and config.mode not in MODES:
+        raise _param(
+            f"mode must be one of {', '.join(map(repr, MODES))} or None, not {config.mode!r}"
+        )
+
+
+#: The fields a device requires of ``start``'s config.
+REQUIRED = ("serverPort", "maxConcurrentClientsNumber", "maxConnectionsForOneClient")
+
+
+def missing_limits(value: Any) -> list[str]:
+    """The required fields a config leaves out (a dataclass leaves none out)."""
+    if value is None:
+        return list(REQUIRED)
+    if isinstance(value, Mapping):
+        return [name for name in REQUIRED if name not in value]
+    return []
+
+
+def device_server_config(value: Any) -> WebSocketServerConfig:
+    """``start``'s config read the way a device reads it.
+
+    The config is required (401 without one). A missing or non-number
+    ``serverPort`` is 0 and a missing limit is 0, which refuses every client;
+    a limit over 10 fails with 2302999; unknown keys are ignored; ``protocol``
+    is kept but never negotiated. ``serverIP`` still defaults to 127.0.0.1
+    here (a device listens on every interface).
+
+    Raises:
+        BusinessError: 401, 2302002, 2302004, 2302005 or 2302999, as a device would.
+    """
+    if isinstance(value, WebSocketServerConfig):
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    elif isinstance(value, Mapping):
+        fields = {str(k): v for k, v in value.items()}
+    else:
+        raise _param(
+            "start() on a device needs a config such as {serverPort: 8080, "
+            "maxConcurrentClientsNumber: 10, maxConnectionsForOneClient: 10}"
+        )
+    address = device.server_address(fields.get("serverIP"))
+    port, clients, per_client = device.server_limits(fields)
+    known = {f.name for f in dataclasses.fields(WebSocketServerConfig)}
+    extensions = {k: v for k, v in fields.items() if k in known and k in _EXTENSIONS}
+    config = WebSocketServerConfig(
+        serverPort=port,
+        serverIP=address or "127.0.0.1",
+        maxConcurrentClientsNumber=clients,
+        maxConnectionsForOneClient=per_client,
+        protocol=fields.get("protocol") if isinstance(fields.get("protocol"), str) else None,
+        **extensions,
+    )
+    _check_extensions(config)
+    _check_mode(config)
+    cert = fields.get("serverCert")
+    cert_fields = (
+        {f: getattr(cert, f) for f in ("certPath", "keyPath")}
+        if isinstance(cert, ServerCert)
+        else cert
+        if isinstance(cert, Mapping)
+        else None
+    )
+    if cert_fields is not None:
+        path, key = cert_fields.get("certPath"), cert_fields.get("keyPath")
+        if isinstance(path, str) and path:
+            key = key if isinstance(key, str) else ""
+            for name, file in (("certPath", path), ("keyPath", key)):
+                if not os.path.isfile(file):
+                    raise BusinessError(
+                        CERT_FILE_MISSING,
+                        f"serverCert.{name} {file!r} does not exist; check the path",
+                    )
+            config.serverCert = ServerCert(path, key)
+    return config
+
+
+_EXTENSIONS = ("mode", "maxMessageSize", "maxSendSize", "closeTimeout")
 
 
 def check_connection(value: Any, op: str) -> WebSocketConnection:

@@ -12,6 +12,11 @@ connection opens, starts closing or ends, and ``connect``/``close`` promises
 settle then too, whatever callbacks are still queued; the events themselves
 are delivered in order on the object's lane, ``'close'`` last.
 
+Under the ``device`` profile (captured when ``connect`` is called) a session
+follows :mod:`ohws_jupyter.device`: the device's handshake headers and TLS
+checks, sends queued while connecting, ``close`` settled once its frame is
+queued, and the device's close codes and reasons in ``'close'``.
+
 The public face is :mod:`ohws_jupyter.client`; this module is its engine room.
 """
 
@@ -25,6 +30,7 @@ import enum
 import logging
 import socket
 import ssl
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -47,8 +53,9 @@ from websockets.http11 import Response
 from websockets.protocol import OPEN
 from websockets.uri import parse_uri
 
+from . import device as _device
 from .engine import Connection, LenientClientProtocol, close_result_of
-from .errors import CONNECTION_ERROR, UNKNOWN_ERROR, BusinessError
+from .errors import CONNECTION_ERROR, SEND_FAILED, UNKNOWN_ERROR, BusinessError
 from .events import EventEmitter, Record
 from .logs import MaskingLogger
 from .options import (
@@ -62,6 +69,7 @@ from .options import (
     mask_url,
     mask_urls_in,
 )
+from .profile import is_device
 from .promise import Promise
 from .runtime import Lane, create_task, get_runtime
 
@@ -74,6 +82,7 @@ __all__ = [
     "ReadyState",
     "Stats",
     "not_open_error",
+    "not_open_hint",
     "split_message",
 ]
 
@@ -151,15 +160,20 @@ class Stats:
         return out
 
 
-def not_open_error(op: str, state: ReadyState) -> BusinessError:
-    """The error of ``op`` on a connection in ``state`` that is not open."""
+def not_open_hint(op: str, state: ReadyState) -> str:
+    """Why ``op`` fails on a connection in ``state`` that is not open, and what to do."""
     if state is ReadyState.CONNECTING:
         hint = "the connection is not open yet; wait for 'open' (or await connect())"
     elif state is ReadyState.CLOSING:
         hint = "the connection is closing"
     else:
         hint = "there is no open connection; call connect() first"
-    return BusinessError(UNKNOWN_ERROR, f"cannot {op}: {hint}")
+    return f"cannot {op}: {hint}"
+
+
+def not_open_error(op: str, state: ReadyState) -> BusinessError:
+    """The error of ``op`` on a connection in ``state`` that is not open."""
+    return BusinessError(UNKNOWN_ERROR, not_open_hint(op, state))
 
 
 class _Redirect(Exception):
@@ -361,6 +375,12 @@ class ClientSession:
         self._early_end: tuple[BaseException | None] | None = None
         # Wire bytes of earlier connections of the same object.
         self._wire_base = (ws.stats.wireBytesIn, ws.stats.wireBytesOut)
+        #: The device profile was in force at connect: its rules hold for this connection.
+        self.device = is_device()
+        # Device: messages sent while connecting, sent in order once open.
+        self._early_lock = threading.Lock()
+        self._early_sends: list[tuple[bytes, bool]] = []
+        self._early_flushed = False
 
     # -- talking to the WebSocket -------------------------------------------------
     def _emit(self, event: str, args: tuple) -> None:
@@ -444,7 +464,8 @@ class ClientSession:
                 if self.tls is None and target.lower().startswith("wss:"):
                     from .client import tls_context  # the same rules as connect()
 
-                    self.tls = tls_context(self.opts)
+                    rules = _device.strict_tls_context if self.device else tls_context
+                    self.tls = rules(self.opts)
                 url = target
         raise InvalidHandshake(f"more than {MAX_REDIRECTS} redirects; is there a redirect loop?")
 
@@ -468,7 +489,14 @@ class ClientSession:
             logger=MaskingLogger("client", opts.sensitiveHeaders),
         )
         request = protocol.connect()
-        if not any(name.lower() == "user-agent" for name in headers):
+        if self.device:
+            # A device (libwebsockets) sends these and no User-Agent; the user's
+            # headers come after, an 'origin' of theirs as a second Origin.
+            request.headers["Pragma"] = "no-cache"
+            request.headers["Cache-Control"] = "no-cache"
+            parts = urllib.parse.urlsplit(url)
+            request.headers["Origin"] = _device.origin_header(parts, opts.supportOriginPort)
+        elif not any(name.lower() == "user-agent" for name in headers):
             request.headers["User-Agent"] = _USER_AGENT
         for name, value in headers.items():
             request.headers[name] = value
@@ -502,7 +530,18 @@ class ClientSession:
         self._attempt_conn = conn
         tls = self.tls if uri.secure else None
         try:
-            await self._connect_transport(conn, uri, tls)
+            try:
+                await self._connect_transport(conn, uri, tls)
+            except ssl.SSLCertVerificationError as exc:
+                accepted = _device.accepted_verify_codes(opts.skipServerCertVerification)
+                if not self.device or exc.verify_code not in accepted:
+                    raise
+                # The device lets this failure through: connect again without
+                # verification, checking only what it still checks (the dates).
+                check = None if opts.skipServerCertVerification else _check_dates
+                await self._connect_transport(
+                    conn, uri, _device.lenient_tls_context(opts), check=check
+                )
             response = await self._handshake
         except BaseException:
             conn.abort()
@@ -513,15 +552,28 @@ class ClientSession:
         return conn, response
 
     async def _connect_transport(
-        self, conn: Connection, uri: Any, tls: ssl.SSLContext | None
+        self,
+        conn: Connection,
+        uri: Any,
+        tls: ssl.SSLContext | None,
+        check: Any = None,
     ) -> None:
+        """Connect ``conn`` (directly or through the proxy), with TLS if ``tls``.
+
+        ``check(ssl_object)``, if given, runs once TLS is up and before the
+        request is written; it raises to refuse the server.
+        """
         loop = asyncio.get_running_loop()
         proxy = self._proxy_for(uri)
         server_hostname = uri.host if tls is not None else None
-        if proxy is None:
+        if proxy is None and check is None:
             await loop.create_connection(
                 lambda: conn, uri.host, uri.port, ssl=tls, server_hostname=server_hostname
             )
+            return
+        if proxy is None:
+            transport, _ = await loop.create_connection(asyncio.Protocol, uri.host, uri.port)
+            await self._start_tls(conn, transport, tls, server_hostname, check)
             return
         parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
         if parts.scheme.lower() not in ("http", ""):
@@ -542,14 +594,36 @@ class ClientSession:
             transport.abort()
             raise
         if tls is not None:
-            tls_transport = await loop.start_tls(
-                transport, conn, tls, server_hostname=server_hostname
-            )
-            assert tls_transport is not None
-            conn.connection_made(tls_transport)
+            await self._start_tls(conn, transport, tls, server_hostname, check)
         else:
             transport.set_protocol(conn)
             conn.connection_made(transport)
+
+    async def _start_tls(
+        self,
+        conn: Connection,
+        transport: asyncio.Transport,
+        tls: ssl.SSLContext | None,
+        server_hostname: str | None,
+        check: Any,
+    ) -> None:
+        assert tls is not None
+        loop = asyncio.get_running_loop()
+        try:
+            tls_transport = await loop.start_tls(
+                transport, conn, tls, server_hostname=server_hostname
+            )
+        except BaseException:
+            transport.abort()
+            raise
+        assert tls_transport is not None
+        if check is not None:
+            try:
+                check(tls_transport.get_extra_info("ssl_object"))
+            except BaseException:
+                tls_transport.abort()
+                raise
+        conn.connection_made(tls_transport)
 
     def _proxy_for(self, uri: Any) -> str | None:
         proxy = self.opts.proxy
@@ -572,10 +646,18 @@ class ClientSession:
 
     def _opened(self, conn: Connection, response: Response) -> None:
         self.conn = conn
-        if self.close_requested is not None:
+        if self.close_requested is not None and not self.device:
             # close() was called as the handshake finished.
             conn.close(*self.close_requested)
             return
+        if self.device and self.close_requested is None:
+            # Sends queued while connecting go first, in order (a device writes
+            # them as soon as it is established); later sends follow them.
+            with self._early_lock:
+                for payload, text in self._early_sends:
+                    self.send(payload, text)
+                self._early_sends = []
+                self._early_flushed = True
         self.opened = True
         _LIVE.add(self)
         protocol = conn.protocol
@@ -604,7 +686,8 @@ class ClientSession:
             data=protocol.subprotocol or "",
             headers=mask_headers(headers, self.opts.sensitiveHeaders),
         )
-        self._emit("headerReceive", (headers,))
+        shown = _device.response_headers(headers) if self.device else headers
+        self._emit("headerReceive", (shown,))
         self._emit("open", (None, opened))
         info = OpenInfo(response.status_code, response.reason_phrase, protocol.subprotocol or "")
         self._emit("openInfo", (None, info))
@@ -614,6 +697,12 @@ class ClientSession:
             conn.start_keepalive(
                 self.opts.pingInterval, self.opts.pongTimeout, fail_with_close=False
             )
+        if self.device and self.close_requested is not None:
+            # close() while connecting: a device opens, then sends the close at once.
+            code, reason = self.close_requested
+            self._observe("closing", ">", code=code, reason=reason)
+            conn.close(code, reason)
+            self._set_state(ReadyState.CLOSING)
         early, self._early = self._early, []
         for messages, size in early:
             self.received(conn, messages, size)
@@ -712,7 +801,16 @@ class ClientSession:
         _LIVE.discard(self)
         proto = conn.protocol
         user_closed = self.close_requested is not None and proto.close_rcvd_then_sent is not True
-        if user_closed and proto.parser_exc is None and conn.utf8_error is None:
+        if self.device:
+            result, abnormal = _device.ended(
+                proto.close_sent, proto.close_rcvd, proto.close_rcvd_then_sent, self.close_requested
+            )
+            err = None
+            if abnormal:
+                err = _failure_error(conn, exc) or BusinessError(
+                    CONNECTION_ERROR, "the connection ended without a closing handshake", data="0"
+                )
+        elif user_closed and proto.parser_exc is None and conn.utf8_error is None:
             # The user started the closing handshake: report what was asked for,
             # as OHOS does, even if the peer's answer differs or never came.
             result = CloseResult(*self.close_requested)  # type: ignore[misc]
@@ -778,14 +876,14 @@ class ClientSession:
             wait = conn.send(payload, text)
         except BufferError as exc:
             if conn is None or conn.state is not OPEN:
-                return not_open_error("send", ReadyState.CLOSING)
+                return self._not_open("send")
             return BusinessError(
-                UNKNOWN_ERROR,
+                SEND_FAILED if self.device else UNKNOWN_ERROR,
                 f"cannot send: {exc.args[0]} bytes already wait to be written because "
                 "the server is not reading; await each send() to pace the sender",
             )
         except Exception:
-            return not_open_error("send", ReadyState.CLOSING)
+            return self._not_open("send")
         stats = self.stats
         stats.messagesOut += 1
         stats.bytesOut += len(payload)
@@ -794,6 +892,19 @@ class ClientSession:
             ws.message_out(payload.decode("utf-8") if text else payload)
         return wait
 
+    def _not_open(self, op: str) -> BusinessError:
+        if self.device:
+            return BusinessError(SEND_FAILED, not_open_hint(op, ReadyState.CLOSING))
+        return not_open_error(op, ReadyState.CLOSING)
+
+    def send_early(self, payload: bytes, text: bool) -> BusinessError | bool:
+        """Device: queue a message sent while connecting; it goes out once open."""
+        with self._early_lock:
+            if not self._early_flushed:
+                self._early_sends.append((payload, text))
+                return False
+        return self.send(payload, text)
+
     def when_drained(self, promise: Promise[bool]) -> None:
         """Settle ``promise`` once the write buffer drained (or the connection ended)."""
         conn = self.conn
@@ -801,7 +912,14 @@ class ClientSession:
         conn.when_drained(lambda ok: promise.resolve(True) if ok else _lost(promise))
 
     def request_close(self, code: int, reason: str, promise: Promise[bool]) -> None:
-        """Start the closing handshake (I/O thread); ``promise`` settles when it ends."""
+        """Start the closing handshake (I/O thread); ``promise`` settles when it ends.
+
+        Device: ``promise`` settles once the close frame is queued (or, while
+        connecting, once the close is noted); a second close is refused.
+        """
+        if self.device:
+            self._request_close_queued(code, reason, promise)
+            return
         if self.ended:
             promise.resolve(True)
             return
@@ -819,6 +937,24 @@ class ClientSession:
             # Already closing (the peer's close, a failure): that end settles us.
             return
 
+    def _request_close_queued(self, code: int, reason: str, promise: Promise[bool]) -> None:
+        conn = self.conn
+        if self.ended or self.close_requested is not None:
+            promise.reject(not_open_error("close", ReadyState.CLOSING))
+            return
+        if conn is None or not self.opened:
+            # Still connecting: noted now, sent once the connection opens (_opened).
+            self.close_requested = (code, reason)
+            promise.resolve(True)
+            return
+        if conn.state is not OPEN:
+            promise.reject(not_open_error("close", ReadyState.CLOSING))  # the peer closed first
+            return
+        self.close_requested = (code, reason)
+        self._observe("closing", ">", code=code, reason=reason)
+        conn.close(code, reason)
+        promise.resolve(True)
+
     def abandon(self) -> None:
         """The WebSocket object was garbage-collected: close with 1001, from any thread."""
         if get_runtime().started and not self.ended:
@@ -828,6 +964,20 @@ class ClientSession:
 def _consume(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def _check_dates(ssl_object: Any) -> None:
+    """Device: refuse a presented chain that is out of date (the device still checks it)."""
+    sslobj = getattr(ssl_object, "_sslobj", None)
+    chain = getattr(sslobj, "get_unverified_chain", None)
+    if chain is None:  # pragma: no cover - every CPython since 3.10 has it
+        return
+    why = _device.check_dates([cert.get_info() for cert in chain() or []])
+    if why is not None:
+        err = ssl.SSLCertVerificationError(1, f"certificate verify failed: {why}")
+        err.verify_message = why
+        err.verify_code = 10 if "expired" in why else 9
+        raise err
 
 
 def _lost(promise: Promise[bool]) -> None:

@@ -106,7 +106,7 @@ def test_load_ext_registers_line_and_cell_magic(shell: InteractiveShell) -> None
 def test_every_command_of_the_issue_is_routed() -> None:
     assert set(COMMANDS) == {
         "serve", "connect", "send", "wait", "close", "status", "list", "log", "panel",
-        "export", "help", "replay", "expect", "request",
+        "export", "help", "replay", "expect", "request", "profile",
     }  # fmt: skip
 
 
