@@ -55,7 +55,7 @@ from .logs import MaskingLogger
 from .options import MAX_SEND_SIZE, check_close_options, check_data
 from .promise import Promise
 from .runtime import create_task, get_runtime
-from .server_modes import run_mode
+from .server_modes import run_handshake, run_mode
 from .server_options import (
     ServerCert,
     WebSocketConnection,
@@ -64,6 +64,7 @@ from .server_options import (
     check_connection,
     check_server_config,
 )
+from .server_request import HandshakeRequest, RequestHandler, answer_request
 
 __all__ = [
     "CLIENT_SEND_LIMIT",
@@ -134,6 +135,7 @@ class ServerClient:
         self.server = server
         self.cfg = cfg
         self.info: WebSocketConnection | None = None
+        self.request: HandshakeRequest | None = None  # the opening handshake, once read
         self.connected_at: float | None = None
         self.messages_in = self.messages_out = 0
         self.ping_round_trip: float | None = None
@@ -195,7 +197,20 @@ class ServerClient:
         peer = transport.get_extra_info("peername") if transport is not None else None
         address = (str(peer[0]), int(peer[1])) if peer else ("", 0)
         self.info = WebSocketConnection(*address)
+        self.request = HandshakeRequest.of(request, address)
+        # Extension: the server's request hook may refuse it; the lab may misbehave
+        # or answer later (server_request, server_modes).
+        if answer_request(self, request, self.server.request_handler) or run_handshake(
+            self.cfg.mode, self, request
+        ):
+            return
+        self.respond(request)
+
+    def respond(self, request: Request) -> None:
+        """Answer the opening handshake now: 101 and ``'connect'``, or websockets' refusal."""
+        conn = self.conn
         proto = conn.protocol
+        address = (self.info.clientIP, self.info.clientPort) if self.info else ("", 0)
         response_box: list[Any] = []
 
         def respond(protocol: Any) -> None:
@@ -252,6 +267,7 @@ class WebSocketServer:
         self._clients: dict[WebSocketConnection, ServerClient] = {}
         self._handshaking: set[ServerClient] = set()
         self._server: asyncio.Server | None = None
+        self.request_handler: RequestHandler | None = None
         self._start_task: asyncio.Future[Any] | None = None
         self._stopped: asyncio.Future[None] | None = None
         self.config: WebSocketServerConfig | None = None
@@ -297,6 +313,24 @@ class WebSocketServer:
     def off(self, type: str, callback: Callable[..., Any] | None = None) -> None:
         """Unsubscribe ``callback`` from ``type``, or every callback if omitted."""
         self._events.off(type, callback)
+
+    def setRequestHandler(self, handler: RequestHandler | None) -> None:
+        """Extension: have ``handler(request)`` accept or refuse each opening handshake.
+
+        It gets a :class:`~ohws_jupyter.server_request.HandshakeRequest` (path,
+        query, headers, origin, offered protocols, client address) and returns
+        ``None`` to accept, or an HTTP status (``403``) or ``(status, text)`` to
+        refuse. It runs on the I/O thread: keep it quick. ``None`` removes it.
+
+        Raises:
+            BusinessError: 401 if ``handler`` is neither callable nor None.
+        """
+        if handler is not None and not callable(handler):
+            raise BusinessError(
+                PARAMETER_ERROR,
+                f"setRequestHandler() needs a function or None, not {type(handler).__name__}",
+            )
+        self.request_handler = handler
 
     def _emit(self, event: str, args: tuple) -> None:
         if self._events.has(event):
