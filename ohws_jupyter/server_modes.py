@@ -11,7 +11,8 @@ Its commands are text messages that start with ``/``; anything else is echoed:
                             frame (the client reports 1005)
 ``/bytes N``                send a binary message of N bytes
 ``/text N``                 send a text message of N bytes
-``/fragments N [TEXT]``     send TEXT as one text message in N frames
+``/fragments N [TEXT]``     send TEXT as one text message in N frames, cut
+                            evenly by bytes (a cut may split a character)
 ``/badutf8``                send a text frame that is not valid UTF-8
 ``/drop``                   cut the TCP connection, no close frame
 ``/noping``                 stop answering pings (the client's keepalive fails)
@@ -254,21 +255,25 @@ def _fragments(client: ServerClient, rest: str) -> None:
     words = _args(rest.split(maxsplit=1), 1, "/fragments N [TEXT]")
     count = _number(words[0], "N", 1, MAX_LAB_FRAGMENTS)
     text = words[1] if len(words) > 1 else "a message sent in fragments"
-    if count > len(text):
-        raise LabError(f"TEXT has {len(text)} characters; it cannot fill {count} fragments")
-    step, extra = divmod(len(text), count)
+    data = text.encode()
+    if count > len(data):
+        unit = "characters" if text.isascii() else "UTF-8 bytes"
+        raise LabError(f"TEXT has {len(data)} {unit}; it cannot fill {count} fragments")
+    # The bytes are cut evenly, even inside a character: only the whole
+    # message must be valid UTF-8 (RFC 6455 5.6).
+    step, extra = divmod(len(data), count)
     parts, start = [], 0
     for i in range(count):
         end = start + step + (1 if i < extra else 0)
-        parts.append(text[start:end])
+        parts.append(data[start:end])
         start = end
     # Exactly N frames, the last one FIN, built under the connection's lock so
     # no other message can slip between them.
 
     def build(protocol: Any) -> None:
-        protocol.send_text(parts[0].encode(), fin=count == 1)
+        protocol.send_text(parts[0], fin=count == 1)
         for number, part in enumerate(parts[1:], 2):
-            protocol.send_continuation(part.encode(), fin=number == count)
+            protocol.send_continuation(part, fin=number == count)
 
     client.conn.send_frames(build)
 

@@ -196,6 +196,22 @@ def test_ping_is_a_control_frame_the_client_answers_unseen(lab: WebSocketServer)
     assert ping_in - plain_in == (2 + 5) - (2 + 11)  # a ping came instead of an echo
 
 
+def test_fragments_are_cut_by_bytes_even_inside_a_character(lab: WebSocketServer) -> None:
+    raw = Raw(lab.port)
+    raw.send_text("/fragments 2 €€€")
+    # 9 bytes in frames of 5 and 4: the first ends inside the second €.
+    assert raw.frame() == (0x01, 5, "€€€".encode()[:5])
+    assert raw.frame() == (0x80, 4, "€€€".encode()[5:])
+    raw.send_text("/fragments 10 €€€")
+    assert raw.frame()[2] == b"error: TEXT has 9 UTF-8 bytes; it cannot fill 10 fragments"
+    raw.close()
+    ws, rec = ours(lab.url)
+    ws.send("/fragments 2 €€€")
+    rec.wait("message")
+    assert rec.values("message") == ["€€€"] and rec.of("error") == []
+    ws.close().result(TIMEOUT)
+
+
 def test_close_without_a_code_is_reported_as_1005(lab: WebSocketServer) -> None:
     raw = Raw(lab.port)
     raw.send_text("/close")
