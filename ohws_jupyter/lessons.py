@@ -62,14 +62,20 @@ class Lesson:
         yours: Callable[..., Any],
         reference: Callable[..., Any],
         test: Callable[[Callable[..., Any]], Any],
-    ) -> None:
+    ) -> Callable[..., Any]:
         """Run ``test(yours)``; while ``yours`` is the stub, ``test(reference)`` instead.
 
         ``test`` raises ``AssertionError`` with a helpful message when an answer
         is wrong. A wrong answer of the student's is reported and raised again,
         so the cell shows it.
+
+        Returns:
+            The function the rest of the lesson uses: ``yours`` once it passes,
+            the reference answer until then.
         """
-        self._finish(name, self._run(yours, reference, test))
+        outcome = self._run(yours, reference, test)
+        self._finish(name, outcome)
+        return reference if outcome[0] == "not done" else yours
 
     async def check_async(
         self,
@@ -77,9 +83,11 @@ class Lesson:
         yours: Callable[..., Any],
         reference: Callable[..., Any],
         test: Callable[[Callable[..., Any]], Any],
-    ) -> None:
+    ) -> Callable[..., Any]:
         """:meth:`check` for a ``test`` that is a coroutine function (it talks to a server)."""
-        self._finish(name, await self._run_async(yours, reference, test))
+        outcome = await self._run_async(yours, reference, test)
+        self._finish(name, outcome)
+        return reference if outcome[0] == "not done" else yours
 
     def _run(self, yours: Any, reference: Any, test: Any) -> tuple[str, BaseException | None]:
         try:

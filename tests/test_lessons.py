@@ -42,9 +42,9 @@ def test_check_uses_the_reference_while_the_stub_is_there(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     lesson = Lesson("x", goals=["double a number"])
-    lesson.check("double", stub, double, doubles_two)
+    assert lesson.check("double", stub, double, doubles_two) is double  # the reference, for now
     assert "not done yet (the reference answer passes" in capsys.readouterr().out
-    lesson.check("double again", double, stub, doubles_two)
+    assert lesson.check("double again", double, stub, doubles_two) is double  # yours
     assert capsys.readouterr().out == "double again: ✓ your answer passes every check\n"
     with pytest.raises(AssertionError, match="fn\\(2\\) should be 4, not 2"):
         lesson.check("wrong", wrong, double, doubles_two)
