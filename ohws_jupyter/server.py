@@ -74,7 +74,7 @@ from .options import (
 from .profile import is_device, portability_warning, warn_close
 from .promise import Promise
 from .runtime import create_task, get_runtime
-from .server_modes import run_mode
+from .server_modes import run_handshake, run_mode
 from .server_options import (
     ServerCert,
     ServerCloseResult,
@@ -86,6 +86,7 @@ from .server_options import (
     device_server_config,
     missing_limits,
 )
+from .server_request import HandshakeRequest, RequestHandler, answer_request
 
 __all__ = [
     "CLIENT_SEND_LIMIT",
@@ -158,6 +159,7 @@ class ServerClient:
         self.info: WebSocketConnection | None = None
         self.path = ""
         self.request_headers: dict[str, str] = {}
+        self.request: HandshakeRequest | None = None  # the opening handshake, once read
         self.connected_at: float | None = None
         self.messages_in = self.messages_out = 0
         self.ping_round_trip: float | None = None
@@ -237,9 +239,22 @@ class ServerClient:
         self.request_headers = mask_headers(
             {name: value for name, value in request.headers.raw_items()}
         )
-        proto = conn.protocol
         if self.device and not self.server._device_gate(self, request):
             return
+        self.request = HandshakeRequest.of(request, address)
+        # Extension: the server's request hook may refuse it; the lab may misbehave
+        # or answer later (server_request, server_modes).
+        if answer_request(self, request, self.server.request_handler) or run_handshake(
+            self.cfg.mode, self, request
+        ):
+            return
+        self.respond(request)
+
+    def respond(self, request: Request) -> None:
+        """Answer the opening handshake now: 101 and ``'connect'``, or websockets' refusal."""
+        conn = self.conn
+        proto = conn.protocol
+        address = (self.info.clientIP, self.info.clientPort) if self.info else ("", 0)
         response_box: list[Any] = []
 
         def respond(protocol: Any) -> None:
@@ -306,6 +321,7 @@ class WebSocketServer(ServerEventAliases):
         self._clients: dict[WebSocketConnection, ServerClient] = {}
         self._handshaking: set[ServerClient] = set()
         self._server: asyncio.Server | None = None
+        self.request_handler: RequestHandler | None = None
         self._start_task: asyncio.Future[Any] | None = None
         self._stopped: asyncio.Future[None] | None = None
         self.config: WebSocketServerConfig | None = None
@@ -396,6 +412,24 @@ class WebSocketServer(ServerEventAliases):
     def off(self, type: str, callback: Callable[..., Any] | None = None) -> None:
         """Unsubscribe ``callback`` from ``type``, or every callback if omitted."""
         self._events.off(type, callback)
+
+    def setRequestHandler(self, handler: RequestHandler | None) -> None:
+        """Extension: have ``handler(request)`` accept or refuse each opening handshake.
+
+        It gets a :class:`~ohws_jupyter.server_request.HandshakeRequest` (path,
+        query, headers, origin, offered protocols, client address) and returns
+        ``None`` to accept, or an HTTP status (``403``) or ``(status, text)`` to
+        refuse. It runs on the I/O thread: keep it quick. ``None`` removes it.
+
+        Raises:
+            BusinessError: 401 if ``handler`` is neither callable nor None.
+        """
+        if handler is not None and not callable(handler):
+            raise BusinessError(
+                PARAMETER_ERROR,
+                f"setRequestHandler() needs a function or None, not {type(handler).__name__}",
+            )
+        self.request_handler = handler
 
     def _emit(self, event: str, args: tuple) -> None:
         if self._events.has(event):
