@@ -14,10 +14,19 @@ codes. What a page's ``WebSocket`` cannot do is refused before any connection,
 with a ``BusinessError`` 401 that says why (see :data:`REFUSED`). What it does
 not show, it does not invent: no response headers but the subprotocol and
 extensions, no wire byte counts, no ping round trip.
+
+JupyterLite shows a cell's output only while the cell runs, and in a page
+the connection's work can only run once the cell has returned. So after each
+cell the kernel gives the page's loop a moment (at most :data:`SETTLE_MAX`
+seconds, and only while our connections are busy) to finish what the cell
+started: the callbacks of ``connect(url, callback)`` then print under their
+cell, as in Jupyter. This needs the browser's JavaScript Promise Integration
+(Chromium has it); without it, such output is not shown.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import time
@@ -53,6 +62,7 @@ __all__ = [
     "browser_refusal",
     "install",
     "session_for",
+    "settle",
 ]
 
 logger = logging.getLogger("ohws_jupyter")
@@ -65,6 +75,10 @@ SEND_LOW_WATER = 1024 * 1024
 SEND_HARD_LIMIT = 64 * 1024 * 1024
 #: Seconds between looks at ``bufferedAmount`` (the browser has no drain event).
 DRAIN_POLL = 0.01
+#: After a cell, most seconds the page's loop gets to finish what the cell started.
+SETTLE_MAX = 1.0
+#: ... and how long it must have been quiet for the cell to end sooner.
+SETTLE_QUIET = 0.06
 
 #: What a page's WebSocket cannot do, as the 401 messages say it.
 REFUSED = {
@@ -99,6 +113,7 @@ REFUSED = {
     ),
 }
 _DEFAULTS = WebSocketRequestOptions()
+_events_seen = 0  # browser WebSocket events handled (a measure of progress)
 _OWN_HEADERS = {"sec-websocket-protocol"}  # becomes the protocol list
 #: Close codes a page may send (the WebSocket standard's close() rule).
 _PAGE_CLOSE_CODES = "1000 or 3000–4999"
@@ -261,6 +276,7 @@ class BrowserSession:
         self._end_before_open(err)
 
     def _on_open(self, event: Any) -> None:
+        _count_event()
         socket = self.socket
         if self.ended or socket is None:
             return
@@ -297,6 +313,7 @@ class BrowserSession:
 
     # -- receiving -----------------------------------------------------------------------
     def _on_message(self, event: Any) -> None:
+        _count_event()
         if not self.opened or self.ended or self._failure is not None:
             return
         data = event.data
@@ -351,6 +368,7 @@ class BrowserSession:
         pass  # the browser gives no detail; 'close' follows and says how it ended
 
     def _on_close(self, event: Any) -> None:
+        _count_event()
         if self.ended:
             return
         code, reason, clean = int(event.code), str(event.reason), bool(event.wasClean)
@@ -550,6 +568,43 @@ class BrowserSession:
         self._detach(close=True)
 
 
+def _count_event() -> None:
+    global _events_seen
+    _events_seen += 1
+
+
+def _activity() -> int:
+    from . import inpage
+
+    return get_runtime().activity + inpage.deliveries + _events_seen
+
+
+def settle(*_: Any) -> None:
+    """Let the page's loop finish what a cell started, briefly (an IPython post-run hook).
+
+    Returns as soon as nothing of ours has happened for SETTLE_QUIET seconds,
+    and after SETTLE_MAX at most; at once if the runtime never started or the
+    browser cannot suspend Python (no JavaScript Promise Integration).
+    """
+    if not get_runtime().started:
+        return
+    try:
+        from pyodide.ffi import can_run_sync, run_sync
+    except ImportError:
+        return
+    if not can_run_sync():
+        return
+    start = last_change = time.monotonic()
+    seen = _activity()
+    while time.monotonic() - start < SETTLE_MAX:
+        run_sync(asyncio.sleep(0.01))
+        now = _activity()
+        if now != seen:
+            seen, last_change = now, time.monotonic()
+        elif time.monotonic() - last_change >= SETTLE_QUIET:
+            return
+
+
 def session_for(
     ws: WebSocket,
     url: str,
@@ -575,3 +630,10 @@ def install() -> None:
         raise RuntimeError("ohws_jupyter.browser.install() is for Pyodide (a browser) only")
     client = sys.modules["ohws_jupyter.client"]
     client.ClientSession = session_for  # type: ignore[attr-defined]
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and settle not in shell.events.callbacks["post_run_cell"]:
+        shell.events.register("post_run_cell", settle)

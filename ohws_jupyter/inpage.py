@@ -28,6 +28,7 @@ __all__ = [
     "InPageNetwork",
     "InPageServer",
     "InPageTransport",
+    "deliveries",
     "install",
     "network",
     "uninstall",
@@ -40,6 +41,9 @@ READ_SIZE = 256 * 1024
 #: Write buffer marks (bytes not yet taken by the reader), as asyncio's defaults.
 HIGH_WATER = 64 * 1024
 LOW_WATER = 16 * 1024
+
+#: Deliveries run so far on any connection of the page (a measure of progress).
+deliveries = 0
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _ANY = {"0.0.0.0", "::", ""}
@@ -159,6 +163,8 @@ class InPageTransport(asyncio.Transport):
             self._loop.call_soon(self._deliver)
 
     def _deliver(self) -> None:
+        global deliveries
+        deliveries += 1
         self._delivery_scheduled = False
         if self._lost:
             return

@@ -130,6 +130,8 @@ class Runtime:
         self._local = threading.local()
         self._default_lane: Lane | None = None
         self._browser_lanes = 0  # lanes with work, in a browser
+        #: In a browser: I/O calls and lane slices run so far (a measure of progress).
+        self.activity = 0
 
     # -- threads -----------------------------------------------------------
     def _ensure(self) -> asyncio.AbstractEventLoop:
@@ -194,7 +196,7 @@ class Runtime:
         if IN_BROWSER:
             # Never inline: the caller (a cell, a callback) goes on first, as it
             # would beside an I/O thread.
-            loop.call_soon(self._call_logged, fn, args)
+            loop.call_soon(self._call_in_page, fn, args)
             return
         if threading.current_thread() is self._io_thread:
             fn(*args)
@@ -217,8 +219,8 @@ class Runtime:
             except Exception:
                 logger.exception("internal error in I/O task %r", fn)
 
-    @staticmethod
-    def _call_logged(fn: Callable[..., Any], args: tuple) -> None:
+    def _call_in_page(self, fn: Callable[..., Any], args: tuple) -> None:
+        self.activity += 1
         try:
             fn(*args)
         except Exception:
@@ -326,6 +328,7 @@ class Runtime:
     def _run_lane_in_page(self, lane: Lane) -> None:
         # The browser's worker: one slice of the lane, then the loop's other work.
         self._browser_lanes -= 1
+        self.activity += 1
         self._local.lane = lane
         try:
             again = lane._run()

@@ -283,12 +283,13 @@ def test_every_cell_runs_offline_without_errors(
     try:
         started = time.monotonic()
         cells = _open(offline, name)
-        ran, problems = 0, []
+        ran, problems, printed = 0, [], {}
         for index in range(cells):
             result = _run(offline, index)
             if result["type"] != "code":
                 continue
             ran += 1
+            printed[result["source"]] = "".join(_text(o) for o in result["outputs"])
             assert result["count"] is not None, f"cell {index} did not run"
             for problem in _problems(result):
                 head = result["source"].splitlines()[0] if result["source"] else ""
@@ -301,6 +302,10 @@ def test_every_cell_runs_offline_without_errors(
             panel.wait_for(state="visible", timeout=10_000)
             assert offline.page.locator(".ohws-badge").count() > 0
         if name == "01-quickstart.ipynb":
+            # The OHOS example's callbacks print under their own cell, as in Jupyter.
+            (example,) = [out for src, out in printed.items() if "ws.connect(defaultIp" in src]
+            assert "connect success" in example
+            assert "on message, message:Hello, server!" in example
             _reach_the_real_server(offline, real_server)
         _check_offline(offline)
         print(f"{name}: {ran} code cells in {time.monotonic() - started:.0f} s")
