@@ -95,6 +95,8 @@ _KERNEL_PLUGIN = "@jupyterlite/pyodide-kernel-extension:kernel"
 _META = "ohws_jupyter"
 #: How a cell's browser version starts: a comment that says why it differs.
 BROWSER_MARK = "# In the browser"
+#: The file that marks a folder as a site built here (and so safe to replace).
+_STAMP = ".ohws-lite"
 #: The Pyodide kernel's name, so that no notebook asks which kernel to start.
 _KERNELSPEC = {"name": "python", "display_name": "Python (Pyodide)", "language": "python"}
 
@@ -173,7 +175,7 @@ def _pyodide_core(version: str, cache: Path) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         _run(
             ["npm", "pack", f"pyodide@{version}", "--pack-destination", tmp, "--silent"],
-            "downloading Pyodide from npm",
+            "downloading Pyodide from npm (the first build needs the network)",
         )
         (packed,) = Path(tmp).glob("pyodide-*.tgz")
         shutil.move(str(packed), tarball)
@@ -222,7 +224,8 @@ def _download_wheels(
                 str(folder),
                 *[f"{n}=={v}" for n, v in missing],
             ],
-            "downloading wheels from PyPI",
+            "downloading wheels from PyPI (the first build needs the network; later "
+            "builds take them from the cache)",
         )
         have = _cached_wheels(folder)
     out = {}
@@ -234,9 +237,52 @@ def _download_wheels(
     return out
 
 
-def _build_our_wheel(dest: Path) -> Path:
-    """This package as a wheel, built from the checkout's files."""
+def _build_requirements(root: Path) -> list[str]:
+    """The checkout's ``[build-system] requires``."""
+    text = (root / "pyproject.toml").read_text("utf-8")
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        match = re.search(r"^requires\s*=\s*\[(.*?)\]", text, re.M | re.S)
+        return re.findall(r'"([^"]+)"', match.group(1)) if match else ["setuptools"]
+    return list(tomllib.loads(text)["build-system"]["requires"])
+
+
+def _build_tools(root: Path, cache: Path) -> Path:
+    """A folder of the wheels that build this package, kept in the cache."""
+    folder = cache / "build-tools"
+    requirements = _build_requirements(root)
+    stamp = folder / "requirements.txt"
+    wanted = "\n".join(requirements) + "\n"
+    if stamp.is_file() and stamp.read_text("utf-8") == wanted:
+        return folder
+    _say(f"downloading the build tools: {', '.join(requirements)}")
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--only-binary=:all:",
+            "--dest",
+            str(folder),
+            *requirements,
+        ],
+        "downloading the build tools from PyPI (the first build needs the network)",
+    )
+    stamp.write_text(wanted, "utf-8")
+    return folder
+
+
+def _build_our_wheel(dest: Path, cache: Path) -> Path:
+    """This package as a wheel, built from the checkout's files, with no network."""
     root = _checkout()
+    tools = _build_tools(root, cache)
     with tempfile.TemporaryDirectory() as tmp:
         # Build from a copy: the build's scratch folders stay out of the checkout.
         src = Path(tmp) / "src"
@@ -257,6 +303,9 @@ def _build_our_wheel(dest: Path) -> Path:
                 "--quiet",
                 "--disable-pip-version-check",
                 "--no-deps",
+                "--no-index",
+                "--find-links",
+                str(tools),
                 "--wheel-dir",
                 str(dest),
                 str(src),
@@ -371,6 +420,7 @@ def build(
     cache = (cache or default_cache()).expanduser().resolve()
     cache.mkdir(parents=True, exist_ok=True)
     output = output.expanduser().resolve()
+    _check_output(output)
     if notebooks is None:
         from .demo import find_notebooks
 
@@ -409,7 +459,7 @@ def build(
         ours = _download_wheels(
             [(n, _installed_version(n)) for n in LITE_PACKAGES], cache, python_version
         )
-        ours["ohws-jupyter"] = _build_our_wheel(Path(tmp) / "ours")
+        ours["ohws-jupyter"] = _build_our_wheel(Path(tmp) / "ours", cache)
         for key, wheel in sorted(ours.items()):
             shutil.copy2(wheel, pypi / wheel.name)
             shutil.copy2(wheel, static / wheel.name)
@@ -476,6 +526,7 @@ def build(
             cwd=lite_dir,
         )
         _check_site(staged)
+        (staged / _STAMP).write_text("built by python -m ohws_jupyter lite\n", "utf-8")
         if output.exists():
             shutil.rmtree(output)
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -486,6 +537,17 @@ def build(
         f"in {time.monotonic() - started:.0f} s"
     )
     return output
+
+
+def _check_output(output: Path) -> None:
+    """Refuse to replace a folder that is not a site this command built."""
+    if output.is_file() or (
+        output.is_dir() and any(output.iterdir()) and not (output / _STAMP).is_file()
+    ):
+        raise LiteError(
+            f"{output} exists and is not a site built by this command; choose another "
+            "--output, or remove it first"
+        )
 
 
 def _check_site(site: Path) -> None:
@@ -525,7 +587,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output",
         type=Path,
         default=Path("ohws-lite"),
-        help="folder to build the site into; replaced if it exists (default ./ohws-lite)",
+        help="folder to build the site into (default ./ohws-lite); a site built here "
+        "before is replaced, any other folder must be empty",
     )
     parser.add_argument(
         "--serve", action="store_true", help="then serve it on 127.0.0.1 and print the URL"

@@ -19,12 +19,14 @@ import importlib.metadata
 import os
 import pathlib
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -379,3 +381,35 @@ def _reach_the_real_server(offline: OfflinePage, real_server: dict[str, Any]) ->
     assert "text 5000 chars" in log
     assert "binary 2 bytes: 00 ff" in log
     assert "4000 from the page" in log
+
+
+def test_the_command_builds_and_serves_on_127_0_0_1(site: pathlib.Path, tmp_path: Any) -> None:
+    command = ["lite", "--output", str(tmp_path / "site"), "--serve", "--port", "0"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ohws_jupyter", *command],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()  # printed once built and listening
+        parts = urllib.parse.urlsplit(url)
+        assert (parts.hostname, parts.path) == ("127.0.0.1", "/lab/index.html"), url
+        with urllib.request.urlopen(url, timeout=10) as page:
+            assert page.status == 200
+        base = f"{parts.scheme}://{parts.netloc}"
+        for path, kind in (
+            ("/static/pyodide/pyodide.asm.wasm", "application/wasm"),
+            ("/static/pyodide/pyodide.mjs", "text/javascript"),
+        ):
+            with urllib.request.urlopen(base + path, timeout=10) as response:
+                assert response.headers["Content-Type"] == kind
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
