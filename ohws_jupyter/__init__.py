@@ -9,6 +9,7 @@ a live panel. Neither is imported until used, so the core works without Jupyter.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from . import webSocket
@@ -41,6 +42,11 @@ from .server_options import (
     WebSocketMessage,
     WebSocketServerConfig,
 )
+
+if sys.platform == "emscripten":  # a browser (Pyodide): connect through the page
+    from . import browser as _browser
+
+    _browser.install()
 
 __version__ = "0.1.0"
 

@@ -1,4 +1,4 @@
-"""The command line: ``python -m ohws_jupyter serve|demo``.
+"""The command line: ``python -m ohws_jupyter serve|demo|lite``.
 
 ``demo`` starts JupyterLab on the quickstart notebook, whose embedded server is
 the peer (see :mod:`ohws_jupyter.demo`).
@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import demo as demo_module
+from . import lite as lite_module
 from .errors import BusinessError
 from .server import createWebSocketServer
 from .server_modes import LAB_HELP
@@ -116,6 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo_module.add_arguments(demo)
     demo.set_defaults(run=demo_module.run)
+    lite = sub.add_parser(
+        "lite",
+        help="build an offline JupyterLite site (Python in the page) with the notebooks",
+        description="Build a static JupyterLite site with this package, its dependencies "
+        "and the notebooks: Python runs in the page, nothing loads from the network. "
+        "--serve then serves it on 127.0.0.1.",
+    )
+    lite_module.add_arguments(lite)
+    lite.set_defaults(run=lite_module.run)
     return parser
 
 

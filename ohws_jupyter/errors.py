@@ -16,6 +16,7 @@ that compares it ports; what was wrong and what to do moves to ``.hint``.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from .profile import is_device
@@ -140,11 +141,19 @@ class LoopThreadError(BusinessError, RuntimeError):
     """A blocking call was made on the runtime's own I/O thread, where it would deadlock."""
 
     def __init__(self, what: str) -> None:
-        super().__init__(
-            UNKNOWN_ERROR,
-            f"{what} cannot block on the WebSocket I/O thread (it would deadlock); "
-            "use a callback or .then() there instead",
-        )
+        if sys.platform == "emscripten":
+            # In a browser the page's one thread is the I/O thread.
+            detail = (
+                f"{what} cannot block in the browser: Python there has one thread, which "
+                "must stay free to do the I/O; use `await` on the promise instead "
+                "(or a callback, or .then())"
+            )
+        else:
+            detail = (
+                f"{what} cannot block on the WebSocket I/O thread (it would deadlock); "
+                "use a callback or .then() there instead"
+            )
+        super().__init__(UNKNOWN_ERROR, detail)
 
 
 def _rebuild(

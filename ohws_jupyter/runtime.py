@@ -12,6 +12,13 @@ or any promise. Work crosses threads through queues, and a lane wakes a worker
 only when it goes from empty to non-empty, so a burst costs one wake-up.
 
 The threads are started on first use and restarted in a forked child.
+
+In a browser (Pyodide, ``sys.platform == "emscripten"``) there are no threads:
+the page's own running loop does the I/O, each lane's calls run as loop
+callbacks (one lane's in order, lanes interleaved), and nothing can block, so
+a promise's ``result()`` refuses and says to ``await`` it. That loop also gets
+the page's in-memory network (:mod:`ohws_jupyter.inpage`), where the embedded
+server listens.
 """
 
 from __future__ import annotations
@@ -23,11 +30,12 @@ import contextlib
 import logging
 import os
 import queue
+import sys
 import threading
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
-__all__ = ["Lane", "Runtime", "create_task", "get_runtime", "live_tasks"]
+__all__ = ["IN_BROWSER", "Lane", "Runtime", "create_task", "get_runtime", "live_tasks"]
 
 logger = logging.getLogger("ohws_jupyter")
 
@@ -39,6 +47,8 @@ WORKER_IDLE_EXIT = 30.0
 STUCK_AFTER = 0.05
 #: Calls a lane runs before it lets other lanes have the worker (fairness).
 LANE_SLICE = 256
+#: In a browser (Pyodide): one thread, the page's loop, no blocking.
+IN_BROWSER = sys.platform == "emscripten"
 
 
 class Lane:
@@ -120,12 +130,17 @@ class Runtime:
         self._local = threading.local()
         # Made now, not on first use: a lazily made object would read as a leak.
         self._default_lane = Lane(self, "default")
+        self._browser_lanes = 0  # lanes with work, in a browser
+        #: In a browser: I/O calls and lane slices run so far (a measure of progress).
+        self.activity = 0
 
     # -- threads -----------------------------------------------------------
     def _ensure(self) -> asyncio.AbstractEventLoop:
         loop = self.loop
         if loop is not None:
             return loop
+        if IN_BROWSER:
+            return self._adopt_page_loop()
         with self._lock:
             if self.loop is None:
                 ready = threading.Event()
@@ -142,13 +157,25 @@ class Runtime:
                 self.loop = loop
         return self.loop
 
+    def _adopt_page_loop(self) -> asyncio.AbstractEventLoop:
+        # Pyodide's loop runs for as long as the page does; it is ours too.
+        from . import inpage
+
+        loop = asyncio.get_event_loop()
+        inpage.install(loop)
+        self.loop = loop
+        return loop
+
     @property
     def started(self) -> bool:
         return self.loop is not None
 
     def in_loop_thread(self) -> bool:
-        """Whether the caller is the I/O thread (where blocking would deadlock)."""
-        return threading.current_thread() is self._io_thread
+        """Whether the caller is the I/O thread (where blocking would deadlock).
+
+        Always true in a browser, whose one thread runs the loop.
+        """
+        return IN_BROWSER or threading.current_thread() is self._io_thread
 
     def in_callback_thread(self) -> bool:
         """Whether the caller is a callback worker."""
@@ -167,6 +194,11 @@ class Runtime:
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on the I/O loop, in call order; safe from any thread."""
         loop = self._ensure()
+        if IN_BROWSER:
+            # Never inline: the caller (a cell, a callback) goes on first, as it
+            # would beside an I/O thread.
+            loop.call_soon(self._call_in_page, fn, args)
+            return
         if threading.current_thread() is self._io_thread:
             fn(*args)
             return
@@ -188,6 +220,13 @@ class Runtime:
             except Exception:
                 logger.exception("internal error in I/O task %r", fn)
 
+    def _call_in_page(self, fn: Callable[..., Any], args: tuple) -> None:
+        self.activity += 1
+        try:
+            fn(*args)
+        except Exception:
+            logger.exception("internal error in I/O task %r", fn)
+
     def submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
         """Run a coroutine on the I/O loop; returns a thread-safe future."""
         return asyncio.run_coroutine_threadsafe(coro, self._ensure())
@@ -206,6 +245,10 @@ class Runtime:
         self._default_lane.call(fn, *args)
 
     def _schedule(self, lane: Lane) -> None:
+        if IN_BROWSER:
+            self._browser_lanes += 1
+            self._ensure().call_soon(self._run_lane_in_page, lane)
+            return
         self._ready.put(lane)
         if self._idle > 0 and self._workers:
             return  # an idle worker takes it (see _work for the race with a taker)
@@ -277,8 +320,23 @@ class Runtime:
             if again:
                 self._ready.put(lane)  # behind the other lanes that wait
 
+    def _run_lane_in_page(self, lane: Lane) -> None:
+        # The browser's worker: one slice of the lane, then the loop's other work.
+        self._browser_lanes -= 1
+        self.activity += 1
+        self._local.lane = lane
+        try:
+            again = lane._run()
+        finally:
+            self._local.lane = None
+        if again:
+            self._browser_lanes += 1
+            self._ensure().call_soon(self._run_lane_in_page, lane)
+
     def pending_callbacks(self) -> int:
         """How many lanes wait for a worker (a measure of backlog across objects)."""
+        if IN_BROWSER:
+            return self._browser_lanes
         return self._ready.qsize()
 
     def _after_fork(self) -> None:

@@ -5,7 +5,8 @@ timer would cost a thread for every pending ``request``; this keeps them all in
 one heap. The functions run on the timer thread, so they must be quick (settle
 a promise, start a connect) and must not block.
 
-No asyncio here: the timers work whatever the I/O runtime is doing.
+No asyncio here: the timers work whatever the I/O runtime is doing. In a
+browser (Pyodide), which has no threads, the page's loop runs them instead.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -90,4 +92,29 @@ _scheduler = _Scheduler()
 
 def call_later(delay: float, fn: Callable[..., Any], *args: Any) -> Timer:
     """Call ``fn(*args)`` on the timer thread after ``delay`` seconds."""
+    if sys.platform == "emscripten":
+        return _call_later_in_page(delay, fn, args)
     return _scheduler.call_later(delay, fn, *args)
+
+
+def _call_later_in_page(delay: float, fn: Callable[..., Any], args: tuple) -> Timer:
+    from .runtime import get_runtime
+
+    timer = Timer(time.monotonic() + max(0.0, delay), fn, args)
+    get_runtime().call_soon(_arm_in_page, timer)
+    return timer
+
+
+def _arm_in_page(timer: Timer) -> None:
+    from .runtime import get_runtime
+
+    def fire() -> None:
+        if not timer.cancelled:
+            try:
+                timer.fn(*timer.args)
+            except Exception as exc:
+                report_callback_error(f"timer {timer.fn!r}", exc)
+
+    loop = get_runtime().loop
+    assert loop is not None
+    loop.call_later(max(0.0, timer.when - time.monotonic()), fire)
