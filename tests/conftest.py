@@ -190,3 +190,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
     report = outcome.get_result()
     if report.when == "call":
         item.rep_call = report  # type: ignore[attr-defined]
+
+
+def without_portability_warnings(text: str) -> str:
+    """Stderr text less the PortabilityWarnings: the seed profile's intended advice."""
+    lines, keep, skip_source = text.splitlines(keepends=True), [], False
+    for line in lines:
+        if "PortabilityWarning:" in line:
+            skip_source = True  # the warning line, then its indented source line
+            continue
+        if skip_source and line.startswith(" "):
+            skip_source = False
+            continue
+        skip_source = False
+        keep.append(line)
+    return "".join(keep)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import without_portability_warnings
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -80,7 +81,9 @@ class Kernel:
             if m["msg_type"] == "error":
                 found.append(ANSI.sub("", "\n".join(m["content"]["traceback"])))
             elif m["msg_type"] == "stream" and m["content"]["name"] == "stderr":
-                found.append(m["content"]["text"])
+                text = without_portability_warnings(m["content"]["text"])
+                if text.strip():
+                    found.append(text)
         return found
 
     def wait_printed(self, start: int, texts: list[str]) -> list[str]:
