@@ -208,12 +208,9 @@ def run_echo(plan: Plan, servers: Servers, log: Callable[[str], None]) -> dict:
             out = _child("workloads", specs, plan.child_timeout)
         except ChildFailed as exc:
             why = str(exc)
-            # Tell a server that hangs from a client that fails on its own.
-            answered = answers_handshake(servers.url(server))
-            log(
-                f"    FAILED {server} {client} {keys}: {why.splitlines()[0]}; server "
-                f"{'still answers' if answered else 'no longer answers'} handshakes"
-            )
+            # Tell a server that hangs or died from a client that fails on its own.
+            health = servers.peers[server].health()
+            answered = health["running"] and answers_handshake(servers.url(server))
             failures.append(
                 {
                     "round": r + 1,
@@ -222,7 +219,12 @@ def run_echo(plan: Plan, servers: Servers, log: Callable[[str], None]) -> dict:
                     "what": keys,
                     "error": why[-3000:],
                     "server_answered_after": answered,
+                    "server_health": health,
                 }
+            )
+            log(
+                f"    FAILED {server} {client} {keys}: {why.splitlines()[0]}"
+                f"{_server_state(failures[-1])}"
             )
             for key in keys:
                 record(server, client, key, None)
@@ -558,6 +560,19 @@ def _ratio_text(samples: dict, server: str, client: str, base: str, key: str) ->
     return f"{statistics.median(values):.2f}×" if values else "–"
 
 
+def _server_state(failure: dict[str, Any]) -> str:
+    """What became of the server after a failed measurement, as a clause."""
+    health = failure.get("server_health") or {"running": True}
+    if not health["running"]:
+        return f"; **the server had exited** (status {health['returncode']})"
+    answered = failure.get("server_answered_after")
+    if answered is None:
+        return ""
+    if answered:
+        return "; the server still answered handshakes"
+    return "; **the server no longer answered handshakes**"
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return [
         "| " + " | ".join(header) + " |",
@@ -697,16 +712,7 @@ def report(results: dict[str, Any], plan: Plan) -> str:
                 cause = (
                     f["error"].strip().splitlines()[0].removeprefix("benchmarks.workloads failed: ")
                 )
-                after = f.get("server_answered_after")
-                state = (
-                    ""
-                    if after is None
-                    else (
-                        "; the server still answered handshakes"
-                        if after
-                        else "; **the server no longer answered handshakes**"
-                    )
-                )
+                state = _server_state(f)
                 lines.append(
                     f"- round {f['round']}, {f['client']} → {SERVER_NAMES[f['server']]}, "
                     f"{what}: {cause}{state}"
