@@ -585,6 +585,7 @@ def report_targets(results: dict[str, Any]) -> list[str]:
     rows = results["echo"]["targets"]
     met = sum(1 for r in rows if r["met"])
     judged = sum(1 for r in rows if r["met"] is not None)
+    unjudged = f"; {len(rows) - judged} without a figure" if judged < len(rows) else ""
     body = []
     for row in rows:
         goal, measured, status = _target_cells(row, results["plan"]["repeats"])
@@ -592,8 +593,8 @@ def report_targets(results: dict[str, Any]) -> list[str]:
             [row["target"], SERVER_NAMES.get(row["server"], row["server"]), goal, measured, status]
         )
     return [
-        f"**Targets of issue 11** ({met} of {judged} met; median of the per-round ratios "
-        "[min–max])",
+        f"**Targets of issue 11** ({met} of {judged} met{unjudged}; median of the per-round "
+        "ratios [min–max])",
         "",
         *_table(["target", "echo server", "goal", "measured", "status"], body),
         "",
@@ -822,12 +823,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--report", type=pathlib.Path, help="print the tables of a results JSON file; run nothing"
     )
+    parser.add_argument(
+        "--latest", action="store_true", help="with --report: also rewrite benchmarks/LATEST.md"
+    )
     args = parser.parse_args(argv)
     if args.report:
         saved = json.loads(args.report.read_text())
         if "echo" in saved:  # judged again: the targets may have changed since
             saved["echo"]["targets"] = evaluate_targets(saved["echo"]["samples"])
-        print(report(saved, Plan(**saved["plan"])))
+        text = report(saved, Plan(**saved["plan"]))
+        print(text)
+        if args.latest:
+            _write_latest(text)
         return 0
     plan = QUICK if args.quick else FULL
     if args.repeats:
@@ -876,8 +883,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     path.write_text(json.dumps(results, indent=1))
     log(f"results: {path} ({results['seconds']:.0f} s)")
     if not args.quick and set(args.only) == set(SECTIONS):
-        (HERE / "LATEST.md").write_text(
-            "# Latest benchmark run\n\nMade by `python -m benchmarks`; docs/benchmarks.md "
-            "says how each figure is measured.\n\n" + text + "\n"
-        )
+        _write_latest(text)
     return 0
+
+
+def _write_latest(text: str) -> None:
+    (HERE / "LATEST.md").write_text(
+        "# Latest benchmark run\n\nMade by `python -m benchmarks`; docs/benchmarks.md "
+        "says how each figure is measured.\n\n" + text + "\n"
+    )
