@@ -28,6 +28,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -112,18 +113,20 @@ class Peer:
     """A server child process and the URL it listens on.
 
     The child gets a pipe as standard input; the Node.js peer exits when it
-    closes, so it cannot outlive this process.
+    closes, so it cannot outlive this process. Its standard error goes to a
+    temporary file, for :meth:`health` to quote.
     """
 
     def __init__(
         self, argv: list[str], name: str, url_of: Callable[[str], str | None] = _url_line
     ) -> None:
         self.name = name
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop())
         self.proc = subprocess.Popen(
             argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self._stderr,
             text=True,
             cwd=_ROOT,
         )
@@ -134,6 +137,17 @@ class Peer:
             self.stop()
             raise RuntimeError(f"{name} did not start (printed {line!r})")
         self.url = url
+
+    def health(self, tail: int = 2000) -> dict[str, Any]:
+        """Whether the process still runs, its exit status, the end of its stderr."""
+        self._stderr.seek(0, 2)
+        size = self._stderr.tell()
+        self._stderr.seek(max(0, size - tail))
+        return {
+            "running": self.proc.poll() is None,
+            "returncode": self.proc.returncode,
+            "stderr_tail": self._stderr.read().decode("utf-8", "replace"),
+        }
 
     def stop(self) -> None:
         if self.proc.stdin is not None:
@@ -146,6 +160,7 @@ class Peer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._stderr.close()
 
     def __enter__(self) -> Peer:
         return self

@@ -79,7 +79,7 @@ class Plan:
     #: One child process per size (full runs), or one per client and server
     #: holding every size (quick runs: fewer process starts).
     process_per_size: bool = True
-    child_timeout: float = 300.0
+    child_timeout: float = 60.0
 
 
 FULL = Plan(
@@ -160,6 +160,17 @@ class Servers:
             peer.stop()
 
 
+def answers_handshake(url: str, timeout: float = 5.0) -> bool:
+    """Whether the server at ``url`` still completes an opening handshake."""
+    from websockets.sync.client import connect
+
+    try:
+        with connect(url, open_timeout=timeout, close_timeout=1):
+            return True
+    except Exception:
+        return False
+
+
 def _summary(values: Sequence[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
@@ -197,7 +208,9 @@ def run_echo(plan: Plan, servers: Servers, log: Callable[[str], None]) -> dict:
             out = _child("workloads", specs, plan.child_timeout)
         except ChildFailed as exc:
             why = str(exc)
-            log(f"    FAILED {server} {client} {keys}: {why.splitlines()[0]}")
+            # Tell a server that hangs or died from a client that fails on its own.
+            health = servers.peers[server].health()
+            answered = health["running"] and answers_handshake(servers.url(server))
             failures.append(
                 {
                     "round": r + 1,
@@ -205,7 +218,13 @@ def run_echo(plan: Plan, servers: Servers, log: Callable[[str], None]) -> dict:
                     "client": client,
                     "what": keys,
                     "error": why[-3000:],
+                    "server_answered_after": answered,
+                    "server_health": health,
                 }
+            )
+            log(
+                f"    FAILED {server} {client} {keys}: {why.splitlines()[0]}"
+                f"{_server_state(failures[-1])}"
             )
             for key in keys:
                 record(server, client, key, None)
@@ -417,8 +436,9 @@ def evaluate_targets(samples: dict[str, dict[str, dict[str, list]]]) -> list[dic
     return rows
 
 
-def _target_cells(row: dict[str, Any]) -> tuple[str, str, str]:
+def _target_cells(row: dict[str, Any], repeats: int) -> tuple[str, str, str]:
     """(goal, measured, status) of one target row, as text."""
+    partial = f" ({row['rounds']} of {repeats} rounds)" if row["rounds"] < repeats else ""
     rtt = row["kind"] == "rtt"
     goal = (
         f"≤ {row['goal']:+.0f} µs" if rtt else f"{'>' if row['strict'] else '≥'} {row['goal']:.2f}×"
@@ -426,15 +446,16 @@ def _target_cells(row: dict[str, Any]) -> tuple[str, str, str]:
     if row["value"] is None:
         return goal, "no figure", "n/a (measurement failed)"
     if rtt:
-        measured = f"{row['value']:+,.0f} µs [{row['min']:+,.0f} … {row['max']:+,.0f}]"
+        measured = f"{row['value']:+,.0f} µs [{row['min']:+,.0f} … {row['max']:+,.0f}]{partial}"
         if row["met"]:
             return goal, measured, f"met ({-row['gap']:,.0f} µs to spare)"
         return goal, measured, f"**missed** by {row['gap']:,.0f} µs"
-    measured = f"{row['value']:.2f}× [{row['min']:.2f}–{row['max']:.2f}]"
+    measured = f"{row['value']:.2f}× [{row['min']:.2f}–{row['max']:.2f}]{partial}"
     if row["met"]:
         return goal, measured, f"met (+{row['gap']:.2f}×)"
     short = -row["gap"]
-    return goal, measured, f"**missed** by {short:.2f}× ({short / row['goal']:.0%} short)"
+    by = f"{short:.2f}" if short >= 0.01 else f"{short:.3f}"
+    return goal, measured, f"**missed** by {by}× ({short / row['goal']:.1%} short)"
 
 
 # -- 4: the 4K rule -------------------------------------------------------------------
@@ -539,6 +560,19 @@ def _ratio_text(samples: dict, server: str, client: str, base: str, key: str) ->
     return f"{statistics.median(values):.2f}×" if values else "–"
 
 
+def _server_state(failure: dict[str, Any]) -> str:
+    """What became of the server after a failed measurement, as a clause."""
+    health = failure.get("server_health") or {"running": True}
+    if not health["running"]:
+        return f"; **the server had exited** (status {health['returncode']})"
+    answered = failure.get("server_answered_after")
+    if answered is None:
+        return ""
+    if answered:
+        return "; the server still answered handshakes"
+    return "; **the server no longer answered handshakes**"
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return [
         "| " + " | ".join(header) + " |",
@@ -551,15 +585,16 @@ def report_targets(results: dict[str, Any]) -> list[str]:
     rows = results["echo"]["targets"]
     met = sum(1 for r in rows if r["met"])
     judged = sum(1 for r in rows if r["met"] is not None)
+    unjudged = f"; {len(rows) - judged} without a figure" if judged < len(rows) else ""
     body = []
     for row in rows:
-        goal, measured, status = _target_cells(row)
+        goal, measured, status = _target_cells(row, results["plan"]["repeats"])
         body.append(
             [row["target"], SERVER_NAMES.get(row["server"], row["server"]), goal, measured, status]
         )
     return [
-        f"**Targets of issue 11** ({met} of {judged} met; median of the per-round ratios "
-        "[min–max])",
+        f"**Targets of issue 11** ({met} of {judged} met{unjudged}; median of the per-round "
+        "ratios [min–max])",
         "",
         *_table(["target", "echo server", "goal", "measured", "status"], body),
         "",
@@ -611,7 +646,7 @@ def report(results: dict[str, Any], plan: Plan) -> str:
                 for r in echo["targets"]
                 if r["target"].startswith(_size_name(size)) and r["kind"] == "server-ratio"
             )
-            cells.insert(3, _target_cells(row)[1])
+            cells.insert(3, _target_cells(row, plan.repeats)[1])
             rows.append(cells)
         lines += [
             f"**Echo servers** (one `{LOAD_CLIENT}` client, pipelined; 64 B, 4 KiB: "
@@ -666,12 +701,22 @@ def report(results: dict[str, Any], plan: Plan) -> str:
             "",
         ]
         if echo["failures"] or results.get("restarts"):
-            lines += ["**Failed measurements**", ""]
+            lines += [
+                "**Failed measurements** (each left out of its figures; the server was "
+                "restarted after it)",
+                "",
+            ]
             for f in echo["failures"]:
-                first = f["error"].strip().splitlines()[0]
+                what = ", ".join(
+                    "round trips" if k == "rtt" else _size_name(int(k)) for k in f["what"]
+                )
+                cause = (
+                    f["error"].strip().splitlines()[0].removeprefix("benchmarks.workloads failed: ")
+                )
+                state = _server_state(f)
                 lines.append(
-                    f"- round {f['round']}, {f['client']} → {f['server']} "
-                    f"{', '.join(f['what'])}: {first}"
+                    f"- round {f['round']}, {f['client']} → {SERVER_NAMES[f['server']]}, "
+                    f"{what}: {cause}{state}"
                 )
             lines.append("")
     if "4k" in results:
@@ -775,7 +820,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=pathlib.Path, default=HERE / "results", help="folder for the JSON file"
     )
+    parser.add_argument(
+        "--report", type=pathlib.Path, help="print the tables of a results JSON file; run nothing"
+    )
+    parser.add_argument(
+        "--latest", action="store_true", help="with --report: also rewrite benchmarks/LATEST.md"
+    )
     args = parser.parse_args(argv)
+    if args.report:
+        saved = json.loads(args.report.read_text())
+        if "echo" in saved:  # judged again: the targets may have changed since
+            saved["echo"]["targets"] = evaluate_targets(saved["echo"]["samples"])
+        text = report(saved, Plan(**saved["plan"]))
+        print(text)
+        if args.latest:
+            _write_latest(text)
+        return 0
     plan = QUICK if args.quick else FULL
     if args.repeats:
         plan = Plan(**{**plan.__dict__, "repeats": args.repeats})
@@ -823,8 +883,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     path.write_text(json.dumps(results, indent=1))
     log(f"results: {path} ({results['seconds']:.0f} s)")
     if not args.quick and set(args.only) == set(SECTIONS):
-        (HERE / "LATEST.md").write_text(
-            "# Latest benchmark run\n\nMade by `python -m benchmarks`; docs/benchmarks.md "
-            "says how each figure is measured.\n\n" + text + "\n"
-        )
+        _write_latest(text)
     return 0
+
+
+def _write_latest(text: str) -> None:
+    (HERE / "LATEST.md").write_text(
+        "# Latest benchmark run\n\nMade by `python -m benchmarks`; docs/benchmarks.md "
+        "says how each figure is measured.\n\n" + text + "\n"
+    )

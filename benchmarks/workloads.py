@@ -34,6 +34,7 @@ its echo, after 50 warm-up round trips on a connection of their own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -47,6 +48,42 @@ CLIENTS = ("ours-callback", "ours-await", "raw", "wsclient", "picows")
 TIMEOUT = 120.0
 #: Bytes of sends not yet called back past which the callback-form sender waits.
 WINDOW_BYTES = 32 * 1024 * 1024
+#: Seconds without an echo after which a measurement gives up (a server that hangs).
+STALL_AFTER = 15.0
+#: Bytes echoed (round trips done) in this measurement so far; the watchdog reads it.
+_received = [0]
+
+
+@contextlib.contextmanager
+def _watchdog(what: str, stall_after: float = STALL_AFTER) -> Any:
+    """End the process (status 3, one line on stderr) once no echo came for ``stall_after`` s.
+
+    A server that stops answering must not hold the run for the parent's whole
+    time limit, and some clients (``websocket-client``'s blocking calls) have
+    no time limit of their own.
+    """
+    _received[0] = 0
+    stop = threading.Event()
+
+    def watch() -> None:
+        last, since = -1, time.monotonic()
+        while not stop.wait(0.5):
+            now = _received[0]
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since > stall_after:
+                print(
+                    f"{what}: no echo for {stall_after:g} s ({now:,} echoed so far)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                os._exit(3)
+
+    threading.Thread(target=watch, name="watchdog", daemon=True).start()
+    try:
+        yield
+    finally:
+        stop.set()
 
 
 def _cpu() -> float:
@@ -73,14 +110,14 @@ def _echo_ours_callback(url: str, size: int, count: int, whole: bool) -> dict:
     ws = createWebSocket()
     ws.connect(url, {"compression": False, "wholeMessages": whole}).result(10)
     done = threading.Event()
-    got = {"messages": 0, "bytes": 0, "pieces": 0}
+    got = {"messages": 0, "pieces": 0}
     errors: list[BaseException] = []
     window = threading.Condition()
     unsent = [0]  # bytes of sends whose callback has not run yet
 
     def on_message(data: bytes) -> None:
         got["pieces"] += 1
-        got["bytes"] += len(data)
+        _received[0] += len(data)
 
     def on_end() -> None:
         got["messages"] += 1
@@ -111,8 +148,8 @@ def _echo_ours_callback(url: str, size: int, count: int, whole: bool) -> dict:
     ok = done.wait(TIMEOUT)
     seconds, cpu = time.perf_counter() - start, _cpu() - cpu
     ws.close().result(10)
-    if errors or not ok or got["bytes"] != count * size:
-        raise RuntimeError(f"ours-callback: {got}, errors {errors[:1]}")
+    if errors or not ok or _received[0] != count * size:
+        raise RuntimeError(f"ours-callback: {got}, {_received[0]} bytes, errors {errors[:1]}")
     return _result(count, size, seconds, cpu, pieces=got["pieces"])
 
 
@@ -124,11 +161,11 @@ def _echo_ours_await(url: str, size: int, count: int, whole: bool) -> dict:
         done = asyncio.Event()
         ws = createWebSocket()
         await ws.connect(url, {"compression": False, "wholeMessages": whole})
-        got = {"messages": 0, "bytes": 0, "pieces": 0}
+        got = {"messages": 0, "pieces": 0}
 
         def on_message(data: bytes) -> None:
             got["pieces"] += 1
-            got["bytes"] += len(data)
+            _received[0] += len(data)
 
         def on_end() -> None:
             got["messages"] += 1
@@ -144,8 +181,8 @@ def _echo_ours_await(url: str, size: int, count: int, whole: bool) -> dict:
         await asyncio.wait_for(done.wait(), TIMEOUT)
         seconds, cpu = time.perf_counter() - start, _cpu() - cpu
         await ws.close()
-        if got["bytes"] != count * size:
-            raise RuntimeError(f"ours-await: {got}")
+        if _received[0] != count * size:
+            raise RuntimeError(f"ours-await: {got}, {_received[0]} bytes")
         return _result(count, size, seconds, cpu, pieces=got["pieces"])
 
     return asyncio.run(main())
@@ -156,12 +193,10 @@ def _echo_raw(url: str, size: int, count: int, whole: bool) -> dict:
 
     async def main() -> dict:
         async with connect(url, compression=None, max_size=None) as ws:
-            received = 0
 
             async def read() -> None:
-                nonlocal received
                 for _ in range(count):
-                    received += len(await ws.recv())
+                    _received[0] += len(await ws.recv())
 
             payload = os.urandom(size)
             cpu, start = _cpu(), time.perf_counter()
@@ -170,8 +205,8 @@ def _echo_raw(url: str, size: int, count: int, whole: bool) -> dict:
                 await ws.send(payload)
             await asyncio.wait_for(reader, TIMEOUT)
             seconds, cpu = time.perf_counter() - start, _cpu() - cpu
-        if received != count * size:
-            raise RuntimeError(f"raw: {received} bytes")
+        if _received[0] != count * size:
+            raise RuntimeError(f"raw: {_received[0]} bytes")
         return _result(count, size, seconds, cpu)
 
     return asyncio.run(main())
@@ -181,11 +216,10 @@ def _echo_wsclient(url: str, size: int, count: int, whole: bool) -> dict:
     import websocket
 
     ws = websocket.create_connection(url, enable_multithread=True)
-    received = [0]
 
     def read() -> None:
         for _ in range(count):
-            received[0] += len(ws.recv())
+            _received[0] += len(ws.recv())
 
     payload = os.urandom(size)
     cpu, start = _cpu(), time.perf_counter()
@@ -196,8 +230,8 @@ def _echo_wsclient(url: str, size: int, count: int, whole: bool) -> dict:
     reader.join(TIMEOUT)
     seconds, cpu = time.perf_counter() - start, _cpu() - cpu
     ws.close()
-    if received[0] != count * size:
-        raise RuntimeError(f"wsclient: {received[0]} bytes")
+    if _received[0] != count * size:
+        raise RuntimeError(f"wsclient: {_received[0]} bytes")
     return _result(count, size, seconds, cpu)
 
 
@@ -234,10 +268,10 @@ def _echo_picows(url: str, size: int, count: int, whole: bool) -> dict:
     async def main() -> dict:
         loop = asyncio.get_running_loop()
         done = loop.create_future()
-        got = {"messages": 0, "bytes": 0}
+        got = {"messages": 0}
 
         def on_payload(data: bytes, fin: bool) -> None:
-            got["bytes"] += len(data)
+            _received[0] += len(data)
             if fin:
                 got["messages"] += 1
                 if got["messages"] == count and not done.done():
@@ -256,8 +290,8 @@ def _echo_picows(url: str, size: int, count: int, whole: bool) -> dict:
         seconds, cpu = time.perf_counter() - start, _cpu() - cpu
         transport.send_close()
         await asyncio.wait_for(transport.wait_disconnected(), 10)
-        if got["bytes"] != count * size:
-            raise RuntimeError(f"picows: {got}")
+        if _received[0] != count * size:
+            raise RuntimeError(f"picows: {got}, {_received[0]} bytes")
         return _result(count, size, seconds, cpu)
 
     return asyncio.run(main())
@@ -272,9 +306,17 @@ ECHO = {
 }
 
 
-def echo(client: str, url: str, size: int, count: int, whole: bool = False) -> dict:
+def echo(
+    client: str,
+    url: str,
+    size: int,
+    count: int,
+    whole: bool = False,
+    stall_after: float = STALL_AFTER,
+) -> dict:
     """Echo ``count`` messages of ``size`` bytes through ``client``; one result dict."""
-    return ECHO[client](url, size, count, whole)
+    with _watchdog(f"{client}, {count:,} × {size} B", stall_after):
+        return ECHO[client](url, size, count, whole)
 
 
 # -- round-trip time -----------------------------------------------------------------
@@ -303,6 +345,7 @@ def _rtt_ours_callback(url: str, count: int) -> list[float]:
         if not echoed.wait(10):
             raise RuntimeError("ours-callback: no echo within 10 s")
         out.append(time.perf_counter() - start)
+        _received[0] += 1
     ws.close().result(10)
     return out
 
@@ -330,6 +373,7 @@ def _rtt_ours_await(url: str, count: int) -> list[float]:
             await ws.send(payload)
             await asyncio.wait_for(fut, 10)
             out.append(time.perf_counter() - start)
+            _received[0] += 1
         await ws.close()
         return out
 
@@ -348,6 +392,7 @@ def _rtt_raw(url: str, count: int) -> list[float]:
                 await ws.send(payload)
                 await ws.recv()
                 out.append(time.perf_counter() - start)
+            _received[0] += 1
             return out
 
     return asyncio.run(main())
@@ -364,6 +409,7 @@ def _rtt_wsclient(url: str, count: int) -> list[float]:
         ws.send_bytes(payload)
         ws.recv()
         out.append(time.perf_counter() - start)
+        _received[0] += 1
     ws.close()
     return out
 
@@ -389,6 +435,7 @@ def _rtt_picows(url: str, count: int) -> list[float]:
             transport.send(WSMsgType.BINARY, payload)
             await asyncio.wait_for(fut, 10)
             out.append(time.perf_counter() - start)
+            _received[0] += 1
         transport.send_close()
         await asyncio.wait_for(transport.wait_disconnected(), 10)
         return out
@@ -405,10 +452,11 @@ RTT = {
 }
 
 
-def rtt(client: str, url: str, count: int) -> dict:
+def rtt(client: str, url: str, count: int, stall_after: float = STALL_AFTER) -> dict:
     """Round-trip times of ``count`` sequential 64-byte echoes (after 50 warm-up ones)."""
-    RTT[client](url, min(50, count))
-    return _percentiles(RTT[client](url, count))
+    with _watchdog(f"{client}, round trips", stall_after):
+        RTT[client](url, min(50, count))
+        return _percentiles(RTT[client](url, count))
 
 
 def main() -> int:

@@ -13,16 +13,21 @@ import json
 import os
 import pathlib
 import shutil
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 
 import pytest
 
 ROOT = pathlib.Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.peers import start_peer  # noqa: E402
 from benchmarks.profile import render, self_time  # noqa: E402
-from benchmarks.run import MIB, TARGETS, evaluate_targets  # noqa: E402
+from benchmarks.run import MIB, TARGETS, answers_handshake, evaluate_targets  # noqa: E402
 from benchmarks.workloads import CLIENTS  # noqa: E402
 
 SIZES = ("64", "4096", str(MIB))
@@ -83,6 +88,74 @@ def test_quick_run_produces_every_figure(tmp_path):
     flood = results["flood"]
     assert flood["counters_exact"], flood["counters"]
     assert flood["widget_msgs_per_s"] > 0 and flood["execute_requests"] > 0
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A TCP server on 127.0.0.1 that reads everything and never answers (a hung server)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+    conns: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            conn.setblocking(False)
+            conns.append(conn)
+            while not stop.is_set():
+                try:
+                    if conn.recv(65536) == b"":
+                        break
+                except BlockingIOError:
+                    stop.wait(0.05)
+                except OSError:
+                    break
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"ws://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in conns:
+            conn.close()
+        listener.close()
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_client_stuck_on_a_hung_server_ends_with_one_line(client, silent_server):
+    spec = {
+        "kind": "echo",
+        "client": client,
+        "url": silent_server,
+        "size": 64,
+        "count": 10,
+        "stall_after": 1.0,
+    }
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.workloads", json.dumps([spec])],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"{client}, 10 × 64 B: no echo for 1 s (0 echoed so far)"
+    )
+    assert time.monotonic() - started < 30
+
+
+def test_a_hung_server_is_told_from_a_live_one(silent_server):
+    assert answers_handshake(silent_server, timeout=1.0) is False
+    with start_peer("echo", lifetime=60) as peer:
+        assert answers_handshake(peer.url) is True
 
 
 def _echo(size: str, per_s: float) -> dict:
