@@ -147,15 +147,22 @@ def portability_warning(kind: str, message: str) -> None:
         _shown.add(key)
     # registry=None: the place is ours to track (above); Python's own registry keys
     # on the line only, and every notebook cell shares one module.
-    warnings.warn_explicit(
-        message,
-        PortabilityWarning,
-        filename,
-        lineno,
-        module=_module(frame) or None,
-        registry=None,
-        module_globals=frame.f_globals,
-    )
+    try:
+        warnings.warn_explicit(
+            message,
+            PortabilityWarning,
+            filename,
+            lineno,
+            module=_module(frame) or None,
+            registry=None,
+            module_globals=frame.f_globals,
+        )
+    except ImportError:
+        # `python -m pkg.mod`: the __main__ module's loader refuses to look up its
+        # own source under that name; warn without the source line.
+        warnings.warn_explicit(
+            message, PortabilityWarning, filename, lineno, module=_module(frame) or None
+        )
 
 
 def warn_close(code: int, reason: str) -> None:
