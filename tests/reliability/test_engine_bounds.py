@@ -163,7 +163,10 @@ def test_state_and_close_promise_do_not_wait_for_a_callback_backlog(ws):
         ws.connect(server.url, {"wholeMessages": True}).result(10)
         for i in range(10):
             ws.send(f"m{i}")
-        wait_until(lambda: seen, 10, "the first message")
+        # Every echo has arrived (counted on the I/O thread) while the callbacks
+        # lag behind. Closing earlier could race the echoes: a server that reads
+        # our close with the last messages has already answered the close.
+        wait_until(lambda: ws.stats.messagesIn == 10, 10, "the ten echoes to arrive")
         start = time.monotonic()
         assert ws.close().result(5) is True  # 10 x 0.3 s of callbacks still queued
         assert time.monotonic() - start < 2.0
