@@ -286,6 +286,8 @@ class _Flow:
             ]
         if kind == "error":
             return [["x", "x", entry.get("text", "error"), "error", 0]]
+        if kind == "reconnecting":  # the panel's note of a reconnect's wait, or of its end
+            return [["x", "x", f"reconnecting · {entry.get('text', '')}", "reconnect", 0]]
         return [["x", "x", entry.get("text", kind), "note", 0]]
 
 
