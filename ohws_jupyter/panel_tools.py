@@ -558,6 +558,12 @@ class ClientTools(PanelBase):
         run = self._expect_run = next(self._runs)
         text = self.expect_text if match is None else match
         kind = self.expect_kind if kind is None else kind
+        # The fields keep what was typed, also when it cannot be a match.
+        with self.hold_sync():
+            if isinstance(text, str):
+                self.expect_text = text
+            if kind in EXPECT_KINDS:
+                self.expect_kind = kind
         try:
             seconds = _seconds(self.expect_timeout if timeout is None else timeout, "timeout")
             test = _expect_match(text, kind)
@@ -568,10 +574,7 @@ class ClientTools(PanelBase):
             self._publish("expect", {"state": "error", "message": str(err)})
             return Promise.rejected(err, "expect")
         what = describe(test)
-        with self.hold_sync():
-            if isinstance(text, str):
-                self.expect_text, self.expect_kind = text, kind
-            self.expect_timeout = seconds
+        self.expect_timeout = seconds
         self._publish("expect", {"state": "waiting", "what": what, "timeout": seconds})
         started = time.monotonic()
         promise = ws.expect(test, seconds)

@@ -1391,6 +1391,7 @@ def test_expect_button_matches_regex_and_json(sent: list, server: Any) -> None:
             )
             assert panel.expect_result["state"] == "error"
             assert why in panel.expect_result["message"], (text, panel.expect_result)
+            assert (panel.expect_text, panel.expect_kind) == (text, kind)  # kept as typed
             with pytest.raises(BusinessError, match=re.escape(why)) as err:
                 panel.expect(text, kind, timeout).result(1)
             assert err.value.code == 401
