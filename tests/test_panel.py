@@ -33,15 +33,16 @@ from websockets.protocol import State
 
 from ohws_jupyter import (
     BusinessError,
+    ReconnectPolicy,
     Record,
     WebSocketServer,
     createWebSocket,
     createWebSocketServer,
 )
-from ohws_jupyter.client import HISTORY_LIMIT
-from ohws_jupyter.export import FORMATS, copy_as_code
-from ohws_jupyter.options import ReconnectPolicy
-from ohws_jupyter.panel import (
+from ohws_jupyter.client.reconnect import reconnector_of
+from ohws_jupyter.client.websocket import HISTORY_LIMIT
+from ohws_jupyter.jupyter import panel_tools
+from ohws_jupyter.jupyter.panel import (
     CLOSE_CODE_TEXT,
     WebSocketPanel,
     close_code_text,
@@ -49,19 +50,19 @@ from ohws_jupyter.panel import (
     matcher,
     parse_composer,
 )
-from ohws_jupyter.panel_model import (
+from ohws_jupyter.jupyter.panel_model import (
     LogWindow,
     Rates,
     hexdump,
     parse_close_code,
     saved_item,
 )
-from ohws_jupyter.panel_tools import TOOLS, TRANSCRIPT_FORMATS, reconnect_line
-from ohws_jupyter.reconnect import reconnector_of
-from ohws_jupyter.server_panel import WebSocketServerPanel
-from ohws_jupyter.transcript import Transcript
+from ohws_jupyter.jupyter.panel_tools import TOOLS, TRANSCRIPT_FORMATS, reconnect_line
+from ohws_jupyter.jupyter.server_panel import WebSocketServerPanel
+from ohws_jupyter.record import Transcript, copy_as_code
+from ohws_jupyter.record.export import FORMATS
 
-STATIC = pathlib.Path(__file__).parent.parent / "ohws_jupyter" / "static"
+STATIC = pathlib.Path(__file__).parent.parent / "ohws_jupyter" / "jupyter" / "static"
 
 
 class RecordingComm(DummyComm):
@@ -315,7 +316,7 @@ def test_front_end_never_parses_html() -> None:
 
 def test_core_does_not_import_the_panel() -> None:
     code = "import sys, ohws_jupyter; ohws_jupyter.createWebSocket(); " + (
-        "assert not {'ohws_jupyter.panel', 'ipywidgets', 'anywidget'} & set(sys.modules)"
+        "assert not {'ohws_jupyter.jupyter.panel', 'ipywidgets', 'anywidget'} & set(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
@@ -1090,6 +1091,9 @@ def test_reconnect_countdown_then_open_again(sent: list, server: Any) -> None:
         wait_until(lambda: ws.readyState == 1 and ws.stats.connects == 2, what="open again")
         wait_until(lambda: panel.reconnect_status == {}, what="countdown gone")
         assert panel.reconnect_text == ""
+        wait_until(
+            lambda: [e["kind"] for e in panel.entries].count("connect") == 2, what="2 connects"
+        )
         assert reconnect_entries(panel) == ["attempt 1 of 3 in 0.8 s"]
         kinds = [e["kind"] for e in panel.entries if e["kind"] in ("connect", "reconnecting")]
         assert kinds == ["connect", "reconnecting", "connect"]  # the wait, then its attempt
@@ -1117,6 +1121,7 @@ def test_reconnect_cancel_button_calls_close(sent: list, server: Any) -> None:
         wait_until(lambda: panel.reconnect_status.get("state") == "cancelled", what="cancelled")
         assert panel.reconnect_text == "reconnecting cancelled"
         assert not reconnector_of(ws).waiting
+        entry_where(panel, kind="reconnecting", text="cancelled")
         assert reconnect_entries(panel) == ["attempt 1 of 3 in 0.8 s", "cancelled"]
         # The attempt's time passes without an attempt (a bounded wait past it).
         wait_until(lambda: time.time() > at + 0.3, what="the cancelled attempt's time")
@@ -1151,7 +1156,7 @@ def test_reconnect_that_gives_up_shows_each_attempt(sent: list) -> None:
     async def drop(conn: Any) -> None:
         conn.transport.abort()
 
-    policy = {"attempts": 2, "minDelay": 0.1, "maxDelay": 0.2, "factor": 2}
+    policy = {"attempts": 2, "minDelay": 0.3, "maxDelay": 0.6, "factor": 2}
     with running_server(drop, process_request=refuse_after_the_first) as srv:
         ws = createWebSocket()
         panel = WebSocketPanel(ws)
@@ -1160,6 +1165,7 @@ def test_reconnect_that_gives_up_shows_each_attempt(sent: list) -> None:
             wait_until(lambda: panel.reconnect_status.get("state") == "gave up", what="gave up")
             assert panel.reconnect_status == {"state": "gave up", "attempt": 2, "attempts": 2}
             assert panel.reconnect_text == "reconnecting gave up after 2 attempts"
+            entry_where(panel, kind="reconnecting", text="gave up after 2 attempts")
             texts = reconnect_entries(panel)
             assert len(texts) == 3 and texts[2] == "gave up after 2 attempts"
             for n, text in enumerate(texts[:2], 1):
@@ -1422,6 +1428,8 @@ def test_tool_traits_check_their_values(sent: list) -> None:
         for name in TOOLS:
             panel.tool = name
         assert panel.tool_results() == {"export": {}, "replay": {}, "expect": {}}
+        for name in panel_tools.__all__:
+            assert hasattr(panel_tools, name), name
     finally:
         panel.close()
 
@@ -1610,7 +1618,7 @@ KERNEL_FLOOD = textwrap.dedent(
     import asyncio, threading, time
     from websockets.asyncio.server import serve
     from ohws_jupyter import createWebSocket
-    from ohws_jupyter.panel import WebSocketPanel
+    from ohws_jupyter.jupyter.panel import WebSocketPanel
 
     ready = threading.Event()
     state = {}
@@ -1694,7 +1702,7 @@ def test_rerunning_a_cell_with_a_panel_leaves_one_connection(kernel: Any) -> Non
     run_cell(
         kernel,
         "from ohws_jupyter import createWebSocket, createWebSocketServer\n"
-        "from ohws_jupyter.panel import WebSocketPanel\n"
+        "from ohws_jupyter.jupyter.panel import WebSocketPanel\n"
         "room = createWebSocketServer()\n"
         "room.start({'serverPort': 0, 'maxConcurrentClientsNumber': 50,"
         " 'maxConnectionsForOneClient': 50}).result(10)",
