@@ -438,14 +438,7 @@ class ClientTools(PanelBase):
             BusinessError: 401 for an unknown format.
         """
         fmt = self.export_format if fmt is None else fmt
-        if fmt not in FORMATS:
-            raise BusinessError(
-                PARAMETER_ERROR, f"cannot export as {fmt!r}; use one of {', '.join(FORMATS)}"
-            )
-        ws = self._ws()
-        if ws is None:
-            raise BusinessError(PARAMETER_ERROR, "the WebSocket of this panel no longer exists")
-        code = str(copy_as_code(ws, fmt))
+        code = str(copy_as_code(self._live_ws(), fmt))  # a 401 for an unknown format
         self.export_format = fmt
         self._publish("export", {"format": fmt, "text": code})
         return code
@@ -471,10 +464,7 @@ class ClientTools(PanelBase):
             raise BusinessError(
                 PARAMETER_ERROR, f"cannot save a transcript as {fmt!r}; use 'jsonl' or 'har'"
             )
-        ws = self._ws()
-        if ws is None:
-            raise BusinessError(PARAMETER_ERROR, "the WebSocket of this panel no longer exists")
-        record = ws.transcript()
+        record = self._live_ws().transcript()
         if fmt == "har":
             text = json.dumps(record.to_har(), ensure_ascii=False, indent=1) + "\n"
         else:
@@ -524,18 +514,12 @@ class ClientTools(PanelBase):
             if timing in TIMINGS:
                 self.replay_timing = timing
         self._publish("replay", {"state": "running", "url": mask_url(target), "timing": timing})
-        ws = self._ws()
-        if ws is None:
-            job: Promise[ReplayReport] = Promise.rejected(
-                BusinessError(PARAMETER_ERROR, "the WebSocket of this panel no longer exists"),
-                "replay",
-            )
-        elif not target:
-            job = Promise.rejected(
-                BusinessError(PARAMETER_ERROR, "type the URL to replay against"), "replay"
-            )
-        else:
-            job = replay(ws.transcript(), target, timing=timing, timeout=timeout)
+        try:
+            if not target:
+                raise BusinessError(PARAMETER_ERROR, "type the URL to replay against")
+            job = replay(self._live_ws().transcript(), target, timing=timing, timeout=timeout)
+        except BusinessError as err:
+            job = Promise.rejected(err, "replay")
 
         def done(err: BaseException | None, report: ReplayReport | None = None) -> None:
             if run != self._replay_run:
@@ -589,9 +573,7 @@ class ClientTools(PanelBase):
         try:
             seconds = _seconds(self.expect_timeout if timeout is None else timeout, "timeout")
             test = _expect_match(text, kind)
-            ws = self._ws()
-            if ws is None:
-                raise BusinessError(PARAMETER_ERROR, "the WebSocket of this panel no longer exists")
+            ws = self._live_ws()
         except BusinessError as err:
             self._publish("expect", {"state": "error", "message": str(err)})
             return Promise.rejected(err, "expect")
@@ -622,6 +604,13 @@ class ClientTools(PanelBase):
         return promise
 
     # -- plumbing ------------------------------------------------------------------------------
+    def _live_ws(self) -> Any:
+        """The panel's WebSocket; a 401 once it was collected."""
+        ws = self._ws()
+        if ws is None:
+            raise BusinessError(PARAMETER_ERROR, "the WebSocket of this panel no longer exists")
+        return ws
+
     def _on_tool(self, kind: Any, content: dict[str, Any]) -> bool:
         """A tool button's message from the front end; False if it is none of them.
 
