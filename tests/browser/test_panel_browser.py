@@ -440,6 +440,15 @@ def _shot(panel: Any, name: str) -> None:
     panel.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
+def _kernel_says(lab: Lab, code: str, words: list[str], timeout: float = 10) -> None:
+    """Run ``code`` until it prints ``words``: a selection made in the browser reaches
+    the kernel as a comm message, which a second client's code may overtake."""
+    deadline = time.monotonic() + timeout
+    while (said := lab.run(code).split()) != words:
+        assert time.monotonic() < deadline, f"the kernel says {said}, not {words}"
+        time.sleep(0.05)
+
+
 def _no_markup_ran(page: Any) -> None:
     """Nothing the servers sent was parsed as HTML."""
     assert page.dialogs == []
@@ -497,10 +506,7 @@ def test_connect_send_select_and_detail(lab: Lab, page: Any) -> None:
 
     # Select the binary message: a hex dump, 16 bytes a row, from the whole message.
     binary.click()
-    assert lab.run("print(panel.detail['size'], len(panel.detail['data']))").split() == [
-        "5000",
-        "5000",
-    ]
+    _kernel_says(lab, "print(panel.detail['size'], len(panel.detail['data']))", ["5000", "5000"])
     detail = first.locator(".ohws-detail")
     expect(detail.locator(".ohws-pieces")).to_have_text("2 pieces of 4K")
     whole = (bytes(range(256)) * 20)[:5000]
@@ -518,7 +524,7 @@ def test_connect_send_select_and_detail(lab: Lab, page: Any) -> None:
     expect(detail.locator(".ohws-detail-text")).to_have_text(
         json.dumps(json.loads(JSON_TEXT), separators=(",", ":"))
     )
-    assert lab.run("print(panel.detail['type'], panel.detail['dir'])").split() == ["json", "<"]
+    _kernel_says(lab, "print(panel.detail['type'], panel.detail['dir'])", ["json", "<"])
     # Selecting from code moves the browser's selection too.
     lab.run("panel.kind_filter = 'in'; panel.select(0)")
     expect(detail.locator(".ohws-detail-text")).to_have_text("hello panel")
