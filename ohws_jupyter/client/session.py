@@ -44,8 +44,6 @@ from websockets.exceptions import (
     InvalidStatus,
     InvalidURI,
     NegotiationError,
-    PayloadTooBig,
-    ProtocolError,
     ProxyError,
 )
 from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
@@ -56,6 +54,7 @@ from websockets.uri import parse_uri
 from ..core import device as _device
 from ..core.errors import CONNECTION_ERROR, SEND_FAILED, UNKNOWN_ERROR, BusinessError
 from ..core.events import EventEmitter, Record
+from ..core.masking import mask_headers, mask_url, mask_urls_in
 from ..core.options import (
     PIECE_SIZE,
     CloseResult,
@@ -63,12 +62,10 @@ from ..core.options import (
     OpenInfo,
     OpenResult,
     WebSocketRequestOptions,
-    mask_headers,
-    mask_url,
-    mask_urls_in,
 )
 from ..core.profile import is_device
-from ..engine.connection import Connection, LenientClientProtocol, close_result_of
+from ..engine.closing import close_result_of, failure_of
+from ..engine.connection import Connection, LenientClientProtocol
 from ..engine.logs import MaskingLogger
 from ..engine.promise import Promise
 from ..engine.runtime import Lane, create_task, get_runtime
@@ -257,27 +254,27 @@ def _how_lost(exc: BaseException) -> str:
 
 def _failure_error(conn: Connection, exc: BaseException | None) -> BusinessError | None:
     """The code-200 error of a connection that ended badly, or None for a clean close."""
-    proto = conn.protocol
-    cause = conn.utf8_error or proto.parser_exc or exc
-    if isinstance(cause, UnicodeDecodeError):
+    failure = failure_of(conn, exc)
+    if failure is None:
+        return None
+    reason, cause = failure
+    if reason == "invalid-utf8":
         detail = "the server sent text that is not valid UTF-8 (closed with 1007)"
-    elif isinstance(cause, PayloadTooBig):
+    elif reason == "too-big":
         detail = f"a received message is too big ({cause}); raise maxMessageSize (closed with 1009)"
-    elif isinstance(cause, ProtocolError):
+    elif reason == "protocol":
         detail = f"the server broke the WebSocket protocol: {cause} (closed with 1002)"
-    elif conn.keepalive_failed:
+    elif reason == "keepalive":
         detail = "the server did not answer the keepalive ping in time (pongTimeout)"
-    elif proto.close_rcvd is None and conn.aborted_by_deadline:
+    elif reason == "close-deadline":
         detail = (
             f"the server did not finish the closing handshake within closeTimeout "
             f"({conn.close_timeout} s); the connection was cut (1006)"
         )
-    elif proto.close_rcvd is None:
+    else:  # lost (a client never cuts off a slow server)
         detail = "the connection was lost without a close frame (1006)"
         if exc is not None:
             detail += f": {exc}"
-    else:
-        return None
     err = BusinessError(CONNECTION_ERROR, detail, data="0")
     err.__cause__ = cause
     return err

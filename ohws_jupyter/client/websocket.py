@@ -27,17 +27,15 @@ from typing import Any
 
 from ..core import device as _device
 from ..core.aliases import ClientEventAliases
+from ..core.checks import MAX_SEND_SIZE, check_data, check_url
 from ..core.errors import CONNECTION_EXISTS, PARAMETER_ERROR, SEND_FAILED, BusinessError
 from ..core.events import EventEmitter, Record, report_callback_error
+from ..core.masking import mask_url
 from ..core.options import (
-    MAX_SEND_SIZE,
     TlsProtocol,
     WebSocketRequestOptions,
     check_close_options,
-    check_data,
     check_request_options,
-    check_url,
-    mask_url,
 )
 from ..core.profile import is_device, portability_warning, warn_close
 from ..engine.calls import (
@@ -74,7 +72,23 @@ __all__ = [
     "create_websocket",
     "split_message",
     "tls_context",
+    "use_session_factory",
 ]
+
+# What connect() opens a session with: sockets here, the page's WebSocket in a browser.
+_session_factory: Callable[..., ClientSession] = ClientSession
+
+
+def use_session_factory(factory: Callable[..., Any]) -> None:
+    """Make ``connect`` open its sessions with ``factory``.
+
+    ``factory(ws, url, options, tls, promise, lane)`` returns an object with
+    the session's methods (:class:`~ohws_jupyter.client.session.ClientSession`
+    is the default); the browser transport installs its own under Pyodide.
+    """
+    global _session_factory
+    _session_factory = factory
+
 
 #: Most messages and state changes ``history()`` keeps (the oldest go first).
 HISTORY_LIMIT = 10_000
@@ -403,7 +417,7 @@ class WebSocket(ClientEventAliases):
             self.url, self.options = url, opts
             self._protocol = self._extensions = ""
             self._response_headers = {}
-            session = ClientSession(self, url, opts, tls, promise, self._lane)
+            session = _session_factory(self, url, opts, tls, promise, self._lane)
             self._session = session
         _reconnect.attach(self, opts, self._emit_reconnecting)
         self.stats.connects += 1

@@ -107,6 +107,7 @@ class BusinessError(Exception):
 
     def __init__(self, code: int, detail: str = "", data: Any = None) -> None:
         self.code = code
+        self.detail = detail
         if code in DEVICE_TEXT and is_device():
             self.message = DEVICE_TEXT[code]
             self.hint = detail or None

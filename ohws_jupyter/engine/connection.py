@@ -51,7 +51,6 @@ try:  # websockets' C speedup, when built; the same function in Python otherwise
 except ImportError:  # pragma: no cover
     from websockets.utils import apply_mask
 
-from ..core.options import CloseResult
 from .runtime import get_runtime
 
 __all__ = [
@@ -64,7 +63,6 @@ __all__ = [
     "LenientClientProtocol",
     "LenientServerProtocol",
     "Owner",
-    "close_result_of",
 ]
 
 logger = logging.getLogger("ohws_jupyter")
@@ -135,21 +133,6 @@ class Owner(Protocol):
 
     def closed(self, conn: Connection, exc: BaseException | None) -> None:
         """The transport is gone; ``exc`` is the transport's error, if any."""
-
-
-def close_result_of(proto: Any) -> CloseResult:
-    """How a finished connection closed, as this side reports it in ``'close'``.
-
-    The side that started the closing handshake, or failed the connection
-    (1002, 1007, 1009, 1011), reports the code it sent: that says what went
-    wrong, where the dropped socket would only say 1006. Otherwise the peer's
-    close frame counts; with none, 1006.
-    """
-    if proto.close_sent is not None and proto.close_rcvd_then_sent is not True:
-        return CloseResult(proto.close_sent.code, proto.close_sent.reason)
-    if proto.close_rcvd is not None:
-        return CloseResult(proto.close_rcvd.code, proto.close_rcvd.reason)
-    return CloseResult(1006, "")
 
 
 def _message_size(message: Any) -> int:

@@ -20,7 +20,8 @@ from collections.abc import Iterable
 
 from ..core.device import CLOSE_NORMAL, ping_values
 from ..core.events import Record
-from ..core.options import HttpProxy, WebSocketRequestOptions, mask_headers, mask_url
+from ..core.masking import mask_headers, mask_url
+from ..core.options import HttpProxy, WebSocketRequestOptions
 
 __all__ = ["arkts_code", "mask_url"]
 

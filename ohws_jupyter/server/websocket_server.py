@@ -41,13 +41,13 @@ from collections.abc import Callable
 from dataclasses import astuple
 from typing import Any
 
-from websockets.exceptions import PayloadTooBig
 from websockets.extensions.permessage_deflate import enable_server_permessage_deflate
 from websockets.http11 import Request
 from websockets.protocol import OPEN
 
 from ..core import device as _device
 from ..core.aliases import ServerEventAliases
+from ..core.checks import MAX_SEND_SIZE, check_data
 from ..core.errors import (
     CONNECTION_ERROR,
     CONNECTION_NOT_FOUND,
@@ -60,17 +60,12 @@ from ..core.errors import (
     BusinessError,
 )
 from ..core.events import EventEmitter, Record, report_callback_error
-from ..core.options import (
-    MAX_SEND_SIZE,
-    CloseResult,
-    check_close_options,
-    check_data,
-    mask_headers,
-    mask_url,
-)
+from ..core.masking import mask_headers, mask_url
+from ..core.options import CloseResult, check_close_options
 from ..core.profile import is_device, portability_warning, warn_close
 from ..engine.calls import bad_callback, finish, split_args
-from ..engine.connection import Connection, LenientServerProtocol, close_result_of
+from ..engine.closing import close_result_of, failure_of
+from ..engine.connection import Connection, LenientServerProtocol
 from ..engine.logs import MaskingLogger
 from ..engine.promise import Promise
 from ..engine.runtime import create_task, get_runtime
@@ -1003,28 +998,29 @@ def _failure_error(
     conn: Connection, info: WebSocketConnection, exc: BaseException | None
 ) -> BusinessError | None:
     """The code-200 error of a client connection that ended badly, or None."""
+    failure = failure_of(conn, exc)
+    if failure is None:
+        return None
+    reason, cause = failure
     proto = conn.protocol
-    cause = conn.utf8_error or proto.parser_exc or exc
     who = f"client {info.clientIP}:{info.clientPort}"
-    if conn.slow_peer:
+    if reason == "slow-peer":
         detail = (
             f"{who} did not read what the server sent: more than {CLIENT_SEND_LIMIT} bytes "
             "waited for it, so it was cut off (1008)"
         )
-    elif conn.keepalive_failed:
+    elif reason == "keepalive":
         detail = f"{who} did not answer the keepalive ping in time"
-    elif isinstance(proto.parser_exc, EOFError) or (
-        proto.close_rcvd is None and proto.close_sent is None
-    ):
-        detail = f"{who} was lost without a close frame (1006)"
-    elif isinstance(cause, PayloadTooBig):
+    elif reason == "too-big":
         detail = f"{who} sent a message over maxMessageSize (closed with 1009)"
-    elif cause is not None and (proto.parser_exc is not None or conn.utf8_error is not None):
+    elif reason in ("invalid-utf8", "protocol"):
         detail = f"{who} broke the WebSocket protocol: {cause}"
-    elif proto.close_rcvd is None and conn.aborted_by_deadline:
+    elif reason == "close-deadline":
         detail = f"{who} did not finish the closing handshake within {conn.close_timeout} s"
+    elif proto.close_sent is None or isinstance(proto.parser_exc, EOFError):
+        detail = f"{who} was lost without a close frame (1006)"
     else:
-        return None
+        return None  # we closed and the client hung up without answering: nothing failed
     err = BusinessError(CONNECTION_ERROR, detail, data=info)
     err.__cause__ = cause
     return err
