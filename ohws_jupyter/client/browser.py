@@ -39,7 +39,8 @@ from ..core.masking import mask_headers, mask_url
 from ..core.options import CloseResult, HttpProxy, OpenResult, WebSocketRequestOptions
 from ..engine.promise import Promise
 from ..engine.runtime import IN_BROWSER, Lane, get_runtime
-from .session import ClientSession, ReadyState, not_open_error, split_message
+from .session import ClientSession
+from .state import ReadyState, not_open_error, split_message
 
 if TYPE_CHECKING:
     import ssl

@@ -54,14 +54,8 @@ from ..record.expect import request as _request
 from ..record.transcript import Transcript, note_close
 from ..record.transcript import transcript as _transcript
 from . import reconnect as _reconnect
-from .session import (
-    ClientSession,
-    ReadyState,
-    Stats,
-    not_open_error,
-    not_open_hint,
-    split_message,
-)
+from .session import ClientSession
+from .state import ReadyState, Stats, not_open_error, not_open_hint, split_message
 
 __all__ = [
     "HISTORY_BYTES",

@@ -254,7 +254,7 @@ class Connection(asyncio.Protocol):
         events = proto.events_received()
         writes = proto.data_to_send()
         if writes:
-            self._queue(writes)
+            self.queue(writes)
         if events:
             self._handle(events)
         elif proto.handshake_exc is not None and not self._handshake_failed:
@@ -272,7 +272,7 @@ class Connection(asyncio.Protocol):
         events = proto.events_received()  # e.g. an HTTP response read up to EOF
         writes = proto.data_to_send()
         if writes:
-            self._queue(writes)
+            self.queue(writes)
             self._flush_now()
         if events:
             self._handle(events)
@@ -518,7 +518,7 @@ class Connection(asyncio.Protocol):
     def send_frames(self, build: Callable[[Any], None]) -> None:
         """Run ``build(protocol)`` and queue what it wrote; I/O thread (lab commands)."""
         build(self.protocol)
-        self._queue(self.protocol.data_to_send())
+        self.queue(self.protocol.data_to_send())
 
     def close(self, code: int, reason: str) -> bool:
         """Start the closing handshake; False if it had already started. I/O thread."""
@@ -526,7 +526,7 @@ class Connection(asyncio.Protocol):
         if proto.state is not OPEN:
             return False
         proto.send_close(code, reason)
-        self._queue(proto.data_to_send())
+        self.queue(proto.data_to_send())
         self._state_changed()
         return True
 
@@ -537,7 +537,7 @@ class Connection(asyncio.Protocol):
             proto.fail(code, reason)
         writes = proto.data_to_send()
         if writes:
-            self._queue(writes)
+            self.queue(writes)
             self._flush_now()
         self._state_changed()
 
@@ -547,9 +547,10 @@ class Connection(asyncio.Protocol):
         if proto.state is not OPEN:
             return
         proto.send_ping(payload)
-        self._queue(proto.data_to_send())
+        self.queue(proto.data_to_send())
 
-    def _queue(self, writes: list[bytes]) -> None:
+    def queue(self, writes: list[bytes]) -> None:
+        """Queue bytes the protocol produced (e.g. the opening request) for writing."""
         with self.lock:
             self._queue_locked(writes)
 
