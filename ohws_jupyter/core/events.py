@@ -264,4 +264,3 @@ class EventEmitter:
             for args in many:
                 for sub in self._subs[event]:
                     sub.run(args)
-
