@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import socket
 import ssl
 import urllib.parse
@@ -25,9 +26,9 @@ from websockets.exceptions import (
 )
 
 from ..core import device as _device
-from ..core.errors import CONNECTION_ERROR, BusinessError
+from ..core.errors import CONNECTION_ERROR, PARAMETER_ERROR, BusinessError
 from ..core.masking import mask_url, mask_urls_in
-from ..core.options import HttpProxy, WebSocketRequestOptions
+from ..core.options import HttpProxy, TlsProtocol, WebSocketRequestOptions
 from ..engine.closing import failure_of
 from ..engine.connection import Connection
 
@@ -42,6 +43,7 @@ __all__ = [
     "how_lost",
     "proxy_for",
     "system_proxy",
+    "tls_context",
     "user_agent",
 ]
 
@@ -316,3 +318,33 @@ def user_agent() -> str:
     except importlib.metadata.PackageNotFoundError:
         version = "dev"
     return f"ohws_jupyter/{version} websockets/{websockets.__version__}"
+
+
+def tls_context(opts: WebSocketRequestOptions) -> ssl.SSLContext:
+    """The TLS settings of ``wss://``: verified unless explicitly skipped."""
+    try:
+        if opts.caPath and os.path.isdir(opts.caPath):
+            ctx = ssl.create_default_context(capath=opts.caPath)
+        else:
+            ctx = ssl.create_default_context(cafile=opts.caPath)
+        if opts.clientCert is not None:
+            cert = opts.clientCert
+            ctx.load_cert_chain(cert.certPath, cert.keyPath, cert.keyPassword)
+    except (ssl.SSLError, OSError) as exc:
+        raise BusinessError(
+            PARAMETER_ERROR, f"cannot load the TLS files: {exc}; check caPath and clientCert"
+        ) from exc
+    if opts.minSupportTlsProtocol is not None:
+        ctx.minimum_version = _TLS_VERSIONS[opts.minSupportTlsProtocol]
+    if opts.skipServerCertVerification:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+_TLS_VERSIONS = {
+    TlsProtocol.TLS_V_1_0: ssl.TLSVersion.TLSv1,
+    TlsProtocol.TLS_V_1_1: ssl.TLSVersion.TLSv1_1,
+    TlsProtocol.TLS_V_1_2: ssl.TLSVersion.TLSv1_2,
+    TlsProtocol.TLS_V_1_3: ssl.TLSVersion.TLSv1_3,
+}

@@ -67,6 +67,7 @@ from .dial import (
     failure_error,
     headers_dict,
     proxy_for,
+    tls_context,
     user_agent,
 )
 from .state import ReadyState, not_open_error, not_open_hint, split_message
@@ -214,8 +215,6 @@ class ClientSession:
                 if urllib.parse.urlsplit(target).scheme.lower() not in ("ws", "wss"):
                     raise Redirected(response.status_code, target) from exc
                 if self.tls is None and target.lower().startswith("wss:"):
-                    from .websocket import tls_context  # the same rules as connect()
-
                     rules = _device.strict_tls_context if self.device else tls_context
                     self.tls = rules(self.opts)
                 url = target

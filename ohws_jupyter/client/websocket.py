@@ -17,7 +17,6 @@ object's callbacks. The core modules (errors, options, events) import neither
 from __future__ import annotations
 
 import collections
-import os
 import ssl
 import threading
 import time
@@ -32,7 +31,6 @@ from ..core.errors import CONNECTION_EXISTS, PARAMETER_ERROR, SEND_FAILED, Busin
 from ..core.events import EventEmitter, Record, report_callback_error
 from ..core.masking import mask_url
 from ..core.options import (
-    TlsProtocol,
     WebSocketRequestOptions,
     check_close_options,
     check_request_options,
@@ -54,6 +52,7 @@ from ..record.expect import request as _request
 from ..record.transcript import Transcript, note_close
 from ..record.transcript import transcript as _transcript
 from . import reconnect as _reconnect
+from .dial import tls_context
 from .session import ClientSession
 from .state import ReadyState, Stats, not_open_error, not_open_hint, split_message
 
@@ -65,7 +64,6 @@ __all__ = [
     "createWebSocket",
     "create_websocket",
     "split_message",
-    "tls_context",
     "use_session_factory",
 ]
 
@@ -536,33 +534,3 @@ create_websocket = createWebSocket
 def _record_size(record: Record) -> int:
     data = record.data
     return len(data) if isinstance(data, str | bytes) else 0
-
-
-def tls_context(opts: WebSocketRequestOptions) -> ssl.SSLContext:
-    """The TLS settings of ``wss://``: verified unless explicitly skipped."""
-    try:
-        if opts.caPath and os.path.isdir(opts.caPath):
-            ctx = ssl.create_default_context(capath=opts.caPath)
-        else:
-            ctx = ssl.create_default_context(cafile=opts.caPath)
-        if opts.clientCert is not None:
-            cert = opts.clientCert
-            ctx.load_cert_chain(cert.certPath, cert.keyPath, cert.keyPassword)
-    except (ssl.SSLError, OSError) as exc:
-        raise BusinessError(
-            PARAMETER_ERROR, f"cannot load the TLS files: {exc}; check caPath and clientCert"
-        ) from exc
-    if opts.minSupportTlsProtocol is not None:
-        ctx.minimum_version = _TLS_VERSIONS[opts.minSupportTlsProtocol]
-    if opts.skipServerCertVerification:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-_TLS_VERSIONS = {
-    TlsProtocol.TLS_V_1_0: ssl.TLSVersion.TLSv1,
-    TlsProtocol.TLS_V_1_1: ssl.TLSVersion.TLSv1_1,
-    TlsProtocol.TLS_V_1_2: ssl.TLSVersion.TLSv1_2,
-    TlsProtocol.TLS_V_1_3: ssl.TLSVersion.TLSv1_3,
-}

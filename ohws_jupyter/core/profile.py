@@ -25,6 +25,8 @@ import threading
 import warnings
 from types import FrameType
 
+from .errors import PARAMETER_ERROR, BusinessError, use_device_texts
+
 __all__ = [
     "PROFILES",
     "PortabilityWarning",
@@ -47,9 +49,6 @@ class PortabilityWarning(UserWarning):
 
 def _check(name: object) -> str:
     if not isinstance(name, str) or name.strip().lower() not in PROFILES:
-        # Imported lazily: errors.py reads the profile, so it imports this module.
-        from .errors import PARAMETER_ERROR, BusinessError
-
         raise BusinessError(PARAMETER_ERROR, f"profile must be 'seed' or 'device', not {name!r}")
     return name.strip().lower()
 
@@ -66,6 +65,7 @@ def set_profile(name: str) -> str:
     global _profile
     new = _check(name)
     old, _profile = _profile, new
+    use_device_texts(new == "device")
     return old
 
 
