@@ -691,10 +691,15 @@ def test_password_in_url_is_masked(ws: Any, server: ThreadServer) -> None:
     assert ws("status")["url"] == masked
     assert ws("log")[0].data == masked
     code = str(ws("export arkts"))
-    assert "pa55word" not in code and f'ws.connect("{masked}"' in code
+    assert "pa55word" not in code and f'ws.connect("{_on_device(masked)}"' in code
 
 
 # -- export arkts ---------------------------------------------------------------------------
+def _on_device(url: str) -> str:
+    """``url`` as the export writes it: a device cannot reach the notebook's 127.0.0.1."""
+    return url.replace("127.0.0.1", "<your-server-host>")
+
+
 def test_export_arkts_reproduces_the_connection(ws: Any, server: ThreadServer) -> None:
     ws(
         f"connect {server.url} -p chat -H 'Authorization: Bearer s3cr3t' -H 'X-Lesson: 3' "
@@ -724,7 +729,8 @@ def test_export_arkts_reproduces_the_connection(ws: Any, server: ThreadServer) -
         "ws.on('message', (err: BusinessError, value: string | ArrayBuffer) => {",
         "ws.on('close', (err: BusinessError, value: webSocket.CloseResult) => {",
         "ws.on('error', (err: BusinessError) => {",
-        f'ws.connect("{server.url}", options, (err: BusinessError, value: boolean) => {{',
+        f'ws.connect("{_on_device(server.url)}", options, '
+        "(err: BusinessError, value: boolean) => {",
     ]:
         assert expected in lines, expected
     # The sends replay in order, then the close with its options.
@@ -747,7 +753,8 @@ def test_export_of_a_plain_connection_has_no_options(ws: Any, server: ThreadServ
     code = ws("export arkts")
     assert "options" not in code
     assert "replay" not in code
-    assert f'ws.connect("{server.url}", (err: BusinessError, value: boolean) => {{' in code
+    connect = f'ws.connect("{_on_device(server.url)}", (err: BusinessError, value: boolean) => {{'
+    assert connect in code
 
 
 def test_export_user_mistakes(ws: Any) -> None:
