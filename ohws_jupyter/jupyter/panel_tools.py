@@ -44,7 +44,7 @@ import traitlets
 from ..client.reconnect import reconnector_of
 from ..core.errors import PARAMETER_ERROR, BusinessError
 from ..core.events import Record
-from ..core.options import mask_url
+from ..core.masking import mask_url
 from ..engine.promise import Promise
 from ..record import ReplayReport, copy_as_code, replay
 from ..record.expect import describe
