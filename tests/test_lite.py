@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 from conftest import without_portability_warnings
 
-from ohws_jupyter import lite
+from ohws_jupyter.cli import lite
 
 pytestmark = [pytest.mark.lite, pytest.mark.timeout(600)]
 
