@@ -628,7 +628,8 @@ def install() -> None:
     """In a browser, make ``createWebSocket()`` connect through :func:`session_for`."""
     if not IN_BROWSER:
         raise RuntimeError("ohws_jupyter.browser.install() is for Pyodide (a browser) only")
-    client = sys.modules["ohws_jupyter.client"]
+    # The module whose connect() makes the sessions (not the package that re-exports it).
+    client = sys.modules["ohws_jupyter.client.websocket"]
     client.ClientSession = session_for  # type: ignore[attr-defined]
     try:
         from IPython import get_ipython
