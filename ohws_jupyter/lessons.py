@@ -19,6 +19,7 @@ Nothing here touches the network.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import hashlib
 import inspect
@@ -229,14 +230,16 @@ def verify_certificate(
             f"unable to get local issuer certificate: {cert.issuer!r} signed it, and it is "
             "not a CA you trust"
         )
-    ca = issuers[0]
-    if not ca.is_ca:
-        raise CertificateError(f"invalid CA certificate: {ca.subject!r} may not sign others")
+    issuers = [ca for ca in issuers if ca.is_ca]
+    if not issuers:
+        raise CertificateError(f"invalid CA certificate: {cert.issuer!r} may not sign others")
     digest = hashlib.sha256(cert._signed).digest()
-    if not _ecdsa_verifies(ca._key, digest, *cert._signature):
+    # Names can be copied; only the signature shows which key signed.
+    ca = next((ca for ca in issuers if _ecdsa_verifies(ca._key, digest, *cert._signature)), None)
+    if ca is None:
         raise CertificateError(
             f"certificate signature failure: the signature does not verify with the key "
-            f"of {ca.subject!r}"
+            f"of {cert.issuer!r}"
         )
     checks = [
         f"signed by {ca.subject!r}, a CA you trust: the signature (ECDSA P-256, SHA-256) "
@@ -394,10 +397,19 @@ def _ec_key(key_info: bytes) -> tuple[int, int]:
 
 def _names_host(names: Sequence[str], host: str) -> bool:
     host = host.strip("[]").lower()
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
     for name in names:
         name = name.lower()
         if name == host:
             return True
+        if address is not None:
+            with contextlib.suppress(ValueError):
+                if ipaddress.ip_address(name) == address:
+                    return True
+            continue  # an IP address matches IP entries only, never a wildcard
         if name.startswith("*.") and "." in host and host.split(".", 1)[1] == name[2:]:
             return True  # a wildcard stands for exactly one label
     return False

@@ -220,6 +220,7 @@ def test_verify_certificate_checks_the_signature_itself() -> None:
         server = _make_cert("srv", "Class CA", key, ca_key, ca=False, names=["*.lab.test", "::1"])
         assert len(verify_certificate(server, [ca], "a.lab.test")) == 3
         assert len(verify_certificate(server, [ca], "[::1]")) == 3
+        assert len(verify_certificate(server, [ca], "0:0::1")) == 3  # the same address
         with pytest.raises(CertificateError, match="hostname mismatch"):
             verify_certificate(server, [ca], "a.b.lab.test")  # a wildcard is one label
         # The same issuer name, another key: only the signature tells them apart.
@@ -227,6 +228,10 @@ def test_verify_certificate_checks_the_signature_itself() -> None:
         forged = _make_cert("srv", "Class CA", key, forger, ca=False, names=["a.lab.test"])
         with pytest.raises(CertificateError, match="certificate signature failure"):
             verify_certificate(forged, [ca], "a.lab.test")
+        # Two trusted CAs of one name: each certificate is checked with the key that signed it.
+        impostor_ca = _make_cert("Class CA", "Class CA", forger, forger, ca=True)
+        assert len(verify_certificate(forged, [ca, impostor_ca], "a.lab.test")) == 3
+        assert len(verify_certificate(server, [impostor_ca, ca], "a.lab.test")) == 3
     not_a_ca = _make_cert("Class CA", "Class CA", ca_key, ca_key, ca=False)
     with pytest.raises(CertificateError, match="invalid CA certificate"):
         verify_certificate(server, [not_a_ca], "a.lab.test")
