@@ -35,7 +35,8 @@ import traitlets
 from ..client.websocket import HISTORY_BYTES, HISTORY_LIMIT, WebSocket
 from ..core.errors import CONNECTION_ERROR, BusinessError
 from ..core.events import Record
-from ..core.options import mask_headers, mask_url, mask_urls_in, split_protocols
+from ..core.masking import mask_headers, mask_url, mask_urls_in
+from ..core.options import split_protocols
 from .panel_base import PanelBase, matcher, scheduler
 from .panel_model import (
     CLOSE_CODE_TEXT,
