@@ -145,14 +145,14 @@ def test_expect_mistakes(ws: Any, lab: str) -> None:
     assert usage(ws, "expect") == ("%ws expect needs MATCH, e.g. %ws expect hello or --json {...}")
     assert usage(ws, "expect --json --regex x") == "give either --json or --regex, not both"
     assert usage(ws, "expect --json [1]") == (
-        '--json needs a JSON object such as {"type": "joined"}'
+        '--json: JSON to expect must be an object such as {"type": "joined"}'
     )
     assert usage(ws, "expect --json {oops") == (
-        "--json needs a JSON object (Expecting property name enclosed in double quotes at "
-        'column 2), e.g. --json {"type": "joined"}'
+        "--json: not valid JSON: Expecting property name enclosed in double quotes "
+        '(column 2); write an object such as {"type": "joined"}'
     )
     assert usage(ws, "expect --regex (") == (
-        "--regex '(' is not a regular expression: missing ), unterminated subpattern at position 0"
+        "--regex: '(' is not a regular expression: missing ), unterminated subpattern at position 0"
     )
     assert usage(ws, "expect x --timeout 0") == "--timeout must be more than 0 seconds, not 0"
 

@@ -62,3 +62,36 @@ def test_composer_mistakes_say_what_is_wrong(text: str, mode: str, why: str) -> 
     assert err.value.code == 401 and why in err.value.detail
     with pytest.raises(ValueError, match=why):
         parse_composer(text, mode)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "why"),
+    [
+        ("(", "regex", "is not a regular expression"),
+        ("{oops", "json", "not valid JSON"),
+        ("[1]", "json", "must be an object"),
+        ("  ", "regex", "type what to expect"),
+    ],
+)
+def test_the_expect_rule_is_shared_by_the_magics_and_the_panel(
+    text: str, kind: str, why: str
+) -> None:
+    from IPython.core.error import UsageError
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from ohws_jupyter.jupyter.magics import WebSocketMagics
+    from ohws_jupyter.jupyter.panel_tools import _expect_match  # the panel's Expect field
+    from ohws_jupyter.record.expect import parse_match
+
+    with pytest.raises(BusinessError) as rule:
+        parse_match(text, kind)
+    assert rule.value.code == 401 and why in rule.value.detail
+    with pytest.raises(BusinessError) as panel:
+        _expect_match(text, kind)
+    assert panel.value.detail == rule.value.detail
+    if text.strip():
+        shell = InteractiveShell.instance()
+        shell.register_magics(WebSocketMagics(shell))
+        with pytest.raises(UsageError) as magic:
+            shell.run_line_magic("ws", f"expect --{kind} {text}")
+        assert str(magic.value) == f"--{kind}: {rule.value.detail}"

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import threading
 import time
 import weakref
@@ -47,7 +46,7 @@ from ..core.events import Record
 from ..core.masking import mask_url
 from ..engine.promise import Promise
 from ..record import ReplayReport, copy_as_code, replay
-from ..record.expect import describe
+from ..record.expect import describe, parse_match
 from ..record.export import FORMATS
 from ..record.replay import TIMINGS
 from .panel_base import PanelBase, scheduler
@@ -136,43 +135,16 @@ def _cells(report: ReplayReport) -> tuple[list[dict[str, Any]], int]:
 
 
 def _expect_match(text: Any, kind: str) -> Any:
-    """The match of the Expect field: ``text`` compiled as ``kind`` says.
+    """The match of the Expect field: ``text`` read as ``kind`` says (:func:`parse_match`).
 
     Anything but a ``str`` (a dict, a compiled pattern, a callable) is passed
     on to ``ws.expect`` as it is.
-
-    Raises:
-        BusinessError: 401 for an unknown kind, an empty field, a regular
-            expression that does not compile, or JSON that is not an object.
     """
     if not isinstance(text, str):
         return text
     if kind not in EXPECT_KINDS:
         raise BusinessError(PARAMETER_ERROR, f"expect kind must be 'regex' or 'json', not {kind!r}")
-    if not text.strip():
-        raise BusinessError(
-            PARAMETER_ERROR, "type what to expect: a regular expression, or a JSON object"
-        )
-    if kind == "regex":
-        try:
-            return re.compile(text)
-        except re.error as exc:
-            raise BusinessError(
-                PARAMETER_ERROR, f"{text!r} is not a regular expression: {exc}"
-            ) from exc
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BusinessError(
-            PARAMETER_ERROR,
-            f"not valid JSON: {exc.msg} (column {exc.colno}); write an object such as "
-            '{"type": "joined"}',
-        ) from exc
-    if not isinstance(value, dict):
-        raise BusinessError(
-            PARAMETER_ERROR, 'JSON to expect must be an object such as {"type": "joined"}'
-        )
-    return value
+    return parse_match(text, kind)
 
 
 def _seconds(value: Any, what: str) -> float:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
 import weakref
 from collections.abc import Callable
@@ -22,7 +21,14 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from ...core.errors import BusinessError
 from ...core.events import Record
-from ...record.expect import ExpectationError, describe, expect_record, matcher, request
+from ...record.expect import (
+    ExpectationError,
+    describe,
+    expect_record,
+    matcher,
+    parse_match,
+    request,
+)
 from ...record.export import FORMATS, Code, export_code
 from ...record.replay import TIMINGS, replay
 from ...record.transcript import shown, transcript
@@ -128,22 +134,11 @@ def expect_(magics: WebSocketMagics, args: argparse.Namespace, cell: str | None)
     if args.json and args.regex:
         raise UsageError("give either --json or --regex, not both")
     positive_seconds(args.timeout, "--timeout", zero=False)
-    match: Any = text
-    if args.json:
-        try:
-            match = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UsageError(
-                f"--json needs a JSON object ({exc.msg} at column {exc.colno}), "
-                'e.g. --json {"type": "joined"}'
-            ) from None
-        if not isinstance(match, dict):
-            raise UsageError('--json needs a JSON object such as {"type": "joined"}')
-    elif args.regex:
-        try:
-            match = re.compile(text)
-        except re.error as exc:
-            raise UsageError(f"--regex {text!r} is not a regular expression: {exc}") from None
+    kind = "json" if args.json else "regex" if args.regex else "text"
+    try:
+        match = parse_match(text, kind)
+    except BusinessError as err:
+        raise UsageError(f"--{kind}: {err.detail}") from None
     conn = magics.target(args.name)
     label = args.label or f"expect {describe(match)}"
     ws = conn.ws
