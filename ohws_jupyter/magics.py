@@ -48,6 +48,7 @@ from .errors import BusinessError
 from .events import Record
 from .options import CloseResult, WebSocketRequestOptions, mask_url
 from .promise import Promise
+from .runtime import IN_BROWSER, Wakeup
 
 __all__ = ["Interrupted", "WebSocketMagics", "load_ipython_extension"]
 
@@ -106,6 +107,7 @@ class _Connection:
         self.taken = dict.fromkeys(WAIT_EVENTS, 0)
         self.opened = False
         self.ended = False
+        self._arrived = Wakeup()  # for %ws wait in a browser
         self.stop = ws.watch(self._observe)
 
     def _observe(self, record: Record) -> None:
@@ -129,6 +131,23 @@ class _Connection:
                 # after 'open' an error is followed by 'close'.
                 self.ended = True
             self.cond.notify_all()
+        if IN_BROWSER:
+            self._arrived.set()
+
+    def pause(self, seconds: float | None) -> None:
+        """With ``cond`` held: wait until a record arrives or ``seconds`` pass (None: no limit)."""
+        if not IN_BROWSER:
+            self.cond.wait(_POLL if seconds is None else min(_POLL, seconds))
+            return
+        # In a page the records arrive on its loop, which runs while this call is
+        # suspended: wait for the next one, not in steps.
+        magics_record.check_can_wait()
+        self._arrived.clear()
+        self.cond.release()
+        try:
+            self._arrived.wait(seconds)
+        finally:
+            self.cond.acquire()
 
     def pending(self, kind: str) -> list[tuple[int, Record]]:
         """Records of ``kind`` not yet returned by ``%ws wait`` (call with the lock held)."""
@@ -169,6 +188,10 @@ def _value(record: Record) -> Any:
 
 def _settle(promise: Promise[Any], timeout: float | None) -> Any:
     """``promise.result(timeout)``, in short steps so that Ctrl-C gets through."""
+    if IN_BROWSER:
+        # The page's loop settles it while this call is suspended: one wait, no steps.
+        magics_record.check_can_wait()
+        return promise.result(timeout)
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         step = _POLL if deadline is None else max(0.0, min(_POLL, deadline - time.monotonic()))
@@ -834,7 +857,7 @@ class WebSocketMagics(Magics):
                     left = None if deadline is None else deadline - time.monotonic()
                     if left is not None and left <= 0:
                         raise UsageError(_timeout_text(conn, kind, count, len(found), args.timeout))
-                    conn.cond.wait(_POLL if left is None else min(_POLL, left))
+                    conn.pause(left)
             except KeyboardInterrupt:
                 raise Interrupted(
                     f"%ws wait stopped; {conn.name!r} stays open and the next %ws wait "

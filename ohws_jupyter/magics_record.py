@@ -35,9 +35,11 @@ from .export import FORMATS, Code, export_code
 from .promise import Promise
 from .reconnect import enable_reconnect
 from .replay import TIMINGS, replay
+from .runtime import IN_BROWSER, can_block
 from .transcript import shown, transcript
 
 __all__ = [
+    "check_can_wait",
     "commands",
     "expect_command",
     "export_command",
@@ -59,6 +61,10 @@ _cursor: weakref.WeakKeyDictionary[Any, Record] = weakref.WeakKeyDictionary()
 
 def _wait(promise: Promise[Any], timeout: float | None) -> Any:
     """``promise.result(timeout)`` in short steps, so that Ctrl-C gets through."""
+    if IN_BROWSER:
+        # The page's loop settles it while this call is suspended: one wait, no steps.
+        check_can_wait()
+        return promise.result(timeout)
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         step = _POLL if deadline is None else max(0.0, min(_POLL, deadline - time.monotonic()))
@@ -67,6 +73,16 @@ def _wait(promise: Promise[Any], timeout: float | None) -> Any:
         except TimeoutError:
             if deadline is not None and time.monotonic() >= deadline:
                 raise
+
+
+def check_can_wait() -> None:
+    """Raise a UsageError where a ``%ws`` command cannot wait (a browser without JSPI)."""
+    if not can_block():
+        raise UsageError(
+            "the %ws magics wait for the network, and this browser cannot suspend Python "
+            "to wait (it lacks JavaScript Promise Integration); use the API with await, "
+            "or a current Chromium"
+        )
 
 
 def _records(conn: Any) -> list[Record]:
