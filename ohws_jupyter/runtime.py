@@ -431,9 +431,21 @@ def block_on(awaitable: Awaitable[T], timeout: float | None = None, what: str = 
     local = _RUNTIME._local
     lane = getattr(local, "lane", None)
     try:
-        return run_sync(limited)
+        ok, value = run_sync(_outcome(limited))
     finally:
         local.lane = lane
+    if not ok:
+        raise value
+    return value
+
+
+async def _outcome(awaitable: Awaitable[T]) -> tuple[bool, Any]:
+    # What run_sync() awaits must not raise: the page would also report the
+    # error as the cell's (an unhandled rejection), though the caller catches it.
+    try:
+        return True, await awaitable
+    except BaseException as exc:
+        return False, exc
 
 
 class Wakeup:
