@@ -23,7 +23,7 @@ _SETUP = """
 import threading, time
 from IPython.display import display
 from ohws_jupyter import createWebSocket
-from ohws_jupyter.panel import WebSocketPanel
+from ohws_jupyter.jupyter.panel import WebSocketPanel
 
 def _bench_rss_mb():
     with open('/proc/self/status') as f:

@@ -32,7 +32,7 @@ def rss_mb() -> float:
 
 def flood(url: str, count: int) -> dict[str, Any]:
     from ohws_jupyter import createWebSocket
-    from ohws_jupyter.panel import WebSocketPanel
+    from ohws_jupyter.jupyter.panel import WebSocketPanel
 
     ws = createWebSocket()
     panel = WebSocketPanel(ws)

@@ -13,38 +13,45 @@ import sys
 from typing import Any
 
 from . import webSocket
-from .client import ReadyState, WebSocket, create_websocket, createWebSocket, split_message
-from .errors import BusinessError
-from .events import Record
-from .options import (
+from .client.websocket import (
+    ReadyState,
+    WebSocket,
+    create_websocket,
+    createWebSocket,
+    split_message,
+)
+from .core.errors import BusinessError
+from .core.events import Record
+from .core.options import (
     ClientCert,
     CloseResult,
     HttpProxy,
     OpenInfo,
     OpenResult,
+    ReconnectPolicy,
     TlsProtocol,
     WebSocketCloseOptions,
     WebSocketRequestOptions,
     set_allowed_hosts,
     set_network_permission,
 )
-from .profile import PortabilityWarning, get_profile, set_profile
-from .promise import Promise
-from .server import (
-    ServerState,
-    WebSocketServer,
-    create_websocket_server,
-    createWebSocketServer,
-)
-from .server_options import (
+from .core.profile import PortabilityWarning, get_profile, set_profile
+from .engine.promise import Promise
+from .server.config import (
     ServerCert,
     WebSocketConnection,
     WebSocketMessage,
     WebSocketServerConfig,
 )
+from .server.websocket_server import (
+    ServerState,
+    WebSocketServer,
+    create_websocket_server,
+    createWebSocketServer,
+)
 
 if sys.platform == "emscripten":  # a browser (Pyodide): connect through the page
-    from . import browser as _browser
+    from .client import browser as _browser
 
     _browser.install()
 
@@ -60,6 +67,7 @@ __all__ = [
     "PortabilityWarning",
     "Promise",
     "ReadyState",
+    "ReconnectPolicy",
     "Record",
     "ServerCert",
     "ServerState",
@@ -87,7 +95,7 @@ __all__ = [
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext ohws_jupyter``: register the ``%ws`` magics."""
-    from .magics import load_ipython_extension as load
+    from .jupyter.magics import load_ipython_extension as load
 
     load(ipython)
 
@@ -96,11 +104,11 @@ def __getattr__(name: str) -> Any:
     # The panel needs ipywidgets/anywidget: import it only when asked for, so the
     # core works without Jupyter (and it stays out of __all__ for `import *`).
     if name == "WebSocketPanel":
-        from .panel import WebSocketPanel
+        from .jupyter.panel import WebSocketPanel
 
         return WebSocketPanel
     if name == "WebSocketServerPanel":
-        from .server_panel import WebSocketServerPanel
+        from .jupyter.server_panel import WebSocketServerPanel
 
         return WebSocketServerPanel
     raise AttributeError(f"module 'ohws_jupyter' has no attribute {name!r}")

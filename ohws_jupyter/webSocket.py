@@ -4,9 +4,9 @@
 option and result types, under their OHOS names.
 """
 
-from .client import ReadyState, WebSocket, createWebSocket
-from .errors import BusinessError
-from .options import (
+from .client.websocket import ReadyState, WebSocket, createWebSocket
+from .core.errors import BusinessError
+from .core.options import (
     ClientCert,
     CloseResult,
     HttpProxy,
@@ -14,13 +14,13 @@ from .options import (
     WebSocketCloseOptions,
     WebSocketRequestOptions,
 )
-from .server import ServerState, WebSocketServer, createWebSocketServer
-from .server_options import (
+from .server.config import (
     ServerCert,
     WebSocketConnection,
     WebSocketMessage,
     WebSocketServerConfig,
 )
+from .server.websocket_server import ServerState, WebSocketServer, createWebSocketServer
 
 __all__ = [
     "BusinessError",

@@ -14,7 +14,7 @@ import pytest
 from conftest import ThreadServer
 from websockets.asyncio.client import connect
 
-from ohws_jupyter import device, profile
+from ohws_jupyter.core import device, profile
 
 TIMEOUT = 10
 

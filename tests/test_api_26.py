@@ -18,7 +18,7 @@ from ohws_jupyter import (
     set_allowed_hosts,
     set_network_permission,
 )
-from ohws_jupyter.aliases import CLIENT_ALIASES, SERVER_ALIASES
+from ohws_jupyter.core.aliases import CLIENT_ALIASES, SERVER_ALIASES
 
 # -- API 23 names --------------------------------------------------------------------------
 

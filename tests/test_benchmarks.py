@@ -232,8 +232,8 @@ def test_a_target_without_figures_has_no_verdict():
 def test_profile_summary_counts_self_time_per_function_and_thread():
     frames = [
         {"name": "<module>", "file": "/x/benchmarks/workloads.py", "line": 1},
-        {"name": "WebSocket.send", "file": "/x/ohws_jupyter/client.py", "line": 350},
-        {"name": "Connection.send", "file": "/x/ohws_jupyter/engine.py", "line": 429},
+        {"name": "WebSocket.send", "file": "/x/ohws_jupyter/client/websocket.py", "line": 350},
+        {"name": "Connection.send", "file": "/x/ohws_jupyter/engine/connection.py", "line": 429},
         {"name": "Frame.serialize", "file": "/y/site-packages/websockets/frames.py", "line": 9},
         {"name": "_call_with_frames_removed", "file": "<frozen importlib._bootstrap>", "line": 2},
     ]
@@ -251,9 +251,9 @@ def test_profile_summary_counts_self_time_per_function_and_thread():
     summary = self_time(speedscope)
     assert summary["samples"] == pytest.approx(0.005)  # the import sample is left out
     assert dict(summary["self_ours"]) == {
-        "ohws_jupyter/engine.py:Connection.send": pytest.approx(0.004)
+        "ohws_jupyter/engine/connection.py:Connection.send": pytest.approx(0.004)
     }
     assert dict(summary["self_all"])["websockets/frames.py:Frame.serialize"] == 0.001
-    assert dict(summary["total_ours"])["ohws_jupyter/client.py:WebSocket.send"] == 0.003
+    assert dict(summary["total_ours"])["ohws_jupyter/client/websocket.py:WebSocket.send"] == 0.003
     text = render(summary, top=5)
-    assert "| 1 | `ohws_jupyter/engine.py:Connection.send` | 4 | 80.0% |" in text
+    assert "| 1 | `ohws_jupyter/engine/connection.py:Connection.send` | 4 | 80.0% |" in text

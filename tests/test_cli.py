@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from ohws_jupyter import CloseResult, createWebSocket
-from ohws_jupyter.__main__ import build_parser, main, serve_main
+from ohws_jupyter.cli.main import build_parser, main, serve_main
 
 TIMEOUT = 10
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,7 +24,7 @@ from ohws_jupyter import (
     split_message,
     webSocket,
 )
-from ohws_jupyter.runtime import get_runtime, live_tasks
+from ohws_jupyter.engine.runtime import get_runtime, live_tasks
 
 
 def rejection(promise: Promise, timeout: float = 10) -> BusinessError:
@@ -490,7 +490,7 @@ def test_off_removes_one_or_all(ws, echo_server):
 
 
 def test_arity_adaptation():
-    from ohws_jupyter.events import adapt
+    from ohws_jupyter.core.events import adapt
 
     assert adapt(lambda: "none", 2)((1, 2)) == "none"
     assert adapt(lambda v: v, 2)((None, "value")) == "value"
@@ -522,7 +522,7 @@ def test_callback_that_blocks_does_not_stall_the_network(ws):
 
 
 def test_result_on_the_io_thread_fails_fast(ws, echo_server):
-    from ohws_jupyter.errors import LoopThreadError
+    from ohws_jupyter.core.errors import LoopThreadError
 
     outcome = []
 

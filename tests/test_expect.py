@@ -13,8 +13,8 @@ import pytest
 from conftest import running_server
 
 from ohws_jupyter import BusinessError, WebSocket, createWebSocket, createWebSocketServer
-from ohws_jupyter.expect import ExpectationError, expect, expect_record, request
-from ohws_jupyter.transcript import transcript
+from ohws_jupyter.record.expect import ExpectationError, expect, expect_record, request
+from ohws_jupyter.record.transcript import transcript
 
 TIMEOUT = 10
 

@@ -15,10 +15,10 @@ from conftest import ThreadServer, running_server, wait_until
 from websockets.exceptions import ConnectionClosed
 
 from ohws_jupyter import BusinessError, WebSocket, createWebSocket, createWebSocketServer
-from ohws_jupyter.events import Record
-from ohws_jupyter.expect import expect
-from ohws_jupyter.export import FORMATS, Code, copy_as_code, export_code
-from ohws_jupyter.transcript import transcript
+from ohws_jupyter.core.events import Record
+from ohws_jupyter.record.expect import expect
+from ohws_jupyter.record.export import FORMATS, Code, copy_as_code, export_code
+from ohws_jupyter.record.transcript import transcript
 
 TIMEOUT = 10
 SECRET = "Bearer s3cret-value"

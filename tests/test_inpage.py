@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 from conftest import Recorder
 
-from ohws_jupyter import BusinessError, CloseResult, WebSocketServer, createWebSocket, inpage
+from ohws_jupyter import BusinessError, CloseResult, WebSocketServer, createWebSocket
 from ohws_jupyter import createWebSocketServer as create_server
-from ohws_jupyter.runtime import get_runtime
+from ohws_jupyter.engine import inpage
+from ohws_jupyter.engine.runtime import get_runtime
 
 TIMEOUT = 10
 

@@ -24,9 +24,9 @@ import pytest
 from conftest import Recorder, wait_until
 
 from ohws_jupyter import BusinessError, CloseResult, WebSocketServer, createWebSocket
-from ohws_jupyter.server import ServerState, createWebSocketServer
-from ohws_jupyter.server_modes import LAB_HELP, frame_bytes
-from ohws_jupyter.server_request import HandshakeRequest, decision_of
+from ohws_jupyter.server.modes import LAB_HELP, frame_bytes
+from ohws_jupyter.server.request_handler import HandshakeRequest, decision_of
+from ohws_jupyter.server.websocket_server import ServerState, createWebSocketServer
 
 TIMEOUT = 10
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"

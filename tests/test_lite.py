@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 from conftest import without_portability_warnings
 
-from ohws_jupyter import lite
+from ohws_jupyter.cli import lite
 
 pytestmark = [pytest.mark.lite, pytest.mark.timeout(600)]
 
@@ -429,7 +429,7 @@ import asyncio
 import time
 
 from ohws_jupyter import webSocket
-from ohws_jupyter.runtime import Wakeup, block_on, can_block
+from ohws_jupyter.engine.runtime import Wakeup, block_on, can_block
 
 lab = webSocket.createWebSocketServer()
 print("start", lab.start({"serverPort": 0, "mode": "lab"}).result(5))

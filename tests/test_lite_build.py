@@ -7,7 +7,7 @@ import pathlib
 
 import pytest
 
-from ohws_jupyter import lite
+from ohws_jupyter.cli import lite
 
 NOTEBOOKS = pathlib.Path(__file__).resolve().parents[1] / "notebooks"
 

@@ -18,7 +18,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from ohws_jupyter import BusinessError, CloseResult, ReadyState, WebSocket, createWebSocket
-from ohws_jupyter.magics import COMMANDS, LogView, WebSocketMagics
+from ohws_jupyter.jupyter.magics import COMMANDS, LogView, WebSocketMagics
 
 
 # -- fixtures --------------------------------------------------------------------
@@ -626,7 +626,7 @@ def test_log_records_with_direction_and_time(ws: Any, server: ThreadServer) -> N
 
 
 def test_log_is_bounded(ws: Any, server: ThreadServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ohws_jupyter.magics as magics_module
+    import ohws_jupyter.jupyter.magics as magics_module
 
     monkeypatch.setattr(magics_module, "LOG_SIZE", 6)
     ws(f"connect {server.url}")

@@ -18,17 +18,17 @@ from conftest import echo_handler, running_server
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from ohws_jupyter import magics as router
-from ohws_jupyter.magics import WebSocketMagics
-from ohws_jupyter.magics_record import (
+from ohws_jupyter.client.reconnect import disable_reconnect, reconnector_of
+from ohws_jupyter.core.options import ReconnectPolicy
+from ohws_jupyter.jupyter import magics as router
+from ohws_jupyter.jupyter.magics import WebSocketMagics
+from ohws_jupyter.jupyter.magics_record import (
     commands,
     expect_command,
     parse_reconnect,
     replay_command,
 )
-from ohws_jupyter.options import ReconnectPolicy
-from ohws_jupyter.reconnect import disable_reconnect, reconnector_of
-from ohws_jupyter.transcript import Transcript
+from ohws_jupyter.record.transcript import Transcript
 
 TIMEOUT = 10
 SECRET = "Bearer s3cret-value"

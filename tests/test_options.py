@@ -6,7 +6,7 @@ import pytest
 from conftest import ThreadServer
 
 from ohws_jupyter import BusinessError, WebSocket
-from ohws_jupyter.options import check_request_options, check_url, mask_url, mask_urls_in
+from ohws_jupyter.core.options import check_request_options, check_url, mask_url, mask_urls_in
 
 TIMEOUT = 10
 

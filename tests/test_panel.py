@@ -35,8 +35,8 @@ from ohws_jupyter import (
     createWebSocket,
     createWebSocketServer,
 )
-from ohws_jupyter.client import HISTORY_LIMIT
-from ohws_jupyter.panel import (
+from ohws_jupyter.client.websocket import HISTORY_LIMIT
+from ohws_jupyter.jupyter.panel import (
     CLOSE_CODE_TEXT,
     WebSocketPanel,
     close_code_text,
@@ -44,16 +44,16 @@ from ohws_jupyter.panel import (
     matcher,
     parse_composer,
 )
-from ohws_jupyter.panel_model import (
+from ohws_jupyter.jupyter.panel_model import (
     LogWindow,
     Rates,
     hexdump,
     parse_close_code,
     saved_item,
 )
-from ohws_jupyter.server_panel import WebSocketServerPanel
+from ohws_jupyter.jupyter.server_panel import WebSocketServerPanel
 
-STATIC = pathlib.Path(__file__).parent.parent / "ohws_jupyter" / "static"
+STATIC = pathlib.Path(__file__).parent.parent / "ohws_jupyter" / "jupyter" / "static"
 
 
 class RecordingComm(DummyComm):
@@ -307,7 +307,7 @@ def test_front_end_never_parses_html() -> None:
 
 def test_core_does_not_import_the_panel() -> None:
     code = "import sys, ohws_jupyter; ohws_jupyter.createWebSocket(); " + (
-        "assert not {'ohws_jupyter.panel', 'ipywidgets', 'anywidget'} & set(sys.modules)"
+        "assert not {'ohws_jupyter.jupyter.panel', 'ipywidgets', 'anywidget'} & set(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
@@ -1194,7 +1194,7 @@ KERNEL_FLOOD = textwrap.dedent(
     import asyncio, threading, time
     from websockets.asyncio.server import serve
     from ohws_jupyter import createWebSocket
-    from ohws_jupyter.panel import WebSocketPanel
+    from ohws_jupyter.jupyter.panel import WebSocketPanel
 
     ready = threading.Event()
     state = {}
@@ -1278,7 +1278,7 @@ def test_rerunning_a_cell_with_a_panel_leaves_one_connection(kernel: Any) -> Non
     run_cell(
         kernel,
         "from ohws_jupyter import createWebSocket, createWebSocketServer\n"
-        "from ohws_jupyter.panel import WebSocketPanel\n"
+        "from ohws_jupyter.jupyter.panel import WebSocketPanel\n"
         "room = createWebSocketServer()\n"
         "room.start({'serverPort': 0, 'maxConcurrentClientsNumber': 50,"
         " 'maxConnectionsForOneClient': 50}).result(10)",

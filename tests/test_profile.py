@@ -21,13 +21,13 @@ from ohws_jupyter import (
     PortabilityWarning,
     createWebSocket,
     get_profile,
-    magics_profile,
-    profile,
     set_profile,
 )
-from ohws_jupyter import magics as router
-from ohws_jupyter.export import copy_as_code
-from ohws_jupyter.magics import WebSocketMagics
+from ohws_jupyter.core import profile
+from ohws_jupyter.jupyter import magics as router
+from ohws_jupyter.jupyter import magics_profile
+from ohws_jupyter.jupyter.magics import WebSocketMagics
+from ohws_jupyter.record.export import copy_as_code
 
 fresh_profile = profile_peers.fresh_profile  # autouse: seed, no warning shown yet
 peer = profile_peers.peer
@@ -55,7 +55,7 @@ def test_package_exports() -> None:
     for name in ("set_profile", "get_profile", "PortabilityWarning"):
         assert name in ohws_jupyter.__all__ and hasattr(ohws_jupyter, name)
     assert issubclass(PortabilityWarning, UserWarning)
-    for module in (profile, magics_profile, ohws_jupyter.device):
+    for module in (profile, magics_profile, ohws_jupyter.core.device):
         assert module.__all__
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
@@ -116,7 +116,7 @@ def test_no_warning_under_device_or_for_the_package_itself() -> None:
         with using("device"):
             ws.close({"code": 4000})
         # The same call made by one of the package's own modules (the panel, replay, ...).
-        internal: dict[str, Any] = {"__name__": "ohws_jupyter.replay", "ws": ws}
+        internal: dict[str, Any] = {"__name__": "ohws_jupyter.record.replay", "ws": ws}
         exec("ws.close({'code': 4000})", internal)
     assert portability(caught) == []
 

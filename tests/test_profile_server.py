@@ -21,9 +21,9 @@ from ohws_jupyter import (
     WebSocketConnection,
     createWebSocket,
     createWebSocketServer,
-    device,
 )
-from ohws_jupyter.server_options import ServerCloseResult
+from ohws_jupyter.core import device
+from ohws_jupyter.server.config import ServerCloseResult
 
 fresh_profile = profile_peers.fresh_profile  # autouse: seed, no warning shown yet
 LINK_DOWN = "The link is down"

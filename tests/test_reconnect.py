@@ -13,15 +13,15 @@ import pytest
 from conftest import ThreadServer, running_server, wait_until
 
 from ohws_jupyter import BusinessError, WebSocket, createWebSocket, createWebSocketServer
-from ohws_jupyter.events import Record
-from ohws_jupyter.options import ReconnectPolicy, check_reconnect, check_request_options
-from ohws_jupyter.reconnect import (
+from ohws_jupyter.client.reconnect import (
     attach,
     cancel,
     disable_reconnect,
     enable_reconnect,
     reconnector_of,
 )
+from ohws_jupyter.core.events import Record
+from ohws_jupyter.core.options import ReconnectPolicy, check_reconnect, check_request_options
 
 TIMEOUT = 10
 FAST = {"attempts": 5, "minDelay": 0.05, "maxDelay": 0.4, "factor": 2}

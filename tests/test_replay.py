@@ -12,9 +12,9 @@ import pytest
 from conftest import echo_handler, running_server
 
 from ohws_jupyter import BusinessError, WebSocket, createWebSocket, createWebSocketServer
-from ohws_jupyter.expect import expect
-from ohws_jupyter.replay import ReplayReport, replay
-from ohws_jupyter.transcript import Transcript, transcript
+from ohws_jupyter.record.expect import expect
+from ohws_jupyter.record.replay import ReplayReport, replay
+from ohws_jupyter.record.transcript import Transcript, transcript
 
 TIMEOUT = 10
 

@@ -14,8 +14,8 @@ import time
 import pytest
 
 from ohws_jupyter import BusinessError
-from ohws_jupyter.errors import LoopThreadError
-from ohws_jupyter.runtime import Wakeup, block_on, can_block, get_runtime
+from ohws_jupyter.core.errors import LoopThreadError
+from ohws_jupyter.engine.runtime import Wakeup, block_on, can_block, get_runtime
 
 TIMEOUT = 10
 

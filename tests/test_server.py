@@ -27,8 +27,8 @@ from ohws_jupyter import (
     createWebSocketServer,
     webSocket,
 )
-from ohws_jupyter.runtime import get_runtime, live_tasks
-from ohws_jupyter.server_modes import LAB_HELP
+from ohws_jupyter.engine.runtime import get_runtime, live_tasks
+from ohws_jupyter.server.modes import LAB_HELP
 
 TIMEOUT = 10
 

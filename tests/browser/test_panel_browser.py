@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from ohws_jupyter.panel_model import hexdump
+from ohws_jupyter.jupyter.panel_model import hexdump
 
 pytestmark = pytest.mark.browser
 
@@ -60,8 +60,8 @@ SETUP = f"""\
 import asyncio, threading
 from websockets.asyncio.server import serve
 from ohws_jupyter import createWebSocket, createWebSocketServer
-from ohws_jupyter.panel import WebSocketPanel
-from ohws_jupyter.server_panel import WebSocketServerPanel
+from ohws_jupyter.jupyter.panel import WebSocketPanel
+from ohws_jupyter.jupyter.server_panel import WebSocketServerPanel
 
 EVIL = {EVIL!r}
 lab = createWebSocketServer()

@@ -23,7 +23,7 @@ from websockets.frames import Close
 from websockets.http11 import Request
 from websockets.server import ServerProtocol
 
-from ohws_jupyter.runtime import get_runtime, live_tasks
+from ohws_jupyter.engine.runtime import get_runtime, live_tasks
 
 __all__ = ["Peer", "RawPeer", "Resources", "snapshot"]
 

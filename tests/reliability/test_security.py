@@ -9,7 +9,7 @@ import pytest
 from conftest import Recorder
 
 from ohws_jupyter import BusinessError, createWebSocket, createWebSocketServer
-from ohws_jupyter.options import WebSocketRequestOptions
+from ohws_jupyter.core.options import WebSocketRequestOptions
 
 SECRET = "s3cr3t-Value"
 HEADERS = {"Authorization": f"Bearer {SECRET}", "Cookie": f"sid={SECRET}", "X-Api-Key": SECRET}
@@ -83,7 +83,7 @@ def test_server_binds_loopback_by_default():
 
 
 def test_command_line_server_binds_loopback_by_default():
-    from ohws_jupyter.__main__ import build_parser
+    from ohws_jupyter.cli.main import build_parser
 
     args = build_parser().parse_args(["serve"])
     assert args.host == "127.0.0.1"

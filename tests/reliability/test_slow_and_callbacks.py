@@ -18,7 +18,7 @@ import pytest
 from conftest import Recorder, running_server, wait_until
 
 from ohws_jupyter import BusinessError, ReadyState, createWebSocket
-from ohws_jupyter.runtime import get_runtime
+from ohws_jupyter.engine.runtime import get_runtime
 
 from .peers import Peer, RawPeer, snapshot
 

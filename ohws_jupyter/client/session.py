@@ -1,0 +1,1022 @@
+"""The I/O side of a client connection: one ``ClientSession`` per ``connect``.
+
+A session opens the connection (TCP, an HTTP proxy tunnel, TLS, the opening
+handshake, redirects) and then owns the engine's :class:`~ohws_jupyter.engine.Connection`:
+it turns received messages into the seed's 4 KiB pieces on the object's
+callback lane, keeps the connection alive with pings, and reports how it ended.
+It holds its ``WebSocket`` through a weak reference, so a WebSocket nobody
+holds can be collected (and its connection closed with 1001).
+
+State follows the wire: ``ws.state`` changes on the I/O thread the moment the
+connection opens, starts closing or ends, and ``connect``/``close`` promises
+settle then too, whatever callbacks are still queued; the events themselves
+are delivered in order on the object's lane, ``'close'`` last.
+
+Under the ``device`` profile (captured when ``connect`` is called) a session
+follows :mod:`ohws_jupyter.device`: the device's handshake headers and TLS
+checks, sends queued while connecting, ``close`` settled once its frame is
+queued, and the device's close codes and reasons in ``'close'``.
+
+The public face is :mod:`ohws_jupyter.client`; this module is its engine room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import base64
+import dataclasses
+import enum
+import logging
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+import urllib.request
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from websockets.exceptions import (
+    InvalidHandshake,
+    InvalidHeaderValue,
+    InvalidProxy,
+    InvalidStatus,
+    InvalidURI,
+    NegotiationError,
+    PayloadTooBig,
+    ProtocolError,
+    ProxyError,
+)
+from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
+from websockets.http11 import Response
+from websockets.protocol import OPEN
+from websockets.uri import parse_uri
+
+from ..core import device as _device
+from ..core.errors import CONNECTION_ERROR, SEND_FAILED, UNKNOWN_ERROR, BusinessError
+from ..core.events import EventEmitter, Record
+from ..core.options import (
+    PIECE_SIZE,
+    CloseResult,
+    HttpProxy,
+    OpenInfo,
+    OpenResult,
+    WebSocketRequestOptions,
+    mask_headers,
+    mask_url,
+    mask_urls_in,
+)
+from ..core.profile import is_device
+from ..engine.connection import Connection, LenientClientProtocol, close_result_of
+from ..engine.logs import MaskingLogger
+from ..engine.promise import Promise
+from ..engine.runtime import Lane, create_task, get_runtime
+
+if TYPE_CHECKING:
+    from .websocket import WebSocket
+
+__all__ = [
+    "MAX_REDIRECTS",
+    "ClientSession",
+    "ReadyState",
+    "Stats",
+    "not_open_error",
+    "not_open_hint",
+    "split_message",
+]
+
+logger = logging.getLogger("ohws_jupyter")
+
+#: Redirects followed during one opening handshake.
+MAX_REDIRECTS = 10
+#: Seconds the interpreter's exit waits for open connections to send their 1001.
+EXIT_CLOSE_WAIT = 1.0
+
+
+class ReadyState(enum.IntEnum):
+    """Connection states, numbered like the browser's ``WebSocket.readyState``."""
+
+    CONNECTING = 0
+    OPEN = 1
+    CLOSING = 2
+    CLOSED = 3
+
+
+def split_message(message: str | bytes, size: int = PIECE_SIZE) -> list[str] | list[bytes]:
+    """Cut a message into pieces of at most ``size`` bytes (the seed's 4K rule).
+
+    Text is cut only between UTF-8 characters, so every piece is a valid ``str``.
+    """
+    if isinstance(message, str):
+        if len(message) * 4 <= size:  # cannot exceed size bytes: skip encoding
+            return [message]
+        data = message.encode("utf-8")
+        if len(data) <= size:
+            return [message]
+        pieces: list[str] = []
+        start, end_of_data = 0, len(data)
+        while start < end_of_data:
+            end = min(start + size, end_of_data)
+            while end < end_of_data and (data[end] & 0xC0) == 0x80:
+                end -= 1  # never cut inside a multi-byte character
+            pieces.append(data[start:end].decode("utf-8"))
+            start = end
+        return pieces
+    if len(message) <= size:
+        return [message]
+    view = memoryview(message)
+    return [bytes(view[i : i + size]) for i in range(0, len(message), size)]
+
+
+@dataclasses.dataclass
+class Stats:
+    """Counters of one WebSocket object, across its connections.
+
+    ``bytesIn``/``bytesOut`` count message payloads (after inflation, before
+    deflation); ``wireBytesIn``/``wireBytesOut`` count what crossed the socket,
+    handshake, frame headers and masks included (updated as messages arrive and
+    at the end). ``pingRoundTrip`` is the last keepalive round trip, in seconds.
+    """
+
+    messagesIn: int = 0
+    bytesIn: int = 0
+    piecesIn: int = 0
+    messagesOut: int = 0
+    bytesOut: int = 0
+    connects: int = 0
+    openedAt: float | None = None
+    closedAt: float | None = None
+    lastClose: CloseResult | None = None
+    lastError: BusinessError | None = None
+    wireBytesIn: int = 0
+    wireBytesOut: int = 0
+    pingRoundTrip: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["lastClose"] = self.lastClose
+        out["lastError"] = self.lastError
+        return out
+
+
+def not_open_hint(op: str, state: ReadyState) -> str:
+    """Why ``op`` fails on a connection in ``state`` that is not open, and what to do."""
+    if state is ReadyState.CONNECTING:
+        hint = "the connection is not open yet; wait for 'open' (or await connect())"
+    elif state is ReadyState.CLOSING:
+        hint = "the connection is closing"
+    else:
+        hint = "there is no open connection; call connect() first"
+    return f"cannot {op}: {hint}"
+
+
+def not_open_error(op: str, state: ReadyState) -> BusinessError:
+    """The error of ``op`` on a connection in ``state`` that is not open."""
+    return BusinessError(UNKNOWN_ERROR, not_open_hint(op, state))
+
+
+class _Redirect(Exception):
+    def __init__(self, status: int, location: str) -> None:
+        super().__init__(f"HTTP {status} to {location}")
+        self.status, self.location = status, location
+
+
+def _connect_error(exc: BaseException, url: str, opts: WebSocketRequestOptions) -> BusinessError:
+    """The code-200 error of a failed attempt; ``.data`` is the HTTP status or '0'."""
+    url = mask_url(url)
+    status = "0"
+    if isinstance(exc, InvalidStatus):
+        response = exc.response
+        status = str(response.status_code)
+        detail = (
+            f"the server answered HTTP {response.status_code} {response.reason_phrase} "
+            "instead of 101 Switching Protocols; "
+        )
+        if response.status_code == 400 and opts.protocols:
+            offered = ", ".join(opts.protocols)
+            detail += (
+                f"the server may not speak the offered subprotocol ({offered}): check the "
+                "protocol option"
+            )
+        else:
+            detail += "check the URL path and the credentials"
+        body = response.body.decode("utf-8", "replace").strip() if response.body else ""
+        if body and len(body) <= 200 and "\n" not in body:
+            detail += f" (the server said: {mask_urls_in(body)!r})"
+    elif isinstance(exc, NegotiationError):
+        detail = f"the handshake failed: {exc}; check the protocol option"
+    elif isinstance(exc, InvalidProxy | ProxyError):
+        detail = f"the proxy failed: {exc}; check the proxy option"
+    elif isinstance(exc, InvalidHeaderValue) and exc.name.lower() == "sec-websocket-accept":
+        detail = (
+            "the opening handshake failed: the server's Sec-WebSocket-Accept does not match "
+            "the Sec-WebSocket-Key sent; is it a WebSocket server?"
+        )
+    elif isinstance(exc, InvalidHandshake):
+        detail = f"the opening handshake failed: {exc}"
+    elif isinstance(exc, ssl.SSLCertVerificationError):
+        detail = (
+            f"TLS certificate verification failed ({exc.verify_message}); give the CA with "
+            "caPath, or set skipServerCertVerification=True to accept it anyway (unsafe)"
+        )
+    elif isinstance(exc, ssl.SSLError):
+        detail = f"the TLS handshake failed: {exc.reason or exc}"
+    elif isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        detail = (
+            f"the opening handshake did not finish within {opts.openTimeout} s; "
+            "is the server answering WebSocket handshakes? (openTimeout sets the limit)"
+        )
+    elif isinstance(exc, socket.gaierror):
+        detail = f"cannot resolve the host of {url}: {exc.strerror}"
+    elif isinstance(exc, ConnectionRefusedError):
+        detail = f"connection refused by {url}; is the server running?"
+    elif isinstance(exc, ConnectionResetError) and url.lower().startswith("wss:"):
+        detail = (
+            f"the connection to {url} was reset during the TLS handshake; is the server "
+            "serving wss:// (TLS) on that port, or plain ws://?"
+        )
+    elif isinstance(exc, ConnectionError):
+        detail = f"the connection to {url} was {_how_lost(exc)} during the opening handshake"
+    elif isinstance(exc, OSError):
+        detail = f"cannot reach {url}: {exc.strerror or exc}"
+    else:
+        detail = f"{type(exc).__name__}: {exc}"
+    err = BusinessError(CONNECTION_ERROR, mask_urls_in(detail), data=status)
+    err.__cause__ = exc
+    return err
+
+
+def _how_lost(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionResetError):
+        return "reset by the server"
+    if isinstance(exc, ConnectionAbortedError):
+        return "aborted"
+    return f"lost ({getattr(exc, 'strerror', None) or type(exc).__name__})"
+
+
+def _failure_error(conn: Connection, exc: BaseException | None) -> BusinessError | None:
+    """The code-200 error of a connection that ended badly, or None for a clean close."""
+    proto = conn.protocol
+    cause = conn.utf8_error or proto.parser_exc or exc
+    if isinstance(cause, UnicodeDecodeError):
+        detail = "the server sent text that is not valid UTF-8 (closed with 1007)"
+    elif isinstance(cause, PayloadTooBig):
+        detail = f"a received message is too big ({cause}); raise maxMessageSize (closed with 1009)"
+    elif isinstance(cause, ProtocolError):
+        detail = f"the server broke the WebSocket protocol: {cause} (closed with 1002)"
+    elif conn.keepalive_failed:
+        detail = "the server did not answer the keepalive ping in time (pongTimeout)"
+    elif proto.close_rcvd is None and conn.aborted_by_deadline:
+        detail = (
+            f"the server did not finish the closing handshake within closeTimeout "
+            f"({conn.close_timeout} s); the connection was cut (1006)"
+        )
+    elif proto.close_rcvd is None:
+        detail = "the connection was lost without a close frame (1006)"
+        if exc is not None:
+            detail += f": {exc}"
+    else:
+        return None
+    err = BusinessError(CONNECTION_ERROR, detail, data="0")
+    err.__cause__ = cause
+    return err
+
+
+def _headers_dict(headers: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in headers.raw_items():
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
+
+
+def _system_proxy(scheme: str, host: str, port: int) -> str | None:
+    """The HTTP proxy the environment names for ``scheme://host:port``, if any."""
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get("https" if scheme == "wss" else "http")
+    if proxy is None:
+        return None
+    if urllib.request.proxy_bypass(f"{host}:{port}") or urllib.request.proxy_bypass(host):
+        return None
+    return proxy
+
+
+class _Tunnel(asyncio.Protocol):
+    """The HTTP CONNECT exchange with a proxy, before the WebSocket takes over."""
+
+    def __init__(self, target: str, auth: str | None) -> None:
+        self.target, self.auth = target, auth
+        self.done: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.buffer = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        lines = [f"CONNECT {self.target} HTTP/1.1", f"Host: {self.target}"]
+        if self.auth:
+            lines.append(f"Proxy-Authorization: {self.auth}")
+        transport.write(("\r\n".join(lines) + "\r\n\r\n").encode())  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if b"\r\n\r\n" in self.buffer and not self.done.done():
+            head, _, rest = self.buffer.partition(b"\r\n\r\n")
+            status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+            parts = status_line.split(" ", 2)
+            if len(parts) >= 2 and parts[1].isdigit() and 200 <= int(parts[1]) < 300:
+                self.done.set_result(rest)
+            else:
+                self.done.set_exception(ProxyError(f"the proxy answered {status_line!r}"))
+        elif len(self.buffer) > 65536 and not self.done.done():
+            self.done.set_exception(ProxyError("the proxy's answer is too long"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_exception(ProxyError("the proxy closed the connection"))
+
+
+# Sessions with a connection, for the 1001 at interpreter exit.
+_LIVE: weakref.WeakSet[ClientSession] = weakref.WeakSet()
+
+
+class ClientSession:
+    """One connection attempt and, if it opens, the connection; owner of its engine.
+
+    Lives on the I/O loop, except :meth:`send`, which runs on the caller's thread.
+    """
+
+    def __init__(
+        self,
+        ws: WebSocket,
+        url: str,
+        opts: WebSocketRequestOptions,
+        tls: ssl.SSLContext | None,
+        connect_promise: Promise[bool],
+        lane: Lane,
+    ) -> None:
+        # A weak reference: a WebSocket nobody holds can be collected, and its
+        # finalizer then closes this session (1001 going away).
+        self._ws = weakref.ref(ws)
+        # No strong path from the live connection to the WebSocket: callbacks
+        # often refer to their WebSocket (on('message', lambda v: ws.send(v))),
+        # and holding its events here would keep it alive for good.
+        self.stats = ws.stats
+        self.lane = lane
+        self.url, self.opts, self.tls = url, opts, tls
+        self.connect_promise = connect_promise
+        self.conn: Connection | None = None
+        self.task: asyncio.Future[None] | None = None
+        self.close_waiters: list[Promise[bool]] = []
+        self.close_requested: tuple[int, str] | None = None
+        self.ended = False
+        self.opened = False
+        self.keep_alive: WebSocket | None = None  # strong, while connecting only
+        self._handshake: asyncio.Future[Any] | None = None
+        self._attempt_conn: Connection | None = None
+        self._early: list[tuple[list[Any], int]] = []
+        self._early_end: tuple[BaseException | None] | None = None
+        # Wire bytes of earlier connections of the same object.
+        self._wire_base = (ws.stats.wireBytesIn, ws.stats.wireBytesOut)
+        #: The device profile was in force at connect: its rules hold for this connection.
+        self.device = is_device()
+        # Device: messages sent while connecting, sent in order once open.
+        self._early_lock = threading.Lock()
+        self._early_sends: list[tuple[bytes, bool]] = []
+        self._early_flushed = False
+
+    # -- talking to the WebSocket -------------------------------------------------
+    def _emit(self, event: str, args: tuple) -> None:
+        ws = self._ws()
+        if ws is not None and ws.events.has(event):
+            self.lane.call(ws.events.emit, event, args)
+
+    def _observe(self, kind: str, direction: str, **fields: Any) -> None:
+        ws = self._ws()
+        if ws is not None:
+            ws.record(Record(time.time(), kind, direction, **fields))
+
+    def _set_state(self, state: ReadyState) -> None:
+        ws = self._ws()
+        if ws is not None:
+            ws.session_state(self, state)
+
+    # -- opening (I/O thread) --------------------------------------------------------
+    def begin(self) -> None:
+        self.task = create_task(self.run())
+        self.task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Future[None]) -> None:
+        # A task cancelled before its first step never runs run()'s handlers.
+        if self.ended:
+            return
+        if task.cancelled():
+            self._end_before_open(None)
+        elif task.exception() is not None and not self.opened:
+            exc = task.exception()
+            logger.error("internal error in the connection to %s", mask_url(self.url), exc_info=exc)
+            self._end_before_open(BusinessError(UNKNOWN_ERROR, f"internal error: {exc!r}"))
+
+    async def run(self) -> None:
+        opts = self.opts
+        try:
+            conn, response = await asyncio.wait_for(self._open(), opts.openTimeout or None)
+        except asyncio.CancelledError:
+            self._end_before_open(None)
+            return
+        except _Redirect as exc:
+            err = BusinessError(
+                CONNECTION_ERROR,
+                f"the server redirected (HTTP {exc.status}) to {mask_url(exc.location)}, which "
+                "is not a WebSocket URL; connect to the WebSocket endpoint itself",
+                data=str(exc.status),
+            )
+            self._end_before_open(err)
+            return
+        except InvalidURI as exc:
+            err = BusinessError(
+                CONNECTION_ERROR,
+                f"the server redirected to {mask_url(exc.uri)}, which is not a WebSocket URL; "
+                "connect to the WebSocket endpoint itself",
+                data="0",
+            )
+            err.__cause__ = exc
+            self._end_before_open(err)
+            return
+        except Exception as exc:
+            self._end_before_open(_connect_error(exc, self.url, opts))
+            return
+        except BaseException:
+            self._end_before_open(None)
+            raise
+        self._opened(conn, response)
+
+    async def _open(self) -> tuple[Connection, Response]:
+        url = self.url
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                return await self._attempt(url)
+            except InvalidStatus as exc:
+                response = exc.response
+                location = response.headers.get("Location")
+                if not 300 <= response.status_code < 400 or location is None:
+                    raise
+                target = urllib.parse.urljoin(url, location)
+                if urllib.parse.urlsplit(target).scheme.lower() not in ("ws", "wss"):
+                    raise _Redirect(response.status_code, target) from exc
+                if self.tls is None and target.lower().startswith("wss:"):
+                    from .websocket import tls_context  # the same rules as connect()
+
+                    rules = _device.strict_tls_context if self.device else tls_context
+                    self.tls = rules(self.opts)
+                url = target
+        raise InvalidHandshake(f"more than {MAX_REDIRECTS} redirects; is there a redirect loop?")
+
+    async def _attempt(self, url: str) -> tuple[Connection, Response]:
+        opts = self.opts
+        loop = asyncio.get_running_loop()
+        uri = parse_uri(url)
+        headers = dict(opts.header)
+        protocols = opts.protocols
+        for name in list(headers):
+            if name.lower() == "sec-websocket-protocol":
+                protocols = [p.strip() for p in headers.pop(name).split(",") if p.strip()]
+        # websockets' own defaults (memLevel 5): a deflate context per connection
+        # is most of its memory, and thousands of connections add up.
+        extensions = enable_client_permessage_deflate(None) if opts.compression else None
+        protocol = LenientClientProtocol(
+            uri,
+            extensions=extensions,
+            subprotocols=protocols or None,  # type: ignore[arg-type]
+            max_size=opts.maxMessageSize,
+            logger=MaskingLogger("client", opts.sensitiveHeaders),
+        )
+        request = protocol.connect()
+        if self.device:
+            # A device (libwebsockets) sends these and no User-Agent; the user's
+            # headers come after, an 'origin' of theirs as a second Origin.
+            request.headers["Pragma"] = "no-cache"
+            request.headers["Cache-Control"] = "no-cache"
+            parts = urllib.parse.urlsplit(url)
+            request.headers["Origin"] = _device.origin_header(parts, opts.supportOriginPort)
+        elif not any(name.lower() == "user-agent" for name in headers):
+            request.headers["User-Agent"] = _USER_AGENT
+        for name, value in headers.items():
+            request.headers[name] = value
+        if self._attempt_conn is None:
+            # The first attempt. The record carries the headers the user gave (what
+            # a replay or an export repeats); every header as sent, the library's
+            # own included, is ws.requestHeaders.
+            self._observe(
+                "connect",
+                "=",
+                data=self.url,
+                headers=mask_headers(opts.header, opts.sensitiveHeaders),
+            )
+        ws = self._ws()
+        if ws is not None:
+            ws.session_request(
+                self, mask_headers(_headers_dict(request.headers), opts.sensitiveHeaders)
+            )
+        protocol.send_request(request)
+        conn = Connection(
+            protocol,
+            self,
+            close_timeout=opts.closeTimeout,
+            max_queued_messages=opts.maxQueuedMessages,
+            max_queued_bytes=opts.maxQueuedBytes,
+        )
+        conn._queue(protocol.data_to_send())
+        self._handshake = loop.create_future()
+        # An attempt given up on (openTimeout, close()) no longer awaits it.
+        self._handshake.add_done_callback(_consume)
+        self._attempt_conn = conn
+        tls = self.tls if uri.secure else None
+        try:
+            try:
+                await self._connect_transport(conn, uri, tls)
+            except ssl.SSLCertVerificationError as exc:
+                accepted = _device.accepted_verify_codes(opts.skipServerCertVerification)
+                if not self.device or exc.verify_code not in accepted:
+                    raise
+                # The device lets this failure through: connect again without
+                # verification, checking only what it still checks (the dates).
+                check = None if opts.skipServerCertVerification else _check_dates
+                await self._connect_transport(
+                    conn, uri, _device.lenient_tls_context(opts), check=check
+                )
+            response = await self._handshake
+        except BaseException:
+            conn.abort()
+            raise
+        if protocol.handshake_exc is not None:
+            conn.abort()
+            raise protocol.handshake_exc
+        return conn, response
+
+    async def _connect_transport(
+        self,
+        conn: Connection,
+        uri: Any,
+        tls: ssl.SSLContext | None,
+        check: Any = None,
+    ) -> None:
+        """Connect ``conn`` (directly or through the proxy), with TLS if ``tls``.
+
+        ``check(ssl_object)``, if given, runs once TLS is up and before the
+        request is written; it raises to refuse the server.
+        """
+        loop = asyncio.get_running_loop()
+        proxy = self._proxy_for(uri)
+        server_hostname = uri.host if tls is not None else None
+        if proxy is None and check is None:
+            await loop.create_connection(
+                lambda: conn, uri.host, uri.port, ssl=tls, server_hostname=server_hostname
+            )
+            return
+        if proxy is None:
+            transport, _ = await loop.create_connection(asyncio.Protocol, uri.host, uri.port)
+            await self._start_tls(conn, transport, tls, server_hostname, check)
+            return
+        parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        if parts.scheme.lower() not in ("http", ""):
+            raise InvalidProxy(mask_url(proxy), "only HTTP proxies are supported")
+        auth = None
+        if parts.username is not None:
+            user = urllib.parse.unquote(parts.username)
+            pair = f"{user}:{urllib.parse.unquote(parts.password or '')}"
+            auth = "Basic " + base64.b64encode(pair.encode()).decode()
+        host = f"[{uri.host}]" if ":" in uri.host else uri.host
+        target = f"{host}:{uri.port}"
+        transport, tunnel = await loop.create_connection(
+            lambda: _Tunnel(target, auth), parts.hostname, parts.port or 8080
+        )
+        try:
+            await tunnel.done
+        except BaseException:
+            transport.abort()
+            raise
+        if tls is not None:
+            await self._start_tls(conn, transport, tls, server_hostname, check)
+        else:
+            transport.set_protocol(conn)
+            conn.connection_made(transport)
+
+    async def _start_tls(
+        self,
+        conn: Connection,
+        transport: asyncio.Transport,
+        tls: ssl.SSLContext | None,
+        server_hostname: str | None,
+        check: Any,
+    ) -> None:
+        assert tls is not None
+        loop = asyncio.get_running_loop()
+        try:
+            tls_transport = await loop.start_tls(
+                transport, conn, tls, server_hostname=server_hostname
+            )
+        except BaseException:
+            transport.abort()
+            raise
+        assert tls_transport is not None
+        if check is not None:
+            try:
+                check(tls_transport.get_extra_info("ssl_object"))
+            except BaseException:
+                tls_transport.abort()
+                raise
+        conn.connection_made(tls_transport)
+
+    def _proxy_for(self, uri: Any) -> str | None:
+        proxy = self.opts.proxy
+        if proxy == "no-proxy":
+            return None
+        if proxy == "system":
+            return _system_proxy("wss" if uri.secure else "ws", uri.host, uri.port)
+        assert isinstance(proxy, HttpProxy)
+        if proxy.excludes(uri.host):
+            return None
+        host = f"[{proxy.host}]" if ":" in proxy.host else proxy.host
+        return f"http://{host}:{proxy.port}"
+
+    # -- the engine's reports (I/O thread) ------------------------------------------
+    def handshake_event(self, conn: Connection, event: Any) -> None:
+        if conn is not self._attempt_conn:
+            return  # an earlier attempt (before a redirect)
+        if self._handshake is not None and not self._handshake.done():
+            self._handshake.set_result(event)
+
+    def _opened(self, conn: Connection, response: Response) -> None:
+        self.conn = conn
+        if self.close_requested is not None and not self.device:
+            # close() was called as the handshake finished.
+            conn.close(*self.close_requested)
+            return
+        if self.device and self.close_requested is None:
+            # Sends queued while connecting go first, in order (a device writes
+            # them as soon as it is established); later sends follow them.
+            with self._early_lock:
+                for payload, text in self._early_sends:
+                    self.send(payload, text)
+                self._early_sends = []
+                self._early_flushed = True
+        self.opened = True
+        _LIVE.add(self)
+        protocol = conn.protocol
+        headers = _headers_dict(response.headers)
+        ws = self._ws()
+        if ws is not None:
+            ws.session_opened(
+                self,
+                protocol=protocol.subprotocol or "",
+                extensions=response.headers.get("Sec-WebSocket-Extensions", ""),
+                headers=headers,
+            )
+        if self.opts.protocols and not protocol.subprotocol:
+            logger.warning(
+                "%s accepted none of the offered subprotocols (%s): ws.protocol is ''",
+                mask_url(self.url),
+                ", ".join(self.opts.protocols),
+            )
+        self.stats.openedAt = time.time()
+        self.stats.closedAt = None
+        self._set_state(ReadyState.OPEN)
+        opened = OpenResult(response.status_code, response.reason_phrase)
+        self._observe(
+            "open",
+            "=",
+            data=protocol.subprotocol or "",
+            headers=mask_headers(headers, self.opts.sensitiveHeaders),
+        )
+        shown = _device.response_headers(headers) if self.device else headers
+        self._emit("headerReceive", (shown,))
+        self._emit("open", (None, opened))
+        info = OpenInfo(response.status_code, response.reason_phrase, protocol.subprotocol or "")
+        self._emit("openInfo", (None, info))
+        self.connect_promise.resolve(True)
+        self.keep_alive = None
+        if self.opts.pingInterval:
+            conn.start_keepalive(
+                self.opts.pingInterval, self.opts.pongTimeout, fail_with_close=False
+            )
+        if self.device and self.close_requested is not None:
+            # close() while connecting: a device opens, then sends the close at once.
+            code, reason = self.close_requested
+            self._observe("closing", ">", code=code, reason=reason)
+            conn.close(code, reason)
+            self._set_state(ReadyState.CLOSING)
+        early, self._early = self._early, []
+        for messages, size in early:
+            self.received(conn, messages, size)
+        if conn.protocol.state is not OPEN:
+            self.closing(conn)  # the server closed right after the handshake
+        if self._early_end is not None:
+            self.closed(conn, self._early_end[0])
+
+    def received(self, conn: Connection, messages: list[Any], size: int) -> None:
+        if not self.opened:
+            if conn is self._attempt_conn and self.close_requested is None:
+                # Sent by the server right behind its 101, in the same read: they
+                # are delivered once 'open' is.
+                self._early.append((messages, size))
+            else:
+                conn.consumed_some(len(messages), size)
+            return
+        stats = self.stats
+        stats.messagesIn += len(messages)
+        stats.bytesIn += size
+        stats.wireBytesIn = self._wire_base[0] + conn.bytes_in
+        stats.wireBytesOut = self._wire_base[1] + conn.bytes_out
+        ws = self._ws()
+        if ws is not None:
+            ws.messages_in(messages, self.opts.wholeMessages)
+        events = ws.events if ws is not None else None
+        if events is not None and (events.has("message") or events.has("dataEnd")):
+            self.lane.call(self._deliver, events, messages, size)
+        else:
+            stats.piecesIn += (
+                len(messages)
+                if self.opts.wholeMessages
+                else sum(len(split_message(m)) for m in messages)
+            )
+            conn.consumed_some(len(messages), size)
+
+    def _deliver(self, events: EventEmitter, messages: list[Any], size: int) -> None:
+        # Runs on the object's lane.
+        whole = self.opts.wholeMessages
+        stats = self.stats
+        for message in messages:
+            if whole:
+                events.emit("message", (None, message))
+                stats.piecesIn += 1
+            else:
+                pieces = split_message(message)
+                stats.piecesIn += len(pieces)
+                if len(pieces) == 1:
+                    events.emit("message", (None, pieces[0]))
+                else:
+                    events.emit_each("message", [(None, piece) for piece in pieces])
+            events.emit("dataEnd", ())
+        conn = self.conn
+        if conn is not None:
+            conn.consumed_some(len(messages), size)
+
+    def keepalive(self, conn: Connection, kind: str, direction: str, rtt: float | None) -> None:
+        if rtt is not None:
+            self.stats.pingRoundTrip = rtt
+        if self.opened and not self.ended:
+            self._observe(kind, direction, data=rtt)
+
+    def closing(self, conn: Connection) -> None:
+        if self.opened and not self.ended:
+            self._set_state(ReadyState.CLOSING)
+            proto = conn.protocol
+            if proto.close_rcvd is not None and proto.close_rcvd_then_sent:
+                # The server started the closing handshake; we echoed its frame.
+                self._observe(
+                    "closing", "<", code=proto.close_rcvd.code, reason=proto.close_rcvd.reason
+                )
+            elif proto.close_sent is not None and self.close_requested is None:
+                # We failed the connection (1002, 1007, 1009, 1011): say so in the log.
+                self._observe(
+                    "closing", ">", code=proto.close_sent.code, reason=proto.close_sent.reason
+                )
+
+    def closed(self, conn: Connection, exc: BaseException | None) -> None:
+        if conn is not self._attempt_conn:
+            return  # an earlier attempt (before a redirect)
+        if self._handshake is not None and not self._handshake.done():
+            self._handshake.set_exception(
+                conn.protocol.handshake_exc
+                or exc
+                or ConnectionResetError("the server closed the connection")
+            )
+            return
+        if not self.opened:
+            if self.close_requested is not None and self.conn is conn:
+                self._end_before_open(None)
+            elif self.close_requested is None and conn.protocol.handshake_exc is None:
+                # Opened and ended in the same turn of the loop: _opened() reports
+                # the end right after 'open'.
+                self._early_end = (exc,)
+            return
+        _LIVE.discard(self)
+        proto = conn.protocol
+        user_closed = self.close_requested is not None and proto.close_rcvd_then_sent is not True
+        if self.device:
+            result, abnormal = _device.ended(
+                proto.close_sent, proto.close_rcvd, proto.close_rcvd_then_sent, self.close_requested
+            )
+            err = None
+            if abnormal:
+                err = _failure_error(conn, exc) or BusinessError(
+                    CONNECTION_ERROR, "the connection ended without a closing handshake", data="0"
+                )
+        elif user_closed and proto.parser_exc is None and conn.utf8_error is None:
+            # The user started the closing handshake: report what was asked for,
+            # as OHOS does, even if the peer's answer differs or never came.
+            result = CloseResult(*self.close_requested)  # type: ignore[misc]
+            err = None
+            if proto.close_rcvd is None and conn.aborted_by_deadline:
+                err = _failure_error(conn, exc)
+        else:
+            result = close_result_of(proto)
+            err = _failure_error(conn, exc)
+        self.ended = True
+        stats = self.stats
+        stats.closedAt = time.time()
+        stats.lastClose = result
+        stats.wireBytesIn = self._wire_base[0] + conn.bytes_in
+        stats.wireBytesOut = self._wire_base[1] + conn.bytes_out
+        self._set_state(ReadyState.CLOSED)
+        if err is not None:
+            stats.lastError = err
+            self._observe("error", "=", error=err)
+            self._emit("error", (err,))
+        self._observe("close", "=", code=result.code, reason=result.reason)
+        self._emit("close", (None, result))
+        self._resolve_closers()
+
+    def _end_before_open(self, err: BusinessError | None) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        self._set_state(ReadyState.CLOSED)
+        if err is None:
+            err = BusinessError(
+                UNKNOWN_ERROR, "connect() was cancelled by close() before it opened"
+            )
+            result = CloseResult(1006, "closed before the connection opened")
+            self.stats.lastClose = result
+            self._observe("close", "=", code=result.code, reason=result.reason)
+            self._emit("close", (None, result))
+        else:
+            self.stats.lastError = err
+            self._observe("error", "=", error=err)
+            self._emit("error", (err,))
+        self.connect_promise.reject(err)
+        self.keep_alive = None
+        self._resolve_closers()
+
+    def _resolve_closers(self) -> None:
+        waiters, self.close_waiters = self.close_waiters, []
+        for p in waiters:
+            p.resolve(True)
+
+    # -- operations ------------------------------------------------------------------
+    def send(self, payload: bytes, text: bool) -> BusinessError | bool:
+        """Queue one message on the caller's thread.
+
+        Returns:
+            The error, or False when queued, or True when the caller must wait:
+            then :meth:`when_drained` settles its promise.
+        """
+        conn = self.conn
+        try:
+            if conn is None:
+                raise BufferError(0)
+            wait = conn.send(payload, text)
+        except BufferError as exc:
+            if conn is None or conn.state is not OPEN:
+                return self._not_open("send")
+            return BusinessError(
+                SEND_FAILED if self.device else UNKNOWN_ERROR,
+                f"cannot send: {exc.args[0]} bytes already wait to be written because "
+                "the server is not reading; await each send() to pace the sender",
+            )
+        except Exception:
+            return self._not_open("send")
+        stats = self.stats
+        stats.messagesOut += 1
+        stats.bytesOut += len(payload)
+        ws = self._ws()
+        if ws is not None:
+            ws.message_out(payload.decode("utf-8") if text else payload)
+        return wait
+
+    def _not_open(self, op: str) -> BusinessError:
+        if self.device:
+            return BusinessError(SEND_FAILED, not_open_hint(op, ReadyState.CLOSING))
+        return not_open_error(op, ReadyState.CLOSING)
+
+    def send_early(self, payload: bytes, text: bool) -> BusinessError | bool:
+        """Device: queue a message sent while connecting; it goes out once open."""
+        with self._early_lock:
+            if not self._early_flushed:
+                self._early_sends.append((payload, text))
+                return False
+        return self.send(payload, text)
+
+    def when_drained(self, promise: Promise[bool]) -> None:
+        """Settle ``promise`` once the write buffer drained (or the connection ended)."""
+        conn = self.conn
+        assert conn is not None
+        conn.when_drained(lambda ok: promise.resolve(True) if ok else _lost(promise))
+
+    def request_close(self, code: int, reason: str, promise: Promise[bool]) -> None:
+        """Start the closing handshake (I/O thread); ``promise`` settles when it ends.
+
+        Device: ``promise`` settles once the close frame is queued (or, while
+        connecting, once the close is noted); a second close is refused.
+        """
+        if self.device:
+            self._request_close_queued(code, reason, promise)
+            return
+        if self.ended:
+            promise.resolve(True)
+            return
+        self.close_waiters.append(promise)
+        if self.close_requested is not None:
+            return  # a close is already under way; this promise waits for the same end
+        self.close_requested = (code, reason)
+        conn = self.conn
+        if conn is None or not self.opened:
+            if self.task is not None:
+                self.task.cancel()  # still handshaking: abandon the attempt
+            return
+        self._observe("closing", ">", code=code, reason=reason)
+        if not conn.close(code, reason):
+            # Already closing (the peer's close, a failure): that end settles us.
+            return
+
+    def _request_close_queued(self, code: int, reason: str, promise: Promise[bool]) -> None:
+        conn = self.conn
+        if self.ended or self.close_requested is not None:
+            promise.reject(not_open_error("close", ReadyState.CLOSING))
+            return
+        if conn is None or not self.opened:
+            # Still connecting: noted now, sent once the connection opens (_opened).
+            self.close_requested = (code, reason)
+            promise.resolve(True)
+            return
+        if conn.state is not OPEN:
+            promise.reject(not_open_error("close", ReadyState.CLOSING))  # the peer closed first
+            return
+        self.close_requested = (code, reason)
+        self._observe("closing", ">", code=code, reason=reason)
+        conn.close(code, reason)
+        promise.resolve(True)
+
+    def abandon(self) -> None:
+        """The WebSocket object was garbage-collected: close with 1001, from any thread."""
+        if get_runtime().started and not self.ended:
+            get_runtime().call_soon(self.request_close, 1001, "going away", Promise("close"))
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _check_dates(ssl_object: Any) -> None:
+    """Device: refuse a presented chain that is out of date (the device still checks it)."""
+    sslobj = getattr(ssl_object, "_sslobj", None)
+    chain = getattr(sslobj, "get_unverified_chain", None)
+    if chain is None:  # pragma: no cover - every CPython since 3.10 has it
+        return
+    why = _device.check_dates([cert.get_info() for cert in chain() or []])
+    if why is not None:
+        err = ssl.SSLCertVerificationError(1, f"certificate verify failed: {why}")
+        err.verify_message = why
+        err.verify_code = 10 if "expired" in why else 9
+        raise err
+
+
+def _lost(promise: Promise[bool]) -> None:
+    promise.reject(
+        BusinessError(UNKNOWN_ERROR, "the connection closed before this message was sent")
+    )
+
+
+def _close_all_at_exit() -> None:
+    """Close open connections with 1001 when the interpreter exits (RFC 6455 7.4.1)."""
+    sessions = [s for s in list(_LIVE) if not s.ended and s.conn is not None]
+    if not sessions or not get_runtime().started:
+        return
+    promises = []
+    for session in sessions:
+        promise: Promise[bool] = Promise("close")
+        promises.append(promise)
+        get_runtime().call_soon(session.request_close, 1001, "going away", promise)
+    deadline = time.monotonic() + EXIT_CLOSE_WAIT
+    for promise in promises:
+        try:
+            promise.result(max(deadline - time.monotonic(), 0.01))
+        except Exception:
+            break
+
+
+atexit.register(_close_all_at_exit)
+
+
+def _user_agent() -> str:
+    import importlib.metadata
+
+    import websockets
+
+    try:
+        version = importlib.metadata.version("ohws_jupyter")
+    except importlib.metadata.PackageNotFoundError:
+        version = "dev"
+    return f"ohws_jupyter/{version} websockets/{websockets.__version__}"
+
+
+_USER_AGENT = _user_agent()

@@ -1,0 +1,560 @@
+"""The OHOS ``WebSocket`` client over the ``websockets`` library.
+
+:func:`createWebSocket` returns a :class:`WebSocket`; its ``connect``, ``send``
+and ``close`` return a :class:`~ohws_jupyter.promise.Promise`, or take a
+trailing ``callback(err, value)`` instead. Every failure, bad arguments
+included, arrives through the promise or the callback as a
+:class:`~ohws_jupyter.errors.BusinessError`; only ``on``/``off`` raise.
+
+Threads: the caller's thread validates arguments and builds the frames it
+sends; the runtime's I/O loop runs one :mod:`ohws_jupyter.session` per
+connection attempt over the engine (:mod:`ohws_jupyter.engine`); events and
+callbacks run on this object's own lane, in order, never held up by another
+object's callbacks. The core modules (errors, options, events) import neither
+``websockets`` nor Jupyter.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import ssl
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from ..core import device as _device
+from ..core.aliases import ClientEventAliases
+from ..core.errors import CONNECTION_EXISTS, PARAMETER_ERROR, SEND_FAILED, BusinessError
+from ..core.events import EventEmitter, Record, report_callback_error
+from ..core.options import (
+    MAX_SEND_SIZE,
+    TlsProtocol,
+    WebSocketRequestOptions,
+    check_close_options,
+    check_data,
+    check_request_options,
+    check_url,
+    mask_url,
+)
+from ..core.profile import is_device, portability_warning, warn_close
+from ..engine.calls import (
+    MISSING,
+    as_parameter_error,
+    bad_callback,
+    finish,
+    missing,
+    split_args,
+    too_many,
+)
+from ..engine.promise import Promise, deliver_result
+from ..engine.runtime import get_runtime
+from ..record.expect import expect as _expect
+from ..record.expect import request as _request
+from ..record.transcript import Transcript, note_close
+from ..record.transcript import transcript as _transcript
+from . import reconnect as _reconnect
+from .session import (
+    ClientSession,
+    ReadyState,
+    Stats,
+    not_open_error,
+    not_open_hint,
+    split_message,
+)
+
+__all__ = [
+    "HISTORY_BYTES",
+    "HISTORY_LIMIT",
+    "ReadyState",
+    "WebSocket",
+    "createWebSocket",
+    "create_websocket",
+    "split_message",
+    "tls_context",
+]
+
+#: Most messages and state changes ``history()`` keeps (the oldest go first).
+HISTORY_LIMIT = 10_000
+#: Most message bytes ``history()`` keeps.
+HISTORY_BYTES = 16 * 1024 * 1024
+
+
+#: Event name -> length of the OHOS argument list.
+CLIENT_EVENTS = {
+    "open": 2,
+    "message": 2,
+    "close": 2,
+    "error": 1,
+    "dataEnd": 0,
+    "headerReceive": 1,
+    "openInfo": 2,
+    "reconnecting": 1,
+}
+
+
+class WebSocket(ClientEventAliases):
+    """A WebSocket client with the OHOS ``@ohos.net.webSocket`` API.
+
+    Create it with :func:`createWebSocket`. One object holds at most one
+    connection at a time and can connect again once closed.
+    """
+
+    def __init__(self) -> None:
+        self.events = EventEmitter(CLIENT_EVENTS, "WebSocket")
+        self._lane = get_runtime().lane("WebSocket")
+        self._lock = threading.Lock()
+        self._state = ReadyState.CLOSED
+        self._session: ClientSession | None = None
+        self._observers: list[Callable[[Record], None]] = []
+        # What happened, oldest first: Records, and (time, direction, messages, text)
+        # batches of messages that become Records only when history() is read.
+        self._history: collections.deque[Any] = collections.deque()
+        self._history_count = 0
+        self._history_bytes = 0
+        self._history_lock = threading.Lock()
+        self.url: str | None = None
+        self.options: WebSocketRequestOptions | None = None
+        self.stats = Stats()
+        self._protocol = ""
+        self._extensions = ""
+        self._response_headers: dict[str, str] = {}
+        self._request_headers: dict[str, str] = {}
+        self._finalizer: weakref.finalize | None = None
+
+    # -- read-only state -----------------------------------------------------
+    @property
+    def state(self) -> ReadyState:
+        """``CONNECTING``, ``OPEN``, ``CLOSING`` or ``CLOSED``."""
+        return self._state
+
+    @property
+    def readyState(self) -> int:
+        """The state as the browser's number: 0 connecting … 3 closed."""
+        return int(self._state)
+
+    @property
+    def protocol(self) -> str:
+        """The subprotocol the server selected ('' if none)."""
+        return self._protocol
+
+    @property
+    def extensions(self) -> str:
+        """The negotiated extensions, e.g. ``'permessage-deflate'``."""
+        return self._extensions
+
+    @property
+    def requestHeaders(self) -> dict[str, str]:
+        """Extension: every header of the last handshake request as sent, the
+        library's own (Host, Upgrade, Sec-WebSocket-Key, ...) included; credentials masked."""
+        return dict(self._request_headers)
+
+    @property
+    def responseHeaders(self) -> dict[str, str]:
+        """The handshake response headers of the current or last connection."""
+        return dict(self._response_headers)
+
+    def __repr__(self) -> str:
+        where = f" {mask_url(self.url)}" if self.url else ""
+        proto = f" protocol={self._protocol!r}" if self._protocol else ""
+        return f"<WebSocket {self._state.name}{where}{proto}>"
+
+    # -- events --------------------------------------------------------------
+    def on(self, type: str, callback: Callable[..., Any]) -> None:
+        """Subscribe to ``'open'``, ``'message'``, ``'close'``, ``'error'``, ``'dataEnd'``
+        or ``'headerReceive'``.
+
+        Under the ``device`` profile a callback replaces the ones before it, as
+        on a device; ``seed`` keeps them all and warns that a device would not.
+
+        Raises:
+            BusinessError: 401 for an unknown event or a non-callable callback.
+        """
+        if is_device():
+            self.events.replace(type, callback)
+            return
+        if isinstance(type, str) and type in self.events.event_names and self.events.has(type):
+            portability_warning(
+                "listener",
+                f"a second on({type!r}) callback: on a device it replaces the first one, "
+                "which is then never called; subscribe one callback per event that calls "
+                "the others",
+            )
+        self.events.on(type, callback)
+
+    def off(self, type: str, callback: Callable[..., Any] | None = None) -> None:
+        """Unsubscribe ``callback`` from ``type``, or every callback if omitted."""
+        self.events.off(type, callback)
+
+    def once(self, type: str, callback: Callable[..., Any] | None = None) -> Promise[Any] | None:
+        """Extension: the next ``type`` event only.
+
+        With a callback, it is called once (adapted like ``on``). Without one,
+        returns a promise of the event's value — the message piece, the
+        ``CloseResult``, the error — so a notebook can ``await ws.once('message')``.
+
+        Raises:
+            BusinessError: 401 for an unknown event or a non-callable callback.
+        """
+        if callback is not None:
+            self.events.once(type, callback)
+            return None
+        promise: Promise[Any] = Promise(f"once({type!r})", self._lane)
+        promise._needs_callback_thread = True
+        self.events.once(type, lambda *args: promise.resolve(args[-1] if args else None))
+        return promise
+
+    def watch(
+        self, observer: Callable[[Record], None], *, replay: bool = False
+    ) -> Callable[[], None]:
+        """Extension: call ``observer(record)`` for everything that happens, sends included.
+
+        Whole messages are reported once, with their piece count. The observer
+        runs on the I/O thread or the sender's thread, so it must be quick and
+        must not block; it is meant for views such as the panel. With
+        ``replay=True`` it first gets the kept history (see :meth:`history`).
+        Returns a function that stops it.
+        """
+        if not callable(observer):
+            raise BusinessError(PARAMETER_ERROR, "watch() needs a callable observer")
+        with self._history_lock:
+            # Under the lock that every new record takes: the replay and the live
+            # records that follow have no gap and no repeat, in order.
+            for record in self.history() if replay else ():
+                self._notify(observer, record)
+            self._observers = [*self._observers, observer]
+        me = weakref.ref(self)  # the stop function must not keep the WebSocket alive
+
+        def stop() -> None:
+            ws = me()
+            if ws is not None:
+                with ws._history_lock:
+                    ws._observers = [o for o in ws._observers if o is not observer]
+
+        return stop
+
+    def history(self) -> list[Record]:
+        """Extension: what happened on this object, oldest first, as ``Record``s.
+
+        Every connect, open, sent and received message, closing, close and error
+        since the object was created, up to the last HISTORY_LIMIT entries and
+        HISTORY_BYTES of message data. Received messages carry their piece count.
+        """
+        out: list[Record] = []
+        for entry in list(self._history):
+            if isinstance(entry, Record):
+                out.append(entry)
+                continue
+            when, direction, messages, whole = entry
+            for message in messages:
+                pieces = 1 if whole or direction == ">" else len(split_message(message))
+                out.append(Record(when, "message", direction, data=message, pieces=pieces))
+        return out
+
+    def _notify(self, observer: Callable[[Record], None], record: Record) -> None:
+        try:
+            observer(record)
+        except Exception as exc:
+            report_callback_error(f"observer {observer!r}", exc)
+
+    def _keep(self, entry: Any, count: int, size: int) -> None:
+        history = self._history
+        history.append(entry)
+        self._history_count += count
+        self._history_bytes += size
+        while history and (
+            self._history_count > HISTORY_LIMIT or self._history_bytes > HISTORY_BYTES
+        ):
+            old = history.popleft()
+            if isinstance(old, Record):
+                self._history_count -= 1
+                self._history_bytes -= _record_size(old)
+            else:
+                self._history_count -= len(old[2])
+                self._history_bytes -= sum(map(len, old[2]))
+
+    # -- record, replay, assert (extensions) -----------------------------------------
+    def transcript(self) -> Transcript:
+        """Extension: everything kept in :meth:`history` as a ``Transcript`` (export, load)."""
+        return _transcript(self)
+
+    def expect(self, match: Any, timeout: float = 10.0) -> Promise[Any]:
+        """Extension: a promise of the first received whole message that matches.
+
+        ``match`` is a callable, a compiled regular expression, an exact ``str``
+        or ``bytes``, or a dict that must be a subset of the message's JSON.
+        Rejects after ``timeout`` seconds with "expected …, last received …".
+        """
+        return _expect(self, match, timeout)
+
+    def request(self, data: Any, match: Any = "id", timeout: float = 10.0) -> Promise[Any]:
+        """Extension: send ``data`` and return a promise of its reply.
+
+        ``match`` is a JSON key (the reply carrying the same value, ``'id'`` by
+        default) or a callable; the pair and its round trip go into the transcript.
+        """
+        return _request(self, data, match, timeout)
+
+    def _emit_reconnecting(self, value: dict[str, Any]) -> None:
+        if self.events.has("reconnecting"):
+            self._lane.call(self.events.emit, "reconnecting", (value,))
+
+    # -- reports from the session (I/O thread, or the sender's thread) ----------------
+    def record(self, record: Record) -> None:
+        """Keep ``record`` in the history and show it to the observers."""
+        with self._history_lock:
+            self._keep(record, 1, _record_size(record))
+            observers = self._observers
+        for observer in observers:
+            self._notify(observer, record)
+
+    def messages_in(self, messages: list[Any], whole: bool) -> None:
+        """Keep received whole messages (one socket read's worth)."""
+        # One time for history() and the observers, so both report the same Record.
+        now = time.time()
+        with self._history_lock:
+            self._keep((now, "<", messages, whole), len(messages), sum(map(len, messages)))
+            observers = self._observers
+        if observers:
+            for message in messages:
+                pieces = 1 if whole else len(split_message(message))
+                record = Record(now, "message", "<", data=message, pieces=pieces)
+                for observer in observers:
+                    self._notify(observer, record)
+
+    def message_out(self, data: Any) -> None:
+        """Keep one sent message."""
+        now = time.time()
+        with self._history_lock:
+            self._keep((now, ">", (data,), True), 1, len(data))
+            observers = self._observers
+        if observers:
+            record = Record(now, "message", ">", data=data, pieces=1)
+            for observer in observers:
+                self._notify(observer, record)
+
+    def session_opened(
+        self, session: ClientSession, *, protocol: str, extensions: str, headers: dict[str, str]
+    ) -> None:
+        """The session's handshake completed."""
+        with self._lock:
+            if self._session is session:
+                self._protocol, self._extensions = protocol, extensions
+                self._response_headers = headers
+
+    def session_request(self, session: ClientSession, headers: dict[str, str]) -> None:
+        """The session's handshake request is about to go out with ``headers`` (masked)."""
+        with self._lock:
+            if self._session is session:
+                self._request_headers = headers
+
+    def session_state(self, session: ClientSession, state: ReadyState) -> None:
+        """The session's connection moved to ``state``."""
+        with self._lock:
+            if self._session is session:
+                self._state = state
+                if state is ReadyState.CLOSED:
+                    self._session = None
+
+    # -- operations ---------------------------------------------------------
+    def connect(self, url: Any = MISSING, *args: Any) -> Promise[bool] | None:
+        """Open a connection: ``connect(url[, options][, callback])``.
+
+        Returns:
+            Without a callback, a promise of ``True`` once the handshake completed;
+            with one, ``None`` and ``callback(err, True)`` later.
+        """
+        options, callback, promise = split_args("connect", args)
+        if promise is None and url is MISSING:
+            promise = missing("connect", "a URL such as 'ws://127.0.0.1:8765'")
+        if promise is None:
+            promise = Promise("connect", self._lane)
+            try:
+                parts = check_url(url)
+                if is_device():
+                    opts = _device.request_options(options)
+                    secure = parts.scheme.lower() == "wss"
+                    tls = _device.strict_tls_context(opts) if secure else None
+                else:
+                    opts = check_request_options(options)
+                    tls = tls_context(opts) if parts.scheme.lower() == "wss" else None
+            except Exception as exc:
+                promise.reject(as_parameter_error(exc))
+            else:
+                self._start(url, opts, tls, promise)
+        return finish(promise, callback)
+
+    def _start(
+        self, url: str, opts: WebSocketRequestOptions, tls: ssl.SSLContext | None, promise: Promise
+    ) -> None:
+        with self._lock:
+            if self._state is not ReadyState.CLOSED:
+                promise.reject(
+                    BusinessError(
+                        CONNECTION_EXISTS,
+                        f"this WebSocket is {self._state.name} ({mask_url(self.url)}); "
+                        "close it first, or create another with createWebSocket()",
+                    )
+                )
+                return
+            self._state = ReadyState.CONNECTING
+            self.url, self.options = url, opts
+            self._protocol = self._extensions = ""
+            self._response_headers = {}
+            session = ClientSession(self, url, opts, tls, promise, self._lane)
+            self._session = session
+        _reconnect.attach(self, opts, self._emit_reconnecting)
+        self.stats.connects += 1
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        self._finalizer = weakref.finalize(self, session.abandon)
+        # An object used as `createWebSocket().connect(url)` must not be collected
+        # mid-handshake: the session holds it strongly until the attempt settles.
+        session.keep_alive = self
+        get_runtime().call_soon(session.begin)
+
+    def send(self, data: Any = MISSING, callback: Any = None, *extra: Any) -> Promise[bool] | None:
+        """Send a text (``str``) or binary (bytes-like) message.
+
+        The frame is built (and compressed) on the calling thread and queued in
+        order behind earlier sends.
+
+        Returns:
+            Without a callback, a promise of ``True`` once the message is queued
+            in order for the connection — at once, unless the peer is not keeping
+            up (more than 4 MiB wait to be written): then once that backlog drains
+            below 1 MiB, so awaiting each send paces the sender. With a callback,
+            ``None``.
+        """
+        if extra:
+            return finish(too_many("send", "data and a callback"), None)
+        if callback is not None and not callable(callback):
+            return finish(bad_callback("send", callback), None)
+        if data is MISSING:
+            return finish(missing("send", "the data: a str or bytes"), callback)
+        opts = self.options
+        try:
+            payload, is_text = check_data(data, opts.maxSendSize if opts else MAX_SEND_SIZE)
+        except Exception as exc:
+            outcome: BusinessError | bool = as_parameter_error(exc)
+        else:
+            session = self._session
+            state = self._state
+            if state is ReadyState.OPEN and session is not None:
+                outcome = session.send(payload, is_text)
+            elif is_device():
+                if state is ReadyState.CONNECTING and session is not None:
+                    outcome = session.send_early(payload, is_text)  # queued, as on a device
+                else:
+                    outcome = BusinessError(SEND_FAILED, not_open_hint("send", state))
+            else:
+                if state is ReadyState.CONNECTING:
+                    portability_warning(
+                        "send-connecting",
+                        "send() before 'open' fails here; a device queues it and sends it "
+                        "once the connection opens; send from the 'open' callback (or "
+                        "after await connect()) to behave the same on both",
+                    )
+                outcome = not_open_error("send", state)
+        if outcome is False:
+            # Queued at once, the usual case: no promise unless one is asked for.
+            if callback is None:
+                return Promise.resolved(True, "send", self._lane)
+            deliver_result(self._lane, callback, None, True, "callback of send")
+            return None
+        promise: Promise[bool] = Promise("send", self._lane)
+        if outcome is True:
+            session.when_drained(promise)
+        else:
+            promise.reject(outcome)
+        return finish(promise, callback)
+
+    def close(self, *args: Any) -> Promise[bool] | None:
+        """Close the connection: ``close([options][, callback])``.
+
+        Messages already passed to ``send`` are sent first. Resolves with ``True``
+        once the connection has ended: the closing handshake finished, or
+        ``closeTimeout`` passed and the transport was cut. It does not wait for
+        callbacks still queued; ``'close'`` is delivered after them.
+
+        Under the ``device`` profile it resolves as soon as the close frame is
+        queued, a code outside 1000–1015 becomes 1000 and an empty reason
+        ``"CLOSE_NORMAL"``, as on a device.
+        """
+        options, callback, promise = split_args("close", args)
+        if promise is None:
+            promise = Promise("close", self._lane)
+            device = is_device()
+            try:
+                if device:
+                    code, reason = _device.close_values(options)
+                else:
+                    opts = check_close_options(options)
+                    code, reason = opts.code, opts.reason
+            except Exception as exc:
+                promise.reject(as_parameter_error(exc))
+            else:
+                if not device:
+                    warn_close(code, reason)  # outside the try: a filter may raise it
+                _reconnect.cancel(self)  # the user asked for this close
+                note_close(self)  # ... which its transcript tells from the peer's
+                with self._lock:
+                    session = self._session
+                    state = self._state
+                    if state in (ReadyState.OPEN, ReadyState.CONNECTING) and session is not None:
+                        self._state = ReadyState.CLOSING
+                # A device refuses a second close: its connection is already marked closed.
+                if (
+                    state is ReadyState.CLOSED
+                    or session is None
+                    or (device and state is ReadyState.CLOSING)
+                ):
+                    promise.reject(not_open_error("close", state))
+                else:
+                    get_runtime().call_soon(session.request_close, code, reason, promise)
+        return finish(promise, callback)
+
+
+def createWebSocket() -> WebSocket:
+    """Create a WebSocket client object (OHOS ``webSocket.createWebSocket()``)."""
+    return WebSocket()
+
+
+create_websocket = createWebSocket
+
+
+def _record_size(record: Record) -> int:
+    data = record.data
+    return len(data) if isinstance(data, str | bytes) else 0
+
+
+def tls_context(opts: WebSocketRequestOptions) -> ssl.SSLContext:
+    """The TLS settings of ``wss://``: verified unless explicitly skipped."""
+    try:
+        if opts.caPath and os.path.isdir(opts.caPath):
+            ctx = ssl.create_default_context(capath=opts.caPath)
+        else:
+            ctx = ssl.create_default_context(cafile=opts.caPath)
+        if opts.clientCert is not None:
+            cert = opts.clientCert
+            ctx.load_cert_chain(cert.certPath, cert.keyPath, cert.keyPassword)
+    except (ssl.SSLError, OSError) as exc:
+        raise BusinessError(
+            PARAMETER_ERROR, f"cannot load the TLS files: {exc}; check caPath and clientCert"
+        ) from exc
+    if opts.minSupportTlsProtocol is not None:
+        ctx.minimum_version = _TLS_VERSIONS[opts.minSupportTlsProtocol]
+    if opts.skipServerCertVerification:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+_TLS_VERSIONS = {
+    TlsProtocol.TLS_V_1_0: ssl.TLSVersion.TLSv1,
+    TlsProtocol.TLS_V_1_1: ssl.TLSVersion.TLSv1_1,
+    TlsProtocol.TLS_V_1_2: ssl.TLSVersion.TLSv1_2,
+    TlsProtocol.TLS_V_1_3: ssl.TLSVersion.TLSv1_3,
+}

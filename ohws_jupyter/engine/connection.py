@@ -1,0 +1,764 @@
+"""The connection engine: one WebSocket connection, client or server side.
+
+A :class:`Connection` is an :class:`asyncio.Protocol` that drives websockets'
+public sans-I/O protocol (``ClientProtocol`` / ``ServerProtocol``: bytes in,
+events out) on the runtime's I/O thread. Both :mod:`ohws_jupyter.client` and
+:mod:`ohws_jupyter.server` use it; what differs between them lives in their
+*owner* object, which the connection calls on the I/O thread.
+
+Receiving: each socket read is parsed at once and its whole messages are
+handed to the owner in one list, so a burst costs one hand-off, not one per
+message. Received messages that the owner has not consumed yet are counted,
+in messages and in bytes after inflation; past the owner's limits the
+connection stops reading from the socket (``pause_reading``) until the owner
+catches up to half of them. With permessage-deflate, a read is parsed a slice
+at a time so that one read cannot inflate past the limits.
+
+Sending: ``send`` builds the frame on the caller's thread under the
+connection's lock (compression included) and queues its bytes; the I/O thread
+is woken once per burst to write them. ``send`` reports whether the caller
+should wait: past the write buffer's high mark, senders are held until it
+drains below the low mark; past a hard limit, a send is refused.
+
+Closing: every way into the closing state — our close, the peer's close, a
+protocol failure, a message too big, a keepalive timeout — arms one deadline;
+when it passes, the transport is aborted and the owner learns how the
+connection ended.
+
+States and ``>``/``<``/``=`` debug lines follow websockets' own conventions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import logging
+import os
+import struct
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidState
+from websockets.frames import BINARY, CLOSE, CONT, PING, PONG, TEXT, Frame
+from websockets.protocol import CLIENT, CLOSED, CLOSING, CONNECTING, OPEN, State
+from websockets.server import ServerProtocol
+
+try:  # websockets' C speedup, when built; the same function in Python otherwise
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover
+    from websockets.utils import apply_mask
+
+from ..core.options import CloseResult
+from .runtime import get_runtime
+
+__all__ = [
+    "CLOSE_GRACE",
+    "FEED_SIZE",
+    "SEND_HARD_LIMIT",
+    "SEND_HIGH_WATER",
+    "SEND_LOW_WATER",
+    "Connection",
+    "LenientClientProtocol",
+    "LenientServerProtocol",
+    "Owner",
+    "close_result_of",
+]
+
+logger = logging.getLogger("ohws_jupyter")
+
+_HEADER_16 = struct.Struct("!BBH")
+_HEADER_64 = struct.Struct("!BBQ")
+
+#: With permessage-deflate, bytes of one socket read parsed at a time.
+FEED_SIZE = 16 * 1024
+#: Write buffer (queued + in the transport) above which senders are held.
+SEND_HIGH_WATER = 4 * 1024 * 1024
+#: ... and below which they go on again.
+SEND_LOW_WATER = 1024 * 1024
+#: Write buffer above which a send is refused (client) or the peer is cut off (server).
+SEND_HARD_LIMIT = 64 * 1024 * 1024
+#: Seconds a sending thread waits for room past SEND_HARD_LIMIT before the send is refused.
+SEND_BLOCK_LIMIT = 30.0
+#: Once both close frames have crossed, seconds a client waits for the server
+#: to end TCP (RFC 6455 7.1.1: the server should close first) before it does.
+CLOSE_GRACE = 2.0
+
+
+class _Lenient:
+    """Answer a close frame that arrives inside a fragmented message.
+
+    RFC 6455 section 5.4 lets control frames, close included, arrive between
+    the fragments of a message; websockets' protocol fails such a connection
+    with 1002. We drop the incomplete message and answer the close as usual
+    (Autobahn 7.1.5). ``answer_pings`` lets the lab server stop answering pings.
+    """
+
+    answer_pings = True
+
+    def recv_frame(self, frame: Frame) -> None:
+        if frame.opcode is CLOSE and self.current_size is not None:  # type: ignore[attr-defined]
+            self.current_size = None
+        super().recv_frame(frame)  # type: ignore[misc]
+
+    def send_frame(self, frame: Frame) -> None:
+        if frame.opcode is PONG and not self.answer_pings:
+            return
+        super().send_frame(frame)  # type: ignore[misc]
+
+
+class LenientClientProtocol(_Lenient, ClientProtocol):
+    """websockets' ``ClientProtocol`` with the RFC 6455 5.4 close rule (see ``_Lenient``)."""
+
+
+class LenientServerProtocol(_Lenient, ServerProtocol):
+    """websockets' ``ServerProtocol`` with the RFC 6455 5.4 close rule (see ``_Lenient``)."""
+
+
+class Owner(Protocol):
+    """What a :class:`Connection` reports to, on the I/O thread."""
+
+    def handshake_event(self, conn: Connection, event: Any) -> None:
+        """The handshake request (server) or response (client) arrived."""
+
+    def received(self, conn: Connection, messages: list[Any], size: int) -> None:
+        """Whole messages (``str`` or ``bytes``) of one read; ``size`` is their bytes."""
+
+    def keepalive(self, conn: Connection, kind: str, direction: str, rtt: float | None) -> None:
+        """A ping or pong crossed: ``kind`` 'ping'/'pong', ``direction`` '>' sent or
+        '<' received; ``rtt`` is the round trip in seconds for the answer to our ping."""
+
+    def closing(self, conn: Connection) -> None:
+        """The connection entered the closing state."""
+
+    def closed(self, conn: Connection, exc: BaseException | None) -> None:
+        """The transport is gone; ``exc`` is the transport's error, if any."""
+
+
+def close_result_of(proto: Any) -> CloseResult:
+    """How a finished connection closed, as this side reports it in ``'close'``.
+
+    The side that started the closing handshake, or failed the connection
+    (1002, 1007, 1009, 1011), reports the code it sent: that says what went
+    wrong, where the dropped socket would only say 1006. Otherwise the peer's
+    close frame counts; with none, 1006.
+    """
+    if proto.close_sent is not None and proto.close_rcvd_then_sent is not True:
+        return CloseResult(proto.close_sent.code, proto.close_sent.reason)
+    if proto.close_rcvd is not None:
+        return CloseResult(proto.close_rcvd.code, proto.close_rcvd.reason)
+    return CloseResult(1006, "")
+
+
+def _message_size(message: Any) -> int:
+    if type(message) is bytes or message.isascii():
+        return len(message)
+    return len(message.encode("utf-8", "surrogatepass"))
+
+
+class Connection(asyncio.Protocol):
+    """One WebSocket connection over an asyncio transport; lives on the I/O thread.
+
+    Args:
+        protocol: websockets' sans-I/O protocol of this side.
+        owner: Receives the connection's events (see :class:`Owner`).
+        close_timeout: Seconds the closing handshake may take; 0 waits forever.
+        max_queued_messages: Received messages the owner may hold before reading pauses.
+        max_queued_bytes: The same limit in bytes.
+        cut_off_slow_peer: Server side: a peer whose write buffer passes
+            ``hard_limit`` is cut off (1008) instead of the send being refused.
+        hard_limit: Write buffer bytes past which that happens (SEND_HARD_LIMIT).
+    """
+
+    def __init__(
+        self,
+        protocol: ClientProtocol | ServerProtocol,
+        owner: Owner,
+        *,
+        close_timeout: float = 10,
+        max_queued_messages: int = 1024,
+        max_queued_bytes: int = 64 * 1024 * 1024,
+        cut_off_slow_peer: bool = False,
+        hard_limit: int = SEND_HARD_LIMIT,
+    ) -> None:
+        self.protocol = protocol
+        self.owner = owner
+        # Orders the output: senders on any thread and the I/O thread append
+        # serialized frames to _out under it. The protocol object is touched by
+        # the I/O thread only (senders read its state).
+        self.lock = threading.Lock()
+        self._masked = protocol.side is CLIENT
+        self._debug = protocol.debug
+        self._mask_pool = b""
+        self._mask_at = 0
+        self.transport: asyncio.Transport | None = None
+        self.loop = asyncio.get_running_loop()
+        self.close_timeout = close_timeout
+        self.max_queued_messages = max_queued_messages
+        self.max_queued_bytes = max_queued_bytes
+        self.cut_off_slow_peer = cut_off_slow_peer
+        self.hard_limit = hard_limit
+        # Sending: bytes built by senders, written by the I/O thread.
+        self._out: list[bytes] = []
+        self._out_bytes = 0
+        self._flush_pending = False
+        self._transport_paused = False  # the transport's buffer is past its high mark
+        self._drain_waiters: list[Callable[[bool], None]] = []
+        self._waiting = 0  # sends told to wait whose waiter has not been woken yet
+        self._hold_for_drain = False  # reading held until the write buffer drains
+        self._room = threading.Event()  # set while the write buffer is below its low mark
+        self._room.set()
+        self.bytes_out = 0  # wire bytes written
+        self.bytes_in = 0  # wire bytes read
+        # Receiving: a fragmented message being assembled.
+        self._parts: list[bytes] | None = None
+        self._parts_text = False
+        self._decoder: Any = None
+        # Backpressure: produced here, consumed on the owner's lane; one writer each.
+        self.produced = self.consumed = 0
+        self.produced_bytes = self.consumed_bytes = 0
+        self._reading_paused = False
+        self._held = b""  # compressed input not parsed yet while reading is paused
+        # Closing.
+        self._deadline: asyncio.TimerHandle | None = None
+        self._grace: asyncio.TimerHandle | None = None
+        self.closing_since: float | None = None
+        self.aborted_by_deadline = False
+        self.lost = False
+        self.slow_peer = False
+        self.utf8_error: UnicodeDecodeError | None = None
+        self._handshake_failed = False
+        # Keepalive.
+        self._ping_timer: asyncio.TimerHandle | None = None
+        self._pong_timer: asyncio.TimerHandle | None = None
+        self._ping_payload: bytes | None = None
+        self._ping_sent_at = 0.0
+        self.keepalive_failed = False
+        self.last_rtt: float | None = None
+        self._keepalive: tuple[float, float, bool] | None = None
+
+    # -- transport events (I/O thread) -------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        # The transport tells us (pause_writing) when its own buffer is past 64 KiB;
+        # our queue in front of it carries the larger high/low marks.
+        self._flush_now()
+
+    def data_received(self, data: bytes) -> None:
+        self.bytes_in += len(data)
+        if self._held:
+            self._held += data
+            return
+        if len(data) > FEED_SIZE and self.protocol.extensions:
+            self._feed_slices(data)
+        else:
+            self._feed(data)
+
+    def _feed_slices(self, data: bytes) -> None:
+        view = memoryview(data)
+        for start in range(0, len(data), FEED_SIZE):
+            self._feed(bytes(view[start : start + FEED_SIZE]))
+            if self._reading_paused and start + FEED_SIZE < len(data):
+                self._held = bytes(view[start + FEED_SIZE :])
+                return
+
+    def _feed(self, data: bytes) -> None:
+        proto = self.protocol
+        before = proto.state
+        proto.receive_data(data)
+        events = proto.events_received()
+        writes = proto.data_to_send()
+        if writes:
+            self._queue(writes)
+        if events:
+            self._handle(events)
+        elif proto.handshake_exc is not None and not self._handshake_failed:
+            # A handshake that failed before a whole request or response arrived.
+            self._handshake_failed = True
+            self.owner.handshake_event(self, None)
+        if proto.state is not before or proto.state is not OPEN:
+            self._state_changed()
+        if self._out:
+            self._flush_now()
+
+    def eof_received(self) -> bool | None:
+        proto = self.protocol
+        proto.receive_eof()
+        events = proto.events_received()  # e.g. an HTTP response read up to EOF
+        writes = proto.data_to_send()
+        if writes:
+            self._queue(writes)
+            self._flush_now()
+        if events:
+            self._handle(events)
+        self._state_changed()
+        return None  # let the transport close itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.lost:
+            return
+        if self._held:
+            # Received before the end but held back by backpressure: not lost.
+            held, self._held = self._held, b""
+            self._reading_paused = False
+            self._feed(held)
+        self.lost = True
+        for timer in (self._deadline, self._grace, self._ping_timer, self._pong_timer):
+            if timer is not None:
+                timer.cancel()
+        proto = self.protocol
+        proto.receive_eof()  # idempotent; moves the protocol to CLOSED
+        events = proto.events_received()
+        proto.data_to_send()
+        with self.lock:
+            self._out.clear()
+            self._out_bytes = 0
+        self._room.set()
+        for event in events:
+            if not isinstance(event, Frame):
+                self.owner.handshake_event(self, event)
+        self._wake_drain_waiters()
+        try:
+            self.owner.closed(self, exc)
+        except Exception:
+            logger.exception("internal error reporting the end of a connection")
+
+    def pause_writing(self) -> None:
+        self._transport_paused = True
+
+    def resume_writing(self) -> None:
+        self._transport_paused = False
+        if self._out:
+            self._flush_now()
+        self._wake_drain_waiters()
+
+    # -- received frames (I/O thread) ------------------------------------------------
+    def _handle(self, events: list[Any]) -> None:
+        messages: list[Any] = []
+        size = 0
+        for event in events:
+            if not isinstance(event, Frame):
+                self.owner.handshake_event(self, event)
+                continue
+            opcode = event.opcode
+            if opcode is TEXT or opcode is BINARY:
+                if event.fin:
+                    if opcode is TEXT:
+                        try:
+                            message: Any = event.data.decode()
+                        except UnicodeDecodeError as exc:
+                            self._fail_utf8(exc)
+                            break
+                    else:
+                        message = event.data
+                    messages.append(message)
+                    size += len(event.data)
+                    continue
+                self._parts = [event.data]
+                self._parts_text = opcode is TEXT
+                if self._parts_text:
+                    self._decoder = codecs.getincrementaldecoder("utf-8")()
+                    if not self._check_utf8(event.data, False):
+                        break
+            elif opcode is CONT:
+                parts = self._parts
+                if parts is None:  # the protocol refuses this; nothing to assemble
+                    continue
+                parts.append(event.data)
+                if self._parts_text and not self._check_utf8(event.data, event.fin):
+                    break
+                if event.fin:
+                    self._parts = None
+                    data = b"".join(parts)
+                    messages.append(data.decode() if self._parts_text else data)
+                    size += len(data)
+            elif opcode is PONG:
+                self._pong(event.data)
+            elif opcode is CLOSE:
+                self._parts = None  # an unfinished message is dropped (RFC 6455 5.4)
+            elif opcode is PING:  # the protocol already queued the pong
+                self.owner.keepalive(self, "ping", "<", None)
+                if self.protocol.answer_pings:  # type: ignore[attr-defined]
+                    self.owner.keepalive(self, "pong", ">", None)
+        if messages:
+            self.produced += len(messages)
+            self.produced_bytes += size
+            self.owner.received(self, messages, size)
+            if self._over_limit():
+                self._pause_reading()
+
+    def _check_utf8(self, data: bytes, final: bool) -> bool:
+        # Fail fast on invalid text, as soon as the bad byte arrives (Autobahn 6.x).
+        try:
+            self._decoder.decode(data, final)
+        except UnicodeDecodeError as exc:
+            self._fail_utf8(exc)
+            return False
+        return True
+
+    def _fail_utf8(self, exc: UnicodeDecodeError) -> None:
+        self._parts = None
+        self.utf8_error = exc
+        self.fail(1007, f"{exc.reason} at position {exc.start}")
+
+    # -- backpressure ------------------------------------------------------------
+    def _over_limit(self) -> bool:
+        return (
+            self.produced - self.consumed > self.max_queued_messages
+            or self.produced_bytes - self.consumed_bytes > self.max_queued_bytes
+        )
+
+    def _pause_reading(self) -> None:
+        if not self._reading_paused and self.transport is not None and not self.lost:
+            self._reading_paused = True
+            self.transport.pause_reading()
+            # The owner may have caught up between the check and the pause.
+            if not self._over_limit():
+                self._resume_reading()
+
+    def consumed_some(self, count: int, size: int) -> None:
+        """The owner delivered ``count`` messages of ``size`` bytes; from any thread."""
+        self.consumed += count
+        self.consumed_bytes += size
+        if self._reading_paused and (
+            self.produced - self.consumed <= self.max_queued_messages // 2
+            and self.produced_bytes - self.consumed_bytes <= self.max_queued_bytes // 2
+        ):
+            get_runtime().call_soon(self._resume_reading)
+
+    def _resume_reading(self) -> None:
+        if not self._reading_paused or self.lost:
+            return
+        self._reading_paused = False
+        held, self._held = self._held, b""
+        if held:
+            self._feed_slices(held)  # may pause again
+        if not self._reading_paused and not self._hold_for_drain and self.transport is not None:
+            self.transport.resume_reading()
+
+    def queued(self) -> tuple[int, int]:
+        """Received messages and bytes the owner has not consumed yet."""
+        return self.produced - self.consumed, self.produced_bytes - self.consumed_bytes
+
+    # -- sending (any thread) ------------------------------------------------------
+    @property
+    def state(self) -> State:
+        return self.protocol.state
+
+    def send(self, payload: bytes, text: bool) -> bool:
+        """Queue one message; True if the caller must wait for :meth:`when_drained`.
+
+        Every True must be followed by one ``when_drained`` call.
+
+        Raises:
+            InvalidState: The connection is not open.
+            BufferError: The write buffer is past SEND_HARD_LIMIT (client side).
+        """
+        if not self.cut_off_slow_peer and self._buffered() > self.hard_limit:
+            self._wait_for_room()
+        with self.lock:
+            proto = self.protocol
+            # Checked under the lock that orders the output: once the I/O thread
+            # moved the protocol past OPEN, its close frame can only come after.
+            if proto.state is not OPEN:
+                raise InvalidState(f"connection is {proto.state.name.lower()}")
+            # Once one sender waits, later ones wait behind it: promises keep send order.
+            if self._queue_locked([self._frame(payload, text)]) or self._waiting:
+                self._waiting += 1
+                return True
+            return False
+
+    def _wait_for_room(self) -> None:
+        """Block the sending thread until the write buffer drains below its low mark.
+
+        Past ``hard_limit`` bytes unwritten a plain thread (a notebook cell, a
+        script) waits, as on a blocking socket, at most SEND_BLOCK_LIMIT seconds.
+        The I/O thread and callbacks cannot wait: the drain may depend on them.
+
+        Raises:
+            BufferError: Called where waiting could deadlock, or the wait timed out.
+        """
+        runtime = get_runtime()
+        if runtime.in_loop_thread() or runtime.in_callback_thread():
+            raise BufferError(self._buffered())
+        deadline = time.monotonic() + SEND_BLOCK_LIMIT
+        while self._buffered() > self.hard_limit and not self.lost:
+            self._room.clear()
+            runtime.call_soon(self._wake_drain_waiters)  # re-checks on the I/O thread
+            if not self._room.wait(max(deadline - time.monotonic(), 0)):
+                raise BufferError(self._buffered())
+
+    def _frame(self, payload: bytes, text: bool) -> bytes:
+        """One whole data frame, serialized; called with the lock held.
+
+        Only data frames are built here, on the sender's thread; the protocol
+        object itself is driven by the I/O thread alone. With an extension
+        (permessage-deflate) websockets serializes the frame, compressing it;
+        without, the header and the mask are written here, with masking keys
+        taken from a pool of ``os.urandom`` bytes instead of one system call
+        per frame.
+        """
+        proto = self.protocol
+        if proto.extensions:
+            frame = Frame(TEXT if text else BINARY, payload)
+            if self._debug:
+                proto.logger.debug("> %s", frame)
+            return frame.serialize(mask=self._masked, extensions=proto.extensions)
+        if self._debug:
+            proto.logger.debug("> %s", Frame(TEXT if text else BINARY, payload))
+        length = len(payload)
+        first = 0x81 if text else 0x82  # FIN + opcode
+        mask_bit = 0x80 if self._masked else 0
+        if length < 126:
+            header = bytes((first, mask_bit | length))
+        elif length < 65536:
+            header = _HEADER_16.pack(first, mask_bit | 126, length)
+        else:
+            header = _HEADER_64.pack(first, mask_bit | 127, length)
+        if not self._masked:
+            return header + payload
+        pool, at = self._mask_pool, self._mask_at
+        if at + 4 > len(pool):
+            pool, at = self._mask_pool, self._mask_at = os.urandom(4096), 0
+        mask = pool[at : at + 4]
+        self._mask_at = at + 4
+        return header + mask + apply_mask(payload, mask)
+
+    def send_message(self, message: str | bytes) -> bool:
+        """``send`` for a ``str`` (text) or ``bytes`` (binary) message."""
+        if isinstance(message, str):
+            return self.send(message.encode(), True)
+        return self.send(message, False)
+
+    def send_frames(self, build: Callable[[Any], None]) -> None:
+        """Run ``build(protocol)`` and queue what it wrote; I/O thread (lab commands)."""
+        build(self.protocol)
+        self._queue(self.protocol.data_to_send())
+
+    def close(self, code: int, reason: str) -> bool:
+        """Start the closing handshake; False if it had already started. I/O thread."""
+        proto = self.protocol
+        if proto.state is not OPEN:
+            return False
+        proto.send_close(code, reason)
+        self._queue(proto.data_to_send())
+        self._state_changed()
+        return True
+
+    def fail(self, code: int, reason: str = "") -> None:
+        """Fail the connection (RFC 6455 7.1.7) with ``code``; I/O thread."""
+        proto = self.protocol
+        if proto.state is OPEN or proto.state is CLOSING:
+            proto.fail(code, reason)
+        writes = proto.data_to_send()
+        if writes:
+            self._queue(writes)
+            self._flush_now()
+        self._state_changed()
+
+    def ping(self, payload: bytes) -> None:
+        """Send a ping; I/O thread."""
+        proto = self.protocol
+        if proto.state is not OPEN:
+            return
+        proto.send_ping(payload)
+        self._queue(proto.data_to_send())
+
+    def _queue(self, writes: list[bytes]) -> None:
+        with self.lock:
+            self._queue_locked(writes)
+
+    def _queue_locked(self, writes: list[bytes]) -> bool:
+        out = self._out
+        for chunk in writes:
+            out.append(chunk)
+            self._out_bytes += len(chunk)
+        if not self._flush_pending:
+            self._flush_pending = True
+            runtime = get_runtime()
+            if runtime.in_loop_thread():
+                # A reply written while handling a read goes out with the others.
+                self.loop.call_soon(self._flush_now)
+            else:
+                runtime.call_soon(self._flush_now)
+        if self._out_bytes > SEND_HIGH_WATER or self._transport_paused:
+            if self.cut_off_slow_peer and not self.slow_peer and self._buffered() > self.hard_limit:
+                self.slow_peer = True
+                # Never inline: the caller holds the lock that _cut_off takes.
+                self.loop.call_soon_threadsafe(self._cut_off)
+            return True
+        return False
+
+    def _buffered(self) -> int:
+        transport = self.transport
+        size = transport.get_write_buffer_size() if transport is not None else 0
+        return self._out_bytes + size
+
+    def _cut_off(self) -> None:
+        # A peer that reads nothing would never take a close frame either.
+        if self.lost or self.transport is None:
+            return
+        proto = self.protocol
+        if proto.state is OPEN:
+            proto.fail(1008, "send buffer over its limit: the client is not reading")
+        proto.data_to_send()
+        self.transport.abort()
+
+    def _flush_now(self) -> None:
+        transport = self.transport
+        if transport is None:
+            return
+        with self.lock:
+            self._flush_pending = False
+            out, self._out = self._out, []
+            self._out_bytes = 0
+        if not out or self.lost:
+            return
+        eof = False
+        if b"" in out:  # SEND_EOF: half-close after what comes before it
+            out = out[: out.index(b"")]
+            eof = True
+        if out:
+            data = out[0] if len(out) == 1 else b"".join(out)
+            self.bytes_out += len(data)
+            transport.write(data)
+        if eof and transport.can_write_eof():
+            transport.write_eof()
+        if (
+            self._drain_waiters or self._hold_for_drain or not self._room.is_set()
+        ) and not self._transport_paused:
+            self._wake_drain_waiters()
+
+    def when_drained(self, callback: Callable[[bool], None]) -> None:
+        """Call ``callback(True)`` on the I/O thread once the write buffer is below its
+        low mark, or ``callback(False)`` if the connection ends first."""
+        get_runtime().call_soon(self._add_drain_waiter, callback)
+
+    def _add_drain_waiter(self, callback: Callable[[bool], None]) -> None:
+        self._drain_waiters.append(callback)
+        self._wake_drain_waiters()
+
+    def hold_reading_until_drained(self) -> None:
+        """Stop reading from the peer until the write buffer drains; I/O thread.
+
+        For a server replying to the peer it reads from (echo): a peer that sends
+        faster than it reads is slowed down through TCP instead of being cut off.
+        """
+        if self._hold_for_drain or self.lost or self.transport is None:
+            return
+        self._hold_for_drain = True
+        self.transport.pause_reading()
+        self._wake_drain_waiters()
+
+    def _release_hold(self) -> None:
+        self._hold_for_drain = False
+        if not self._reading_paused and not self.lost and self.transport is not None:
+            self.transport.resume_reading()
+
+    def _wake_drain_waiters(self) -> None:
+        if not self._drain_waiters and not self._hold_for_drain and self._room.is_set():
+            return
+        if not self.lost and (self._transport_paused or self._buffered() > SEND_LOW_WATER):
+            return
+        self._room.set()
+        if self._hold_for_drain:
+            self._release_hold()
+        if not self._drain_waiters:
+            return
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for callback in waiters:
+            callback(not self.lost)
+        with self.lock:
+            self._waiting -= len(waiters)
+
+    # -- closing (I/O thread) --------------------------------------------------------
+    def _state_changed(self) -> None:
+        proto = self.protocol
+        state = proto.state
+        if state is OPEN or self.lost or (state is CONNECTING and not proto.eof_sent):
+            return
+        if self.closing_since is None:
+            self.closing_since = time.monotonic()
+            if self.close_timeout:
+                self._deadline = self.loop.call_later(self.close_timeout, self._deadline_passed)
+            self.owner.closing(self)
+        if state is CLOSED and self.transport is not None:
+            self.transport.close()
+        elif (
+            self._grace is None
+            and proto.close_sent is not None
+            and proto.close_rcvd is not None
+            and self.transport is not None
+        ):
+            # Both close frames crossed: the TCP connection may end. A server
+            # ends it at once; a client gives the server a moment to go first.
+            if proto.eof_sent and not self.transport.can_write_eof():
+                # TLS cannot half-close: the server ends TCP now, or both sides
+                # would wait out their grace for the other's EOF.
+                self._end_transport()
+            elif proto.eof_sent:
+                self._grace = self.loop.call_later(CLOSE_GRACE, self._end_transport)
+            else:
+                self._grace = self.loop.call_later(
+                    min(CLOSE_GRACE, self.close_timeout or CLOSE_GRACE), self._end_transport
+                )
+
+    def _end_transport(self) -> None:
+        if not self.lost and self.transport is not None:
+            self.transport.close()
+
+    def _deadline_passed(self) -> None:
+        if not self.lost and self.transport is not None:
+            self.aborted_by_deadline = True
+            logger.debug("= closing took over closeTimeout (%s s): aborting", self.close_timeout)
+            self.transport.abort()
+
+    def abort(self) -> None:
+        """Cut the transport now, without a closing handshake; I/O thread."""
+        if not self.lost and self.transport is not None:
+            self.transport.abort()
+
+    # -- keepalive (I/O thread) ---------------------------------------------------------
+    def start_keepalive(self, interval: float, timeout: float, *, fail_with_close: bool) -> None:
+        """Ping every ``interval`` s; no pong within ``timeout`` s ends the connection.
+
+        A client aborts at once (the peer is gone, a closing handshake would only
+        wait); a server sends 1011 first, as websockets' server does.
+        """
+        if interval <= 0:
+            return
+        self._keepalive = (interval, timeout, fail_with_close)
+        self._ping_timer = self.loop.call_later(interval, self._send_ping)
+
+    def _send_ping(self) -> None:
+        if self.lost or self.protocol.state is not OPEN or self._keepalive is None:
+            return
+        interval, timeout, _ = self._keepalive
+        self._ping_payload = os.urandom(4)
+        self._ping_sent_at = time.monotonic()
+        self.ping(self._ping_payload)
+        self.owner.keepalive(self, "ping", ">", None)
+        if timeout > 0:
+            self._pong_timer = self.loop.call_later(timeout, self._pong_missing)
+        self._ping_timer = self.loop.call_later(interval, self._send_ping)
+
+    def _pong(self, data: bytes) -> None:
+        if self._ping_payload is not None and data == self._ping_payload:
+            self.last_rtt = time.monotonic() - self._ping_sent_at
+            self._ping_payload = None
+            self.owner.keepalive(self, "pong", "<", self.last_rtt)
+            if self._pong_timer is not None:
+                self._pong_timer.cancel()
+                self._pong_timer = None
+
+    def _pong_missing(self) -> None:
+        if self.lost:
+            return
+        self.keepalive_failed = True
+        assert self._keepalive is not None
+        if self._keepalive[2]:
+            self.fail(1011, "keepalive ping timeout")
+        else:
+            self.abort()

@@ -1,0 +1,1038 @@
+"""The OHOS ``WebSocketServer`` (API 19) over the connection engine.
+
+:func:`createWebSocketServer` returns a :class:`WebSocketServer`; its ``start``,
+``stop``, ``send`` and ``close`` return a :class:`~ohws_jupyter.promise.Promise`,
+or take a trailing ``callback(err, value)`` instead, exactly like the client.
+Every failure, bad arguments included, arrives through the promise or the
+callback as a :class:`~ohws_jupyter.errors.BusinessError`; only ``on``/``off``
+raise.
+
+Threads: the caller's thread validates arguments and builds the frames it
+sends; the listening socket and every client's :class:`~ohws_jupyter.engine.Connection`
+live on the runtime's I/O loop. Events run on the server's own lane, in order,
+never held up by another object's callbacks. The ready-made behaviours (echo,
+broadcast, lab) are in :mod:`ohws_jupyter.server_modes` and run on the I/O loop,
+so they answer even while user callbacks are busy.
+
+Each client obeys the same bounds as a client connection: received messages
+waiting for ``'messageReceive'`` callbacks pause reading from that client
+past 1024 messages or 64 MiB, and a client that does not read what the server
+sends is cut off with 1008 once CLIENT_SEND_LIMIT bytes wait for it.
+
+Under the ``device`` profile (captured by ``start``) the server follows
+:mod:`ohws_jupyter.device`: the config as a device reads it, clients over a
+limit (or flooding) refused during the handshake, no subprotocol or
+compression negotiated, no keepalive, ``close``/``stop`` settled once queued,
+and ``'close'``/``'error'`` values shaped as a device shapes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import enum
+import errno
+import logging
+import ssl
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import astuple
+from typing import Any
+
+from websockets.exceptions import PayloadTooBig
+from websockets.extensions.permessage_deflate import enable_server_permessage_deflate
+from websockets.http11 import Request
+from websockets.protocol import OPEN
+
+from ..core import device as _device
+from ..core.aliases import ServerEventAliases
+from ..core.errors import (
+    CONNECTION_ERROR,
+    CONNECTION_NOT_FOUND,
+    PARAMETER_ERROR,
+    PORT_IN_USE,
+    SEND_FAILED,
+    SERVER_ADDRESS_ERROR,
+    SERVER_PORT_ERROR,
+    UNKNOWN_ERROR,
+    BusinessError,
+)
+from ..core.events import EventEmitter, Record, report_callback_error
+from ..core.options import (
+    MAX_SEND_SIZE,
+    CloseResult,
+    check_close_options,
+    check_data,
+    mask_headers,
+    mask_url,
+)
+from ..core.profile import is_device, portability_warning, warn_close
+from ..engine.calls import bad_callback, finish, split_args
+from ..engine.connection import Connection, LenientServerProtocol, close_result_of
+from ..engine.logs import MaskingLogger
+from ..engine.promise import Promise
+from ..engine.runtime import create_task, get_runtime
+from .config import (
+    ServerCert,
+    ServerCloseResult,
+    WebSocketConnection,
+    WebSocketMessage,
+    WebSocketServerConfig,
+    check_connection,
+    check_server_config,
+    device_server_config,
+    missing_limits,
+)
+from .modes import run_handshake, run_mode
+from .request_handler import HandshakeRequest, RequestHandler, answer_request
+
+__all__ = [
+    "CLIENT_SEND_LIMIT",
+    "SERVER_EVENTS",
+    "ServerCert",
+    "ServerClient",
+    "ServerState",
+    "WebSocketConnection",
+    "WebSocketMessage",
+    "WebSocketServer",
+    "WebSocketServerConfig",
+    "createWebSocketServer",
+    "create_websocket_server",
+]
+
+logger = logging.getLogger("ohws_jupyter.server")
+
+#: Event name -> length of the OHOS argument list.
+SERVER_EVENTS = {"connect": 1, "messageReceive": 1, "close": 2, "error": 1}
+#: Close code for a client refused by a limit (RFC 6455: 1013 Try Again Later).
+LIMIT_CLOSE_CODE = 1013
+#: Close code and reason sent to every client when the server stops.
+STOP_CLOSE = (1001, "server stopping")
+#: Bytes that may wait to be written to one client before it is cut off (1008).
+CLIENT_SEND_LIMIT = 16 * 1024 * 1024
+#: Seconds a client may take to send its opening handshake.
+OPEN_TIMEOUT = 10.0
+#: Keepalive: seconds between pings, and to wait for each pong (1011 past it).
+PING_INTERVAL = 20.0
+PING_TIMEOUT = 20.0
+#: Received messages / bytes waiting for callbacks before a client's reading pauses.
+MAX_QUEUED_MESSAGES = 1024
+MAX_QUEUED_BYTES = 64 * 1024 * 1024
+
+
+class ServerState(enum.Enum):
+    """Where a server is in its life; it can start again once stopped."""
+
+    STOPPED = "stopped"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+
+
+def _tls_context(cert: ServerCert) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        ctx.load_cert_chain(cert.certPath, cert.keyPath)
+    except (ssl.SSLError, OSError) as exc:
+        raise BusinessError(
+            PARAMETER_ERROR, f"cannot load serverCert: {exc}; give a PEM certificate and its key"
+        ) from exc
+    return ctx
+
+
+class ServerClient:
+    """One accepted connection of a server: the engine's owner on the server side.
+
+    Lives on the I/O loop; :meth:`send` may be called from any thread.
+
+    Attributes:
+        info: The ``WebSocketConnection`` (address and port) users see.
+        conn: The engine connection.
+        connected_at: When the handshake completed, as ``time.time()``.
+    """
+
+    def __init__(self, server: WebSocketServer, cfg: WebSocketServerConfig) -> None:
+        self.server = server
+        self.cfg = cfg
+        self.info: WebSocketConnection | None = None
+        self.path = ""
+        self.request_headers: dict[str, str] = {}
+        self.request: HandshakeRequest | None = None  # the opening handshake, once read
+        self.connected_at: float | None = None
+        self.messages_in = self.messages_out = 0
+        self.ping_round_trip: float | None = None
+        self.close_waiters: list[Promise[bool]] = []
+        self.close_requested = False
+        # Device: the code and reason of the close()/stop() that ends this client.
+        self.close_asked: tuple[int, str] | None = None
+        self.dropped = False  # the server cut TCP on purpose (lab /drop): not an error
+        self.opened = False
+        self.timers: set[asyncio.TimerHandle] = set()
+        self.device = server._device
+        if self.device:
+            # A device's libwebsockets server knows one protocol by name and no extension.
+            protocol = LenientServerProtocol(
+                select_subprotocol=_device_subprotocol,
+                max_size=cfg.maxMessageSize,
+                logger=MaskingLogger("server"),
+            )
+        else:
+            protocol = LenientServerProtocol(
+                extensions=enable_server_permessage_deflate(None),
+                subprotocols=cfg.protocols or None,  # type: ignore[arg-type]
+                max_size=cfg.maxMessageSize,
+                logger=MaskingLogger("server"),
+            )
+        self.conn = Connection(
+            protocol,
+            self,
+            close_timeout=cfg.closeTimeout,
+            max_queued_messages=MAX_QUEUED_MESSAGES,
+            max_queued_bytes=MAX_QUEUED_BYTES,
+            cut_off_slow_peer=True,
+            hard_limit=CLIENT_SEND_LIMIT,
+        )
+        self._open_timer = self.conn.loop.call_later(OPEN_TIMEOUT, self._handshake_overdue)
+
+    def __repr__(self) -> str:
+        who = f"{self.info.clientIP}:{self.info.clientPort}" if self.info else "handshaking"
+        return f"<ServerClient {who} {self.conn.state.name}>"
+
+    def later(self, delay: float, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` after ``delay`` s on the I/O loop, unless the connection ended."""
+
+        def run() -> None:
+            self.timers.discard(handle)
+            if not self.conn.lost:
+                fn()
+
+        handle = self.conn.loop.call_later(delay, run)
+        self.timers.add(handle)
+
+    def send(self, message: str | bytes) -> bool:
+        """Send one message; True if the caller should wait for the buffer to drain."""
+        wait = self.conn.send_message(message)
+        self.messages_out += 1
+        if self.server._observers:
+            record = Record(time.time(), "message", ">", data=message, pieces=1)
+            self.server._observe(self, record)
+        if wait:
+            self.conn.when_drained(_ignore)  # nobody waits here; keep the count even
+        return wait
+
+    def _handshake_overdue(self) -> None:
+        if not self.opened:
+            self.conn.abort()
+
+    # -- the engine's reports (I/O thread) ---------------------------------------------
+    def handshake_event(self, conn: Connection, request: Request | None) -> None:
+        if request is None:  # not an HTTP request at all: the protocol hung up
+            logger.info("= refused a connection: %s", conn.protocol.handshake_exc)
+            return
+        transport = conn.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        address = (str(peer[0]), int(peer[1])) if peer else ("", 0)
+        self.info = WebSocketConnection(*address)
+        self.path = mask_url(request.path)
+        self.request_headers = mask_headers(
+            {name: value for name, value in request.headers.raw_items()}
+        )
+        if self.device and not self.server._device_gate(self, request):
+            return
+        self.request = HandshakeRequest.of(request, address)
+        # Extension: the server's request hook may refuse it; the lab may misbehave
+        # or answer later (server_request, server_modes).
+        if answer_request(self, request, self.server.request_handler) or run_handshake(
+            self.cfg.mode, self, request
+        ):
+            return
+        self.respond(request)
+
+    def respond(self, request: Request) -> None:
+        """Answer the opening handshake now: 101 and ``'connect'``, or websockets' refusal."""
+        conn = self.conn
+        proto = conn.protocol
+        address = (self.info.clientIP, self.info.clientPort) if self.info else ("", 0)
+        response_box: list[Any] = []
+
+        def respond(protocol: Any) -> None:
+            response = protocol.accept(request)
+            response_box.append(response)
+            protocol.send_response(response)
+
+        conn.send_frames(respond)
+        response = response_box[0]
+        if response.status_code != 101:
+            why = proto.handshake_exc
+            logger.info(
+                "= refused the handshake of %s:%s: HTTP %s (%s)",
+                *address,
+                response.status_code,
+                why or response.reason_phrase,
+            )
+            return
+        self._open_timer.cancel()
+        self.opened = True
+        self.connected_at = time.time()
+        self.server._admit(self)
+
+    def received(self, conn: Connection, messages: list[Any], size: int) -> None:
+        self.messages_in += len(messages)
+        self.server._received(self, messages, size)
+
+    def keepalive(self, conn: Connection, kind: str, direction: str, rtt: float | None) -> None:
+        if rtt is not None:
+            self.ping_round_trip = rtt
+        if self.opened:
+            self.server._observe(self, Record(time.time(), kind, direction, data=rtt))
+
+    def closing(self, conn: Connection) -> None:
+        pass
+
+    def refuse(self) -> None:
+        """Device: end the connection during the handshake, with no response."""
+        self._open_timer.cancel()
+        transport = self.conn.transport
+        if transport is not None:
+            transport.close()
+
+    def closed(self, conn: Connection, exc: BaseException | None) -> None:
+        self._open_timer.cancel()
+        for timer in self.timers:
+            timer.cancel()
+        self.timers.clear()
+        self.server._lost(self, exc)
+
+
+class WebSocketServer(ServerEventAliases):
+    """A WebSocket server with the OHOS ``@ohos.net.webSocket`` API (API 19).
+
+    Create it with :func:`createWebSocketServer`. One object listens on at most
+    one address at a time and can start again once stopped.
+    """
+
+    def __init__(self) -> None:
+        self._events = EventEmitter(SERVER_EVENTS, "WebSocketServer")
+        self._lane = get_runtime().lane("WebSocketServer")
+        self._lock = threading.Lock()
+        self._state = ServerState.STOPPED
+        self._clients: dict[WebSocketConnection, ServerClient] = {}
+        self._handshaking: set[ServerClient] = set()
+        self._server: asyncio.Server | None = None
+        self.request_handler: RequestHandler | None = None
+        self._start_task: asyncio.Future[Any] | None = None
+        self._stopped: asyncio.Future[None] | None = None
+        self.config: WebSocketServerConfig | None = None
+        self.port: int | None = None
+        self._observers: list[Callable[[WebSocketConnection | None, Record], None]] = []
+        self._device = False  # the device profile was in force at start()
+
+    # -- read-only state -----------------------------------------------------
+    @property
+    def state(self) -> ServerState:
+        """``STOPPED``, ``STARTING``, ``RUNNING`` or ``STOPPING``."""
+        return self._state
+
+    @property
+    def url(self) -> str | None:
+        """The ``ws://`` (or ``wss://``) URL clients connect to, while running."""
+        if self.config is None or self.port is None or self._state is not ServerState.RUNNING:
+            return None
+        scheme = "wss" if self.config.serverCert is not None else "ws"
+        host = self.config.serverIP
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{scheme}://{host}:{self.port}"
+
+    def clients(self) -> list[ServerClient]:
+        """Extension: the connected clients with their counters, oldest first."""
+        with self._lock:
+            return list(self._clients.values())
+
+    def watch(
+        self, observer: Callable[[WebSocketConnection | None, Record], None]
+    ) -> Callable[[], None]:
+        """Extension: call ``observer(connection, record)`` for everything on every client.
+
+        Records as the client's ``watch`` gives them: ``'connect'`` (``data`` the
+        request path, ``headers`` the request headers, credentials masked),
+        ``'message'`` received (``<``) and sent (``>``, mode replies and ``send``
+        alike), ``'ping'``/``'pong'``, ``'closing'`` (``>``), ``'close'`` and
+        ``'error'``. It runs on the I/O thread or the sender's thread: it must be
+        quick. Returns a function that stops it.
+        """
+        if not callable(observer):
+            raise BusinessError(PARAMETER_ERROR, "watch() needs a callable observer")
+        self._observers = [*self._observers, observer]
+        me = weakref.ref(self)
+
+        def stop() -> None:
+            server = me()
+            if server is not None:
+                server._observers = [o for o in server._observers if o is not observer]
+
+        return stop
+
+    def _observe(self, client: ServerClient, record: Record) -> None:
+        for observer in self._observers:
+            try:
+                observer(client.info, record)
+            except Exception as exc:
+                report_callback_error(f"observer {observer!r}", exc)
+
+    def __repr__(self) -> str:
+        where = f" {self.url}" if self.url else ""
+        return f"<WebSocketServer {self._state.name}{where} clients={len(self._clients)}>"
+
+    # -- events --------------------------------------------------------------
+    def on(self, type: str, callback: Callable[..., Any]) -> None:
+        """Subscribe to ``'connect'``, ``'messageReceive'``, ``'close'`` or ``'error'``.
+
+        Under the ``device`` profile a callback replaces the ones before it, as
+        on a device; ``seed`` keeps them all and warns that a device would not.
+
+        Raises:
+            BusinessError: 401 for an unknown event or a non-callable callback.
+        """
+        if is_device():
+            self._events.replace(type, callback)
+            return
+        if isinstance(type, str) and type in self._events.event_names and self._events.has(type):
+            portability_warning(
+                "listener",
+                f"a second on({type!r}) callback: on a device it replaces the first one, "
+                "which is then never called; subscribe one callback per event",
+            )
+        self._events.on(type, callback)
+
+    def off(self, type: str, callback: Callable[..., Any] | None = None) -> None:
+        """Unsubscribe ``callback`` from ``type``, or every callback if omitted."""
+        self._events.off(type, callback)
+
+    def setRequestHandler(self, handler: RequestHandler | None) -> None:
+        """Extension: have ``handler(request)`` accept or refuse each opening handshake.
+
+        It gets a :class:`~ohws_jupyter.server_request.HandshakeRequest` (path,
+        query, headers, origin, offered protocols, client address) and returns
+        ``None`` to accept, or an HTTP status (``403``) or ``(status, text)`` to
+        refuse. It runs on the I/O thread: keep it quick. ``None`` removes it.
+
+        Raises:
+            BusinessError: 401 if ``handler`` is neither callable nor None.
+        """
+        if handler is not None and not callable(handler):
+            raise BusinessError(
+                PARAMETER_ERROR,
+                f"setRequestHandler() needs a function or None, not {type(handler).__name__}",
+            )
+        self.request_handler = handler
+
+    def _emit(self, event: str, args: tuple) -> None:
+        if self._events.has(event):
+            self._lane.call(self._events.emit, event, args)
+
+    # -- operations ---------------------------------------------------------
+    def start(self, *args: Any) -> Promise[bool] | None:
+        """Listen for clients: ``start([config][, callback])``.
+
+        Returns:
+            Without a callback, a promise of ``True`` once listening; with one, ``None``.
+        """
+        config, callback, promise = split_args("start", args)
+        if promise is None:
+            promise = Promise("start", self._lane)
+            device = is_device()
+            try:
+                if device:
+                    cfg = device_server_config(config)
+                else:
+                    cfg = check_server_config(config)
+                    _warn_limits(config, cfg)
+                tls = _tls_context(cfg.serverCert) if cfg.serverCert is not None else None
+            except BusinessError as err:
+                promise.reject(err)
+            else:
+                with self._lock:
+                    state = self._state
+                    if state is ServerState.STOPPED:
+                        self._state = ServerState.STARTING
+                        self._device = device
+                if state is not ServerState.STOPPED:
+                    promise.reject(
+                        BusinessError(
+                            UNKNOWN_ERROR,
+                            f"this server is {state.name}; stop() it first, or create "
+                            "another with createWebSocketServer()",
+                        )
+                    )
+                else:
+                    get_runtime().call_soon(self._begin, cfg, tls, promise)
+        return finish(promise, callback)
+
+    def stop(self, callback: Any = None) -> Promise[bool] | None:
+        """Close every client with 1001 and stop listening; ``True`` once all is closed.
+
+        Each client's closing handshake is bounded by the config's ``closeTimeout``
+        (10 s by default); then its transport is cut. A server started under the
+        ``device`` profile closes them with 1001 "server is going away" and
+        resolves once the close frames are queued.
+        """
+        if callback is not None and not callable(callback):
+            return finish(bad_callback("stop", callback), None)
+        promise: Promise[bool] = Promise("stop", self._lane)
+        with self._lock:
+            state = self._state
+            if state in (ServerState.RUNNING, ServerState.STARTING):
+                self._state = ServerState.STOPPING
+        if state in (ServerState.RUNNING, ServerState.STARTING):
+            get_runtime().spawn(self._stop(promise))
+        else:
+            promise.reject(BusinessError(UNKNOWN_ERROR, f"cannot stop: the server is {state.name}"))
+        return finish(promise, callback)
+
+    def listAllConnections(self, callback: Any = None) -> ConnectionList | Promise[Any] | None:
+        """The connected clients, oldest first.
+
+        Returns:
+            A list (as OHOS returns an array), which may also be awaited; with a
+            callback, ``None`` and ``callback(None, list)`` later. Under the
+            ``device`` profile, a promise of the list, as a device returns
+            (rejected with 2302999 unless the server runs).
+        """
+        if is_device():
+            return self._list_promise(callback)
+        with self._lock:
+            found = ConnectionList(self._clients)
+        if callback is None:
+            return found
+        if not callable(callback):
+            finish(bad_callback("listAllConnections", callback), None)
+            return None
+        finish(Promise.resolved(found, "listAllConnections"), callback)
+        return None
+
+    def _list_promise(self, callback: Any) -> Promise[Any]:
+        if callback is not None:
+            return Promise.rejected(
+                BusinessError(
+                    PARAMETER_ERROR, "listAllConnections() takes no argument on a device; await it"
+                ),
+                "listAllConnections",
+            )
+        with self._lock:
+            if self._state is not ServerState.RUNNING:
+                return Promise.rejected(
+                    BusinessError(
+                        UNKNOWN_ERROR, f"cannot list connections: the server is {self._state.name}"
+                    ),
+                    "listAllConnections",
+                )
+            found = list(self._clients)
+        return Promise.resolved(found, "listAllConnections", self._lane)
+
+    def send(self, data: Any, connection: Any, callback: Any = None) -> Promise[bool] | None:
+        """Send a text (``str``) or binary (bytes-like) message to one client.
+
+        Returns:
+            Without a callback, a promise of ``True`` once the message is queued in
+            order (as the client's ``send``: while more than 4 MiB wait for that
+            client, once they drain); with one, ``None``.
+        """
+        if callback is not None and not callable(callback):
+            return finish(bad_callback("send", callback), None)
+        promise: Promise[bool] = Promise("send", self._lane)
+        try:
+            payload, is_text = check_data(data, self._send_limit())
+            info = check_connection(connection, "send")
+        except BusinessError as err:
+            promise.reject(err)
+            return finish(promise, callback)
+        client = self._client(info, "send", promise)
+        if client is not None:
+            _send_to(client, payload, is_text, promise)
+        return finish(promise, callback)
+
+    def broadcast(self, data: Any) -> int:
+        """Extension: send one message to every connected client; returns how many.
+
+        A client that does not keep up is cut off (1008) instead of slowing the others.
+
+        Raises:
+            BusinessError: 401 for data that is neither ``str`` nor bytes-like.
+        """
+        payload, is_text = check_data(data, self._send_limit())
+        message: str | bytes = payload.decode() if is_text else payload
+        count = 0
+        for client in self.clients():
+            try:
+                client.send(message)
+            except Exception:
+                continue  # closing: it has its own end
+            count += 1
+        return count
+
+    def _send_limit(self) -> int:
+        return self.config.maxSendSize if self.config is not None else MAX_SEND_SIZE
+
+    def close(self, connection: Any, *args: Any) -> Promise[bool] | None:
+        """Close one client: ``close(connection[, options][, callback])``.
+
+        Messages already passed to ``send`` are sent first. Resolves with ``True``
+        once the connection has ended (closing handshake done, or cut after
+        ``closeTimeout``).
+        """
+        options, callback, promise = split_args("close", args)
+        if promise is None:
+            promise = Promise("close", self._lane)
+            try:
+                info = check_connection(connection, "close")
+                if is_device():
+                    code, reason = _device.close_values(options)
+                else:
+                    opts = check_close_options(options)
+                    code, reason = opts.code, opts.reason
+            except BusinessError as err:
+                promise.reject(err)
+            else:
+                if not is_device():
+                    warn_close(code, reason)  # outside the try: a filter may raise it
+                get_runtime().call_soon(self._request_close, info, code, reason, promise)
+        return finish(promise, callback)
+
+    # -- the life of the server (I/O thread) ------------------------------------
+    def _begin(
+        self, cfg: WebSocketServerConfig, tls: ssl.SSLContext | None, promise: Promise
+    ) -> None:
+        self._start_task = create_task(self._listen(cfg, tls, promise))
+
+    def _new_client(self, cfg: WebSocketServerConfig) -> Connection:
+        client = ServerClient(self, cfg)
+        self._handshaking.add(client)
+        return client.conn
+
+    async def _listen(
+        self, cfg: WebSocketServerConfig, tls: ssl.SSLContext | None, promise: Promise[bool]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            server = await loop.create_server(
+                lambda: self._new_client(cfg), cfg.serverIP, cfg.serverPort, ssl=tls
+            )
+        except OSError as exc:
+            self._set_state(ServerState.STOPPED)
+            if self._device:
+                # A device reports every failure to create its listener with 2302007.
+                err = BusinessError(
+                    PORT_IN_USE, f"cannot listen on {cfg.serverIP}:{cfg.serverPort}: {exc}"
+                )
+                err.__cause__ = exc
+                promise.reject(err)
+            else:
+                promise.reject(_bind_error(exc, cfg))
+            return
+        except Exception as exc:  # never leave the promise pending
+            self._set_state(ServerState.STOPPED)
+            err = BusinessError(UNKNOWN_ERROR, f"cannot start the server: {exc!r}")
+            err.__cause__ = exc
+            promise.reject(err)
+            return
+        self._server = server
+        self.port = server.sockets[0].getsockname()[1]
+        self.config = dataclasses.replace(cfg, serverPort=self.port)
+        with self._lock:
+            if self._state is ServerState.STARTING:
+                self._state = ServerState.RUNNING
+        logger.info("= listening on %s (mode %s)", self.url, cfg.mode)
+        promise.resolve(True)
+
+    async def _stop(self, promise: Promise[bool]) -> None:
+        if self._start_task is not None and not self._start_task.done():
+            await asyncio.wait([self._start_task])  # stop() right after start()
+        server = self._server
+        if server is not None:
+            server.close()
+        for client in list(self._handshaking):
+            client.conn.abort()
+        clients = self.clients()
+        if clients:
+            loop = asyncio.get_running_loop()
+            self._stopped = loop.create_future()
+            stop_close = _device.STOP_CLOSE if self._device else STOP_CLOSE
+            for client in clients:
+                client.close_requested = True
+                client.close_asked = stop_close
+                client.conn.close(*stop_close)
+            if self._device:
+                promise.resolve(True)  # a device settles once the closes are queued
+            await self._stopped
+        self._server = self._start_task = self._stopped = None
+        self._set_state(ServerState.STOPPED)
+        logger.info("= stopped")
+        promise.resolve(True)
+
+    def _set_state(self, state: ServerState) -> None:
+        with self._lock:
+            self._state = state
+
+    # -- one client (I/O thread) -------------------------------------------------
+    def _refusal(self, info: WebSocketConnection) -> str | None:
+        """Why a new client may not stay, or None."""
+        cfg = self.config
+        assert cfg is not None
+        if self._state is not ServerState.RUNNING:
+            return "server stopping"
+        if len(self._clients) >= cfg.maxConcurrentClientsNumber:
+            limit = cfg.maxConcurrentClientsNumber
+            return f"server full: {limit} clients (maxConcurrentClientsNumber)"
+        same = sum(1 for c in self._clients if c.clientIP == info.clientIP)
+        if same >= cfg.maxConnectionsForOneClient:
+            return (
+                f"too many connections from {info.clientIP}: "
+                f"{cfg.maxConnectionsForOneClient} (maxConnectionsForOneClient)"
+            )
+        return None
+
+    def _admit(self, client: ServerClient) -> None:
+        self._handshaking.discard(client)
+        info = client.info
+        assert info is not None
+        refusal = None if self._device else self._refusal(info)
+        if refusal is not None:
+            # Accepted, then closed with a reason: a browser or OHOS client can
+            # show why, which a refused TCP connection or HTTP 503 would not.
+            logger.info("= refused %s:%s: %s", info.clientIP, info.clientPort, refusal)
+            client.close_requested = True
+            client.conn.close(LIMIT_CLOSE_CODE, refusal)
+            return
+        with self._lock:
+            self._clients[info] = client
+        logger.info("= connect %s:%s", info.clientIP, info.clientPort)
+        if self._observers:
+            self._observe(
+                client,
+                Record(
+                    time.time(), "connect", "=", data=client.path, headers=client.request_headers
+                ),
+            )
+        self._emit("connect", (info,))
+        if not self._device:  # a device's server sends no pings
+            client.conn.start_keepalive(PING_INTERVAL, PING_TIMEOUT, fail_with_close=True)
+
+    def _device_gate(self, client: ServerClient, request: Request) -> bool:
+        """Device: whether a handshaking client may go on; a refused one is cut off.
+
+        As on a device: a client offering subprotocols, none of them the
+        server's own, is dropped without a word; one over a limit, or from an
+        address that opened too many connections, is dropped with an ``'error'``
+        200 (the client never opens).
+        """
+        info = client.info
+        assert info is not None
+        offered = [
+            p.strip()
+            for value in request.headers.get_all("Sec-WebSocket-Protocol")
+            for p in value.split(",")
+            if p.strip()
+        ]
+        if offered and _device.DEVICE_SUBPROTOCOL not in offered:
+            logger.info("= refused %s:%s: no supported subprotocol in %s", *astuple(info), offered)
+            client.refuse()
+            return False
+        cfg = self.config
+        assert cfg is not None
+        if self._state is not ServerState.RUNNING:
+            why: str | None = "the server is stopping"
+        else:
+            with self._lock:
+                addresses = [c.clientIP for c in self._clients]
+            why = _device.over_limits(
+                addresses,
+                info.clientIP,
+                cfg.maxConcurrentClientsNumber,
+                cfg.maxConnectionsForOneClient,
+            ) or _device.GUARD.allow(info.clientIP)
+        if why is None:
+            return True
+        logger.info("= refused %s:%s: %s", info.clientIP, info.clientPort, why)
+        client.refuse()
+        self._emit("error", (BusinessError(CONNECTION_ERROR, f"refused a client: {why}"),))
+        return False
+
+    def _received(self, client: ServerClient, messages: list[Any], size: int) -> None:
+        info = client.info
+        if info is None or info not in self._clients:
+            client.conn.consumed_some(len(messages), size)
+            return
+        if self._observers:
+            now = time.time()
+            for message in messages:
+                self._observe(client, Record(now, "message", "<", data=message, pieces=1))
+        if self._events.has("messageReceive"):
+            self._lane.call(self._deliver, client, messages, size)
+        else:
+            client.conn.consumed_some(len(messages), size)
+        mode = self.config.mode if self.config is not None else None
+        if mode is not None:
+            for message in messages:
+                if client.conn.state is not OPEN:
+                    break
+                try:
+                    run_mode(mode, self, client, message)
+                except Exception:
+                    logger.exception("the %s mode failed on a message", mode)
+
+    def _deliver(self, client: ServerClient, messages: list[Any], size: int) -> None:
+        # Runs on the server's lane.
+        info = client.info
+        emit = self._events.emit
+        for message in messages:
+            emit("messageReceive", (WebSocketMessage(message, info),))
+        client.conn.consumed_some(len(messages), size)
+
+    def _lost(self, client: ServerClient, exc: BaseException | None) -> None:
+        self._handshaking.discard(client)
+        info = client.info
+        with self._lock:
+            known = info is not None and self._clients.get(info) is client
+            if known:
+                del self._clients[info]
+        if known:
+            assert info is not None
+            conn = client.conn
+            if self._device:
+                result, err = _device_end(client, info, exc)
+            else:
+                result = close_result_of(conn.protocol)
+                err = None if client.dropped else _failure_error(conn, info, exc)
+            logger.info(
+                "= close %s:%s %s %s", info.clientIP, info.clientPort, result.code, result.reason
+            )
+            if err is not None:
+                logger.info("= error %s:%s %s", info.clientIP, info.clientPort, err.message)
+                if self._observers:
+                    self._observe(client, Record(time.time(), "error", "=", error=err))
+                self._emit("error", (err,))
+            if self._observers:
+                self._observe(
+                    client,
+                    Record(time.time(), "close", "=", code=result.code, reason=result.reason),
+                )
+            if self._device:  # a device names the reason closeReason
+                self._emit("close", (info, ServerCloseResult(result.code, result.reason)))
+            else:
+                self._emit("close", (info, result))
+        for p in client.close_waiters:
+            p.resolve(True)
+        client.close_waiters = []
+        if self._stopped is not None and not self._clients and not self._stopped.done():
+            self._stopped.set_result(None)
+
+    def _client(
+        self, info: WebSocketConnection, op: str, promise: Promise[Any]
+    ) -> ServerClient | None:
+        client = self._clients.get(info)
+        if client is not None and op == "send" and client.conn.state is not OPEN:
+            code = SEND_FAILED if self._device else UNKNOWN_ERROR
+            promise.reject(BusinessError(code, "cannot send: the connection is closing"))
+            return None
+        if client is None:
+            promise.reject(
+                BusinessError(
+                    CONNECTION_NOT_FOUND,
+                    f"cannot {op}: no client {info.clientIP}:{info.clientPort} is connected; "
+                    "see listAllConnections()",
+                )
+            )
+            return None
+        return client
+
+    def _request_close(
+        self, info: WebSocketConnection, code: int, reason: str, promise: Promise[bool]
+    ) -> None:
+        client = self._client(info, "close", promise)
+        if client is None:
+            return
+        if self._device:
+            # A device settles once the close frame is queued, and refuses a second close.
+            if client.close_asked is not None or client.conn.state is not OPEN:
+                promise.reject(
+                    BusinessError(UNKNOWN_ERROR, "cannot close: the connection is already closing")
+                )
+                return
+            client.close_requested = True
+            client.close_asked = (code, reason)
+            client.conn.close(code, reason)
+            promise.resolve(True)
+            return
+        client.close_waiters.append(promise)
+        client.close_requested = True
+        if client.conn.close(code, reason) and self._observers:
+            self._observe(client, Record(time.time(), "closing", ">", code=code, reason=reason))
+
+
+def _device_subprotocol(protocol: Any, offered: Any) -> Any:
+    # A client offering nothing gets the default protocol, unnamed in the answer.
+    return _device.DEVICE_SUBPROTOCOL if _device.DEVICE_SUBPROTOCOL in offered else None
+
+
+def _device_end(
+    client: ServerClient, info: WebSocketConnection, exc: BaseException | None
+) -> tuple[CloseResult, BusinessError | None]:
+    """Device: how a client ended, and the ``'error'`` that comes before its ``'close'``."""
+    proto = client.conn.protocol
+    result, abnormal = _device.ended(
+        proto.close_sent,
+        proto.close_rcvd,
+        proto.close_rcvd_then_sent,
+        client.close_asked,
+        server=True,
+    )
+    err = None
+    if abnormal:
+        # A device's server error carries the code alone: no connection, no data.
+        why = _failure_error(client.conn, info, exc)
+        err = BusinessError(
+            CONNECTION_ERROR,
+            why.message.split(": ", 1)[-1] if why else f"the link to {info.clientIP} is down",
+        )
+    return result, err
+
+
+def _warn_limits(value: Any, cfg: WebSocketServerConfig) -> None:
+    """Seed: warn about a config a device would refuse or read differently.
+
+    A server with a ready-made ``mode`` is a local peer to try things against,
+    not code to port (a device has no modes): its limits are not warned about.
+    """
+    if cfg.mode is not None:
+        return
+    missing = [name for name in missing_limits(value) if name != "serverPort"]
+    if missing:
+        portability_warning(
+            "server-limits",
+            f"start() without {' and '.join(missing)}: a device has no default and reads "
+            "0, which refuses every client; give both (at most 10)",
+        )
+    over = [
+        name
+        for name in ("maxConcurrentClientsNumber", "maxConnectionsForOneClient")
+        if getattr(cfg, name) > _device.MAX_LIMIT
+    ]
+    if over:
+        portability_warning(
+            "server-limits",
+            f"{' and '.join(over)} over {_device.MAX_LIMIT}: on a device start() then fails "
+            "with 2302999; use at most 10",
+        )
+
+
+def _send_to(client: ServerClient, payload: bytes, is_text: bool, promise: Promise[bool]) -> None:
+    try:
+        wait = client.conn.send(payload, is_text)
+    except Exception:
+        code = SEND_FAILED if client.device else UNKNOWN_ERROR
+        promise.reject(BusinessError(code, "cannot send: the connection is closing"))
+        return
+    client.messages_out += 1
+    if client.server._observers:
+        data = payload.decode() if is_text else payload
+        client.server._observe(client, Record(time.time(), "message", ">", data=data, pieces=1))
+    if wait:
+        client.conn.when_drained(
+            lambda ok: (
+                promise.resolve(True)
+                if ok
+                else promise.reject(
+                    BusinessError(UNKNOWN_ERROR, "the connection closed before this was sent")
+                )
+            )
+        )
+    else:
+        promise.resolve(True)
+
+
+def _ignore(ok: bool) -> None:
+    pass
+
+
+class ConnectionList(list):
+    """The list ``listAllConnections()`` returns; ``await`` on it gives itself.
+
+    OHOS returns the array at once; awaiting it too keeps code written for the
+    promise style of the other methods working.
+    """
+
+    def __await__(self) -> Any:
+        if False:  # pragma: no cover - makes this a generator
+            yield
+        return self
+
+    def result(self, timeout: float | None = None) -> ConnectionList:
+        """Itself, like ``Promise.result``."""
+        return self
+
+
+def _bind_error(exc: OSError, cfg: WebSocketServerConfig) -> BusinessError:
+    where = f"{cfg.serverIP}:{cfg.serverPort}"
+    if exc.errno == errno.EADDRINUSE:
+        err = BusinessError(
+            PORT_IN_USE,
+            f"{where} is already in use; stop the other server or use serverPort 0 for a free port",
+        )
+    elif exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+        err = BusinessError(
+            SERVER_ADDRESS_ERROR,
+            f"{cfg.serverIP} is not an address of this machine; use '127.0.0.1' or '0.0.0.0'",
+        )
+    elif exc.errno == errno.EACCES:
+        err = BusinessError(
+            SERVER_PORT_ERROR,
+            f"no permission to listen on port {cfg.serverPort}; use a port above 1023 or 0",
+        )
+    else:
+        err = BusinessError(UNKNOWN_ERROR, f"cannot listen on {where}: {exc.strerror or exc}")
+    err.__cause__ = exc
+    return err
+
+
+def _failure_error(
+    conn: Connection, info: WebSocketConnection, exc: BaseException | None
+) -> BusinessError | None:
+    """The code-200 error of a client connection that ended badly, or None."""
+    proto = conn.protocol
+    cause = conn.utf8_error or proto.parser_exc or exc
+    who = f"client {info.clientIP}:{info.clientPort}"
+    if conn.slow_peer:
+        detail = (
+            f"{who} did not read what the server sent: more than {CLIENT_SEND_LIMIT} bytes "
+            "waited for it, so it was cut off (1008)"
+        )
+    elif conn.keepalive_failed:
+        detail = f"{who} did not answer the keepalive ping in time"
+    elif isinstance(proto.parser_exc, EOFError) or (
+        proto.close_rcvd is None and proto.close_sent is None
+    ):
+        detail = f"{who} was lost without a close frame (1006)"
+    elif isinstance(cause, PayloadTooBig):
+        detail = f"{who} sent a message over maxMessageSize (closed with 1009)"
+    elif cause is not None and (proto.parser_exc is not None or conn.utf8_error is not None):
+        detail = f"{who} broke the WebSocket protocol: {cause}"
+    elif proto.close_rcvd is None and conn.aborted_by_deadline:
+        detail = f"{who} did not finish the closing handshake within {conn.close_timeout} s"
+    else:
+        return None
+    err = BusinessError(CONNECTION_ERROR, detail, data=info)
+    err.__cause__ = cause
+    return err
+
+
+def createWebSocketServer() -> WebSocketServer:
+    """Create a WebSocket server object (OHOS ``webSocket.createWebSocketServer()``)."""
+    return WebSocketServer()
+
+
+create_websocket_server = createWebSocketServer
