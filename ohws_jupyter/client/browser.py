@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import time
 import urllib.parse
 import weakref
@@ -628,8 +627,9 @@ def install() -> None:
     """In a browser, make ``createWebSocket()`` connect through :func:`session_for`."""
     if not IN_BROWSER:
         raise RuntimeError("ohws_jupyter.browser.install() is for Pyodide (a browser) only")
-    client = sys.modules["ohws_jupyter.client"]
-    client.ClientSession = session_for  # type: ignore[attr-defined]
+    from . import websocket  # where createWebSocket() makes its sessions
+
+    websocket.ClientSession = session_for  # type: ignore[attr-defined,assignment]
     try:
         from IPython import get_ipython
     except ImportError:
