@@ -443,6 +443,10 @@ try:
     sock.once("message").result(0.2)
 except TimeoutError as err:
     print("timeout", "still pending" in str(err))
+nap = sock.once("message")
+sock.send("/delay 0.1 nap")
+time.sleep(0.5)  # Pyodide's time.sleep suspends too: the message arrives meanwhile
+print("sleep", nap.done() and nap.result(0))
 flag = Wakeup()
 asyncio.get_running_loop().call_later(0.2, flag.set)
 print("wakeup", flag.wait(5), flag.wait(0))
@@ -474,6 +478,7 @@ def _block_in_the_page(offline: OfflinePage) -> None:
         "connect True",
         "message late True",
         "timeout True",
+        "sleep nap",
         "wakeup True True",
         "block_on slept True",
         "callback pong [True]",
