@@ -6,7 +6,9 @@ import pytest
 from conftest import ThreadServer
 
 from ohws_jupyter import BusinessError, WebSocket
-from ohws_jupyter.core.options import check_request_options, check_url, mask_url, mask_urls_in
+from ohws_jupyter.core.checks import check_url
+from ohws_jupyter.core.masking import mask_url, mask_urls_in
+from ohws_jupyter.core.options import check_request_options
 
 TIMEOUT = 10
 

@@ -25,7 +25,6 @@ from ohws_jupyter import (
 )
 from ohws_jupyter.core import profile
 from ohws_jupyter.jupyter import magics as router
-from ohws_jupyter.jupyter import magics_profile
 from ohws_jupyter.jupyter.magics import WebSocketMagics
 from ohws_jupyter.record.export import copy_as_code
 
@@ -55,7 +54,7 @@ def test_package_exports() -> None:
     for name in ("set_profile", "get_profile", "PortabilityWarning"):
         assert name in ohws_jupyter.__all__ and hasattr(ohws_jupyter, name)
     assert issubclass(PortabilityWarning, UserWarning)
-    for module in (profile, magics_profile, ohws_jupyter.core.device):
+    for module in (profile, ohws_jupyter.core.device):
         assert module.__all__
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
@@ -137,9 +136,7 @@ def test_warnings_follow_the_filters() -> None:
 @pytest.fixture
 def ws_magic(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     shell = InteractiveShell.instance()
-    # The router's registration line: COMMANDS.update(magics_profile.commands(COMMANDS))
-    for name, fn in magics_profile.commands(router.COMMANDS).items():
-        monkeypatch.setitem(router.COMMANDS, name, fn)
+    assert "profile" in router.COMMANDS  # registered by the router itself
     magics = WebSocketMagics(shell)
     shell.register_magics(magics)
     yield lambda line: shell.run_line_magic("ws", line)

@@ -18,7 +18,8 @@ import trustme
 from conftest import Recorder, running_server, wait_until
 
 from ohws_jupyter import createWebSocket, createWebSocketServer
-from ohws_jupyter.core.options import MAX_SEND_SIZE, PIECE_SIZE
+from ohws_jupyter.core.checks import MAX_SEND_SIZE
+from ohws_jupyter.core.options import PIECE_SIZE
 
 from .test_faults_handshake import failed_attempt
 from .test_faults_transport import assert_connects_again
