@@ -71,6 +71,18 @@ LESSON_OUTPUTS = {
         ("/bytes 70000", "70000 bytes in a frame of 70010"),
         ('struct.pack("!H", 1000) + b"bye"', "then: the server closed the TCP connection"),
     ],
+    "05-arkts-to-python.ipynb": [
+        ('await ws.send("/text 10000")', "after pieces of [4096, 4096, 1808] bytes"),
+        ('failed.on("error", on_error)', "on error, error: {'code': 200"),
+        ('failed.on("error", on_error)', "'data': '0'}"),
+        ("page.about_to_disappear()", "the server saw (1001, 'page closed')"),
+        ("set_profile(name)", "seed   close code 4000, reason ''"),
+        ("set_profile(name)", "device close code 1000, reason 'CLOSE_NORMAL'"),
+        ('check_async("fetch_long"', "fetch_long: not done yet (the reference answer passes"),
+        ('check_async("probe"', "probe: not done yet (the reference answer passes"),
+        ('check("join_arkts"', "join_arkts: not done yet (the reference answer passes"),
+        ('check("greeter_arkts"', "greeter_arkts: not done yet (the reference answer passes"),
+    ],
     "07-heartbeats-and-reconnecting.ipynb": [
         ("pongTimeout", "keepalive on:  ['Websocket connection error"),
         ('await client.send("/drop")', "observed [6, 7, 8]"),
