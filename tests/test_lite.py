@@ -115,6 +115,11 @@ def _in_the_site() -> list[str]:
     ]
 
 
+def test_every_lesson_whose_point_is_checked_is_in_the_site() -> None:
+    # A notebook left out of the site would skip its checks above without a word.
+    assert sorted(set(LESSON_OUTPUTS) - set(_in_the_site())) == []
+
+
 # -- the site --------------------------------------------------------------------------
 def _inputs_key() -> str:
     """A digest of everything the site is built from."""
