@@ -1,0 +1,420 @@
+"""The JupyterLite site in a real browser, offline: every notebook, cell by cell.
+
+The test builds the site with ``python -m ohws_jupyter lite`` (kept between
+runs, keyed by everything that goes into it; downloads are cached by the
+build itself), serves it on 127.0.0.1 and opens each notebook in Debian's
+Chromium. Every request to anything but 127.0.0.1 is blocked and counted,
+by Playwright for the page and its workers and by Chromium's host resolver
+as well: the count must stay 0. Each code cell runs on its own and must
+leave no error output. In the quickstart, one more cell then connects from
+the page to a real server (``python -m ohws_jupyter serve``) through the
+browser's WebSocket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ohws_jupyter.cli import lite
+from tests.helpers import ROOT, without_portability_warnings
+
+pytestmark = [pytest.mark.lite, pytest.mark.timeout(600)]
+
+REPO = ROOT
+NOTEBOOKS = REPO / "notebooks"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # A second wall behind the request counter: no name but 127.0.0.1 resolves.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+#: Seconds the kernel may take to start (Pyodide's boot is ~15 s on 2 cores).
+KERNEL_START = 180
+#: Seconds one cell may run.
+CELL_TIMEOUT = 60
+
+
+def _in_the_site() -> list[str]:
+    return [
+        path.name
+        for path in sorted(NOTEBOOKS.glob("*.ipynb"))
+        if lite.browser_notebook(path)[0] is not None
+    ]
+
+
+# -- the site --------------------------------------------------------------------------
+def _inputs_key() -> str:
+    """A digest of everything the site is built from."""
+    digest = hashlib.sha256()
+    files = [REPO / "pyproject.toml", *sorted(NOTEBOOKS.glob("*.ipynb"))]
+    files += sorted(p for p in (REPO / "ohws_jupyter").rglob("*") if p.is_file())
+    for path in files:
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    for name in ("jupyterlite-core", "jupyterlite-pyodide-kernel", *lite.LITE_PACKAGES):
+        digest.update(f"{name}={importlib.metadata.version(name)}".encode())
+    return digest.hexdigest()[:16]
+
+
+@pytest.fixture(scope="module")
+def site() -> pathlib.Path:
+    """The built site, reused while nothing it is built from has changed."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("chromium is not installed")
+    pytest.importorskip("playwright.sync_api")
+    pytest.importorskip("jupyterlite_core")
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed (the build takes Pyodide from npm)")
+    root = lite.default_cache() / "test-sites"
+    folder = root / _inputs_key()
+    stamp = folder / ".built"
+    if not stamp.is_file():
+        if root.is_dir():
+            shutil.rmtree(root)  # older inputs: not needed any more
+        started = time.monotonic()
+        subprocess.run(
+            [sys.executable, "-m", "ohws_jupyter", "lite", "--output", str(folder)],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            check=True,
+            timeout=900,
+        )
+        stamp.write_text(f"built in {time.monotonic() - started:.0f} s\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def site_url(site: pathlib.Path) -> Iterator[str]:
+    server = lite.serve(site, 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """``python -m ohws_jupyter serve`` on 127.0.0.1, its log in a file."""
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ohws_jupyter", "serve", "--port", "0"],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("ws://127.0.0.1:"), url
+        yield {"url": url, "log": log}
+    finally:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(20)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser(site: pathlib.Path) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+class OfflinePage:
+    """A fresh browser context on the site with every outside request blocked and counted."""
+
+    def __init__(self, browser: Any, base: str) -> None:
+        self.base = base
+        self.blocked: list[str] = []
+        self.fetched: list[str] = []
+        self.sockets: list[str] = []
+        self.log: list[str] = []
+        self.context = browser.new_context()
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("websocket", lambda ws: self.sockets.append(ws.url))
+        self.page.on("pageerror", lambda exc: self.log.append(f"page error: {exc}"))
+        self.page.on("console", lambda msg: self.log.append(f"{msg.type}: {msg.text}"))
+
+    def _route(self, route: Any) -> None:
+        url = route.request.url
+        if urllib.parse.urlsplit(url).hostname != "127.0.0.1":
+            self.blocked.append(url)
+            route.abort()
+            return
+        self.fetched.append(url)
+        if urllib.parse.urlsplit(url).path.endswith("/jupyter-lite.json"):
+            # Let the test reach JupyterLab's API (the site itself does not expose it).
+            response = route.fetch()
+            config = response.json()
+            config["jupyter-config-data"]["exposeAppInBrowser"] = "true"
+            route.fulfill(response=response, json=config)
+            return
+        route.continue_()
+
+    def close(self) -> None:
+        self.context.close()
+
+
+WAIT_FOR_KERNEL = """async (seconds) => {
+  for (let i = 0; i < seconds * 10; i++) {
+    const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    const session = panel && panel.sessionContext && panel.sessionContext.session;
+    const kernel = session && session.kernel;
+    if (kernel && kernel.status === "idle" && panel.content && panel.content.widgets.length) {
+      return panel.content.widgets.length;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`the kernel did not start within ${seconds} s`);
+}"""
+
+RUN_CELL = """async ([index, seconds]) => {
+  const app = window.jupyterapp;
+  const notebook = app.shell.currentWidget.content;
+  notebook.activeCellIndex = index;
+  notebook.deselectAll();
+  const cell = notebook.widgets[index];
+  if (cell.model.type !== "code") return {type: cell.model.type};
+  const run = app.commands.execute("notebook:run-cell");
+  const timeout = new Promise((_, reject) =>
+    setTimeout(() => reject(new Error(`cell ${index} ran over ${seconds} s`)), seconds * 1000));
+  await Promise.race([run, timeout]);
+  return {
+    type: "code",
+    source: cell.model.sharedModel.getSource(),
+    count: cell.model.executionCount,
+    outputs: cell.model.outputs.toJSON(),
+  };
+}"""
+
+ADD_CELL = """async (source) => {
+  const app = window.jupyterapp;
+  const notebook = app.shell.currentWidget.content;
+  notebook.activeCellIndex = notebook.widgets.length - 1;
+  await app.commands.execute("notebook:insert-cell-below");
+  notebook.activeCell.model.sharedModel.setSource(source);
+  return notebook.activeCellIndex;
+}"""
+
+
+def _text(output: dict[str, Any]) -> str:
+    kind = output["output_type"]
+    if kind == "stream":
+        text = output["text"]
+        return "".join(text) if isinstance(text, list) else text
+    if kind == "error":
+        return f"{output['ename']}: {output['evalue']}"
+    data = output.get("data", {}).get("text/plain", "")
+    return "".join(data) if isinstance(data, list) else data
+
+
+def _problems(result: dict[str, Any]) -> list[str]:
+    """The error outputs of one cell: exceptions and anything written to stderr."""
+    found = []
+    for output in result["outputs"]:
+        if output["output_type"] == "error":
+            found.append(_text(output).strip())
+        elif output["output_type"] == "stream" and output["name"] == "stderr":
+            # The seed profile's PortabilityWarnings are advice, not errors.
+            text = without_portability_warnings(_text(output)).strip()
+            if text:
+                found.append(text)
+    return found
+
+
+def _open(offline: OfflinePage, name: str) -> int:
+    offline.page.goto(f"{offline.base}/lab/index.html?path={name}")
+    offline.page.wait_for_function("() => !!window.jupyterapp", timeout=KERNEL_START * 1000)
+    return int(offline.page.evaluate(WAIT_FOR_KERNEL, KERNEL_START))
+
+
+def _run(offline: OfflinePage, index: int) -> dict[str, Any]:
+    return offline.page.evaluate(RUN_CELL, [index, CELL_TIMEOUT])
+
+
+def _check_offline(offline: OfflinePage) -> None:
+    assert offline.blocked == [], f"requests left 127.0.0.1: {offline.blocked}"
+    # The counter sees the kernel's worker too: Pyodide itself came through it.
+    assert any(u.endswith("/static/pyodide/pyodide.asm.wasm") for u in offline.fetched)
+    outside = [u for u in offline.sockets if urllib.parse.urlsplit(u).hostname != "127.0.0.1"]
+    assert outside == []
+
+
+@pytest.mark.parametrize("name", _in_the_site())
+def test_every_cell_runs_offline_without_errors(
+    browser: Any, site_url: str, real_server: dict[str, Any], name: str
+) -> None:
+    offline = OfflinePage(browser, site_url)
+    try:
+        started = time.monotonic()
+        cells = _open(offline, name)
+        ran, problems, printed = 0, [], {}
+        for index in range(cells):
+            result = _run(offline, index)
+            if result["type"] != "code":
+                continue
+            ran += 1
+            printed[result["source"]] = "".join(_text(o) for o in result["outputs"])
+            assert result["count"] is not None, f"cell {index} did not run"
+            for problem in _problems(result):
+                head = result["source"].splitlines()[0] if result["source"] else ""
+                problems.append(f"cell {index} ({head!r}): {problem}")
+        assert problems == [], "\n".join(problems)
+        assert ran > 0
+        if name == "03-panel.ipynb":
+            # The panel rendered: anywidget's front end came from the site, offline.
+            panel = offline.page.locator(".ohws-panel").first
+            panel.wait_for(state="visible", timeout=10_000)
+            assert offline.page.locator(".ohws-badge").count() > 0
+        if name == "01-quickstart.ipynb":
+            # The OHOS example's callbacks print under their own cell, as in Jupyter.
+            (example,) = [out for src, out in printed.items() if "ws.connect(defaultIp" in src]
+            assert "connect success" in example
+            assert "on message, message:Hello, server!" in example
+            _reach_the_real_server(offline, real_server)
+        _check_offline(offline)
+        print(f"{name}: {ran} code cells in {time.monotonic() - started:.0f} s")
+    finally:
+        offline.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+REAL_SERVER_CELL = """\
+# The browser's own WebSocket, from the page to a real server on 127.0.0.1.
+from ohws_jupyter import BusinessError, webSocket
+
+real = webSocket.createWebSocket()
+pieces = []
+real.on("message", lambda value: pieces.append(value))
+end = real.once("dataEnd")
+print("connect", await real.connect({url!r}), type(real._session).__name__)
+await real.send("é" * 5000)
+await end
+print("pieces", [len(p.encode()) for p in pieces])
+binary = real.once("message")
+await real.send(b"\\x00\\xff")
+print("binary", await binary)
+for options in ({{"header": {{"X-Token": "t"}}}}, {{"pingInterval": 5}}):
+    try:
+        await webSocket.createWebSocket().connect({url!r}, options)
+    except BusinessError as err:
+        print("refused", err.code, err.message)
+try:
+    await real.close({{"code": 1001}})
+except BusinessError as err:
+    print("close code refused", err.code, real.state.name)
+try:
+    await webSocket.createWebSocket().connect("ws://127.0.0.1:{closed_port}")
+except BusinessError as err:
+    print("unreachable", err.code, err.data)
+closed = real.once("close")
+await real.close({{"code": 4000, "reason": "from the page"}})
+print("closed", await closed)
+"""
+
+
+def _reach_the_real_server(offline: OfflinePage, real_server: dict[str, Any]) -> None:
+    """One more cell: from the page to ``python -m ohws_jupyter serve`` on 127.0.0.1."""
+    source = REAL_SERVER_CELL.format(url=real_server["url"], closed_port=_free_port())
+    index = offline.page.evaluate(ADD_CELL, source)
+    result = _run(offline, index)
+    assert _problems(result) == []
+    printed = [o for o in result["outputs"] if o.get("name") != "stderr"]  # not warnings
+    out = "".join(_text(o) for o in printed).splitlines()
+    assert out[0] == "connect True BrowserSession"
+    assert out[1] == "pieces [4096, 4096, 1808]"
+    assert out[2] == "binary b'\\x00\\xff'"
+    assert out[3].startswith("refused 401 Parameter error: a browser's WebSocket sends only")
+    assert "X-Token" in out[3]
+    assert out[4].startswith("refused 401 Parameter error: pingInterval cannot be set")
+    assert out[5] == "close code refused 401 OPEN"
+    assert out[6] == "unreachable 200 0"
+    assert out[7] == "closed CloseResult(code=4000, reason='from the page')"
+    assert real_server["url"] + "/" in offline.sockets  # the browser's own WebSocket
+    # The server saw the same conversation.
+    log_file = real_server["log"]
+    deadline = time.monotonic() + 10
+    while "from the page" not in log_file.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = log_file.read_text()
+    assert "text 5000 chars" in log
+    assert "binary 2 bytes: 00 ff" in log
+    assert "4000 from the page" in log
+
+
+def test_the_command_builds_and_serves_on_127_0_0_1(site: pathlib.Path, tmp_path: Any) -> None:
+    command = ["lite", "--output", str(tmp_path / "site"), "--serve", "--port", "0"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ohws_jupyter", *command],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()  # printed once built and listening
+        parts = urllib.parse.urlsplit(url)
+        assert (parts.hostname, parts.path) == ("127.0.0.1", "/lab/index.html"), url
+        with urllib.request.urlopen(url, timeout=10) as page:
+            assert page.status == 200
+        base = f"{parts.scheme}://{parts.netloc}"
+        for path, kind in (
+            ("/static/pyodide/pyodide.asm.wasm", "application/wasm"),
+            ("/static/pyodide/pyodide.mjs", "text/javascript"),
+        ):
+            with urllib.request.urlopen(base + path, timeout=10) as response:
+                assert response.headers["Content-Type"] == kind
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
