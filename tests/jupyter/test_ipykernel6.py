@@ -42,4 +42,4 @@ def test_kernel_behaviour_on_ipykernel_6(tmp_path):
         timeout=300,
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "4 passed" in out.stdout
+    assert "5 passed" in out.stdout

@@ -19,6 +19,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from ohws_jupyter import BusinessError, CloseResult, ReadyState, WebSocket, createWebSocket
 from ohws_jupyter.jupyter.magics import COMMANDS, LogView, WebSocketMagics
 from tests.helpers import ROOT, ThreadServer, echo_handler, running_server, wait_until
+from tests.helpers.kernel import Kernel
 
 
 # -- fixtures --------------------------------------------------------------------
@@ -858,83 +859,7 @@ def watch_wait(signal_line: str) -> str:
     )
 
 
-# -- a real kernel -------------------------------------------------------------------------
-class KernelCell:
-    """What one executed cell produced: its reply and its iopub messages."""
-
-    def __init__(self, reply: dict[str, Any], outputs: list[dict[str, Any]]) -> None:
-        self.reply = reply
-        self.outputs = outputs
-
-    @property
-    def stdout(self) -> str:
-        return "".join(
-            m["content"]["text"]
-            for m in self.outputs
-            if m["msg_type"] == "stream" and m["content"]["name"] == "stdout"
-        )
-
-    @property
-    def text(self) -> str:
-        """Everything shown: streams, results and errors, as plain text."""
-        parts = []
-        for m in self.outputs:
-            content = m["content"]
-            if m["msg_type"] == "stream":
-                parts.append(content["text"])
-            elif m["msg_type"] in ("execute_result", "display_data"):
-                parts.append(content["data"].get("text/plain", ""))
-            elif m["msg_type"] == "error":
-                parts.append("\n".join(content["traceback"]))
-        return "\n".join(parts)
-
-
-class Kernel:
-    def __init__(self) -> None:
-        from jupyter_client.manager import start_new_kernel
-
-        # No history database: kernels of parallel runs would fight over one file
-        # and print "Session/line number was not unique" into cell output.
-        self.km, self.kc = start_new_kernel(
-            kernel_name="python3", extra_arguments=["--HistoryManager.enabled=False"]
-        )
-
-    def start(self, code: str) -> str:
-        return self.kc.execute(code)
-
-    def finish(self, msg_id: str, timeout: float = 30) -> KernelCell:
-        """Collect the outputs of ``msg_id`` until the kernel is idle, then its reply."""
-        outputs: list[dict[str, Any]] = []
-        while True:
-            msg = self.kc.get_iopub_msg(timeout=timeout)
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                break
-            outputs.append(msg)
-        reply = self.kc.get_shell_msg(timeout=timeout)
-        while reply["parent_header"].get("msg_id") != msg_id:
-            reply = self.kc.get_shell_msg(timeout=timeout)
-        return KernelCell(reply["content"], outputs)
-
-    def run(self, code: str, timeout: float = 30) -> KernelCell:
-        return self.finish(self.start(code), timeout)
-
-    def stop(self) -> None:
-        self.kc.stop_channels()
-        self.km.shutdown_kernel(now=True)
-
-
-@pytest.fixture(scope="module")
-def kernel() -> Iterator[Kernel]:
-    pytest.importorskip("jupyter_client")
-    k = Kernel()
-    try:
-        yield k
-    finally:
-        k.stop()
-
-
+# -- a real kernel ------------------------------------------------------------------------------
 def test_magics_in_a_real_kernel(kernel: Kernel, server: ThreadServer) -> None:
     assert kernel.run("%load_ext ohws_jupyter").reply["status"] == "ok"
     cell = kernel.run(f"sock = %ws connect {server.url} -p chat\nprint(sock.state.name)")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import queue
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from ohws_jupyter.jupyter.magics_record import (
 )
 from ohws_jupyter.record.transcript import Transcript
 from tests.helpers import echo_handler, running_server
+from tests.helpers.kernel import Kernel
 
 TIMEOUT = 10
 SECRET = "Bearer s3cret-value"
@@ -269,39 +269,14 @@ def test_commands_can_be_called_directly(magics: WebSocketMagics, tmp_path: Path
 REGISTER = "%load_ext ohws_jupyter\n"
 
 
-@pytest.fixture(scope="module")
-def kernel() -> Iterator[Any]:
-    jupyter_client = pytest.importorskip("jupyter_client")
-    km, kc = jupyter_client.manager.start_new_kernel(kernel_name="python3")
-    try:
-        yield kc
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
+def run_cell(kernel: Kernel, code: str) -> tuple[str, list[dict[str, Any]]]:
+    """Run ``code``; its reply status and the content of its stream, error and result outputs."""
+    cell = kernel.run(code)
+    shown = ("stream", "error", "execute_result")
+    return cell.status, [m["content"] for m in cell.outputs if m["msg_type"] in shown]
 
 
-def run_cell(kc: Any, code: str) -> tuple[str, list[dict[str, Any]]]:
-    """Run ``code``; its reply status and its outputs."""
-    msg_id = kc.execute(code)
-    outputs = []
-    while True:
-        try:
-            msg = kc.get_iopub_msg(timeout=60)
-        except queue.Empty:
-            raise AssertionError(f"no output from the kernel for {code!r}") from None
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            break
-        if msg["msg_type"] in ("stream", "error", "execute_result"):
-            outputs.append(msg["content"])
-    while True:
-        reply = kc.get_shell_msg(timeout=60)
-        if reply["parent_header"].get("msg_id") == msg_id:
-            return reply["content"]["status"], outputs
-
-
-def test_expect_in_a_kernel_shows_one_line_each_way(kernel: Any) -> None:
+def test_expect_in_a_kernel_shows_one_line_each_way(kernel: Kernel) -> None:
     assert run_cell(kernel, REGISTER)[0] == "ok"
     assert run_cell(kernel, "url = %ws serve --mode lab\n%ws connect $url")[0] == "ok"
     status, ok = run_cell(kernel, "%ws send hello\n%ws expect hello")

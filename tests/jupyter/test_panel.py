@@ -51,6 +51,7 @@ from ohws_jupyter.jupyter.panel_model import (
 )
 from ohws_jupyter.jupyter.server_panel import WebSocketServerPanel
 from tests.helpers import ROOT, running_server, wait_until
+from tests.helpers.kernel import Kernel
 
 STATIC = ROOT / "ohws_jupyter" / "jupyter" / "static"
 
@@ -1222,47 +1223,29 @@ KERNEL_FLOOD = textwrap.dedent(
 )
 
 
-@pytest.fixture(scope="module")
-def kernel() -> Iterator[Any]:
-    jupyter_client = pytest.importorskip("jupyter_client.manager")
-    km, kc = jupyter_client.start_new_kernel(kernel_name="python3")
-    try:
-        yield kc
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
-
-
-def run_cell(kc: Any, code: str, comm_times: list[float] | None = None) -> str:
+def run_cell(kernel: Kernel, code: str, comm_times: list[float] | None = None) -> str:
     """Execute ``code``; its stdout. Widget messages seen meanwhile go to ``comm_times``."""
-    msg_id = kc.execute(code)
-    out, errors = "", []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        msg = kc.get_iopub_msg(timeout=30)
-        kind = msg["msg_type"]
-        if kind == "comm_msg" and comm_times is not None:
-            comm_times.append(time.monotonic())
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if kind == "stream":
-            out += msg["content"]["text"]
-        elif kind == "error":
-            errors.append("\n".join(msg["content"]["traceback"]))
-        elif kind == "status" and msg["content"]["execution_state"] == "idle":
-            assert not errors, errors
-            return out
-    raise AssertionError(f"the kernel did not finish {code[:60]!r}")
+    cell = kernel.run(code)
+    assert not cell.errors, cell.errors
+    if comm_times is not None:
+        comm_times.extend(
+            m["received_at"] for m in kernel.messages[cell.start :] if m["msg_type"] == "comm_msg"
+        )
+    return cell.stdout
 
 
-def test_flood_in_a_real_kernel_is_rate_limited(kernel: Any) -> None:
+def test_flood_in_a_real_kernel_is_rate_limited(kernel: Kernel) -> None:
     n = 30000
     comm_times: list[float] = []
     run_cell(kernel, KERNEL_FLOOD.replace('"N"', f'"{n}"'), comm_times)
     out = run_cell(
         kernel,
-        f"import time\nwhile ws.stats.messagesIn < {n}: time.sleep(0.02)\n"
-        "time.sleep(0.3)\nprint(ws.stats.messagesIn, len(panel.entries), panel.dropped)",
+        # The panel takes records on its own lane: wait (bounded) until it has seen all.
+        "import time\n"
+        "deadline = time.monotonic() + 30\n"
+        f"while len(panel.entries) + panel.dropped < {n + 3} and time.monotonic() < deadline:\n"
+        "    time.sleep(0.02)\n"
+        "print(ws.stats.messagesIn, len(panel.entries), panel.dropped)",
         comm_times,
     )
     received, shown, dropped = map(int, out.split())
@@ -1272,7 +1255,7 @@ def test_flood_in_a_real_kernel_is_rate_limited(kernel: Any) -> None:
         assert len([u for u in comm_times[i:] if u - t < 1.0]) <= 15
 
 
-def test_rerunning_a_cell_with_a_panel_leaves_one_connection(kernel: Any) -> None:
+def test_rerunning_a_cell_with_a_panel_leaves_one_connection(kernel: Kernel) -> None:
     """The README's promise, with a panel: the cell run 20 times, one connection open."""
     run_cell(
         kernel,

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from tests.helpers import ROOT, without_portability_warnings
+from tests.helpers.kernel import Kernel
 
 README = ROOT / "README.md"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -29,86 +28,36 @@ def python_blocks() -> list[str]:
     return BLOCK.findall(README.read_text(encoding="utf-8"))
 
 
-class Kernel:
-    """A real kernel; collects every iopub message, whichever cell it belongs to."""
-
-    def __init__(self) -> None:
-        from jupyter_client.manager import start_new_kernel
-
-        self.km, self.kc = start_new_kernel(
-            kernel_name="python3", extra_arguments=["--HistoryManager.enabled=False"]
-        )
-        self.messages: list[dict[str, Any]] = []
-
-    def _next(self, timeout: float) -> dict[str, Any] | None:
-        try:
-            msg = self.kc.get_iopub_msg(timeout=timeout)
-        except Exception:  # queue.Empty
-            return None
-        self.messages.append(msg)
-        return msg
-
-    def run(self, code: str) -> tuple[dict[str, Any], int]:
-        """Run ``code``; its reply and where its messages start in ``self.messages``."""
-        start = len(self.messages)
-        msg_id = self.kc.execute(code)
-        deadline = time.monotonic() + CELL_TIMEOUT
-        while True:
-            msg = self._next(max(0.1, deadline - time.monotonic()))
-            assert msg is not None, f"no idle within {CELL_TIMEOUT} s for:\n{code}"
-            if (
-                msg["parent_header"].get("msg_id") == msg_id
-                and msg["msg_type"] == "status"
-                and msg["content"]["execution_state"] == "idle"
-            ):
-                break
-        reply = self.kc.get_shell_msg(timeout=CELL_TIMEOUT)
-        while reply["parent_header"].get("msg_id") != msg_id:
-            reply = self.kc.get_shell_msg(timeout=CELL_TIMEOUT)
-        return reply["content"], start
-
-    def stdout_since(self, start: int) -> str:
-        return "".join(
-            m["content"]["text"]
-            for m in self.messages[start:]
-            if m["msg_type"] == "stream" and m["content"]["name"] == "stdout"
-        )
-
-    def problems_since(self, start: int) -> list[str]:
-        """Error outputs and stderr text since ``start``."""
-        found = []
-        for m in self.messages[start:]:
-            if m["msg_type"] == "error":
-                found.append(ANSI.sub("", "\n".join(m["content"]["traceback"])))
-            elif m["msg_type"] == "stream" and m["content"]["name"] == "stderr":
-                text = without_portability_warnings(m["content"]["text"])
-                if text.strip():
-                    found.append(text)
-        return found
-
-    def wait_printed(self, start: int, texts: list[str]) -> list[str]:
-        """Read on until every text is printed or the time is up; the missing ones."""
-        deadline = time.monotonic() + PRINT_TIMEOUT
-        while True:
-            out = self.stdout_since(start)
-            missing = [t for t in texts if t not in out]
-            if not missing or time.monotonic() > deadline:
-                return missing
-            self._next(0.1)
-
-    def stop(self) -> None:
-        self.kc.stop_channels()
-        self.km.shutdown_kernel(now=True)
+def stdout_since(kernel: Kernel, start: int) -> str:
+    return "".join(
+        m["content"]["text"]
+        for m in kernel.messages[start:]
+        if m["msg_type"] == "stream" and m["content"]["name"] == "stdout"
+    )
 
 
-@pytest.fixture(scope="module")
-def kernel() -> Iterator[Kernel]:
-    pytest.importorskip("jupyter_client")
-    k = Kernel()
-    try:
-        yield k
-    finally:
-        k.stop()
+def problems_since(kernel: Kernel, start: int) -> list[str]:
+    """Error outputs and stderr text since ``start``, whichever cell they belong to."""
+    found = []
+    for m in kernel.messages[start:]:
+        if m["msg_type"] == "error":
+            found.append(ANSI.sub("", "\n".join(m["content"]["traceback"])))
+        elif m["msg_type"] == "stream" and m["content"]["name"] == "stderr":
+            text = without_portability_warnings(m["content"]["text"])
+            if text.strip():
+                found.append(text)
+    return found
+
+
+def wait_printed(kernel: Kernel, start: int, texts: list[str]) -> list[str]:
+    """Read on until every text is printed or the time is up; the missing ones."""
+    deadline = time.monotonic() + PRINT_TIMEOUT
+    while True:
+        out = stdout_since(kernel, start)
+        missing = [t for t in texts if t not in out]
+        if not missing or time.monotonic() > deadline:
+            return missing
+        kernel.read(0.1)
 
 
 def test_the_first_example_brings_its_own_server_and_waits_for_open() -> None:
@@ -136,12 +85,13 @@ def test_the_install_lines_name_what_each_extra_brings() -> None:
 
 def test_every_python_block_runs_as_pasted_in_order(kernel: Kernel) -> None:
     for number, code in enumerate(python_blocks(), 1):
-        reply, start = kernel.run(code)
+        cell = kernel.run(code, CELL_TIMEOUT)
+        reply, start = cell.reply, cell.start
         where = f"README python block {number}:\n{code}"
         assert reply["status"] == "ok", (
             f"{where}\n{reply.get('ename')}: {reply.get('evalue')}\n"
-            + "\n".join(kernel.problems_since(start))
+            + "\n".join(problems_since(kernel, start))
         )
-        missing = kernel.wait_printed(start, PRINTS.findall(code))
-        assert missing == [], f"{where}\nnot printed: {missing}\n{kernel.stdout_since(start)}"
-        assert kernel.problems_since(start) == [], where
+        missing = wait_printed(kernel, start, PRINTS.findall(code))
+        assert missing == [], f"{where}\nnot printed: {missing}\n{stdout_since(kernel, start)}"
+        assert problems_since(kernel, start) == [], where

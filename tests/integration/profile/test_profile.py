@@ -1,4 +1,7 @@
-"""The profile switch, the portability warnings, ``%ws profile`` and the ArkTS comments."""
+"""The profile switch, the portability warnings and the ArkTS comments.
+
+``%ws profile`` is tested with the magics, in ``tests/jupyter/test_magics_profile.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,9 @@ import os
 import subprocess
 import sys
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
 import ohws_jupyter
 from ohws_jupyter import (
@@ -22,10 +22,9 @@ from ohws_jupyter import (
     set_profile,
 )
 from ohws_jupyter.core import profile
-from ohws_jupyter.jupyter import magics as router
 from ohws_jupyter.jupyter import magics_profile
-from ohws_jupyter.jupyter.magics import WebSocketMagics
 from ohws_jupyter.record.export import copy_as_code
+from tests.helpers import ROOT
 from tests.helpers.profile_peers import TIMEOUT, Recording, using
 
 pytestmark = pytest.mark.usefixtures("fresh_profile")  # seed, no warning shown yet
@@ -64,7 +63,7 @@ def test_package_exports() -> None:
     [("device", "device", False), ("DEVICE ", "device", False), ("tablet", "seed", True)],
 )
 def test_the_environment_sets_the_profile_at_start(value: str, expected: str, warned: bool) -> None:
-    env = {**os.environ, "OHWS_PROFILE": value, "PYTHONPATH": os.getcwd()}
+    env = {**os.environ, "OHWS_PROFILE": value, "PYTHONPATH": str(ROOT)}
     run = subprocess.run(
         [sys.executable, "-c", "import ohws_jupyter; print(ohws_jupyter.get_profile())"],
         env=env,
@@ -131,56 +130,6 @@ def test_warnings_follow_the_filters() -> None:
     assert portability(caught) == []
 
 
-# -- %ws profile -----------------------------------------------------------------------------------
-@pytest.fixture
-def ws_magic(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    shell = InteractiveShell.instance()
-    # The router's registration line: COMMANDS.update(magics_profile.commands(COMMANDS))
-    for name, fn in magics_profile.commands(router.COMMANDS).items():
-        monkeypatch.setitem(router.COMMANDS, name, fn)
-    magics = WebSocketMagics(shell)
-    shell.register_magics(magics)
-    yield lambda line: shell.run_line_magic("ws", line)
-    for conn in list(magics.connections.values()):
-        if conn.ws.readyState != 3:
-            conn.ws.close({"reason": "done"}).result(TIMEOUT)
-
-
-def test_the_profile_command(ws_magic: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    ws_magic("profile")
-    assert capsys.readouterr().out.startswith("profile: seed: ")
-    ws_magic("profile device")
-    assert capsys.readouterr().out.startswith("profile: device (was seed): as OpenHarmony's")
-    assert get_profile() == "device"
-    ws_magic("profile SEED")
-    assert get_profile() == "seed"
-    with pytest.raises(UsageError) as info:
-        ws_magic("profile phone")
-    assert str(info.value) == "%ws profile takes seed or device, not 'phone'"
-    with pytest.raises(UsageError) as extra:
-        ws_magic("profile seed device")
-    assert str(extra.value).startswith("%ws profile: unrecognized arguments: device")
-    ws_magic("help profile")
-    assert "Show or switch the behaviour profile" in capsys.readouterr().out
-    ws_magic("help")
-    assert "profile  Show or switch the behaviour profile" in capsys.readouterr().out
-
-
-def test_a_magic_warns_at_the_line_that_typed_it(ws_magic: Any, peer: Recording) -> None:
-    ws_magic(f"connect {peer.url}")
-    with pytest.warns(PortabilityWarning, match="close code 4000") as caught:
-        ws_magic("close 4000 bye")
-    assert {w.filename for w in caught} == {__file__}
-    assert peer.wait("closes") == [(4000, "bye")]
-    ws_magic("profile device")
-    ws_magic(f"connect {peer.url}")
-    with warnings.catch_warnings(record=True) as quiet:
-        warnings.simplefilter("always")
-        ws_magic("close 4000 bye")
-    assert portability(quiet) == []
-    assert peer.wait("closes", 2)[-1] == (1000, "bye")
-
-
 # -- %ws export arkts ------------------------------------------------------------------------------
 def _session(url: str, options: dict, close: dict) -> Any:
     ws = createWebSocket()
@@ -220,37 +169,3 @@ def test_arkts_export_of_portable_code_has_no_device_comments(peer: Recording) -
     code = copy_as_code(ws, "arkts")
     assert '{ code: 1000, reason: "CLOSE_NORMAL" }' in code and "On a device" not in code
     assert "  supportOriginPort: true," in code.splitlines()
-
-
-# -- in a real kernel ------------------------------------------------------------------------------
-def test_in_a_kernel_each_place_warns_once() -> None:
-    """Cells share one module: a place is the cell's file and line, not the line alone."""
-    jupyter_client = pytest.importorskip("jupyter_client")
-    km, kc = jupyter_client.manager.start_new_kernel(
-        kernel_name="python3", env={**os.environ, "PYTHONPATH": os.getcwd()}
-    )
-    try:
-
-        def run(code: str) -> str:
-            msg_id = kc.execute(code)
-            err = ""
-            while True:
-                msg = kc.get_iopub_msg(timeout=30)
-                if msg["parent_header"].get("msg_id") != msg_id:
-                    continue
-                if msg["msg_type"] == "stream" and msg["content"]["name"] == "stderr":
-                    err += msg["content"]["text"]
-                if msg["msg_type"] == "error":
-                    raise AssertionError(msg["content"]["evalue"])
-                if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                    return err
-
-        run("from ohws_jupyter import createWebSocket\nws = createWebSocket()")
-        cell = "ws.close({'code': 4000, 'reason': 'x'})"
-        assert run(cell).count("PortabilityWarning: close code 4000") == 1
-        assert "PortabilityWarning" not in run(cell)  # the same cell again: the same place
-        other = "ws.close({'code': 4000, 'reason': 'x'})  # line 1 of another cell"
-        assert run(other).count("PortabilityWarning: close code 4000") == 1
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
