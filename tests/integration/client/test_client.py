@@ -671,9 +671,40 @@ def test_a_socket_whose_callbacks_refer_to_it_is_still_collected_and_closed():
     assert seen == [1001]
 
 
+def test_no_thread_until_first_use(echo_server):
+    """In a fresh interpreter: importing, creating objects and subscribing start no thread;
+    the first connect starts the I/O thread (and, with a callback, a callback worker)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import threading\n"
+        "import ohws_jupyter\n"
+        "from ohws_jupyter.engine.runtime import get_runtime\n"
+        "ws = ohws_jupyter.createWebSocket()\n"
+        "ws.on('message', print)\n"
+        "ws.off('message')\n"
+        "server = ohws_jupyter.createWebSocketServer()\n"
+        "server.on('connect', print)\n"
+        "print(threading.active_count(), get_runtime().started)\n"
+        "opened = threading.Event()\n"
+        f"ws.connect({echo_server.url!r}, lambda err: opened.set())\n"
+        "assert opened.wait(10)\n"
+        "names = {t.name for t in threading.enumerate()} - {'MainThread'}\n"
+        "print(get_runtime().started, sorted({n.rstrip('0123456789') for n in names}))\n"
+        "ws.close({'reason': 'done'}).result(10)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    before, after = out.stdout.splitlines()
+    assert before == "1 False", out.stderr
+    started, names = after.split(" ", 1)
+    assert started == "True" and "'ohws-io'" in names, after
+    assert all(name.startswith("'ohws-") for name in names.strip("[]").split(", ")), after
+
+
 def test_runtime_threads_are_daemons():
     rt = get_runtime()
-    createWebSocket()  # no thread until used
     rt.call_soon(lambda: None)
     assert all(t.daemon for t in rt.threads())
     names = {t.name for t in rt.threads()}
