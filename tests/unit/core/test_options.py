@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from ohws_jupyter import BusinessError
-from ohws_jupyter.core.options import check_request_options, check_url, mask_url, mask_urls_in
+from ohws_jupyter.core.options import (
+    check_request_options,
+    check_url,
+    mask_headers,
+    mask_url,
+    mask_urls_in,
+)
 
 
 # -- CR and LF in header names and values ---------------------------------------------
@@ -74,3 +80,46 @@ def test_encoded_passwords_and_plain_urls_are_unchanged_or_masked_as_before() ->
     assert mask_url("ws://[::1]:9/@me") == "ws://[::1]:9/@me"
     assert mask_url("ws://127.0.0.1/@me") == "ws://127.0.0.1/@me"
     assert check_url("ws://alice:p%23ss@127.0.0.1:9/").password == "p%23ss"
+
+
+# -- masking ------------------------------------------------------------------------------
+def test_credential_headers_are_masked_whatever_their_case() -> None:
+    headers = {
+        "Authorization": "Bearer s3cret",
+        "proxy-authorization": "Basic abc",
+        "COOKIE": "session=1",
+        "Sec-WebSocket-Key": "dGhl",
+        "X-Api-Key": "k",
+        "X-Auth-Token": "t",
+        "X-Tenant": "acme",
+        "X-Count": 3,
+        "Accept": "*/*",
+    }
+    assert mask_headers(headers, extra=["x-tenant"]) == {
+        "Authorization": "***",
+        "proxy-authorization": "***",
+        "COOKIE": "***",
+        "Sec-WebSocket-Key": "***",
+        "X-Api-Key": "***",
+        "X-Auth-Token": "***",
+        "X-Tenant": "***",
+        "X-Count": "3",
+        "Accept": "*/*",
+    }
+    assert headers["Authorization"] == "Bearer s3cret"  # a copy: the original is untouched
+
+
+def test_token_like_query_values_and_user_names_are_masked() -> None:
+    url = "wss://127.0.0.1/feed?room=7&token=abc&API_KEY=k&password=p"
+    assert mask_url(url) == "wss://127.0.0.1/feed?room=7&token=***&API_KEY=***&password=***"
+    assert mask_url("ws://bob@127.0.0.1/") == "ws://***@127.0.0.1/"
+    assert mask_url("ws://bob:pw@127.0.0.1/") == "ws://bob:***@127.0.0.1/"
+    assert mask_url("ws://127.0.0.1/?room=7") == "ws://127.0.0.1/?room=7"
+    assert mask_url(None) is None and mask_url(42) == 42 and mask_url("") == ""
+
+
+def test_urls_inside_text_are_masked_and_the_sentence_kept() -> None:
+    text = "cannot reach ws://a:pw@127.0.0.1:9/x?token=t, nor wss://127.0.0.1/?key=k."
+    assert mask_urls_in(text) == (
+        "cannot reach ws://a:***@127.0.0.1:9/x?token=***, nor wss://127.0.0.1/?key=***."
+    )
