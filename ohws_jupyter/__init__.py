@@ -20,6 +20,7 @@ from .client.websocket import (
     createWebSocket,
     split_message,
 )
+from .core.checks import set_allowed_hosts, set_network_permission
 from .core.errors import BusinessError
 from .core.events import Record
 from .core.options import (
@@ -32,8 +33,6 @@ from .core.options import (
     TlsProtocol,
     WebSocketCloseOptions,
     WebSocketRequestOptions,
-    set_allowed_hosts,
-    set_network_permission,
 )
 from .core.profile import PortabilityWarning, get_profile, set_profile
 from .engine.promise import Promise

@@ -18,9 +18,10 @@ What goes in, and where it comes from:
   environment, match their Python halves. They are offered to ``%pip`` (piplite,
   with no fallback to PyPI) and entered in the lock file, so that the kernel
   loads ``ohws_jupyter`` at start and the notebooks run as they are;
-* the notebooks, as the browser runs them. A cell that cannot run there keeps
-  its browser version in its metadata (``"ohws_jupyter": {"browser": SOURCE}``),
-  which must start with a ``# In the browser`` comment that says why; a notebook
+* the notebooks, as the browser runs them, and the folders beside them (the
+  lessons' certificates). A cell that cannot run there keeps its browser
+  version in its metadata (``"ohws_jupyter": {"browser": SOURCE}``), which
+  must start with a ``# In the browser`` comment that says why; a notebook
   that cannot run there at all says so in its own metadata
   (``"ohws_jupyter": {"browser": false, "why": ...}``) and is left out.
 
@@ -505,6 +506,12 @@ def build(
             _say(f"notebook {notebook.name}: {how}")
             text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
             (contents / notebook.name).write_text(text, "utf-8")
+        for folder in sorted(notebooks.iterdir()):
+            # What the notebooks read (the lessons' certificates), beside them as in a checkout.
+            if folder.is_dir() and not folder.name.startswith("."):
+                skip = shutil.ignore_patterns(".*", "__pycache__")
+                shutil.copytree(folder, contents / folder.name, ignore=skip)
+                _say(f"folder {folder.name}/ beside the notebooks")
 
         _say("running jupyter lite build")
         staged = Path(tmp) / "site"

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import time
 import urllib.parse
 import weakref
@@ -36,17 +35,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.errors import CONNECTION_ERROR, PARAMETER_ERROR, UNKNOWN_ERROR, BusinessError
 from ..core.events import Record
-from ..core.options import (
-    CloseResult,
-    HttpProxy,
-    OpenResult,
-    WebSocketRequestOptions,
-    mask_headers,
-    mask_url,
-)
+from ..core.masking import mask_headers, mask_url
+from ..core.options import CloseResult, HttpProxy, OpenResult, WebSocketRequestOptions
 from ..engine.promise import Promise
 from ..engine.runtime import IN_BROWSER, Lane, get_runtime
-from .session import ClientSession, ReadyState, not_open_error, split_message
+from .session import ClientSession
+from .state import ReadyState, not_open_error, split_message
 
 if TYPE_CHECKING:
     import ssl
@@ -627,9 +621,10 @@ def session_for(
 def install() -> None:
     """In a browser, make ``createWebSocket()`` connect through :func:`session_for`."""
     if not IN_BROWSER:
-        raise RuntimeError("ohws_jupyter.browser.install() is for Pyodide (a browser) only")
-    client = sys.modules["ohws_jupyter.client"]
-    client.ClientSession = session_for  # type: ignore[attr-defined]
+        raise RuntimeError("ohws_jupyter.client.browser.install() is for Pyodide (a browser) only")
+    from .websocket import use_session_factory
+
+    use_session_factory(session_for)
     try:
         from IPython import get_ipython
     except ImportError:

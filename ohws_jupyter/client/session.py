@@ -24,11 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import base64
-import dataclasses
-import enum
 import logging
-import socket
 import ssl
 import threading
 import time
@@ -39,14 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 from websockets.exceptions import (
     InvalidHandshake,
-    InvalidHeaderValue,
-    InvalidProxy,
     InvalidStatus,
     InvalidURI,
-    NegotiationError,
-    PayloadTooBig,
-    ProtocolError,
-    ProxyError,
 )
 from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
 from websockets.http11 import Response
@@ -56,35 +46,41 @@ from websockets.uri import parse_uri
 from ..core import device as _device
 from ..core.errors import CONNECTION_ERROR, SEND_FAILED, UNKNOWN_ERROR, BusinessError
 from ..core.events import EventEmitter, Record
+from ..core.masking import mask_headers, mask_url
 from ..core.options import (
-    PIECE_SIZE,
     CloseResult,
-    HttpProxy,
     OpenInfo,
     OpenResult,
     WebSocketRequestOptions,
-    mask_headers,
-    mask_url,
-    mask_urls_in,
 )
 from ..core.profile import is_device
-from ..engine.connection import Connection, LenientClientProtocol, close_result_of
+from ..engine.closing import close_result_of
+from ..engine.connection import Connection, LenientClientProtocol
 from ..engine.logs import MaskingLogger
 from ..engine.promise import Promise
 from ..engine.runtime import Lane, create_task, get_runtime
+from .dial import (
+    Redirected,
+    check_dates,
+    connect_error,
+    connect_transport,
+    failure_error,
+    headers_dict,
+    proxy_for,
+    tls_context,
+    user_agent,
+)
+from .state import ReadyState, not_open_error, not_open_hint, split_message
 
 if TYPE_CHECKING:
     from .websocket import WebSocket
 
-__all__ = [
-    "MAX_REDIRECTS",
-    "ClientSession",
-    "ReadyState",
-    "Stats",
-    "not_open_error",
-    "not_open_hint",
-    "split_message",
-]
+USER_AGENT = user_agent()
+
+# Sessions with a connection, for the 1001 at interpreter exit.
+_LIVE: weakref.WeakSet[ClientSession] = weakref.WeakSet()
+
+__all__ = ["MAX_REDIRECTS", "ClientSession"]
 
 logger = logging.getLogger("ohws_jupyter")
 
@@ -92,249 +88,6 @@ logger = logging.getLogger("ohws_jupyter")
 MAX_REDIRECTS = 10
 #: Seconds the interpreter's exit waits for open connections to send their 1001.
 EXIT_CLOSE_WAIT = 1.0
-
-
-class ReadyState(enum.IntEnum):
-    """Connection states, numbered like the browser's ``WebSocket.readyState``."""
-
-    CONNECTING = 0
-    OPEN = 1
-    CLOSING = 2
-    CLOSED = 3
-
-
-def split_message(message: str | bytes, size: int = PIECE_SIZE) -> list[str] | list[bytes]:
-    """Cut a message into pieces of at most ``size`` bytes (the seed's 4K rule).
-
-    Text is cut only between UTF-8 characters, so every piece is a valid ``str``.
-    """
-    if isinstance(message, str):
-        if len(message) * 4 <= size:  # cannot exceed size bytes: skip encoding
-            return [message]
-        data = message.encode("utf-8")
-        if len(data) <= size:
-            return [message]
-        pieces: list[str] = []
-        start, end_of_data = 0, len(data)
-        while start < end_of_data:
-            end = min(start + size, end_of_data)
-            while end < end_of_data and (data[end] & 0xC0) == 0x80:
-                end -= 1  # never cut inside a multi-byte character
-            pieces.append(data[start:end].decode("utf-8"))
-            start = end
-        return pieces
-    if len(message) <= size:
-        return [message]
-    view = memoryview(message)
-    return [bytes(view[i : i + size]) for i in range(0, len(message), size)]
-
-
-@dataclasses.dataclass
-class Stats:
-    """Counters of one WebSocket object, across its connections.
-
-    ``bytesIn``/``bytesOut`` count message payloads (after inflation, before
-    deflation); ``wireBytesIn``/``wireBytesOut`` count what crossed the socket,
-    handshake, frame headers and masks included (updated as messages arrive and
-    at the end). ``pingRoundTrip`` is the last keepalive round trip, in seconds.
-    """
-
-    messagesIn: int = 0
-    bytesIn: int = 0
-    piecesIn: int = 0
-    messagesOut: int = 0
-    bytesOut: int = 0
-    connects: int = 0
-    openedAt: float | None = None
-    closedAt: float | None = None
-    lastClose: CloseResult | None = None
-    lastError: BusinessError | None = None
-    wireBytesIn: int = 0
-    wireBytesOut: int = 0
-    pingRoundTrip: float | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out["lastClose"] = self.lastClose
-        out["lastError"] = self.lastError
-        return out
-
-
-def not_open_hint(op: str, state: ReadyState) -> str:
-    """Why ``op`` fails on a connection in ``state`` that is not open, and what to do."""
-    if state is ReadyState.CONNECTING:
-        hint = "the connection is not open yet; wait for 'open' (or await connect())"
-    elif state is ReadyState.CLOSING:
-        hint = "the connection is closing"
-    else:
-        hint = "there is no open connection; call connect() first"
-    return f"cannot {op}: {hint}"
-
-
-def not_open_error(op: str, state: ReadyState) -> BusinessError:
-    """The error of ``op`` on a connection in ``state`` that is not open."""
-    return BusinessError(UNKNOWN_ERROR, not_open_hint(op, state))
-
-
-class _Redirect(Exception):
-    def __init__(self, status: int, location: str) -> None:
-        super().__init__(f"HTTP {status} to {location}")
-        self.status, self.location = status, location
-
-
-def _connect_error(exc: BaseException, url: str, opts: WebSocketRequestOptions) -> BusinessError:
-    """The code-200 error of a failed attempt; ``.data`` is the HTTP status or '0'."""
-    url = mask_url(url)
-    status = "0"
-    if isinstance(exc, InvalidStatus):
-        response = exc.response
-        status = str(response.status_code)
-        detail = (
-            f"the server answered HTTP {response.status_code} {response.reason_phrase} "
-            "instead of 101 Switching Protocols; "
-        )
-        if response.status_code == 400 and opts.protocols:
-            offered = ", ".join(opts.protocols)
-            detail += (
-                f"the server may not speak the offered subprotocol ({offered}): check the "
-                "protocol option"
-            )
-        else:
-            detail += "check the URL path and the credentials"
-        body = response.body.decode("utf-8", "replace").strip() if response.body else ""
-        if body and len(body) <= 200 and "\n" not in body:
-            detail += f" (the server said: {mask_urls_in(body)!r})"
-    elif isinstance(exc, NegotiationError):
-        detail = f"the handshake failed: {exc}; check the protocol option"
-    elif isinstance(exc, InvalidProxy | ProxyError):
-        detail = f"the proxy failed: {exc}; check the proxy option"
-    elif isinstance(exc, InvalidHeaderValue) and exc.name.lower() == "sec-websocket-accept":
-        detail = (
-            "the opening handshake failed: the server's Sec-WebSocket-Accept does not match "
-            "the Sec-WebSocket-Key sent; is it a WebSocket server?"
-        )
-    elif isinstance(exc, InvalidHandshake):
-        detail = f"the opening handshake failed: {exc}"
-    elif isinstance(exc, ssl.SSLCertVerificationError):
-        detail = (
-            f"TLS certificate verification failed ({exc.verify_message}); give the CA with "
-            "caPath, or set skipServerCertVerification=True to accept it anyway (unsafe)"
-        )
-    elif isinstance(exc, ssl.SSLError):
-        detail = f"the TLS handshake failed: {exc.reason or exc}"
-    elif isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
-        detail = (
-            f"the opening handshake did not finish within {opts.openTimeout} s; "
-            "is the server answering WebSocket handshakes? (openTimeout sets the limit)"
-        )
-    elif isinstance(exc, socket.gaierror):
-        detail = f"cannot resolve the host of {url}: {exc.strerror}"
-    elif isinstance(exc, ConnectionRefusedError):
-        detail = f"connection refused by {url}; is the server running?"
-    elif isinstance(exc, ConnectionResetError) and url.lower().startswith("wss:"):
-        detail = (
-            f"the connection to {url} was reset during the TLS handshake; is the server "
-            "serving wss:// (TLS) on that port, or plain ws://?"
-        )
-    elif isinstance(exc, ConnectionError):
-        detail = f"the connection to {url} was {_how_lost(exc)} during the opening handshake"
-    elif isinstance(exc, OSError):
-        detail = f"cannot reach {url}: {exc.strerror or exc}"
-    else:
-        detail = f"{type(exc).__name__}: {exc}"
-    err = BusinessError(CONNECTION_ERROR, mask_urls_in(detail), data=status)
-    err.__cause__ = exc
-    return err
-
-
-def _how_lost(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionResetError):
-        return "reset by the server"
-    if isinstance(exc, ConnectionAbortedError):
-        return "aborted"
-    return f"lost ({getattr(exc, 'strerror', None) or type(exc).__name__})"
-
-
-def _failure_error(conn: Connection, exc: BaseException | None) -> BusinessError | None:
-    """The code-200 error of a connection that ended badly, or None for a clean close."""
-    proto = conn.protocol
-    cause = conn.utf8_error or proto.parser_exc or exc
-    if isinstance(cause, UnicodeDecodeError):
-        detail = "the server sent text that is not valid UTF-8 (closed with 1007)"
-    elif isinstance(cause, PayloadTooBig):
-        detail = f"a received message is too big ({cause}); raise maxMessageSize (closed with 1009)"
-    elif isinstance(cause, ProtocolError):
-        detail = f"the server broke the WebSocket protocol: {cause} (closed with 1002)"
-    elif conn.keepalive_failed:
-        detail = "the server did not answer the keepalive ping in time (pongTimeout)"
-    elif proto.close_rcvd is None and conn.aborted_by_deadline:
-        detail = (
-            f"the server did not finish the closing handshake within closeTimeout "
-            f"({conn.close_timeout} s); the connection was cut (1006)"
-        )
-    elif proto.close_rcvd is None:
-        detail = "the connection was lost without a close frame (1006)"
-        if exc is not None:
-            detail += f": {exc}"
-    else:
-        return None
-    err = BusinessError(CONNECTION_ERROR, detail, data="0")
-    err.__cause__ = cause
-    return err
-
-
-def _headers_dict(headers: Any) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, value in headers.raw_items():
-        out[name] = f"{out[name]}, {value}" if name in out else value
-    return out
-
-
-def _system_proxy(scheme: str, host: str, port: int) -> str | None:
-    """The HTTP proxy the environment names for ``scheme://host:port``, if any."""
-    proxies = urllib.request.getproxies()
-    proxy = proxies.get("https" if scheme == "wss" else "http")
-    if proxy is None:
-        return None
-    if urllib.request.proxy_bypass(f"{host}:{port}") or urllib.request.proxy_bypass(host):
-        return None
-    return proxy
-
-
-class _Tunnel(asyncio.Protocol):
-    """The HTTP CONNECT exchange with a proxy, before the WebSocket takes over."""
-
-    def __init__(self, target: str, auth: str | None) -> None:
-        self.target, self.auth = target, auth
-        self.done: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self.buffer = b""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        lines = [f"CONNECT {self.target} HTTP/1.1", f"Host: {self.target}"]
-        if self.auth:
-            lines.append(f"Proxy-Authorization: {self.auth}")
-        transport.write(("\r\n".join(lines) + "\r\n\r\n").encode())  # type: ignore[attr-defined]
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        if b"\r\n\r\n" in self.buffer and not self.done.done():
-            head, _, rest = self.buffer.partition(b"\r\n\r\n")
-            status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
-            parts = status_line.split(" ", 2)
-            if len(parts) >= 2 and parts[1].isdigit() and 200 <= int(parts[1]) < 300:
-                self.done.set_result(rest)
-            else:
-                self.done.set_exception(ProxyError(f"the proxy answered {status_line!r}"))
-        elif len(self.buffer) > 65536 and not self.done.done():
-            self.done.set_exception(ProxyError("the proxy's answer is too long"))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.done.done():
-            self.done.set_exception(ProxyError("the proxy closed the connection"))
-
-
-# Sessions with a connection, for the 1001 at interpreter exit.
-_LIVE: weakref.WeakSet[ClientSession] = weakref.WeakSet()
 
 
 class ClientSession:
@@ -421,7 +174,7 @@ class ClientSession:
         except asyncio.CancelledError:
             self._end_before_open(None)
             return
-        except _Redirect as exc:
+        except Redirected as exc:
             err = BusinessError(
                 CONNECTION_ERROR,
                 f"the server redirected (HTTP {exc.status}) to {mask_url(exc.location)}, which "
@@ -441,7 +194,7 @@ class ClientSession:
             self._end_before_open(err)
             return
         except Exception as exc:
-            self._end_before_open(_connect_error(exc, self.url, opts))
+            self._end_before_open(connect_error(exc, self.url, opts))
             return
         except BaseException:
             self._end_before_open(None)
@@ -460,10 +213,8 @@ class ClientSession:
                     raise
                 target = urllib.parse.urljoin(url, location)
                 if urllib.parse.urlsplit(target).scheme.lower() not in ("ws", "wss"):
-                    raise _Redirect(response.status_code, target) from exc
+                    raise Redirected(response.status_code, target) from exc
                 if self.tls is None and target.lower().startswith("wss:"):
-                    from .websocket import tls_context  # the same rules as connect()
-
                     rules = _device.strict_tls_context if self.device else tls_context
                     self.tls = rules(self.opts)
                 url = target
@@ -497,7 +248,7 @@ class ClientSession:
             parts = urllib.parse.urlsplit(url)
             request.headers["Origin"] = _device.origin_header(parts, opts.supportOriginPort)
         elif not any(name.lower() == "user-agent" for name in headers):
-            request.headers["User-Agent"] = _USER_AGENT
+            request.headers["User-Agent"] = USER_AGENT
         for name, value in headers.items():
             request.headers[name] = value
         if self._attempt_conn is None:
@@ -513,7 +264,7 @@ class ClientSession:
         ws = self._ws()
         if ws is not None:
             ws.session_request(
-                self, mask_headers(_headers_dict(request.headers), opts.sensitiveHeaders)
+                self, mask_headers(headers_dict(request.headers), opts.sensitiveHeaders)
             )
         protocol.send_request(request)
         conn = Connection(
@@ -523,7 +274,7 @@ class ClientSession:
             max_queued_messages=opts.maxQueuedMessages,
             max_queued_bytes=opts.maxQueuedBytes,
         )
-        conn._queue(protocol.data_to_send())
+        conn.queue(protocol.data_to_send())
         self._handshake = loop.create_future()
         # An attempt given up on (openTimeout, close()) no longer awaits it.
         self._handshake.add_done_callback(_consume)
@@ -531,16 +282,16 @@ class ClientSession:
         tls = self.tls if uri.secure else None
         try:
             try:
-                await self._connect_transport(conn, uri, tls)
+                await connect_transport(conn, uri, tls, proxy_for(opts, uri))
             except ssl.SSLCertVerificationError as exc:
                 accepted = _device.accepted_verify_codes(opts.skipServerCertVerification)
                 if not self.device or exc.verify_code not in accepted:
                     raise
                 # The device lets this failure through: connect again without
                 # verification, checking only what it still checks (the dates).
-                check = None if opts.skipServerCertVerification else _check_dates
-                await self._connect_transport(
-                    conn, uri, _device.lenient_tls_context(opts), check=check
+                check = None if opts.skipServerCertVerification else check_dates
+                await connect_transport(
+                    conn, uri, _device.lenient_tls_context(opts), proxy_for(opts, uri), check=check
                 )
             response = await self._handshake
         except BaseException:
@@ -550,92 +301,6 @@ class ClientSession:
             conn.abort()
             raise protocol.handshake_exc
         return conn, response
-
-    async def _connect_transport(
-        self,
-        conn: Connection,
-        uri: Any,
-        tls: ssl.SSLContext | None,
-        check: Any = None,
-    ) -> None:
-        """Connect ``conn`` (directly or through the proxy), with TLS if ``tls``.
-
-        ``check(ssl_object)``, if given, runs once TLS is up and before the
-        request is written; it raises to refuse the server.
-        """
-        loop = asyncio.get_running_loop()
-        proxy = self._proxy_for(uri)
-        server_hostname = uri.host if tls is not None else None
-        if proxy is None and check is None:
-            await loop.create_connection(
-                lambda: conn, uri.host, uri.port, ssl=tls, server_hostname=server_hostname
-            )
-            return
-        if proxy is None:
-            transport, _ = await loop.create_connection(asyncio.Protocol, uri.host, uri.port)
-            await self._start_tls(conn, transport, tls, server_hostname, check)
-            return
-        parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-        if parts.scheme.lower() not in ("http", ""):
-            raise InvalidProxy(mask_url(proxy), "only HTTP proxies are supported")
-        auth = None
-        if parts.username is not None:
-            user = urllib.parse.unquote(parts.username)
-            pair = f"{user}:{urllib.parse.unquote(parts.password or '')}"
-            auth = "Basic " + base64.b64encode(pair.encode()).decode()
-        host = f"[{uri.host}]" if ":" in uri.host else uri.host
-        target = f"{host}:{uri.port}"
-        transport, tunnel = await loop.create_connection(
-            lambda: _Tunnel(target, auth), parts.hostname, parts.port or 8080
-        )
-        try:
-            await tunnel.done
-        except BaseException:
-            transport.abort()
-            raise
-        if tls is not None:
-            await self._start_tls(conn, transport, tls, server_hostname, check)
-        else:
-            transport.set_protocol(conn)
-            conn.connection_made(transport)
-
-    async def _start_tls(
-        self,
-        conn: Connection,
-        transport: asyncio.Transport,
-        tls: ssl.SSLContext | None,
-        server_hostname: str | None,
-        check: Any,
-    ) -> None:
-        assert tls is not None
-        loop = asyncio.get_running_loop()
-        try:
-            tls_transport = await loop.start_tls(
-                transport, conn, tls, server_hostname=server_hostname
-            )
-        except BaseException:
-            transport.abort()
-            raise
-        assert tls_transport is not None
-        if check is not None:
-            try:
-                check(tls_transport.get_extra_info("ssl_object"))
-            except BaseException:
-                tls_transport.abort()
-                raise
-        conn.connection_made(tls_transport)
-
-    def _proxy_for(self, uri: Any) -> str | None:
-        proxy = self.opts.proxy
-        if proxy == "no-proxy":
-            return None
-        if proxy == "system":
-            return _system_proxy("wss" if uri.secure else "ws", uri.host, uri.port)
-        assert isinstance(proxy, HttpProxy)
-        if proxy.excludes(uri.host):
-            return None
-        host = f"[{proxy.host}]" if ":" in proxy.host else proxy.host
-        return f"http://{host}:{proxy.port}"
 
     # -- the engine's reports (I/O thread) ------------------------------------------
     def handshake_event(self, conn: Connection, event: Any) -> None:
@@ -661,7 +326,7 @@ class ClientSession:
         self.opened = True
         _LIVE.add(self)
         protocol = conn.protocol
-        headers = _headers_dict(response.headers)
+        headers = headers_dict(response.headers)
         ws = self._ws()
         if ws is not None:
             ws.session_opened(
@@ -807,7 +472,7 @@ class ClientSession:
             )
             err = None
             if abnormal:
-                err = _failure_error(conn, exc) or BusinessError(
+                err = failure_error(conn, exc) or BusinessError(
                     CONNECTION_ERROR, "the connection ended without a closing handshake", data="0"
                 )
         elif user_closed and proto.parser_exc is None and conn.utf8_error is None:
@@ -816,10 +481,10 @@ class ClientSession:
             result = CloseResult(*self.close_requested)  # type: ignore[misc]
             err = None
             if proto.close_rcvd is None and conn.aborted_by_deadline:
-                err = _failure_error(conn, exc)
+                err = failure_error(conn, exc)
         else:
             result = close_result_of(proto)
-            err = _failure_error(conn, exc)
+            err = failure_error(conn, exc)
         self.ended = True
         stats = self.stats
         stats.closedAt = time.time()
@@ -966,20 +631,6 @@ def _consume(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-def _check_dates(ssl_object: Any) -> None:
-    """Device: refuse a presented chain that is out of date (the device still checks it)."""
-    sslobj = getattr(ssl_object, "_sslobj", None)
-    chain = getattr(sslobj, "get_unverified_chain", None)
-    if chain is None:  # pragma: no cover - every CPython since 3.10 has it
-        return
-    why = _device.check_dates([cert.get_info() for cert in chain() or []])
-    if why is not None:
-        err = ssl.SSLCertVerificationError(1, f"certificate verify failed: {why}")
-        err.verify_message = why
-        err.verify_code = 10 if "expired" in why else 9
-        raise err
-
-
 def _lost(promise: Promise[bool]) -> None:
     promise.reject(
         BusinessError(UNKNOWN_ERROR, "the connection closed before this message was sent")
@@ -1005,18 +656,3 @@ def _close_all_at_exit() -> None:
 
 
 atexit.register(_close_all_at_exit)
-
-
-def _user_agent() -> str:
-    import importlib.metadata
-
-    import websockets
-
-    try:
-        version = importlib.metadata.version("ohws_jupyter")
-    except importlib.metadata.PackageNotFoundError:
-        version = "dev"
-    return f"ohws_jupyter/{version} websockets/{websockets.__version__}"
-
-
-_USER_AGENT = _user_agent()

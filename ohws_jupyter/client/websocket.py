@@ -17,7 +17,6 @@ object's callbacks. The core modules (errors, options, events) import neither
 from __future__ import annotations
 
 import collections
-import os
 import ssl
 import threading
 import time
@@ -27,17 +26,14 @@ from typing import Any
 
 from ..core import device as _device
 from ..core.aliases import ClientEventAliases
+from ..core.checks import MAX_SEND_SIZE, check_data, check_url
 from ..core.errors import CONNECTION_EXISTS, PARAMETER_ERROR, SEND_FAILED, BusinessError
 from ..core.events import EventEmitter, Record, report_callback_error
+from ..core.masking import mask_url
 from ..core.options import (
-    MAX_SEND_SIZE,
-    TlsProtocol,
     WebSocketRequestOptions,
     check_close_options,
-    check_data,
     check_request_options,
-    check_url,
-    mask_url,
 )
 from ..core.profile import is_device, portability_warning, warn_close
 from ..engine.calls import (
@@ -56,14 +52,9 @@ from ..record.expect import request as _request
 from ..record.transcript import Transcript, note_close
 from ..record.transcript import transcript as _transcript
 from . import reconnect as _reconnect
-from .session import (
-    ClientSession,
-    ReadyState,
-    Stats,
-    not_open_error,
-    not_open_hint,
-    split_message,
-)
+from .dial import tls_context
+from .session import ClientSession
+from .state import ReadyState, Stats, not_open_error, not_open_hint, split_message
 
 __all__ = [
     "HISTORY_BYTES",
@@ -73,8 +64,23 @@ __all__ = [
     "createWebSocket",
     "create_websocket",
     "split_message",
-    "tls_context",
+    "use_session_factory",
 ]
+
+# What connect() opens a session with: sockets here, the page's WebSocket in a browser.
+_session_factory: Callable[..., ClientSession] = ClientSession
+
+
+def use_session_factory(factory: Callable[..., Any]) -> None:
+    """Make ``connect`` open its sessions with ``factory``.
+
+    ``factory(ws, url, options, tls, promise, lane)`` returns an object with
+    the session's methods (:class:`~ohws_jupyter.client.session.ClientSession`
+    is the default); the browser transport installs its own under Pyodide.
+    """
+    global _session_factory
+    _session_factory = factory
+
 
 #: Most messages and state changes ``history()`` keeps (the oldest go first).
 HISTORY_LIMIT = 10_000
@@ -403,7 +409,7 @@ class WebSocket(ClientEventAliases):
             self.url, self.options = url, opts
             self._protocol = self._extensions = ""
             self._response_headers = {}
-            session = ClientSession(self, url, opts, tls, promise, self._lane)
+            session = _session_factory(self, url, opts, tls, promise, self._lane)
             self._session = session
         _reconnect.attach(self, opts, self._emit_reconnecting)
         self.stats.connects += 1
@@ -528,33 +534,3 @@ create_websocket = createWebSocket
 def _record_size(record: Record) -> int:
     data = record.data
     return len(data) if isinstance(data, str | bytes) else 0
-
-
-def tls_context(opts: WebSocketRequestOptions) -> ssl.SSLContext:
-    """The TLS settings of ``wss://``: verified unless explicitly skipped."""
-    try:
-        if opts.caPath and os.path.isdir(opts.caPath):
-            ctx = ssl.create_default_context(capath=opts.caPath)
-        else:
-            ctx = ssl.create_default_context(cafile=opts.caPath)
-        if opts.clientCert is not None:
-            cert = opts.clientCert
-            ctx.load_cert_chain(cert.certPath, cert.keyPath, cert.keyPassword)
-    except (ssl.SSLError, OSError) as exc:
-        raise BusinessError(
-            PARAMETER_ERROR, f"cannot load the TLS files: {exc}; check caPath and clientCert"
-        ) from exc
-    if opts.minSupportTlsProtocol is not None:
-        ctx.minimum_version = _TLS_VERSIONS[opts.minSupportTlsProtocol]
-    if opts.skipServerCertVerification:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-_TLS_VERSIONS = {
-    TlsProtocol.TLS_V_1_0: ssl.TLSVersion.TLSv1,
-    TlsProtocol.TLS_V_1_1: ssl.TLSVersion.TLSv1_1,
-    TlsProtocol.TLS_V_1_2: ssl.TLSVersion.TLSv1_2,
-    TlsProtocol.TLS_V_1_3: ssl.TLSVersion.TLSv1_3,
-}

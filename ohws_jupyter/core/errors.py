@@ -19,8 +19,6 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .profile import is_device
-
 __all__ = [
     "CERT_FILE_MISSING",
     "CODE_TEXT",
@@ -39,6 +37,7 @@ __all__ = [
     "URL_ERROR",
     "BusinessError",
     "LoopThreadError",
+    "use_device_texts",
 ]
 
 PARAMETER_ERROR = 401
@@ -90,6 +89,16 @@ DEVICE_TEXT: dict[int, str] = {
 }
 
 
+# Whether errors carry a device's own message texts: set by ``profile.set_profile``.
+_device_texts = False
+
+
+def use_device_texts(on: bool) -> None:
+    """Give every later ``BusinessError`` a device's own texts (``True``) or ours."""
+    global _device_texts
+    _device_texts = bool(on)
+
+
 class BusinessError(Exception):
     """An OHOS ``BusinessError``: a numeric ``code`` and a ``message``.
 
@@ -107,7 +116,8 @@ class BusinessError(Exception):
 
     def __init__(self, code: int, detail: str = "", data: Any = None) -> None:
         self.code = code
-        if code in DEVICE_TEXT and is_device():
+        self.detail = detail
+        if code in DEVICE_TEXT and _device_texts:
             self.message = DEVICE_TEXT[code]
             self.hint = detail or None
         else:

@@ -16,7 +16,7 @@ import contextvars
 import inspect
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,6 +169,7 @@ class EventEmitter:
 
     @property
     def event_names(self) -> tuple[str, ...]:
+        """The events this emitter knows, in the order they were declared."""
         return tuple(self._arities)
 
     def _check_type(self, event: Any) -> str:
@@ -244,10 +245,6 @@ class EventEmitter:
     def has(self, event: str) -> bool:
         return bool(self._subs[event])
 
-    def listeners(self, event: str) -> list[Subscription]:
-        """The current subscriptions of ``event`` (a snapshot)."""
-        return self._subs[event]
-
     def emit(self, event: str, args: tuple) -> None:
         """Run every subscription of ``event`` now, in order, on the calling thread."""
         for sub in self._subs[event]:
@@ -267,10 +264,3 @@ class EventEmitter:
             for args in many:
                 for sub in self._subs[event]:
                     sub.run(args)
-
-    def counts(self) -> dict[str, int]:
-        return {name: len(subs) for name, subs in self._subs.items()}
-
-    def clear(self, names: Iterable[str] | None = None) -> None:
-        for name in names or list(self._subs):
-            self.off(name)

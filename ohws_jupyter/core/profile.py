@@ -4,7 +4,7 @@
 follows, with our helpful checks. ``device`` behaves as OpenHarmony's own
 implementation does (``communication_netstack``, ``frameworks/js/napi/websocket``
 over libwebsockets), so code that works here under ``device`` ports as it is.
-The rules themselves are in :mod:`ohws_jupyter.device`; this module only holds
+The rules themselves are in :mod:`ohws_jupyter.core.device`; this module only holds
 the switch and the warnings, and imports nothing that does I/O.
 
 The profile is process-wide: ``set_profile('device')``, ``%ws profile device``,
@@ -24,6 +24,8 @@ import sys
 import threading
 import warnings
 from types import FrameType
+
+from .errors import PARAMETER_ERROR, BusinessError, use_device_texts
 
 __all__ = [
     "PROFILES",
@@ -47,9 +49,6 @@ class PortabilityWarning(UserWarning):
 
 def _check(name: object) -> str:
     if not isinstance(name, str) or name.strip().lower() not in PROFILES:
-        # Imported lazily: errors.py reads the profile, so it imports this module.
-        from .errors import PARAMETER_ERROR, BusinessError
-
         raise BusinessError(PARAMETER_ERROR, f"profile must be 'seed' or 'device', not {name!r}")
     return name.strip().lower()
 
@@ -66,6 +65,7 @@ def set_profile(name: str) -> str:
     global _profile
     new = _check(name)
     old, _profile = _profile, new
+    use_device_texts(new == "device")
     return old
 
 
@@ -94,11 +94,9 @@ if os.environ.get("OHWS_PROFILE", "").strip():
 # -- portability warnings ----------------------------------------------------------------------
 # Calls that enter the package here come from the user: the API itself and the magics.
 _USER_ENTRIES = (
-    "ohws_jupyter.client",
-    "ohws_jupyter.server",
-    "ohws_jupyter.magics",
-    "ohws_jupyter.magics_record",
-    "ohws_jupyter.magics_profile",
+    "ohws_jupyter.client.websocket",
+    "ohws_jupyter.server.websocket_server",
+    "ohws_jupyter.jupyter.magics",
 )
 # Frames between a magic and the cell that typed it.
 _FRAMEWORK = ("IPython.", "ipykernel.", "traitlets.", "decorator")

@@ -51,7 +51,6 @@ try:  # websockets' C speedup, when built; the same function in Python otherwise
 except ImportError:  # pragma: no cover
     from websockets.utils import apply_mask
 
-from ..core.options import CloseResult
 from .runtime import get_runtime
 
 __all__ = [
@@ -64,7 +63,6 @@ __all__ = [
     "LenientClientProtocol",
     "LenientServerProtocol",
     "Owner",
-    "close_result_of",
 ]
 
 logger = logging.getLogger("ohws_jupyter")
@@ -135,21 +133,6 @@ class Owner(Protocol):
 
     def closed(self, conn: Connection, exc: BaseException | None) -> None:
         """The transport is gone; ``exc`` is the transport's error, if any."""
-
-
-def close_result_of(proto: Any) -> CloseResult:
-    """How a finished connection closed, as this side reports it in ``'close'``.
-
-    The side that started the closing handshake, or failed the connection
-    (1002, 1007, 1009, 1011), reports the code it sent: that says what went
-    wrong, where the dropped socket would only say 1006. Otherwise the peer's
-    close frame counts; with none, 1006.
-    """
-    if proto.close_sent is not None and proto.close_rcvd_then_sent is not True:
-        return CloseResult(proto.close_sent.code, proto.close_sent.reason)
-    if proto.close_rcvd is not None:
-        return CloseResult(proto.close_rcvd.code, proto.close_rcvd.reason)
-    return CloseResult(1006, "")
 
 
 def _message_size(message: Any) -> int:
@@ -271,7 +254,7 @@ class Connection(asyncio.Protocol):
         events = proto.events_received()
         writes = proto.data_to_send()
         if writes:
-            self._queue(writes)
+            self.queue(writes)
         if events:
             self._handle(events)
         elif proto.handshake_exc is not None and not self._handshake_failed:
@@ -289,7 +272,7 @@ class Connection(asyncio.Protocol):
         events = proto.events_received()  # e.g. an HTTP response read up to EOF
         writes = proto.data_to_send()
         if writes:
-            self._queue(writes)
+            self.queue(writes)
             self._flush_now()
         if events:
             self._handle(events)
@@ -535,7 +518,7 @@ class Connection(asyncio.Protocol):
     def send_frames(self, build: Callable[[Any], None]) -> None:
         """Run ``build(protocol)`` and queue what it wrote; I/O thread (lab commands)."""
         build(self.protocol)
-        self._queue(self.protocol.data_to_send())
+        self.queue(self.protocol.data_to_send())
 
     def close(self, code: int, reason: str) -> bool:
         """Start the closing handshake; False if it had already started. I/O thread."""
@@ -543,7 +526,7 @@ class Connection(asyncio.Protocol):
         if proto.state is not OPEN:
             return False
         proto.send_close(code, reason)
-        self._queue(proto.data_to_send())
+        self.queue(proto.data_to_send())
         self._state_changed()
         return True
 
@@ -554,7 +537,7 @@ class Connection(asyncio.Protocol):
             proto.fail(code, reason)
         writes = proto.data_to_send()
         if writes:
-            self._queue(writes)
+            self.queue(writes)
             self._flush_now()
         self._state_changed()
 
@@ -564,9 +547,10 @@ class Connection(asyncio.Protocol):
         if proto.state is not OPEN:
             return
         proto.send_ping(payload)
-        self._queue(proto.data_to_send())
+        self.queue(proto.data_to_send())
 
-    def _queue(self, writes: list[bytes]) -> None:
+    def queue(self, writes: list[bytes]) -> None:
+        """Queue bytes the protocol produced (e.g. the opening request) for writing."""
         with self.lock:
             self._queue_locked(writes)
 

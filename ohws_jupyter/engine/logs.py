@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ..core.options import SENSITIVE_HEADERS, mask_url
+from ..core.masking import SENSITIVE_HEADERS, mask_url
 
 __all__ = ["MaskingLogger", "mask_log_line"]
 

@@ -5,11 +5,12 @@ from code; it sees everything through the public ``ws.watch()`` hook and acts
 only through ``connect``/``send``/``close``. It has four views (``view``):
 ``'messages'`` (a list and the selected entry in detail), ``'handshake'``,
 ``'timeline'`` (a sequence diagram) and ``'rates'``. What each view draws is
-computed in :mod:`ohws_jupyter.panel_model`, so the Python model mirrors the
-browser: ``panel.visible``, ``panel.select(i)``, ``panel.detail``,
+computed in :mod:`ohws_jupyter.jupyter.panel_model`, so the Python model mirrors
+the browser: ``panel.visible``, ``panel.select(i)``, ``panel.detail``,
 ``panel.handshake``, ``panel.timeline``, ``panel.rates``, ``panel.saved``.
 Batching and the parts shared with the server panel are in
-:mod:`ohws_jupyter.panel_base`.
+:mod:`ohws_jupyter.jupyter.panel_base`; the tool bar (reconnect countdown,
+Export, Save transcript, Replay, Expect) is in :mod:`ohws_jupyter.jupyter.panel_tools`.
 
 The panel holds its ``WebSocket`` weakly: a panel left displayed does not keep a
 connection alive, and when the ``WebSocket`` is collected (its connection then
@@ -35,8 +36,9 @@ import traitlets
 from ..client.websocket import HISTORY_BYTES, HISTORY_LIMIT, WebSocket
 from ..core.errors import CONNECTION_ERROR, BusinessError
 from ..core.events import Record
-from ..core.options import mask_headers, mask_url, mask_urls_in, split_protocols
-from .panel_base import PanelBase, matcher, scheduler
+from ..core.masking import mask_headers, mask_url, mask_urls_in
+from ..core.options import split_protocols
+from .panel_base import matcher, scheduler
 from .panel_model import (
     CLOSE_CODE_TEXT,
     RATE_SECONDS,
@@ -46,6 +48,7 @@ from .panel_model import (
     parse_close_code,
     parse_composer,
 )
+from .panel_tools import ClientTools
 
 __all__ = [
     "CLOSE_CODE_TEXT",
@@ -62,7 +65,7 @@ _HISTORY = 20  # sent composer inputs kept for recall
 VIEWS = ("messages", "handshake", "timeline", "rates")
 
 
-class WebSocketPanel(PanelBase):
+class WebSocketPanel(ClientTools):
     """A live panel for one :class:`~ohws_jupyter.client.WebSocket`.
 
     A panel opened on a connection that already talked shows what the
@@ -113,10 +116,12 @@ class WebSocketPanel(PanelBase):
         self._rates.update(self._totals())
         self._sync_traits()
         self._observer = _Observer(self)
+        self._skip_old_attempts(ws)
         self._start_watching(ws)
         # When the WebSocket is collected its connection closes; so does the panel.
         self._finalizer = weakref.finalize(ws, _ws_collected, weakref.ref(self))
         self._finalizer.atexit = False
+        self._show_wait_under_way(ws)
 
     # -- the WebSocket ------------------------------------------------------------------
     @property
@@ -336,6 +341,8 @@ class WebSocketPanel(PanelBase):
             self.send_saved(str(content.get("name", "")))
         elif kind == "close":
             self.close_connection(content.get("code"), str(content.get("reason", "")))
+        else:
+            self._on_tool(kind, content)
 
     def _need_ws(self) -> WebSocket | None:
         ws = self._ws()
@@ -355,6 +362,8 @@ class WebSocketPanel(PanelBase):
         # Called for every record: keep it to an append and a flag check.
         if self._replay_thread is not None and self._replay_thread == threading.get_ident():
             self._replayed_first(rec)
+        if rec.kind == "connect":
+            self._log_attempts()  # a reconnect's wait goes before its attempt
         self._take(rec)
 
     def _take(self, rec: Record) -> None:
@@ -380,6 +389,8 @@ class WebSocketPanel(PanelBase):
         elif kind == "message" or kind == "open":
             # A later success clears an earlier mistake from "last error".
             self._last_error = ""
+        if kind in ("connect", "open", "close", "error"):
+            self._reconnect_record(rec)
         if kind == "connect":
             ws = self._ws()
             opts = ws.options if ws is not None else None
@@ -514,6 +525,7 @@ class WebSocketPanel(PanelBase):
                 "rates": rates,
                 "rtt": rtt,
                 "detail": self._detail_msg(),
+                "tools": self.tool_results(),
             }
             | self._status()
         )

@@ -19,17 +19,16 @@ No I/O and no Jupyter here.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from typing import Any
 
+from ..core.checks import COMPOSER_MODES, compose
 from ..core.errors import BusinessError
 from ..core.events import Record
-from ..core.options import mask_url, mask_urls_in
+from ..core.masking import mask_url, mask_urls_in
 
 __all__ = [
     "CLOSE_CODE_TEXT",
@@ -66,7 +65,7 @@ CLOSE_CODE_TEXT: dict[int, str] = {
 }
 
 #: Composer modes: how typed text becomes a message.
-MODES = ("text", "json", "hex", "base64")
+MODES = COMPOSER_MODES
 
 TEXT_PREVIEW = 4096  # characters of a text message kept in its entry
 BINARY_PREVIEW = 1024  # bytes of a binary message kept (as hex) in its entry
@@ -112,40 +111,15 @@ def parse_close_code(code: Any) -> int:
 
 
 def parse_composer(text: str, mode: str) -> str | bytes:
-    """Turn composer input into the message to send.
-
-    Args:
-        text: What the user typed ('' is a valid, empty text message).
-        mode: ``'text'`` (sent as is), ``'json'`` (checked, sent compact),
-            ``'hex'`` or ``'base64'`` (decoded, sent as binary).
+    """Composer input as the message to send: :func:`~ohws_jupyter.core.checks.compose`.
 
     Raises:
         ValueError: The input does not parse in that mode; the message says why.
     """
-    if mode == "text":
-        return text
-    if mode == "json":
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-            ) from exc
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    if mode == "hex":
-        digits = "".join(text.split())
-        if digits[:2].lower() == "0x":
-            digits = digits[2:]
-        try:
-            return bytes.fromhex(digits)
-        except ValueError as exc:
-            raise ValueError("not valid hex: use pairs of 0-9/a-f digits, spaces allowed") from exc
-    if mode == "base64":
-        try:
-            return base64.b64decode("".join(text.split()), validate=True)
-        except binascii.Error as exc:
-            raise ValueError(f"not valid base64: {exc}") from exc
-    raise ValueError(f"unknown composer mode {mode!r}; use one of {', '.join(MODES)}")
+    try:
+        return compose(text, mode)
+    except BusinessError as err:
+        raise ValueError(err.detail) from None
 
 
 def saved_item(name: Any, text: Any, mode: Any = "text") -> dict[str, str]:
@@ -286,6 +260,8 @@ class _Flow:
             ]
         if kind == "error":
             return [["x", "x", entry.get("text", "error"), "error", 0]]
+        if kind == "reconnecting":  # the panel's note of a reconnect's wait, or of its end
+            return [["x", "x", f"reconnecting · {entry.get('text', '')}", "reconnect", 0]]
         return [["x", "x", entry.get("text", kind), "note", 0]]
 
 

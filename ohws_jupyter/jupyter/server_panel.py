@@ -24,7 +24,7 @@ import traitlets
 
 from ..core.errors import BusinessError
 from ..core.events import Record
-from ..core.options import mask_urls_in
+from ..core.masking import mask_urls_in
 from ..server.config import WebSocketConnection
 from ..server.websocket_server import ServerClient, WebSocketServer
 from .panel_base import PanelBase, scheduler

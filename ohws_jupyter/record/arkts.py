@@ -4,10 +4,15 @@
 the messages sent and the close) into code a HarmonyOS app can paste. The
 calls follow the OHOS reference: ``webSocket.createWebSocket()``, ``on('open')``
 and friends, ``connect(url, options, callback)``, ``send(data)`` and
-``close(options)``. Credentials never reach the code: masked header values
-stay ``***`` with a note to fill them in. A line that a device runs
-differently from this notebook's default (``seed``) profile gets a
-``// On a device: ...`` comment above it (see ``docs/porting.md``).
+``close(options)``. The code opens with what it needs before it runs on a
+device: the ``ohos.permission.INTERNET`` entry of ``module.json5``, the
+server's host where the notebook used its own (a loopback or unspecified
+address, ``localhost``: a device cannot reach those, so the host becomes
+:data:`HOST_PLACEHOLDER`), and each masked value. Credentials never reach
+the code: masked header values and URL parts stay ``***``, each one flagged
+to fill in. A line that a device runs differently from this notebook's
+default (``seed``) profile gets a ``// On a device: ...`` comment above it
+(see ``docs/porting.md``).
 
 Pure text generation, no I/O.
 """
@@ -15,14 +20,22 @@ Pure text generation, no I/O.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
+import urllib.parse
 from collections.abc import Iterable
 
 from ..core.device import CLOSE_NORMAL, ping_values
 from ..core.events import Record
-from ..core.options import HttpProxy, WebSocketRequestOptions, mask_headers, mask_url
+from ..core.masking import mask_headers, mask_url
+from ..core.options import HttpProxy, WebSocketRequestOptions
 
-__all__ = ["arkts_code", "mask_url"]
+__all__ = ["HOST_PLACEHOLDER", "PERMISSION", "arkts_code", "mask_url"]
+
+#: The host written in place of one that only the notebook's machine can reach.
+HOST_PLACEHOLDER = "<your-server-host>"
+#: The permission an app declares in its ``module.json5`` to use the network.
+PERMISSION = "ohos.permission.INTERNET"
 
 _MASK = "***"
 _FILL_IN = "// masked: put the real value here"
@@ -65,6 +78,77 @@ def _buffer(data: bytes, indent: str) -> str:
         return f"new Uint8Array([{rows[0]}]).buffer"
     inner = f",\n{indent}  ".join(rows)
     return f"new Uint8Array([\n{indent}  {inner},\n{indent}]).buffer"
+
+
+def _local_name(host: str) -> str | None:
+    """How to name ``host`` if it is the machine itself (a device reaches itself there), or None."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return "localhost"
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+    address = getattr(address, "ipv4_mapped", None) or address
+    return str(address) if address.is_loopback or address.is_unspecified else None
+
+
+def _device_url(url: str) -> tuple[str, str | None]:
+    """``url`` masked, a local host replaced by :data:`HOST_PLACEHOLDER`; and that host's name."""
+    masked = mask_url(url) or ""
+    try:
+        parts = urllib.parse.urlsplit(masked)
+    except ValueError:
+        return masked, None
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if hostport.startswith("["):
+        host, _, rest = hostport[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port = hostport.partition(":")
+    name = _local_name(host) if host else None
+    if name is None:
+        return masked, None
+    netloc = f"{userinfo}{at}{HOST_PLACEHOLDER}{':' + port if port else ''}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), name
+
+
+def _masked_values(url: str, opts: WebSocketRequestOptions) -> list[str]:
+    """What the code leaves masked: header values, the URL's password and token values."""
+    found = [
+        f"the {name} header"
+        for name, value in mask_headers(opts.header, opts.sensitiveHeaders).items()
+        if value == _MASK
+    ]
+    if opts.clientCert is not None and opts.clientCert.keyPassword:
+        found.append("the client key's password")
+    parts = urllib.parse.urlsplit(url)
+    if f":{_MASK}@" in parts.netloc or parts.netloc.startswith(f"{_MASK}@"):
+        found.append("the password in the URL")
+    for key, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True):
+        if value == _MASK:
+            found.append(f"the {key} in the URL")
+    return found
+
+
+def _before_device(host: str | None, masked: list[str]) -> list[str]:
+    """The opening comment: what the code needs before it runs on a device."""
+    out = [
+        "//",
+        "// Before it runs on a device:",
+        "// - declare the network permission in the module's module.json5",
+        "//   (e.g. entry/src/main/module.json5):",
+        '//     "module": {',
+        '//       "requestPermissions": [',
+        f'//         {{ "name": "{PERMISSION}" }}',
+        "//       ]",
+        "//     }",
+    ]
+    if host is not None:
+        out.append(f"// - put your server's host in place of {HOST_PLACEHOLDER} (see the URL);")
+    if masked:
+        out.append(f"// - fill in the masked values ({_MASK}): {', '.join(masked)}.")
+    return out
 
 
 def _option_lines(opts: WebSocketRequestOptions) -> tuple[list[str], list[str], list[str]]:
@@ -155,9 +239,11 @@ def arkts_code(
     imports = [line for line in before if line.startswith("import ")]
     before = [line for line in before if not line.startswith("import ")]
 
+    url, local_host = _device_url(url)
     title = f" '{name}'" if name else ""
     out = [
         f"// Reproduces the WebSocket connection{title} made in a notebook with %ws.",
+        *_before_device(local_host, _masked_values(url, opts)),
         "import webSocket from '@ohos.net.webSocket';",
         "import { BusinessError } from '@ohos.base';",
         *imports,
@@ -215,7 +301,17 @@ def arkts_code(
         "ws.on('error', (err: BusinessError) => {",
         "  console.error('on error, error: ' + JSON.stringify(err));",
         "});",
-        f"ws.connect({_js(mask_url(url))}{', options' if fields else ''}, "
+    ]
+    if local_host is not None:
+        out += [
+            f"// {local_host} was the notebook's own machine; on a device it is the device itself.",
+            "// Put the name or address of your server, as the device reaches it, in place of",
+            f"// {HOST_PLACEHOLDER}.",
+        ]
+    if _MASK in url:
+        out.append(f"// masked: put the real values in place of {_MASK} in the URL.")
+    out += [
+        f"ws.connect({_js(url)}{', options' if fields else ''}, "
         "(err: BusinessError, value: boolean) => {",
         "  if (!err) {",
         "    console.info('connect success');",

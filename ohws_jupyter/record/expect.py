@@ -44,11 +44,13 @@ from .transcript import note_round_trip, shown
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "MATCH_KINDS",
     "ExpectationError",
     "describe",
     "expect",
     "expect_record",
     "matcher",
+    "parse_match",
     "request",
 ]
 
@@ -139,6 +141,52 @@ def matcher(match: Any) -> Callable[[Any], bool]:
         f"match must be a dict, a regular expression (re.compile), a str, bytes or a "
         f"callable, not {type(match).__name__}",
     )
+
+
+#: How typed text becomes a match (``%ws expect`` and the panel's Expect field).
+MATCH_KINDS = ("text", "regex", "json")
+
+
+def parse_match(text: str, kind: str = "text") -> Any:
+    """A match from typed text: the exact message, a regular expression, or a JSON object.
+
+    The one rule behind ``%ws expect [--regex|--json]`` and the panel's Expect
+    field; each words the error for its own user.
+
+    Raises:
+        BusinessError: 401 for an unknown kind, an empty text, a regular
+            expression that does not compile, or JSON that is not an object.
+    """
+    if kind not in MATCH_KINDS:
+        raise BusinessError(
+            PARAMETER_ERROR, f"match kind must be one of {', '.join(MATCH_KINDS)}, not {kind!r}"
+        )
+    if not isinstance(text, str) or not text.strip():
+        raise BusinessError(
+            PARAMETER_ERROR, "type what to expect: the message, a regular expression or JSON"
+        )
+    if kind == "text":
+        return text
+    if kind == "regex":
+        try:
+            return re.compile(text)
+        except re.error as exc:
+            raise BusinessError(
+                PARAMETER_ERROR, f"{text!r} is not a regular expression: {exc}"
+            ) from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BusinessError(
+            PARAMETER_ERROR,
+            f"not valid JSON: {exc.msg} (column {exc.colno}); write an object such as "
+            '{"type": "joined"}',
+        ) from None
+    if not isinstance(value, dict):
+        raise BusinessError(
+            PARAMETER_ERROR, 'JSON to expect must be an object such as {"type": "joined"}'
+        )
+    return value
 
 
 def _check_timeout(timeout: Any, op: str) -> float | None:

@@ -26,7 +26,8 @@ from typing import Any
 
 from ..core.errors import PARAMETER_ERROR, BusinessError
 from ..core.events import Record
-from ..core.options import HttpProxy, WebSocketRequestOptions, mask_headers, mask_url
+from ..core.masking import mask_headers, mask_url
+from ..core.options import HttpProxy, WebSocketRequestOptions
 from .arkts import arkts_code
 
 __all__ = ["FORMATS", "Code", "copy_as_code", "export_code"]

@@ -31,7 +31,8 @@ from typing import Any
 
 from ..core.errors import PARAMETER_ERROR, BusinessError
 from ..core.events import Record
-from ..core.options import WebSocketRequestOptions, check_request_options, mask_url
+from ..core.masking import mask_url
+from ..core.options import WebSocketRequestOptions, check_request_options
 from ..engine.promise import Promise
 from .transcript import Transcript, shown
 

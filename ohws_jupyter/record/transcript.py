@@ -26,8 +26,8 @@ closing handshake and ``'<'`` when it did not (the peer closed, or this side
 failed the connection): :func:`transcript` tells them apart with the times
 :func:`note_close` kept, so a replay closes only where the user did.
 
-Credentials are masked on the way in: URLs with :func:`~ohws_jupyter.options.mask_url`,
-handshake headers with :func:`~ohws_jupyter.options.mask_headers`, URLs inside
+Credentials are masked on the way in: URLs with :func:`~ohws_jupyter.core.masking.mask_url`,
+handshake headers with :func:`~ohws_jupyter.core.masking.mask_headers`, URLs inside
 error messages too. No I/O except reading and writing the files asked for.
 """
 
@@ -51,7 +51,7 @@ from typing import Any, overload
 
 from ..core.errors import PARAMETER_ERROR, BusinessError
 from ..core.events import Record
-from ..core.options import mask_headers, mask_url, mask_urls_in
+from ..core.masking import mask_headers, mask_url, mask_urls_in
 
 __all__ = [
     "FORMAT",
@@ -444,10 +444,11 @@ def line(rec: Record) -> str:
         return f"{head} {rec.code} {rec.reason!r}"
     if rec.kind == "error":
         return f"{head} {_error_text(rec.error)}"
+    headers = f" headers {mask_headers(rec.headers)}" if rec.headers else ""
     if rec.kind == "connect":
-        return f"{head} {mask_url(rec.data)}".rstrip()
+        return f"{head} {mask_url(rec.data)}{headers}".rstrip()
     protocol = f" protocol {rec.data!r}" if rec.data else ""
-    return f"{head}{protocol}".rstrip()
+    return f"{head}{protocol}{headers}".rstrip()
 
 
 def _error_text(err: Any) -> str:

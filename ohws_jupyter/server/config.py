@@ -18,14 +18,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core import device
+from ..core.checks import (
+    MAX_SEND_SIZE,
+    check_file,
+    check_subprotocols,
+    coerce,
+    is_whole_number,
+    parameter_error,
+)
 from ..core.errors import (
     CERT_FILE_MISSING,
-    PARAMETER_ERROR,
     SERVER_ADDRESS_ERROR,
     SERVER_PORT_ERROR,
     BusinessError,
 )
-from ..core.options import MAX_SEND_SIZE, _coerce, split_protocols
+from ..core.options import split_protocols
 
 __all__ = [
     "MODES",
@@ -40,7 +47,7 @@ __all__ = [
     "missing_limits",
 ]
 
-#: The ready-made behaviours a server can run (see ``server_modes``).
+#: The ready-made behaviours a server can run (see ``server.modes``).
 MODES = ("echo", "broadcast", "lab")
 
 
@@ -139,20 +146,14 @@ class WebSocketServerConfig:
         return split_protocols(self.protocol)
 
 
-def _param(detail: str) -> BusinessError:
-    return BusinessError(PARAMETER_ERROR, detail)
-
-
-def _whole_number(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+_param = parameter_error
+_whole_number = is_whole_number
 
 
 def check_server_config(value: Any) -> WebSocketServerConfig:
     """A validated copy of ``start``'s config (dict or dataclass; ``None`` for defaults)."""
     config = (
-        WebSocketServerConfig()
-        if value is None
-        else _coerce(WebSocketServerConfig, value, "config")
+        WebSocketServerConfig() if value is None else coerce(WebSocketServerConfig, value, "config")
     )
     if not isinstance(config.serverIP, str):
         raise _param(
@@ -181,32 +182,14 @@ def check_server_config(value: Any) -> WebSocketServerConfig:
             raise _param(f"{name} must be a whole number of at least 1, not {number!r}")
     _check_extensions(config)
     if config.protocol is not None:
-        ok = isinstance(config.protocol, str) or (
-            isinstance(config.protocol, (list, tuple))
-            and all(isinstance(p, str) for p in config.protocol)
-        )
-        if not ok:
-            raise _param("protocol must be a string such as 'chat' or a list of strings")
-        config.protocol = (
-            config.protocol if isinstance(config.protocol, str) else list(config.protocol)
-        )
-        for name in config.protocols:
-            if not name.replace("-", "").replace(".", "").replace("_", "").isalnum():
-                raise _param(
-                    f"protocol {name!r} is not a valid subprotocol name (letters, digits, -._)"
-                )
+        protocols = check_subprotocols(config.protocol)
+        if not isinstance(config.protocol, str):
+            config.protocol = protocols
     _check_mode(config)
     if config.serverCert is not None:
-        cert = _coerce(ServerCert, config.serverCert, "serverCert")
+        cert = coerce(ServerCert, config.serverCert, "serverCert")
         for name in ("certPath", "keyPath"):
-            path = getattr(cert, name)
-            if not isinstance(path, (str, os.PathLike)):
-                raise _param(f"serverCert.{name} must be a file path string")
-            if not os.path.isfile(path):
-                raise BusinessError(
-                    CERT_FILE_MISSING,
-                    f"serverCert.{name} {os.fspath(path)!r} does not exist; check the path",
-                )
+            check_file(getattr(cert, name), f"serverCert.{name}")
         config.serverCert = cert
     return config
 

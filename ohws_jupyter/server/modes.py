@@ -59,7 +59,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..core.options import close_code_allowed
+from ..core.checks import close_code_allowed
 from ..engine.runtime import get_runtime
 from .config import MODES
 from .request_handler import refuse

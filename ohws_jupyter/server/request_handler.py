@@ -40,7 +40,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..core.options import mask_headers, mask_url
+from ..core.masking import mask_headers, mask_url
 
 if TYPE_CHECKING:
     from websockets.http11 import Request

@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
-import errno
 import logging
 import ssl
 import threading
@@ -41,36 +40,29 @@ from collections.abc import Callable
 from dataclasses import astuple
 from typing import Any
 
-from websockets.exceptions import PayloadTooBig
 from websockets.extensions.permessage_deflate import enable_server_permessage_deflate
 from websockets.http11 import Request
 from websockets.protocol import OPEN
 
 from ..core import device as _device
 from ..core.aliases import ServerEventAliases
+from ..core.checks import MAX_SEND_SIZE, check_data
 from ..core.errors import (
     CONNECTION_ERROR,
     CONNECTION_NOT_FOUND,
     PARAMETER_ERROR,
     PORT_IN_USE,
     SEND_FAILED,
-    SERVER_ADDRESS_ERROR,
-    SERVER_PORT_ERROR,
     UNKNOWN_ERROR,
     BusinessError,
 )
 from ..core.events import EventEmitter, Record, report_callback_error
-from ..core.options import (
-    MAX_SEND_SIZE,
-    CloseResult,
-    check_close_options,
-    check_data,
-    mask_headers,
-    mask_url,
-)
+from ..core.masking import mask_headers, mask_url
+from ..core.options import check_close_options
 from ..core.profile import is_device, portability_warning, warn_close
 from ..engine.calls import bad_callback, finish, split_args
-from ..engine.connection import Connection, LenientServerProtocol, close_result_of
+from ..engine.closing import close_result_of
+from ..engine.connection import Connection, LenientServerProtocol
 from ..engine.logs import MaskingLogger
 from ..engine.promise import Promise
 from ..engine.runtime import create_task, get_runtime
@@ -83,9 +75,16 @@ from .config import (
     check_connection,
     check_server_config,
     device_server_config,
-    missing_limits,
 )
 from .modes import run_handshake, run_mode
+from .reports import (
+    CLIENT_SEND_LIMIT,
+    ConnectionList,
+    bind_error,
+    device_end,
+    failure_error,
+    warn_limits,
+)
 from .request_handler import HandshakeRequest, RequestHandler, answer_request
 
 __all__ = [
@@ -110,8 +109,6 @@ SERVER_EVENTS = {"connect": 1, "messageReceive": 1, "close": 2, "error": 1}
 LIMIT_CLOSE_CODE = 1013
 #: Close code and reason sent to every client when the server stops.
 STOP_CLOSE = (1001, "server stopping")
-#: Bytes that may wait to be written to one client before it is cut off (1008).
-CLIENT_SEND_LIMIT = 16 * 1024 * 1024
 #: Seconds a client may take to send its opening handshake.
 OPEN_TIMEOUT = 10.0
 #: Keepalive: seconds between pings, and to wait for each pong (1011 past it).
@@ -451,7 +448,7 @@ class WebSocketServer(ServerEventAliases):
                     cfg = device_server_config(config)
                 else:
                     cfg = check_server_config(config)
-                    _warn_limits(config, cfg)
+                    warn_limits(config, cfg)
                 tls = _tls_context(cfg.serverCert) if cfg.serverCert is not None else None
             except BusinessError as err:
                 promise.reject(err)
@@ -632,7 +629,7 @@ class WebSocketServer(ServerEventAliases):
                 err.__cause__ = exc
                 promise.reject(err)
             else:
-                promise.reject(_bind_error(exc, cfg))
+                promise.reject(bind_error(exc, cfg))
             return
         except Exception as exc:  # never leave the promise pending
             self._set_state(ServerState.STOPPED)
@@ -804,10 +801,10 @@ class WebSocketServer(ServerEventAliases):
             assert info is not None
             conn = client.conn
             if self._device:
-                result, err = _device_end(client, info, exc)
+                result, err = device_end(client, info, exc)
             else:
                 result = close_result_of(conn.protocol)
-                err = None if client.dropped else _failure_error(conn, info, exc)
+                err = None if client.dropped else failure_error(conn, info, exc)
             logger.info(
                 "= close %s:%s %s %s", info.clientIP, info.clientPort, result.code, result.reason
             )
@@ -879,57 +876,6 @@ def _device_subprotocol(protocol: Any, offered: Any) -> Any:
     return _device.DEVICE_SUBPROTOCOL if _device.DEVICE_SUBPROTOCOL in offered else None
 
 
-def _device_end(
-    client: ServerClient, info: WebSocketConnection, exc: BaseException | None
-) -> tuple[CloseResult, BusinessError | None]:
-    """Device: how a client ended, and the ``'error'`` that comes before its ``'close'``."""
-    proto = client.conn.protocol
-    result, abnormal = _device.ended(
-        proto.close_sent,
-        proto.close_rcvd,
-        proto.close_rcvd_then_sent,
-        client.close_asked,
-        server=True,
-    )
-    err = None
-    if abnormal:
-        # A device's server error carries the code alone: no connection, no data.
-        why = _failure_error(client.conn, info, exc)
-        err = BusinessError(
-            CONNECTION_ERROR,
-            why.message.split(": ", 1)[-1] if why else f"the link to {info.clientIP} is down",
-        )
-    return result, err
-
-
-def _warn_limits(value: Any, cfg: WebSocketServerConfig) -> None:
-    """Seed: warn about a config a device would refuse or read differently.
-
-    A server with a ready-made ``mode`` is a local peer to try things against,
-    not code to port (a device has no modes): its limits are not warned about.
-    """
-    if cfg.mode is not None:
-        return
-    missing = [name for name in missing_limits(value) if name != "serverPort"]
-    if missing:
-        portability_warning(
-            "server-limits",
-            f"start() without {' and '.join(missing)}: a device has no default and reads "
-            "0, which refuses every client; give both (at most 10)",
-        )
-    over = [
-        name
-        for name in ("maxConcurrentClientsNumber", "maxConnectionsForOneClient")
-        if getattr(cfg, name) > _device.MAX_LIMIT
-    ]
-    if over:
-        portability_warning(
-            "server-limits",
-            f"{' and '.join(over)} over {_device.MAX_LIMIT}: on a device start() then fails "
-            "with 2302999; use at most 10",
-        )
-
-
 def _send_to(client: ServerClient, payload: bytes, is_text: bool, promise: Promise[bool]) -> None:
     try:
         wait = client.conn.send(payload, is_text)
@@ -957,77 +903,6 @@ def _send_to(client: ServerClient, payload: bytes, is_text: bool, promise: Promi
 
 def _ignore(ok: bool) -> None:
     pass
-
-
-class ConnectionList(list):
-    """The list ``listAllConnections()`` returns; ``await`` on it gives itself.
-
-    OHOS returns the array at once; awaiting it too keeps code written for the
-    promise style of the other methods working.
-    """
-
-    def __await__(self) -> Any:
-        if False:  # pragma: no cover - makes this a generator
-            yield
-        return self
-
-    def result(self, timeout: float | None = None) -> ConnectionList:
-        """Itself, like ``Promise.result``."""
-        return self
-
-
-def _bind_error(exc: OSError, cfg: WebSocketServerConfig) -> BusinessError:
-    where = f"{cfg.serverIP}:{cfg.serverPort}"
-    if exc.errno == errno.EADDRINUSE:
-        err = BusinessError(
-            PORT_IN_USE,
-            f"{where} is already in use; stop the other server or use serverPort 0 for a free port",
-        )
-    elif exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
-        err = BusinessError(
-            SERVER_ADDRESS_ERROR,
-            f"{cfg.serverIP} is not an address of this machine; use '127.0.0.1' or '0.0.0.0'",
-        )
-    elif exc.errno == errno.EACCES:
-        err = BusinessError(
-            SERVER_PORT_ERROR,
-            f"no permission to listen on port {cfg.serverPort}; use a port above 1023 or 0",
-        )
-    else:
-        err = BusinessError(UNKNOWN_ERROR, f"cannot listen on {where}: {exc.strerror or exc}")
-    err.__cause__ = exc
-    return err
-
-
-def _failure_error(
-    conn: Connection, info: WebSocketConnection, exc: BaseException | None
-) -> BusinessError | None:
-    """The code-200 error of a client connection that ended badly, or None."""
-    proto = conn.protocol
-    cause = conn.utf8_error or proto.parser_exc or exc
-    who = f"client {info.clientIP}:{info.clientPort}"
-    if conn.slow_peer:
-        detail = (
-            f"{who} did not read what the server sent: more than {CLIENT_SEND_LIMIT} bytes "
-            "waited for it, so it was cut off (1008)"
-        )
-    elif conn.keepalive_failed:
-        detail = f"{who} did not answer the keepalive ping in time"
-    elif isinstance(proto.parser_exc, EOFError) or (
-        proto.close_rcvd is None and proto.close_sent is None
-    ):
-        detail = f"{who} was lost without a close frame (1006)"
-    elif isinstance(cause, PayloadTooBig):
-        detail = f"{who} sent a message over maxMessageSize (closed with 1009)"
-    elif cause is not None and (proto.parser_exc is not None or conn.utf8_error is not None):
-        detail = f"{who} broke the WebSocket protocol: {cause}"
-    elif proto.close_rcvd is None and conn.aborted_by_deadline:
-        detail = f"{who} did not finish the closing handshake within {conn.close_timeout} s"
-    else:
-        return None
-    err = BusinessError(CONNECTION_ERROR, detail, data=info)
-    err.__cause__ = cause
-    return err
 
 
 def createWebSocketServer() -> WebSocketServer:

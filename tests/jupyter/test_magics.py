@@ -75,14 +75,14 @@ def usage(run: Any, line: str, cell: str | None = None) -> str:
 
 
 def interrupt_when_blocked(function: str) -> threading.Thread:
-    """Raise KeyboardInterrupt in the main thread once it blocks in magics.``function``."""
+    """Raise KeyboardInterrupt in the main thread once it blocks in the magics' ``function``."""
     main = threading.main_thread().ident
 
     def blocked() -> bool:
         frame = sys._current_frames().get(main)
         while frame is not None:
             code = frame.f_code
-            if code.co_name == function and code.co_filename.endswith("magics.py"):
+            if code.co_name == function and "magics" in code.co_filename:
                 return True
             frame = frame.f_back
         return False
@@ -388,7 +388,7 @@ def test_cell_send_and_json(ws: Any, server: ThreadServer) -> None:
     ws("send --json", '{\n  "type": "join",\n  "room": 1\n}\n')
     assert ws("wait") == '{"type":"join","room":1}'
     assert usage(ws, "send --json", '{"type": "join",\n "room" 1}\n') == (
-        "the cell is not valid JSON (Expecting ':' delimiter at line 2 column 9); "
+        "the cell is not valid JSON: Expecting ':' delimiter (line 2, column 9); "
         "fix it or drop --json"
     )
     assert usage(ws, "send", "   \n") == "the cell is empty; write the message below %%ws send"
@@ -627,7 +627,7 @@ def test_log_records_with_direction_and_time(ws: Any, server: ThreadServer) -> N
 
 
 def test_log_is_bounded(ws: Any, server: ThreadServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ohws_jupyter.jupyter.magics as magics_module
+    import ohws_jupyter.jupyter.magics.named as magics_module
 
     monkeypatch.setattr(magics_module, "LOG_SIZE", 6)
     ws(f"connect {server.url}")
@@ -692,10 +692,15 @@ def test_password_in_url_is_masked(ws: Any, server: ThreadServer) -> None:
     assert ws("status")["url"] == masked
     assert ws("log")[0].data == masked
     code = str(ws("export arkts"))
-    assert "pa55word" not in code and f'ws.connect("{masked}"' in code
+    assert "pa55word" not in code and f'ws.connect("{_on_device(masked)}"' in code
 
 
 # -- export arkts ---------------------------------------------------------------------------
+def _on_device(url: str) -> str:
+    """``url`` as the export writes it: a device cannot reach the notebook's 127.0.0.1."""
+    return url.replace("127.0.0.1", "<your-server-host>")
+
+
 def test_export_arkts_reproduces_the_connection(ws: Any, server: ThreadServer) -> None:
     ws(
         f"connect {server.url} -p chat -H 'Authorization: Bearer s3cr3t' -H 'X-Lesson: 3' "
@@ -725,7 +730,8 @@ def test_export_arkts_reproduces_the_connection(ws: Any, server: ThreadServer) -
         "ws.on('message', (err: BusinessError, value: string | ArrayBuffer) => {",
         "ws.on('close', (err: BusinessError, value: webSocket.CloseResult) => {",
         "ws.on('error', (err: BusinessError) => {",
-        f'ws.connect("{server.url}", options, (err: BusinessError, value: boolean) => {{',
+        f'ws.connect("{_on_device(server.url)}", options, '
+        "(err: BusinessError, value: boolean) => {",
     ]:
         assert expected in lines, expected
     # The sends replay in order, then the close with its options.
@@ -748,7 +754,8 @@ def test_export_of_a_plain_connection_has_no_options(ws: Any, server: ThreadServ
     code = ws("export arkts")
     assert "options" not in code
     assert "replay" not in code
-    assert f'ws.connect("{server.url}", (err: BusinessError, value: boolean) => {{' in code
+    connect = f'ws.connect("{_on_device(server.url)}", (err: BusinessError, value: boolean) => {{'
+    assert connect in code
 
 
 def test_export_user_mistakes(ws: Any) -> None:
@@ -850,7 +857,7 @@ def watch_wait(signal_line: str) -> str:
         "        frame = sys._current_frames().get(main)\n"
         "        while frame is not None:\n"
         "            code = frame.f_code\n"
-        "            if code.co_name == 'wait' and code.co_filename.endswith('magics.py'):\n"
+        "            if code.co_name == 'wait' and 'magics' in code.co_filename:\n"
         f"                {signal_line}\n"
         "                return\n"
         "            frame = frame.f_back\n"
@@ -877,7 +884,7 @@ def test_usage_error_in_a_kernel_has_no_traceback(kernel: Kernel, server: Thread
     cell = kernel.run("%ws wait -n nobody")
     assert cell.reply["status"] == "error"
     assert "no connection named 'nobody'" in cell.text
-    assert "magics.py" not in cell.text and "Traceback" not in cell.text
+    assert "jupyter/magics/" not in cell.text and "Traceback" not in cell.text
 
 
 def test_kernel_interrupt_during_wait_keeps_the_connection(
@@ -1006,5 +1013,15 @@ def test_ctrl_c_during_wait_in_terminal_ipython_is_one_quiet_line() -> None:
         "KeyboardInterrupt: %ws wait stopped; 'ws' stays open and the next %ws wait "
         "still sees every message"
     ) in lines, after
-    assert "Traceback" not in after and "magics.py" not in after, after
+    assert "Traceback" not in after and "jupyter/magics/" not in after, after
     assert "GOT 'after the interrupt'" in lines, after
+
+
+def test_connect_no_compression_offers_no_permessage_deflate(ws: Any, server: ThreadServer) -> None:
+    deflated = ws(f"connect {server.url} -n deflated")
+    assert "permessage-deflate" in deflated.extensions
+    plain = ws(f"connect {server.url} -n plain --no-compression")
+    assert plain.extensions == ""
+    assert "Sec-WebSocket-Extensions" not in plain.requestHeaders
+    ws("send -n plain hello")
+    assert ws("wait -n plain") == "hello"

@@ -12,7 +12,6 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from ohws_jupyter import PortabilityWarning, get_profile
 from ohws_jupyter.jupyter import magics as router
-from ohws_jupyter.jupyter import magics_profile
 from ohws_jupyter.jupyter.magics import WebSocketMagics
 from tests.helpers.profile_peers import TIMEOUT, Recording
 
@@ -26,9 +25,7 @@ def portability(caught: list[warnings.WarningMessage]) -> list[warnings.WarningM
 @pytest.fixture
 def ws_magic(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     shell = InteractiveShell.instance()
-    # The router's registration line: COMMANDS.update(magics_profile.commands(COMMANDS))
-    for name, fn in magics_profile.commands(router.COMMANDS).items():
-        monkeypatch.setitem(router.COMMANDS, name, fn)
+    assert "profile" in router.COMMANDS  # registered by the router itself
     magics = WebSocketMagics(shell)
     shell.register_magics(magics)
     yield lambda line: shell.run_line_magic("ws", line)

@@ -1,7 +1,7 @@
 """The record/replay/check ``%ws`` commands, in a real IPython shell and a real kernel.
 
-The commands are the ones ``magics.py`` registers in its ``%ws`` router
-(``COMMANDS.update(commands(COMMANDS))``): nothing is patched in.
+The commands are the ones the ``%ws`` router registers (``@command`` in
+``jupyter/magics/record.py`` and ``connection.py``): nothing is patched in.
 """
 
 from __future__ import annotations
@@ -20,12 +20,7 @@ from ohws_jupyter.client.reconnect import disable_reconnect, reconnector_of
 from ohws_jupyter.core.options import ReconnectPolicy
 from ohws_jupyter.jupyter import magics as router
 from ohws_jupyter.jupyter.magics import WebSocketMagics
-from ohws_jupyter.jupyter.magics_record import (
-    commands,
-    expect_command,
-    parse_reconnect,
-    replay_command,
-)
+from ohws_jupyter.jupyter.magics.connection import parse_reconnect
 from ohws_jupyter.record.transcript import Transcript
 from tests.helpers import echo_handler, running_server
 from tests.helpers.kernel import Kernel
@@ -79,11 +74,6 @@ def test_the_router_lists_and_helps_every_new_command(
 ) -> None:
     for name in ("replay", "expect", "request", "export", "log", "connect"):
         assert name in router.COMMANDS
-    # Registering again changes nothing: a wrapped command is not wrapped twice.
-    again = commands(router.COMMANDS)
-    assert again["log"] is router.COMMANDS["log"]
-    assert again["connect"] is router.COMMANDS["connect"]
-    assert again["export"] is router.COMMANDS["export"]
     ws("help")
     overview = capsys.readouterr().out
     assert "  replay   Send a transcript's messages again and compare the replies" in overview
@@ -91,9 +81,6 @@ def test_the_router_lists_and_helps_every_new_command(
     assert "--save FILE" in capsys.readouterr().out
     ws("help connect")
     assert "--reconnect [SPEC]" in capsys.readouterr().out
-    # The router's own parsers are left as they were.
-    assert "--save" not in router.COMMANDS["log"].wraps.parser.format_help()
-    assert "--reconnect" not in router.COMMANDS["connect"].wraps.parser.format_help()
 
 
 def test_log_save_picks_the_format_by_suffix(
@@ -155,19 +142,17 @@ def test_expect_on_a_closed_connection_looks_at_what_came(ws: Any, lab: str) -> 
 
 
 def test_expect_mistakes(ws: Any, lab: str) -> None:
-    assert usage(ws, "expect") == (
-        "%ws expect needs MATCH, e.g. %ws expect hello or --json '{...}'"
-    )
+    assert usage(ws, "expect") == ("%ws expect needs MATCH, e.g. %ws expect hello or --json {...}")
     assert usage(ws, "expect --json --regex x") == "give either --json or --regex, not both"
     assert usage(ws, "expect --json [1]") == (
-        '--json needs a JSON object such as \'{"type": "joined"}\''
+        '--json: JSON to expect must be an object such as {"type": "joined"}'
     )
     assert usage(ws, "expect --json {oops") == (
-        "--json needs a JSON object (Expecting property name enclosed in double quotes at "
-        'column 2); put it in single quotes, e.g. --json \'{"type": "joined"}\''
+        "--json: not valid JSON: Expecting property name enclosed in double quotes "
+        '(column 2); write an object such as {"type": "joined"}'
     )
     assert usage(ws, "expect --regex (") == (
-        "--regex '(' is not a regular expression: missing ), unterminated subpattern at position 0"
+        "--regex: '(' is not a regular expression: missing ), unterminated subpattern at position 0"
     )
     assert usage(ws, "expect x --timeout 0") == "--timeout must be more than 0 seconds, not 0"
 
@@ -175,15 +160,15 @@ def test_expect_mistakes(ws: Any, lab: str) -> None:
 def test_request_pairs_the_reply(ws: Any, lab: str) -> None:
     reply = ws("""request '{"op": "add", "id": 41}'""")
     assert json.loads(reply) == {"op": "add", "id": 41}
+    # The JSON may be typed as it is, quotes and spaces kept (no shell quoting needed).
+    bare = ws("""request {"op": "add", "id": 42, "note": "it's fine"} --timeout 5""")
+    assert json.loads(bare) == {"op": "add", "id": 42, "note": "it's fine"}
     auto = json.loads(ws("""request '{"op": "ping"}'"""))
     assert auto["op"] == "ping" and isinstance(auto["id"], int)
     assert usage(ws, "request hello") == (
-        "%ws request needs JSON (Expecting value at column 1); put it in single quotes, "
-        'e.g. %ws request \'{"op": "ping"}\''
+        '%ws request needs JSON (Expecting value at column 1), e.g. %ws request {"op": "ping"}'
     )
-    assert usage(ws, "request '[1]'") == (
-        '%ws request needs a JSON object such as \'{"op": "ping"}\''
-    )
+    assert usage(ws, "request '[1]'") == ('%ws request needs a JSON object such as {"op": "ping"}')
     ws("close")
     assert usage(ws, "request '{}'") == (
         "cannot send a request: 'ws' is not open; connect with %ws connect URL -n ws"
@@ -257,11 +242,11 @@ def test_connect_with_reconnect(ws: Any, magics: WebSocketMagics) -> None:
 
 def test_commands_can_be_called_directly(magics: WebSocketMagics, tmp_path: Path) -> None:
     """Each command is a function of (magics, parsed args, cell), as the router calls it."""
-    args = replay_command.parser.parse_args([])
+    args = router.COMMANDS["replay"].parser.parse_args([])
     with pytest.raises(UsageError):
-        replay_command(magics, args, None)
+        router.COMMANDS["replay"](magics, args, None)
     with pytest.raises(UsageError) as info:
-        expect_command.parser.parse_args(["--timeout", "soon"])
+        router.COMMANDS["expect"].parser.parse_args(["--timeout", "soon"])
     assert "argument --timeout: invalid float value: 'soon'" in str(info.value)
 
 

@@ -13,6 +13,8 @@ import base64
 import gc
 import itertools
 import json
+import pathlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -24,16 +26,21 @@ from typing import Any, ClassVar
 
 import comm
 import pytest
+import traitlets
 from comm import DummyComm
 from websockets.protocol import State
 
 from ohws_jupyter import (
+    BusinessError,
+    ReconnectPolicy,
     Record,
     WebSocketServer,
     createWebSocket,
     createWebSocketServer,
 )
+from ohws_jupyter.client.reconnect import reconnector_of
 from ohws_jupyter.client.websocket import HISTORY_LIMIT
+from ohws_jupyter.jupyter import panel_tools
 from ohws_jupyter.jupyter.panel import (
     CLOSE_CODE_TEXT,
     WebSocketPanel,
@@ -49,7 +56,10 @@ from ohws_jupyter.jupyter.panel_model import (
     parse_close_code,
     saved_item,
 )
+from ohws_jupyter.jupyter.panel_tools import TOOLS, TRANSCRIPT_FORMATS, reconnect_line
 from ohws_jupyter.jupyter.server_panel import WebSocketServerPanel
+from ohws_jupyter.record import Transcript, copy_as_code
+from ohws_jupyter.record.export import FORMATS
 from tests.helpers import ROOT, running_server, wait_until
 from tests.helpers.kernel import Kernel
 
@@ -716,7 +726,8 @@ def test_credentials_never_reach_the_front_end(sent: list, server: Any) -> None:
         # never the log, the handshake or the headers.
         data = {k: v for k, v in panel.get_state().items() if k not in ("_esm", "_css")}
         kept = json.dumps(data, default=str)
-        assert "a saved message" in kept and "X-Ok" not in kept and "connect" not in kept
+        assert "a saved message" in kept and "X-Ok" not in kept
+        assert '"kind"' not in kept and "GET /" not in kept  # no entry, no timeline arrow
     finally:
         finish(panel)
 
@@ -1008,6 +1019,420 @@ def test_closing_the_panel_keeps_the_connection(sent: list, server: Any) -> None
     ws.send("still open").result(10)
     assert ws.readyState == 1
     ws.close().result(10)
+
+
+# -- the tool bar: reconnect countdown, Export, Save transcript, Replay, Expect -----------
+
+EVIL = '<img src=x onerror="window.__ohwsXss=1">'
+RECONNECT = {"attempts": 3, "minDelay": 0.8, "maxDelay": 0.8, "factor": 1}
+
+
+def updates(sent: list, trait: str) -> list[Any]:
+    """Every value of ``trait`` the kernel synced to the front end, in order."""
+    with RecordingComm.lock:
+        return [
+            d["state"][trait]
+            for _, t, d in sent
+            if t == "comm_msg" and d.get("method") == "update" and trait in d.get("state", {})
+        ]
+
+
+def tool_result(panel: WebSocketPanel, name: str, *states: str) -> dict[str, Any]:
+    """Wait until the ``name`` pane's result is in one of ``states``; return it."""
+
+    def result() -> dict[str, Any]:
+        return getattr(panel, f"{name}_result")
+
+    wait_until(lambda: result().get("state") in states, what=f"{name} result {states}")
+    return result()
+
+
+def reconnect_entries(panel: WebSocketPanel) -> list[str]:
+    return [e["text"] for e in panel.entries if e["kind"] == "reconnecting"]
+
+
+def test_reconnect_line_counts_down_in_tenths() -> None:
+    waiting = {"state": "waiting", "attempt": 2, "attempts": 5, "delay": 1.5, "at": 100.0}
+    assert reconnect_line(waiting, 98.5) == "reconnecting: attempt 2 in 1.5 s"
+    assert reconnect_line(waiting, 99.75) == "reconnecting: attempt 2 in 0.3 s"  # rounded up
+    assert reconnect_line(waiting, 99.99) == "reconnecting: attempt 2 in 0.1 s"
+    assert reconnect_line(waiting, 100.0) == "reconnecting: attempt 2 now"
+    assert reconnect_line({"state": "connecting", "attempt": 2}) == (
+        "reconnecting: attempt 2, connecting…"
+    )
+    assert reconnect_line({"state": "gave up", "attempt": 5}) == (
+        "reconnecting gave up after 5 attempts"
+    )
+    assert reconnect_line({"state": "cancelled", "attempt": 1}) == "reconnecting cancelled"
+    assert reconnect_line({}) == ""
+
+
+def test_reconnect_countdown_then_open_again(sent: list, server: Any) -> None:
+    """A dropped connection: the countdown with attempt and time left, the wait in the
+    log and the timeline before its attempt, then nothing once open again."""
+    ws = createWebSocket()
+    panel = WebSocketPanel(ws)
+    try:
+        ws.connect(server.url, {"reconnect": RECONNECT}).result(10)
+        assert panel.reconnect_status == {} and panel.reconnect_text == ""
+        dropped = time.time()
+        ws.send("drop")
+        wait_until(lambda: panel.reconnect_status.get("state") == "waiting", what="waiting")
+        status = panel.reconnect_status
+        assert {k: status[k] for k in ("attempt", "attempts", "delay")} == {
+            "attempt": 1,
+            "attempts": 3,
+            "delay": 0.8,
+        }
+        assert status["at"] == reconnector_of(ws).next_attempt_at
+        assert dropped + 0.8 <= status["at"] <= time.time() + 0.8
+        shown = re.fullmatch(r"reconnecting: attempt 1 in (\d\.\d) s", panel.reconnect_text)
+        assert (shown and 0.1 <= float(shown[1]) <= 0.8) or time.time() >= status["at"]
+        assert updates(sent, "reconnect_status")[-1] == status  # the front end has it
+        wait_until(lambda: ws.readyState == 1 and ws.stats.connects == 2, what="open again")
+        wait_until(lambda: panel.reconnect_status == {}, what="countdown gone")
+        assert panel.reconnect_text == ""
+        wait_until(
+            lambda: [e["kind"] for e in panel.entries].count("connect") == 2, what="2 connects"
+        )
+        assert reconnect_entries(panel) == ["attempt 1 of 3 in 0.8 s"]
+        kinds = [e["kind"] for e in panel.entries if e["kind"] in ("connect", "reconnecting")]
+        assert kinds == ["connect", "reconnecting", "connect"]  # the wait, then its attempt
+        waits = [a for a in panel.timeline if a["label"].startswith("reconnecting")]
+        assert [(a["from"], a["to"], a["label"], a["style"]) for a in waits] == [
+            ("x", "x", "reconnecting · attempt 1 of 3 in 0.8 s", "reconnect")
+        ]
+        seen = [u.get("state") for u in updates(sent, "reconnect_status")]
+        assert seen[0] == "waiting" and seen[-1] is None  # and {} at the end
+    finally:
+        finish(panel)
+
+
+def test_reconnect_cancel_button_calls_close(sent: list, server: Any) -> None:
+    """Cancel stops the wait through ws.close(): no attempt, no error shown; a close()
+    from code while waiting shows as cancelled too."""
+    ws = createWebSocket()
+    panel = WebSocketPanel(ws)
+    try:
+        ws.connect(server.url, {"reconnect": RECONNECT}).result(10)
+        ws.send("drop")
+        wait_until(lambda: panel.reconnect_status.get("state") == "waiting", what="waiting")
+        at = panel.reconnect_status["at"]
+        panel._handle_custom_msg({"type": "cancel_reconnect"}, [])  # the Cancel button
+        wait_until(lambda: panel.reconnect_status.get("state") == "cancelled", what="cancelled")
+        assert panel.reconnect_text == "reconnecting cancelled"
+        assert not reconnector_of(ws).waiting
+        entry_where(panel, kind="reconnecting", text="cancelled")
+        assert reconnect_entries(panel) == ["attempt 1 of 3 in 0.8 s", "cancelled"]
+        # The attempt's time passes without an attempt (a bounded wait past it).
+        wait_until(lambda: time.time() > at + 0.3, what="the cancelled attempt's time")
+        assert ws.stats.connects == 1 and ws.readyState == 3
+        # close()'s "not open" answer is expected here: not shown as an error.
+        assert [e["text"] for e in panel.entries if e["kind"] == "error"] == [
+            "[200] Websocket connection error: the connection was lost without a close frame (1006)"
+        ]
+
+        # A connect of the user's clears it; close() from code cancels as the button does.
+        panel.connect()
+        wait_until(lambda: panel.state == "OPEN", what="OPEN")
+        wait_until(lambda: panel.reconnect_status == {}, what="cleared by the connect")
+        ws.send("drop")
+        wait_until(lambda: panel.reconnect_status.get("state") == "waiting", what="waiting")
+        with pytest.raises(BusinessError, match="there is no open connection"):
+            ws.close({"code": 1000, "reason": "enough"}).result(10)
+        wait_until(lambda: panel.reconnect_status.get("state") == "cancelled", what="cancelled")
+        assert ws.stats.connects == 2
+    finally:
+        finish(panel)
+
+
+def test_reconnect_that_gives_up_shows_each_attempt(sent: list) -> None:
+    """A server that drops the first connection and then refuses: two attempts, each
+    wait before its attempt in the log, then "gave up"."""
+    count = itertools.count()
+
+    def refuse_after_the_first(conn: Any, request: Any) -> Any:
+        return None if next(count) == 0 else conn.respond(503, "try again later\n")
+
+    async def drop(conn: Any) -> None:
+        conn.transport.abort()
+
+    policy = {"attempts": 2, "minDelay": 0.3, "maxDelay": 0.6, "factor": 2}
+    with running_server(drop, process_request=refuse_after_the_first) as srv:
+        ws = createWebSocket()
+        panel = WebSocketPanel(ws)
+        try:
+            ws.connect(srv.url, {"reconnect": policy}).result(10)
+            wait_until(lambda: panel.reconnect_status.get("state") == "gave up", what="gave up")
+            assert panel.reconnect_status == {"state": "gave up", "attempt": 2, "attempts": 2}
+            assert panel.reconnect_text == "reconnecting gave up after 2 attempts"
+            entry_where(panel, kind="reconnecting", text="gave up after 2 attempts")
+            texts = reconnect_entries(panel)
+            assert len(texts) == 3 and texts[2] == "gave up after 2 attempts"
+            for n, text in enumerate(texts[:2], 1):
+                low, high = ReconnectPolicy(**policy).bounds(n)
+                found = re.fullmatch(rf"attempt {n} of 2 in (\d\.\d) s", text)
+                assert found and round(low, 1) <= float(found[1]) <= round(high, 1), text
+            kinds = [e["kind"] for e in panel.entries if e["kind"] in ("connect", "reconnecting")]
+            assert kinds == ["connect", *["reconnecting", "connect"] * 2, "reconnecting"]
+            states = [u.get("state") for u in updates(sent, "reconnect_status")]
+            assert states.count("waiting") >= 2 and states[-1] == "gave up"
+        finally:
+            finish(panel)
+
+
+def test_a_panel_opened_during_a_wait_shows_the_countdown(sent: list, server: Any) -> None:
+    ws = createWebSocket()
+    first = WebSocketPanel(ws)
+    ws.connect(server.url, {"reconnect": RECONNECT}).result(10)
+    ws.send("drop")
+    wait_until(lambda: first.reconnect_status.get("state") == "waiting", what="waiting")
+    late = WebSocketPanel(ws)
+    try:
+        wait_until(lambda: late.reconnect_status.get("state") == "waiting", what="late countdown")
+        assert late.reconnect_status["at"] == first.reconnect_status["at"]
+        entry_where(late, kind="reconnecting", text="attempt 1 of 3 in 0.8 s")
+        assert late.entries[-1]["kind"] == "reconnecting"  # after the replayed records
+    finally:
+        late.close()
+        finish(first)
+
+
+def test_export_button_shows_code_of_every_format(sent: list, server: Any) -> None:
+    """Export is copy_as_code over the public API: credentials stay ***, the code is a
+    'tool' message and part of each view's snapshot, never of the widget state."""
+    ws = createWebSocket()
+    panel = WebSocketPanel(ws)
+    try:
+        url = server.url + "/?token=t0ken"
+        ws.connect(url, {"header": {"Authorization": "Bearer s3cret"}}).result(10)
+        echo = ws.once("message")
+        ws.send(EVIL).result(10)
+        echo.result(10)
+        panel._handle_custom_msg({"type": "export", "format": "python"}, [])  # the button
+        wait_until(lambda: customs(sent, "tool"), what="a tool message")
+        shown = customs(sent, "tool")[-1]
+        assert shown["name"] == "export" and shown["value"]["format"] == "python"
+        code = shown["value"]["text"]
+        assert code == panel.export_text == str(copy_as_code(ws, "python"))
+        assert f"    {EVIL!r}," in code and "'Authorization': '***'" in code
+        assert panel.export_format == "python"
+        for fmt in FORMATS:
+            assert panel.export(fmt) == str(copy_as_code(ws, fmt)) == panel.export_text
+            assert "s3cret" not in panel.export_text and "t0ken" not in panel.export_text
+        assert panel.export_format == "arkts"
+        with pytest.raises(BusinessError, match="cannot export as 'perl'") as err:
+            panel.export("perl")
+        assert err.value.code == 401
+        panel._handle_custom_msg({"type": "export", "format": "perl"}, [])
+        wait_until(lambda: "error" in customs(sent, "tool")[-1]["value"], what="error shown")
+        assert "use one of js, python" in panel.tool_results()["export"]["error"]
+        panel.export("js")
+        panel._handle_custom_msg({"type": "hello", "view": "v"}, [])
+        wait_until(lambda: customs(sent, "snapshot"), what="snapshot")
+        assert customs(sent, "snapshot")[-1]["tools"]["export"]["text"] == panel.export_text
+        state = json.dumps(panel.get_state(), default=str)
+        assert "new WebSocket" not in state and "onerror" not in state
+    finally:
+        finish(panel)
+
+
+def test_save_transcript_button_downloads_the_file(
+    sent: list, server: Any, tmp_path: pathlib.Path
+) -> None:
+    """Save transcript: the button's view gets the file's text to download, masked,
+    in the format chosen; it loads back as the same transcript."""
+    ws = createWebSocket()
+    panel = WebSocketPanel(ws)
+    try:
+        url = server.url.replace("ws://", "ws://user:pa55@") + "/?token=t0ken"
+        ws.connect(url, {"header": {"Authorization": "Bearer s3cret"}}).result(10)
+        for text in ["one", EVIL]:
+            echo = ws.once("message")
+            ws.send(text).result(10)
+            echo.result(10)
+        for fmt, suffix in (("har", ".har"), ("jsonl", ".jsonl")):
+            before = len(customs(sent, "download"))
+            panel._handle_custom_msg({"type": "save_transcript", "format": fmt, "view": "v1"}, [])
+            wait_until(lambda n=before: len(customs(sent, "download")) > n, what="download")
+            file = customs(sent, "download")[-1]
+            assert file["view"] == "v1" and file["name"].endswith(suffix)
+            assert file["mime"] == TRANSCRIPT_FORMATS[fmt][1]
+            for secret in ("s3cret", "pa55", "t0ken"):
+                assert secret not in file["text"]
+            again = panel.save_transcript(fmt)  # the same, but for a JSON-lines "created" time
+            assert file["text"].splitlines()[1:] == again.splitlines()[1:]
+            assert {k: file[k] for k in ("format", "size", "records")} == {
+                k: panel.transcript_file[k] for k in ("format", "size", "records")
+            }
+            assert file["size"] == len(file["text"].encode())
+            path = tmp_path / f"saved{suffix}"
+            path.write_text(file["text"])
+            loaded = Transcript.load(path)
+            assert [r.data for r in loaded.messages] == ["one", "one", EVIL, EVIL]
+            assert panel.transcript_file["records"] == len(ws.transcript())
+            assert panel.transcript_format == fmt
+        har = json.loads(panel.save_transcript("har"))
+        (entry,) = har["log"]["entries"]
+        assert [m["type"] for m in entry["_webSocketMessages"]] == ["send", "receive"] * 2
+        with pytest.raises(BusinessError, match="use 'jsonl' or 'har'"):
+            panel.save_transcript("pdf")
+    finally:
+        finish(panel)
+
+
+async def upper_handler(conn: Any) -> None:
+    """Like the echo, but a text reply in capitals: a server that changed."""
+    async for message in conn:
+        await conn.send(message.upper() if isinstance(message, str) else message)
+
+
+def test_replay_button_shows_the_table(sent: list, server: Any) -> None:
+    """Replay against the current URL (the field's default): every row ✓; against a
+    server that changed, typed in the field: the differing rows ✗."""
+    panel = open_panel(server)
+    try:
+        ws = panel.ws
+        assert ws is not None
+        for text in ["hello", EVIL]:
+            echo = ws.once("message")
+            ws.send(text).result(10)
+            echo.result(10)
+        panel._handle_custom_msg({"type": "replay", "url": "", "timing": "fast"}, [])
+        assert panel.replay_result["state"] == "running"
+        done = tool_result(panel, "replay", "done")
+        assert done["ok"] is True and done["url"] == server.url
+        assert done["summary"] == f"replay of {server.url}: all 4 steps as recorded"
+        assert [(r["dir"], r["recorded"], r["replayed"], r["ok"]) for r in done["rows"]] == [
+            (">", "hello", "hello", True),
+            ("<", "hello", "hello", True),
+            (">", EVIL, EVIL, True),
+            ("<", EVIL, EVIL, True),
+        ]
+        assert panel.replay_url == ""  # the field shows the connection's own URL
+        with running_server(upper_handler) as changed:
+            panel._handle_custom_msg({"type": "replay", "url": changed.url}, [])
+            wait_until(
+                lambda: (
+                    panel.replay_result.get("url") == changed.url
+                    and panel.replay_result["state"] == "done"
+                ),
+                what="the second replay",
+            )
+        done = panel.replay_result
+        assert done["ok"] is False and "2 of 4 steps differ" in done["summary"]
+        bad = [(r["step"], r["recorded"], r["replayed"]) for r in done["rows"] if not r["ok"]]
+        assert bad == [(2, "hello", "HELLO"), (4, EVIL, EVIL.upper())]
+        assert panel.replay_url == changed.url
+        pushed = [m["value"] for m in customs(sent, "tool") if m["name"] == "replay"]
+        assert pushed[-1] == done and "running" in [p["state"] for p in pushed]
+        report = panel.replay(server.url).result(30)  # from code: the report itself
+        assert report.ok and len(report.rows) == 4
+    finally:
+        finish(panel)
+
+
+def test_replay_without_messages_says_why(sent: list) -> None:
+    ws = createWebSocket()
+    panel = WebSocketPanel(ws)
+    try:
+        panel._handle_custom_msg({"type": "replay", "url": "ws://127.0.0.1:9/"}, [])
+        failed = tool_result(panel, "replay", "error")
+        assert "no connection with messages to replay" in failed["message"]
+        panel._handle_custom_msg({"type": "replay", "url": ""}, [])
+        wait_until(lambda: "type the URL" in panel.replay_result.get("message", ""), what="no URL")
+    finally:
+        panel.close()
+
+
+def test_expect_button_matches_regex_and_json(sent: list, server: Any) -> None:
+    """Expect: ✓ with the matching message (markup kept as text), ✗ with "expected …,
+    last received …", and a plain error for input that cannot be a match."""
+    panel = open_panel(server)
+    try:
+        ws = panel.ws
+        assert ws is not None
+        panel._handle_custom_msg(
+            {"type": "expect", "text": "onerror=", "kind": "regex", "timeout": "5"}, []
+        )
+        assert panel.expect_result["state"] == "waiting"
+        assert panel.expect_result["what"] == "a message matching /onerror=/"
+        ws.send("not this one").result(10)
+        ws.send(EVIL).result(10)
+        ok = tool_result(panel, "expect", "ok")
+        assert ok["message"] == EVIL and ok["binary"] is False and 0 <= ok["took"] < 5
+        assert (panel.expect_text, panel.expect_kind, panel.expect_timeout) == (
+            "onerror=",
+            "regex",
+            5.0,
+        )
+
+        panel._handle_custom_msg(
+            {"type": "expect", "text": '{"type": "joined"}', "kind": "json", "timeout": 5}, []
+        )
+        ws.send(json.dumps({"type": "joined", "room": "lab"})).result(10)
+        ok = tool_result(panel, "expect", "ok")
+        assert ok["what"] == 'JSON containing {"type": "joined"}'
+        assert json.loads(ok["message"]) == {"type": "joined", "room": "lab"}
+
+        promise = panel.expect('{"type": "left"}', "json", timeout=0.5)
+        ws.send(EVIL).result(10)
+        with pytest.raises(BusinessError) as err:
+            promise.result(10)
+        failed = tool_result(panel, "expect", "failed")
+        assert failed["message"] == str(err.value)
+        expected = 'expected JSON containing {"type": "left"} within 0.5 s'
+        assert failed["message"].startswith(expected)
+        assert f"last received {EVIL!r}" in failed["message"]
+
+        for text, kind, timeout, why in [
+            ("(unclosed", "regex", 5, "is not a regular expression"),
+            ("[1, 2]", "json", 5, "must be an object"),
+            ("{nope", "json", 5, "not valid JSON"),
+            ("", "regex", 5, "type what to expect"),
+            ("x", "regex", "soon", "timeout must be more than 0 seconds"),
+            ("x", "regex", 0, "timeout must be more than 0 seconds"),
+        ]:
+            panel._handle_custom_msg(
+                {"type": "expect", "text": text, "kind": kind, "timeout": timeout}, []
+            )
+            assert panel.expect_result["state"] == "error"
+            assert why in panel.expect_result["message"], (text, panel.expect_result)
+            assert (panel.expect_text, panel.expect_kind) == (text, kind)  # kept as typed
+            with pytest.raises(BusinessError, match=re.escape(why)) as err:
+                panel.expect(text, kind, timeout).result(1)
+            assert err.value.code == 401
+
+        # From code, anything ws.expect takes: here a callable; binary shown as hex.
+        promise = panel.expect(lambda m: isinstance(m, bytes), timeout=5)
+        ws.send(bytes([0, 1, 254, 255])).result(10)
+        assert promise.result(10) == bytes([0, 1, 254, 255])
+        ok = tool_result(panel, "expect", "ok")
+        assert ok["binary"] is True and ok["message"] == "00 01 fe ff (4 bytes)"
+    finally:
+        finish(panel)
+
+
+def test_tool_traits_check_their_values(sent: list) -> None:
+    ws = createWebSocket()
+    panel = WebSocketPanel(ws)
+    try:
+        for name, bad in [
+            ("tool", "debugger"),
+            ("export_format", "perl"),
+            ("transcript_format", "csv"),
+            ("replay_timing", "slow"),
+            ("expect_kind", "glob"),
+        ]:
+            with pytest.raises(traitlets.TraitError, match=f"{name} must be one of"):
+                setattr(panel, name, bad)
+        for name in TOOLS:
+            panel.tool = name
+        assert panel.tool_results() == {"export": {}, "replay": {}, "expect": {}}
+        for name in panel_tools.__all__:
+            assert hasattr(panel_tools, name), name
+    finally:
+        panel.close()
 
 
 # -- the server panel ------------------------------------------------------------------

@@ -47,6 +47,32 @@ const SERVER_VIEWS = [
   ["timeline", "Timeline"],
 ];
 const TYPE_LABEL = { text: "text", json: "JSON", binary: "binary", event: "event", error: "error" };
+const TOOLS = [
+  ["export", "Export"],
+  ["transcript", "Save transcript"],
+  ["replay", "Replay"],
+  ["expect", "Expect"],
+];
+const EXPORT_FORMATS = [
+  ["js", "JavaScript"],
+  ["python", "Python"],
+  ["wscat", "wscat"],
+  ["websocat", "websocat"],
+  ["arkts", "ArkTS"],
+];
+const TRANSCRIPT_FORMATS = [
+  ["jsonl", "JSON lines (.jsonl)"],
+  ["har", "HAR (.har)"],
+];
+const REPLAY_TIMINGS = [
+  ["fast", "fast"],
+  ["recorded", "recorded timing"],
+];
+const EXPECT_KINDS = [
+  ["regex", "regex"],
+  ["json", "JSON contains"],
+];
+const EXPORT_SHOWN = 1024 * 1024; // characters of exported code drawn (Copy copies all)
 
 // ---------------------------------------------------------------------------
 // Small helpers
@@ -956,6 +982,301 @@ function createSaved(model, { onSend, onEdit }) {
 }
 
 // ---------------------------------------------------------------------------
+// The client panel's tools: the reconnect countdown and the tool bar (Export,
+// Save transcript, Replay, Expect). The kernel does the work through the
+// public API (ohws_jupyter/panel_tools.py): settings and states come as synced
+// traits, what carries message data (the code, the replay's rows, the
+// matching message) as "tool" messages and in the snapshot. This only lays
+// them out, as text.
+
+// The line shown while reconnecting, as panel_tools.reconnect_line in the kernel.
+function reconnectLine(st, now) {
+  const attempt = st.attempt ?? 0;
+  if (st.state === "waiting") {
+    const left = (st.at ?? 0) - now;
+    // Rounded up: the line reads 0.1 s until the attempt starts, never 0.0.
+    if (left > 0) return `reconnecting: attempt ${attempt} in ${(Math.ceil(Math.round(left * 1000) / 100) / 10).toFixed(1)} s`;
+    return `reconnecting: attempt ${attempt} now`;
+  }
+  if (st.state === "connecting") return `reconnecting: attempt ${attempt}, connecting…`;
+  if (st.state === "gave up") return `reconnecting gave up after ${attempt} attempts`;
+  if (st.state === "cancelled") return "reconnecting cancelled";
+  return "";
+}
+
+function createTools(model, { id, clock }) {
+  const results = { export: {}, replay: {}, expect: {} };
+  const stopKeys = (el) => el.addEventListener("keydown", (ev) => ev.stopPropagation()); // not JupyterLab's shortcuts
+  const select = (cls, options, title) => h("select", { class: cls, title }, ...options.map(([v, label]) => h("option", { value: v }, label)));
+
+  // -- reconnect countdown, in the counters line
+  const reconnectText = h("span", { class: "ohws-reconnect-text" });
+  const cancelBtn = h("button", { class: "ohws-reconnect-cancel", title: "stop reconnecting: closes the WebSocket" }, "Cancel");
+  cancelBtn.addEventListener("click", () => model.send({ type: "cancel_reconnect" }));
+  const reconnectBox = h("span", { class: "ohws-reconnect", hidden: true }, reconnectText, cancelBtn);
+  let ticking = null;
+  const showReconnect = () => {
+    const st = model.get("reconnect_status") ?? {};
+    const line = reconnectLine(st, Date.now() / 1000 + clock());
+    reconnectBox.hidden = !line;
+    reconnectBox.dataset.state = st.state ?? "";
+    reconnectText.textContent = line;
+    reconnectText.title = st.attempts ? `at most ${st.attempts} attempts` : "";
+    cancelBtn.hidden = st.state !== "waiting" && st.state !== "connecting";
+    if (st.state === "waiting" && ticking === null) ticking = setInterval(showReconnect, 100);
+    else if (st.state !== "waiting" && ticking !== null) {
+      clearInterval(ticking);
+      ticking = null;
+    }
+  };
+
+  // -- the tool bar
+  const toolButtons = new Map();
+  const bar = h("div", { class: "ohws-toolbar" });
+  for (const [name, label] of TOOLS) {
+    const btn = h("button", { class: `ohws-tool-btn ohws-tool-${name}`, dataset: { tool: name } }, label);
+    btn.addEventListener("click", () => {
+      const open = model.get("tool") === name ? "" : name;
+      model.set("tool", open);
+      model.save_changes();
+      if (open === "export") model.send({ type: "export", format: model.get("export_format") }); // fresh code
+    });
+    toolButtons.set(name, btn);
+    bar.append(btn);
+  }
+  const pane = h("div", { class: "ohws-tool-pane" });
+
+  // -- Export
+  const formatSelect = select("ohws-export-format", EXPORT_FORMATS, "export as");
+  formatSelect.addEventListener("change", () => model.send({ type: "export", format: formatSelect.value }));
+  const refreshBtn = h("button", { class: "ohws-export-refresh", title: "make the code again, with what was sent since" }, "Refresh");
+  refreshBtn.addEventListener("click", () => model.send({ type: "export", format: formatSelect.value }));
+  const copyBtn = h("button", { class: "ohws-export-copy" }, "Copy");
+  const copied = h("span", { class: "ohws-note ohws-export-copied" });
+  copyBtn.addEventListener("click", async () => {
+    const ok = await copyText(results.export.text ?? "");
+    copied.textContent = ok ? "copied" : "copy failed: select the text instead";
+  });
+  const code = h("pre", { class: "ohws-export-code" });
+  const exportNote = h("div", { class: "ohws-note ohws-export-note" });
+  const exportPane = h(
+    "div",
+    { class: "ohws-tool-export" },
+    h("div", { class: "ohws-tool-row" }, formatSelect, refreshBtn, copyBtn, copied),
+    exportNote,
+    code,
+  );
+  const showExport = () => {
+    formatSelect.value = model.get("export_format");
+    const text = results.export.text ?? "";
+    code.textContent = text.length > EXPORT_SHOWN ? text.slice(0, EXPORT_SHOWN) : text;
+    copyBtn.disabled = !text;
+    copied.textContent = "";
+    exportNote.classList.toggle("ohws-tool-error", Boolean(results.export.error));
+    if (results.export.error) exportNote.textContent = `not exported: ${results.export.error}`;
+    else if (!text) exportNote.textContent = "The connection and the messages it sent, as code for another tool; credentials stay *** and are flagged.";
+    else if (text.length > EXPORT_SHOWN) exportNote.textContent = `the first ${formatCount(EXPORT_SHOWN)} of ${formatCount(text.length)} characters shown; Copy copies all of it`;
+    else exportNote.textContent = "";
+  };
+
+  // -- Save transcript
+  const transcriptSelect = select("ohws-transcript-format", TRANSCRIPT_FORMATS, "file format");
+  transcriptSelect.addEventListener("change", () => {
+    model.set("transcript_format", transcriptSelect.value);
+    model.save_changes();
+  });
+  const saveBtn = h("button", { class: "ohws-transcript-save" }, "Download");
+  saveBtn.addEventListener("click", () => model.send({ type: "save_transcript", format: transcriptSelect.value, view: id }));
+  const transcriptInfo = h("div", { class: "ohws-transcript-info" });
+  const transcriptPane = h(
+    "div",
+    { class: "ohws-tool-transcript" },
+    h("div", { class: "ohws-tool-row" }, transcriptSelect, saveBtn),
+    transcriptInfo,
+    h("div", { class: "ohws-note" }, "Every message and change of state the WebSocket kept, credentials masked. A .har file opens in Chrome DevTools and HAR viewers; %ws replay and Transcript.load read both."),
+  );
+  const showTranscript = () => {
+    transcriptSelect.value = model.get("transcript_format");
+    const f = model.get("transcript_file") ?? {};
+    transcriptInfo.classList.toggle("ohws-tool-error", Boolean(f.error));
+    if (f.error) transcriptInfo.textContent = `not saved: ${f.error}`;
+    else if (f.name) transcriptInfo.textContent = `${f.name} · ${formatBytes(f.size)} · ${formatCount(f.records)} records, ${formatCount(f.messages)} of them messages`;
+    else transcriptInfo.textContent = "";
+  };
+  // The kernel answers the button with the file's text: the browser saves it.
+  const onDownload = (msg) => {
+    if (msg.view !== id) return; // another view of this panel asked
+    const url = URL.createObjectURL(new Blob([msg.text], { type: msg.mime }));
+    const link = h("a", { href: url, download: msg.name, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  };
+
+  // -- Replay
+  const replayUrl = h("input", { class: "ohws-replay-url", type: "text", spellcheck: false, placeholder: "ws://host:port/path" });
+  stopKeys(replayUrl);
+  const timingSelect = select("ohws-replay-timing", REPLAY_TIMINGS, "pace of the sends");
+  const runBtn = h("button", { class: "ohws-replay-run" }, "Run replay");
+  const sendReplay = () => model.send({ type: "replay", url: replayUrl.value, timing: timingSelect.value });
+  runBtn.addEventListener("click", sendReplay);
+  replayUrl.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter") sendReplay();
+  });
+  const replaySummary = h("div", { class: "ohws-replay-summary" });
+  const replayTable = h("table", { class: "ohws-replay-table" });
+  const replayPane = h(
+    "div",
+    { class: "ohws-tool-replay" },
+    h("div", { class: "ohws-tool-row" }, replayUrl, timingSelect, runBtn),
+    replaySummary,
+    replayTable,
+  );
+  const DIRS = { ">": "↑ sent", "<": "↓ received", "=": "• state" };
+  const showReplay = () => {
+    if (document.activeElement !== replayUrl) replayUrl.value = model.get("replay_url") || model.get("url");
+    timingSelect.value = model.get("replay_timing");
+    const r = results.replay;
+    runBtn.disabled = r.state === "running";
+    replaySummary.className = `ohws-replay-summary ohws-replay-${r.state ?? "idle"}${r.state === "done" ? (r.ok ? " ohws-replay-good" : " ohws-replay-bad") : ""}`;
+    if (r.state === "running") replaySummary.textContent = `replaying this connection's sent messages against ${r.url} …`;
+    else if (r.state === "error") replaySummary.textContent = `not replayed: ${r.message}`;
+    else if (r.state === "done") replaySummary.textContent = `${r.ok ? "✓" : "✗"} ${r.summary}`;
+    else replaySummary.textContent = "Sends this connection's sent messages again, to the URL above, and compares what comes back with what was recorded.";
+    const rows = r.state === "done" ? r.rows ?? [] : [];
+    if (!rows.length) {
+      replayTable.replaceChildren();
+      return;
+    }
+    const head = h("thead", {}, h("tr", {}, ...["#", "", "recorded", "replayed", ""].map((t) => h("th", {}, t))));
+    const body = h(
+      "tbody",
+      {},
+      ...rows.map((row) =>
+        h(
+          "tr",
+          { class: row.ok ? "ohws-replay-row-ok" : "ohws-replay-row-bad" },
+          h("td", { class: "ohws-replay-step" }, String(row.step)),
+          h("td", { class: "ohws-replay-dir" }, DIRS[row.dir] ?? row.dir),
+          h("td", { class: "ohws-replay-recorded" }, row.recorded),
+          h("td", { class: "ohws-replay-replayed" }, row.replayed),
+          h("td", { class: "ohws-replay-mark" }, row.ok ? "✓" : `✗ ${row.note ?? ""}`.trim()),
+        ),
+      ),
+    );
+    const notes = [...(r.notes ?? [])];
+    if (r.leftOut) notes.push(`${formatCount(r.leftOut)} agreeing rows not shown`);
+    const foot = notes.length ? h("tfoot", {}, ...notes.map((n) => h("tr", {}, h("td", { colSpan: 5, class: "ohws-note" }, n)))) : null;
+    replayTable.replaceChildren(...[head, body, foot].filter(Boolean));
+  };
+
+  // -- Expect
+  const kindSelect = select("ohws-expect-kind", EXPECT_KINDS, "how the field is read");
+  const expectText = h("input", { class: "ohws-expect-text", type: "text", spellcheck: false });
+  stopKeys(expectText);
+  const timeoutInput = h("input", { class: "ohws-expect-timeout", type: "number", min: "0.1", step: "0.5", title: "seconds to wait" });
+  stopKeys(timeoutInput);
+  const expectBtn = h("button", { class: "ohws-expect-run" }, "Expect");
+  const sendExpect = () => model.send({ type: "expect", text: expectText.value, kind: kindSelect.value, timeout: timeoutInput.value });
+  expectBtn.addEventListener("click", sendExpect);
+  expectText.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter") sendExpect();
+  });
+  const placeholder = () => {
+    expectText.placeholder = kindSelect.value === "json" ? '{"type": "joined"}  (the message contains it)' : "^hello  (a regular expression)";
+  };
+  kindSelect.addEventListener("change", placeholder);
+  const expectMark = h("span", { class: "ohws-expect-mark" });
+  const expectLine = h("span", { class: "ohws-expect-line" });
+  const expectMessage = h("pre", { class: "ohws-expect-message" });
+  const expectPane = h(
+    "div",
+    { class: "ohws-tool-expect" },
+    h("div", { class: "ohws-tool-row" }, kindSelect, expectText, timeoutInput, h("span", { class: "ohws-note" }, "s"), expectBtn),
+    h("div", { class: "ohws-expect-result" }, expectMark, expectLine),
+    expectMessage,
+  );
+  const showExpect = () => {
+    if (document.activeElement !== expectText) expectText.value = model.get("expect_text");
+    if (document.activeElement !== timeoutInput) timeoutInput.value = String(model.get("expect_timeout"));
+    kindSelect.value = model.get("expect_kind");
+    placeholder();
+    const r = results.expect;
+    expectMark.textContent = { ok: "✓", failed: "✗", error: "✗", waiting: "…" }[r.state] ?? "";
+    expectMark.dataset.state = r.state ?? "";
+    expectMessage.textContent = "";
+    expectMessage.hidden = true;
+    if (r.state === "waiting") expectLine.textContent = `waiting up to ${r.timeout} s for ${r.what}`;
+    else if (r.state === "ok") {
+      expectLine.textContent = `${r.what}: received after ${r.took.toFixed(2)} s`;
+      expectMessage.textContent = r.message;
+      expectMessage.hidden = false;
+    } else if (r.state === "failed") expectLine.textContent = r.message;
+    else if (r.state === "error") expectLine.textContent = `not started: ${r.message}`;
+    else expectLine.textContent = "Waits for the next received message that matches; send what should cause it after pressing Expect.";
+  };
+
+  const PANES = { export: [exportPane, showExport], transcript: [transcriptPane, showTranscript], replay: [replayPane, showReplay], expect: [expectPane, showExpect] };
+  const showTool = () => {
+    const tool = model.get("tool");
+    for (const [name, btn] of toolButtons) {
+      btn.classList.toggle("ohws-tool-active", name === tool);
+      btn.setAttribute("aria-pressed", String(name === tool));
+    }
+    pane.hidden = !PANES[tool];
+    if (PANES[tool]) {
+      PANES[tool][1]();
+      pane.replaceChildren(PANES[tool][0]);
+    }
+  };
+  // Redraw a pane only while it shows; opening it draws it from the model.
+  const when = (name, fn) => () => {
+    if (model.get("tool") === name) fn();
+  };
+  const stop = listen(model, [
+    ["change:tool", showTool],
+    ["change:reconnect_status", showReconnect],
+    ["change:export_format", when("export", showExport)],
+    ["change:transcript_file", when("transcript", showTranscript)],
+    ["change:transcript_format", when("transcript", showTranscript)],
+    ["change:replay_url", when("replay", showReplay)],
+    ["change:replay_timing", when("replay", showReplay)],
+    ["change:url", when("replay", showReplay)],
+    ["change:expect_text", when("expect", showExpect)],
+    ["change:expect_kind", when("expect", showExpect)],
+    ["change:expect_timeout", when("expect", showExpect)],
+  ]);
+  const redraw = () => {
+    if (PANES[model.get("tool")]) PANES[model.get("tool")][1]();
+  };
+  // A pane's new content ("tool" message), or all of it (the view's snapshot).
+  const onResult = (msg) => {
+    results[msg.name] = msg.value ?? {};
+    if (model.get("tool") === msg.name) redraw();
+  };
+  const onSnapshot = (all) => {
+    Object.assign(results, all ?? {});
+    redraw();
+  };
+  showTool();
+  showReconnect();
+  return {
+    bar,
+    pane,
+    reconnectBox,
+    showReconnect,
+    onDownload,
+    onResult,
+    onSnapshot,
+    stop: () => {
+      if (ticking !== null) clearInterval(ticking);
+      stop();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
 // The client panel
 
 function renderClient(model, el) {
@@ -987,6 +1308,7 @@ function renderClient(model, el) {
   const countOut = h("span", { class: "ohws-count-out" });
   const uptime = h("span", { class: "ohws-uptime" });
   const lastError = h("div", { class: "ohws-last-error" });
+  const tools = createTools(model, { id, clock: () => clockOffset });
 
   const composer = createComposer(model, {
     sendLabel: "Send",
@@ -1134,10 +1456,12 @@ function renderClient(model, el) {
   el.classList.add("ohws-panel", "ohws-client-panel");
   el.append(
     h("div", { class: "ohws-bar" }, urlInput, connectBtn, closeBtn, codeInput, reasonInput, badge, protocol),
-    h("div", { class: "ohws-counters" }, countIn, countOut, uptime),
+    h("div", { class: "ohws-counters" }, countIn, countOut, uptime, tools.reconnectBox),
     lastError,
     h("div", { class: "ohws-viewbar" }, tabs.bar, log.filterBar),
     viewBox,
+    tools.bar,
+    tools.pane,
     composer.el,
     composer.problem,
     saved.el,
@@ -1186,6 +1510,7 @@ function renderClient(model, el) {
       addRates(msg.rates);
       rtt = msg.rtt ?? [];
       if (msg.detail) log.st.detail = msg.detail;
+      tools.onSnapshot(msg.tools);
     }
     if (msg.type === "history") {
       composer.setHistory(msg.history);
@@ -1193,6 +1518,14 @@ function renderClient(model, el) {
     }
     if (msg.type === "detail") {
       log.onDetail(msg);
+      return;
+    }
+    if (msg.type === "download") {
+      tools.onDownload(msg);
+      return;
+    }
+    if (msg.type === "tool") {
+      tools.onResult(msg);
       return;
     }
     if (msg.type === "snapshot" || msg.type === "reset") {
@@ -1240,6 +1573,7 @@ function renderClient(model, el) {
 
   return () => {
     clearInterval(ticker);
+    tools.stop();
     stop();
   };
 }

@@ -22,7 +22,6 @@ from ohws_jupyter import (
     set_profile,
 )
 from ohws_jupyter.core import profile
-from ohws_jupyter.jupyter import magics_profile
 from ohws_jupyter.record.export import copy_as_code
 from tests.helpers import ROOT
 from tests.helpers.profile_peers import TIMEOUT, Recording, using
@@ -52,7 +51,7 @@ def test_package_exports() -> None:
     for name in ("set_profile", "get_profile", "PortabilityWarning"):
         assert name in ohws_jupyter.__all__ and hasattr(ohws_jupyter, name)
     assert issubclass(PortabilityWarning, UserWarning)
-    for module in (profile, magics_profile, ohws_jupyter.core.device):
+    for module in (profile, ohws_jupyter.core.device):
         assert module.__all__
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"

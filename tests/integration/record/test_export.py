@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from ohws_jupyter import BusinessError, WebSocket, createWebSocket, createWebSocketServer
 from ohws_jupyter.core.events import Record
+from ohws_jupyter.record.arkts import HOST_PLACEHOLDER
 from ohws_jupyter.record.expect import expect
 from ohws_jupyter.record.export import FORMATS, Code, copy_as_code, export_code
 from ohws_jupyter.record.transcript import transcript
@@ -207,6 +210,78 @@ def test_arkts_and_a_transcript_source(session: WebSocket) -> None:
     python = copy_as_code(transcript(session), "python")
     assert "'Authorization': '***',  # masked: put the real value here" in python
     assert "subprotocols=['chat']" in python
+
+
+# -- ArkTS for a device ------------------------------------------------------------------------
+def _connect_line(code: str) -> str:
+    return next(line for line in code.splitlines() if line.startswith("ws.connect("))
+
+
+def test_arkts_names_a_placeholder_for_the_notebooks_own_host(session: WebSocket) -> None:
+    code = copy_as_code(session, "arkts")
+    port = session.url.split(":")[2].split("/")[0]
+    # The port, path and query stay; the host a device cannot reach becomes the placeholder.
+    assert _connect_line(code).startswith(
+        f'ws.connect("ws://{HOST_PLACEHOLDER}:{port}/room?token=***&page=2", options,'
+    )
+    assert "127.0.0.1" in code.split("ws.connect(")[0]  # the comment says which host it was
+    lines = code.splitlines()
+    at = lines.index(_connect_line(code))
+    explained = " ".join(lines[at - 4 : at])
+    assert "127.0.0.1 was the notebook's own machine" in explained
+    assert f"in place of {HOST_PLACEHOLDER}" in " ".join(lines[:20])  # and the list on top
+
+
+@pytest.mark.parametrize(
+    "url, want",
+    [
+        ("ws://localhost:8080/chat", f"ws://{HOST_PLACEHOLDER}:8080/chat"),
+        ("ws://app.localhost/", f"ws://{HOST_PLACEHOLDER}/"),
+        ("wss://[::1]:9443/x?a=1", f"wss://{HOST_PLACEHOLDER}:9443/x?a=1"),
+        ("ws://0.0.0.0:80", f"ws://{HOST_PLACEHOLDER}:80"),
+        ("ws://127.8.9.10:1/", f"ws://{HOST_PLACEHOLDER}:1/"),
+        ("ws://student:pw@127.0.0.1:2/", f"ws://student:***@{HOST_PLACEHOLDER}:2/"),
+        # Hosts a device may reach are kept as they are.
+        ("ws://192.168.1.20:8080/chat", "ws://192.168.1.20:8080/chat"),
+        ("wss://echo.example.com/", "wss://echo.example.com/"),
+        ("ws://[fe80::1]:9/", "ws://[fe80::1]:9/"),
+    ],
+)
+def test_arkts_host_placeholder_only_for_local_hosts(url: str, want: str) -> None:
+    code = export_code("arkts", url, None, [Record(0.0, "connect", "=", data=url)])
+    assert _connect_line(code).startswith(f'ws.connect("{want}", ')
+    assert (HOST_PLACEHOLDER in code) == (HOST_PLACEHOLDER in want)
+
+
+def test_arkts_flags_every_masked_value(session: WebSocket) -> None:
+    code = copy_as_code(session, "arkts")
+    lines = code.splitlines()
+    # No *** stands silently: its line, or the comment right above it, says to fill it in.
+    for i, line in enumerate(lines):
+        if "***" in line and not line.startswith("//"):
+            assert "masked" in line or "masked" in lines[i - 1], line
+    assert '  "Authorization": "***", // masked: put the real value here' in lines
+    assert "// masked: put the real values in place of *** in the URL." in lines
+    # The list on top names each one.
+    todo = next(line for line in lines if line.startswith("// - fill in the masked values"))
+    assert todo == (
+        "// - fill in the masked values (***): the Authorization header, the token in the URL."
+    )
+
+
+def test_arkts_prints_the_permission_entry_of_module_json5(session: WebSocket) -> None:
+    code = copy_as_code(session, "arkts")
+    head = code.split("import webSocket")[0]
+    # The commented lines are the entry to copy: uncommented, they are valid JSON5 (here JSON).
+    block = re.search(r'^//\s+"module": \{\n(?://.*\n)*?//\s+\}$', head, re.MULTILINE)
+    assert block is not None, head
+    entry = json.loads("{" + "\n".join(line[2:] for line in block[0].splitlines()) + "}")
+    assert entry == {"module": {"requestPermissions": [{"name": "ohos.permission.INTERNET"}]}}
+    assert "module.json5" in head
+    # Nothing to fill in for a reachable host and no credentials: only the permission is listed.
+    plain = export_code("arkts", "wss://echo.example.com/", None, [])
+    assert "ohos.permission.INTERNET" in plain
+    assert HOST_PLACEHOLDER not in plain and "masked" not in plain
 
 
 def test_a_close_the_server_made_is_not_exported_as_ours() -> None:

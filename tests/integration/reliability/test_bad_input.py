@@ -32,8 +32,9 @@ from ohws_jupyter import (
     set_allowed_hosts,
 )
 from ohws_jupyter.client.websocket import CLIENT_EVENTS
+from ohws_jupyter.core.checks import MAX_SEND_SIZE
 from ohws_jupyter.core.errors import CODE_TEXT
-from ohws_jupyter.core.options import MAX_SEND_SIZE, WebSocketRequestOptions
+from ohws_jupyter.core.options import WebSocketRequestOptions
 from tests.helpers import Recorder
 
 CLIENT_CODES = {401, 201, 200, 2302001, 2302002, 2302003, 2302998, 2302999}

@@ -17,7 +17,8 @@ import pytest
 import trustme
 
 from ohws_jupyter import createWebSocket, createWebSocketServer
-from ohws_jupyter.core.options import MAX_SEND_SIZE, PIECE_SIZE
+from ohws_jupyter.core.checks import MAX_SEND_SIZE
+from ohws_jupyter.core.options import PIECE_SIZE
 from tests.helpers import Recorder, running_server, wait_until
 
 from .test_faults_handshake import failed_attempt

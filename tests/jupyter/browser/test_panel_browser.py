@@ -137,12 +137,26 @@ tour_ws.send("/close 4000 class is over").result(10)
 closed.result(10)
 tour"""
 
+TOOLS_CELL = """\
+tools_ws = createWebSocket()
+tools = WebSocketPanel(tools_ws)
+tools_ws.connect(lab.url + "/tools?token=t0ken", {
+    "header": {"Authorization": "Bearer s3cret"},
+    "reconnect": {"attempts": 3, "minDelay": 30, "maxDelay": 30, "factor": 1},
+}).result(10)
+for message in ["hello", EVIL, "/text 12"]:
+    got = tools_ws.once("message")
+    tools_ws.send(message).result(10)
+    got.result(10)
+tools"""
+
 CELLS = [
     SETUP,
     "panel  # the same panel, displayed a second time",
     EVIL_CELL,
     SERVER_CELL,
     TOUR_CELL,
+    TOOLS_CELL,
 ]
 
 
@@ -343,7 +357,7 @@ def page(lab: Lab) -> Iterator[Any]:
             _run_cells(page, len(CELLS))
             from playwright.sync_api import expect
 
-            expect(page.locator(".ohws-panel")).to_have_count(5, timeout=90_000)
+            expect(page.locator(".ohws-panel")).to_have_count(6, timeout=90_000)
             yield page
         finally:
             browser.close()
@@ -409,6 +423,11 @@ def _tour_shots(page: Any, theme: str) -> None:
     _view(tour, "messages")
 
 
+def _tools(page: Any) -> Any:
+    """A lab session with reconnect on, for the tool bar."""
+    return page.locator(".ohws-client-panel").nth(4)
+
+
 def _view(panel: Any, name: str) -> None:
     from playwright.sync_api import expect
 
@@ -420,6 +439,15 @@ def _shot(panel: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     panel.scroll_into_view_if_needed()
     panel.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def _kernel_says(lab: Lab, code: str, words: list[str], timeout: float = 10) -> None:
+    """Run ``code`` until it prints ``words``: a selection made in the browser reaches
+    the kernel as a comm message, which a second client's code may overtake."""
+    deadline = time.monotonic() + timeout
+    while (said := lab.run(code).split()) != words:
+        assert time.monotonic() < deadline, f"the kernel says {said}, not {words}"
+        time.sleep(0.05)
 
 
 def _no_markup_ran(page: Any) -> None:
@@ -479,10 +507,7 @@ def test_connect_send_select_and_detail(lab: Lab, page: Any) -> None:
 
     # Select the binary message: a hex dump, 16 bytes a row, from the whole message.
     binary.click()
-    assert lab.run("print(panel.detail['size'], len(panel.detail['data']))").split() == [
-        "5000",
-        "5000",
-    ]
+    _kernel_says(lab, "print(panel.detail['size'], len(panel.detail['data']))", ["5000", "5000"])
     detail = first.locator(".ohws-detail")
     expect(detail.locator(".ohws-pieces")).to_have_text("2 pieces of 4K")
     whole = (bytes(range(256)) * 20)[:5000]
@@ -500,7 +525,7 @@ def test_connect_send_select_and_detail(lab: Lab, page: Any) -> None:
     expect(detail.locator(".ohws-detail-text")).to_have_text(
         json.dumps(json.loads(JSON_TEXT), separators=(",", ":"))
     )
-    assert lab.run("print(panel.detail['type'], panel.detail['dir'])").split() == ["json", "<"]
+    _kernel_says(lab, "print(panel.detail['type'], panel.detail['dir'])", ["json", "<"])
     # Selecting from code moves the browser's selection too.
     lab.run("panel.kind_filter = 'in'; panel.select(0)")
     expect(detail.locator(".ohws-detail-text")).to_have_text("hello panel")
@@ -772,6 +797,203 @@ def test_markup_from_a_server_is_text_in_every_view(lab: Lab, page: Any) -> None
     assert "Bearer ***" not in shown and "s3cret" not in shown
 
 
+# -- the tool bar: Export, Save transcript, Replay, Expect, and the reconnect countdown ------
+
+
+def _tool(panel: Any, name: str) -> Any:
+    """Open the pane of tool ``name`` (if it is not open); the pane."""
+    from playwright.sync_api import expect
+
+    button = panel.locator(f'.ohws-tool-btn[data-tool="{name}"]')
+    if button.get_attribute("aria-pressed") != "true":
+        button.click()
+    expect(button).to_have_attribute("aria-pressed", "true")
+    return panel.locator(f".ohws-tool-pane .ohws-tool-{name}")
+
+
+def test_tool_bar_export_save_replay_expect(lab: Lab, page: Any) -> None:
+    """Each button, the text it shows, and markup a server sent back shown as text."""
+    from playwright.sync_api import expect
+
+    tools = _tools(page)
+    expect(tools.locator(".ohws-tool-btn")).to_have_text(
+        ["Export", "Save transcript", "Replay", "Expect"]
+    )
+    expect(tools.locator(".ohws-tool-pane")).to_be_hidden()
+    height = tools.evaluate("(el) => el.getBoundingClientRect().height")
+
+    # Export: the code of the connection, the echoed markup in it as text.
+    pane = _tool(tools, "export")
+    code = pane.locator(".ohws-export-code")
+    expect(code).to_contain_text("const ws = new WebSocket(")
+    expect(code).to_contain_text(json.dumps(EVIL))
+    expect(code).to_contain_text("//   Authorization: ***  (masked: put the real value here)")
+    pane.locator(".ohws-export-format").select_option("python")
+    expect(code).to_contain_text(f"    {EVIL!r},")
+    expect(code).to_contain_text("URL = 'ws://127.0.0.1:")
+    assert lab.run("print(tools.export_format)").strip() == "python"
+    whole = lab.run("print(tools.export_text, end='')")
+    assert code.inner_text().strip() == whole.strip()
+    pane.locator(".ohws-export-copy").click()
+    expect(pane.locator(".ohws-export-copied")).to_have_text("copied")
+    assert page.evaluate("() => navigator.clipboard.readText()") == whole
+    for fmt, line in [
+        ("wscat", "wscat -c 'ws://127.0.0.1:"),
+        ("websocat", "websocat --linemode-strip-newlines"),
+        ("arkts", "let ws = webSocket.createWebSocket();"),
+    ]:
+        pane.locator(".ohws-export-format").select_option(fmt)
+        expect(code).to_contain_text(line)
+        assert lab.run("print(tools.export_format)").strip() == fmt
+    pane_height = tools.locator(".ohws-tool-pane").evaluate("(el) => el.offsetHeight")
+    opened = tools.evaluate("(el) => el.getBoundingClientRect().height")
+    assert opened == pytest.approx(height + pane_height, abs=6)  # the pane, and nothing else
+    _no_markup_ran(page)
+    _shot(tools, "panel-tools-export-light")
+
+    # Save transcript: a download of the file, credentials masked.
+    pane = _tool(tools, "transcript")
+    pane.locator(".ohws-transcript-format").select_option("har")
+    with page.expect_download() as download:
+        pane.locator(".ohws-transcript-save").click()
+    name = download.value.suggested_filename
+    assert re.fullmatch(r"websocket-\d{8}-\d{6}\.har", name)
+    text = pathlib.Path(download.value.path()).read_text()
+    har = json.loads(text)
+    (entry,) = har["log"]["entries"]
+    messages = [(m["type"], m["data"]) for m in entry["_webSocketMessages"]]
+    sent_and_echoed = [(kind, text) for text in ("hello", EVIL) for kind in ("send", "receive")]
+    assert messages[:4] == sent_and_echoed
+    assert "s3cret" not in text and "t0ken" not in text
+    expect(pane.locator(".ohws-transcript-info")).to_have_text(
+        re.compile(rf"^{re.escape(name)} · [\d.]+ (B|KiB) · \d+ records, 6 of them messages$")
+    )
+    pane.locator(".ohws-transcript-format").select_option("jsonl")
+    with page.expect_download() as download:
+        pane.locator(".ohws-transcript-save").click()
+    assert download.value.suggested_filename.endswith(".jsonl")
+    lines = pathlib.Path(download.value.path()).read_text().splitlines()
+    assert json.loads(lines[0])["format"] == "ohws-transcript" and "t0ken" not in lines[0]
+
+    # Replay: against this connection's URL (the field's default), all ✓; against a
+    # server that only echoes, the lab's "/text 12" reply differs.
+    pane = _tool(tools, "replay")
+    field = pane.locator(".ohws-replay-url")
+    expect(field).to_have_value(re.compile(r"^ws://127\.0\.0\.1:\d+/tools\?token=\*\*\*$"))
+    pane.locator(".ohws-replay-run").click()
+    summary = pane.locator(".ohws-replay-summary")
+    expect(summary).to_have_text(re.compile(r"^✓ replay of .*/tools\?token=\*\*\*: all 6 steps"))
+    rows = pane.locator(".ohws-replay-table tbody tr")
+    expect(rows).to_have_count(6)
+    expect(rows.locator(".ohws-replay-mark")).to_have_text(["✓"] * 6)
+    expect(rows.nth(3).locator(".ohws-replay-replayed")).to_have_text(EVIL)
+    expect(pane.locator(".ohws-replay-table tfoot")).to_contain_text(
+        "header Authorization was masked in the recording and is left out"
+    )
+    echo_port = lab.run("print(_port[0])").strip()
+    field.fill(f"ws://127.0.0.1:{echo_port}")
+    pane.locator(".ohws-replay-run").click()
+    expect(summary).to_have_text(re.compile(r"^✗ replay of ws://127\.0\.0\.1:\d+: 1 of 6 steps"))
+    bad = pane.locator(".ohws-replay-table tr.ohws-replay-row-bad")
+    expect(bad).to_have_count(1)
+    expect(bad.locator("td")).to_have_text(["6", "↓ received", "abcdefghijkl", "/text 12", "✗"])
+    report = lab.run("print(tools.replay_result['ok'], len(tools.replay_result['rows']))")
+    assert report.split() == ["False", "6"]
+    assert tools.locator(".ohws-tool-pane").evaluate("(el) => el.offsetHeight") == pane_height
+    _no_markup_ran(page)
+    _shot(tools, "panel-tools-replay-light")
+
+    # Expect: ✓ with the matching message, shown as text; ✗ with the last one received.
+    pane = _tool(tools, "expect")
+    pane.locator(".ohws-expect-text").fill("onerror=")
+    pane.locator(".ohws-expect-timeout").fill("10")
+    pane.locator(".ohws-expect-run").click()
+    mark, line = pane.locator(".ohws-expect-mark"), pane.locator(".ohws-expect-line")
+    expect(line).to_have_text("waiting up to 10 s for a message matching /onerror=/")
+    expect(mark).to_have_text("…")
+    tools.locator(".ohws-input").fill(EVIL)
+    tools.locator(".ohws-send").click()
+    expect(mark).to_have_text("✓")
+    expect(line).to_have_text(
+        re.compile(r"^a message matching /onerror=/: received after \d+\.\d\d s$")
+    )
+    expect(pane.locator(".ohws-expect-message")).to_have_text(EVIL)
+    # It waits for the next message: send one that does not match while it waits.
+    pane.locator(".ohws-expect-kind").select_option("json")
+    pane.locator(".ohws-expect-text").fill('{"type": "left"}')
+    pane.locator(".ohws-expect-timeout").fill("3")
+    pane.locator(".ohws-expect-text").press("Enter")  # Enter runs it too
+    expect(line).to_have_text('waiting up to 3 s for JSON containing {"type": "left"}')
+    tools.locator(".ohws-send").click()
+    expect(mark).to_have_text("✗")
+    expect(line).to_have_text(
+        f'expected JSON containing {{"type": "left"}} within 3 s, last received {EVIL!r}'
+    )
+    expect(pane.locator(".ohws-expect-message")).to_be_hidden()
+    pane.locator(".ohws-expect-kind").select_option("regex")
+    pane.locator(".ohws-expect-text").fill("(unclosed")
+    pane.locator(".ohws-expect-run").click()
+    expect(line).to_contain_text("not started: [401] Parameter error: '(unclosed' is not a regular")
+    expect(mark).to_have_text("✗")
+    _no_markup_ran(page)
+    _shot(tools, "panel-tools-expect-light")
+
+
+def test_reconnect_countdown_and_cancel(lab: Lab, page: Any) -> None:
+    """The lab drops the connection: a live countdown and its wait on the timeline;
+    Cancel closes; the panel keeps its height throughout."""
+    from playwright.sync_api import expect
+
+    tools = _tools(page)
+    expect(tools.locator(".ohws-badge")).to_have_text("OPEN")
+    _view(tools, "messages")
+    box = tools.locator(".ohws-reconnect")
+    expect(box).to_be_hidden()
+    counters = tools.locator(".ohws-counters")
+    row = counters.evaluate("(el) => el.getBoundingClientRect().height")
+    lab.run("tools_ws.send('/drop').result(10)")
+    line = box.locator(".ohws-reconnect-text")
+    expect(line).to_have_text(re.compile(r"^reconnecting: attempt 1 in \d+\.\d s$"))
+    first = float(line.inner_text().split()[-2])
+    assert 25 < first <= 30
+    expect(line).not_to_have_text(line.inner_text())  # it counts down, live
+    second = float(line.inner_text().split()[-2])
+    assert second < first
+    # The countdown and its button fit the counters line: it keeps its height. (The
+    # "last error" line of the drop above it is the panel's usual error line.)
+    assert counters.evaluate("(el) => el.getBoundingClientRect().height") == row
+    expect(tools.locator(".ohws-last-error")).to_contain_text("without a close frame (1006)")
+    height = tools.evaluate("(el) => el.getBoundingClientRect().height")
+    expect(box.locator(".ohws-reconnect-cancel")).to_be_visible()
+    status = json.loads(lab.run("import json; print(json.dumps(tools.reconnect_status))"))
+    assert {k: status[k] for k in ("state", "attempt", "attempts", "delay")} == {
+        "state": "waiting",
+        "attempt": 1,
+        "attempts": 3,
+        "delay": 30.0,
+    }
+    expect(tools.locator(".ohws-row.ohws-kind-reconnecting .ohws-text").last).to_have_text(
+        "reconnecting attempt 1 of 3 in 30.0 s"
+    )
+    _view(tools, "timeline")
+    expect(tools.locator(".ohws-step-reconnect .ohws-step-label").last).to_have_text(
+        "reconnecting · attempt 1 of 3 in 30.0 s"
+    )
+    _shot(tools, "panel-reconnect-light")
+    _view(tools, "messages")
+    box.locator(".ohws-reconnect-cancel").click()
+    expect(line).to_have_text("reconnecting cancelled")
+    expect(box.locator(".ohws-reconnect-cancel")).to_be_hidden()
+    assert lab.run("print(tools_ws.readyState, tools_ws.stats.connects)").split() == ["3", "1"]
+    expect(tools.locator(".ohws-row.ohws-kind-reconnecting .ohws-text").last).to_have_text(
+        "reconnecting cancelled"
+    )
+    assert tools.evaluate("(el) => el.getBoundingClientRect().height") == height
+    expect(tools.locator(".ohws-last-error")).to_have_text(
+        re.compile("the connection was lost without a close frame")
+    )  # the drop; the cancel itself adds no error
+
+
 # -- the server panel ---------------------------------------------------------------------
 
 
@@ -858,7 +1080,7 @@ def test_reload_dark_theme_and_saved_messages_survive(lab: Lab, page: Any) -> No
     expect(page.locator(".jp-mod-dirty")).to_have_count(0)
     lab.set_theme("JupyterLab Dark")
     page.reload()
-    expect(page.locator(".ohws-panel")).to_have_count(5, timeout=60_000)
+    expect(page.locator(".ohws-panel")).to_have_count(6, timeout=60_000)
     expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
     first = _client(page)
     expect(first.locator(".ohws-saved-send")).to_have_text(["▶ greeting"])
@@ -889,6 +1111,21 @@ def test_reload_dark_theme_and_saved_messages_survive(lab: Lab, page: Any) -> No
         _shot(server, f"server-{view}-dark")
     _view(server, "messages")
     _tour_shots(page, "dark")
+    # The tool bar comes back as it was: the open pane with its result, the countdown's end.
+    tools = _tools(page)
+    expect(tools.locator('.ohws-tool-btn[data-tool="expect"]')).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    expect(tools.locator(".ohws-expect-mark")).to_have_text("✗")
+    expect(tools.locator(".ohws-expect-text")).to_have_value("(unclosed")
+    expect(tools.locator(".ohws-reconnect-text")).to_have_text("reconnecting cancelled")
+    _shot(tools, "panel-tools-expect-dark")
+    pane = _tool(tools, "replay")
+    expect(pane.locator(".ohws-replay-table tbody tr")).to_have_count(6)
+    expect(pane.locator(".ohws-replay-row-bad .ohws-replay-replayed")).to_have_text("/text 12")
+    _shot(tools, "panel-tools-replay-dark")
+    pane = _tool(tools, "export")
+    expect(pane.locator(".ohws-export-code")).to_contain_text(json.dumps(EVIL))
     _view(_evil(page), "handshake")
     _shot(_evil(page), "panel-xss-handshake-dark")
     _view(_evil(page), "messages")

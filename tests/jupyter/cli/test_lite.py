@@ -58,6 +58,39 @@ KERNEL_START = 180
 CELL_TIMEOUT = 60
 
 
+#: What a lesson prints in the page when it makes its point, so that the test sees it
+#: teach, not only run: notebook -> (text in a cell's source, text in that cell's output).
+LESSON_OUTPUTS = {
+    "00-on-the-wire.ipynb": [
+        ("bold = await open_wire()", "opcode 8 code 1002"),
+        ('frame_for(9, b"still there?")', "text FIN b'Hello, wire'"),
+        ("/bytes 70000", "70000 bytes in a frame of 70010"),
+        ('struct.pack("!H", 1000) + b"bye"', "then: the server closed the TCP connection"),
+    ],
+    "07-heartbeats-and-reconnecting.ipynb": [
+        ("pongTimeout", "keepalive on:  ['Websocket connection error"),
+        ('await client.send("/drop")', "observed [6, 7, 8]"),
+        ('await client.send("/restart 0.5")', "received: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"),
+    ],
+    "08-security.ipynb": [
+        ("lesson-server.pem", "without caPath: unable to get local issuer certificate"),
+        ("lesson-server.pem", "401 Parameter error: caPath cannot be used in the browser"),
+        ("impostor.pem", "verifying: self-signed certificate"),
+        ("impostor.pem", "the impostor read the token: True"),
+        ("def first_message", "silent:          ['closed 1008: no ticket in time']"),
+        ("async def guess_sizes", "the smaller guess: observed '7f3a9c21'"),
+    ],
+    "09-application-protocol.ipynb": [
+        ('timed("slow", delay=0.3)', "replies arrived in the order ['fast', 'slow']"),
+    ],
+    "10-backpressure-and-broadcast.ipynb": [
+        ('await writer.send("/pause 2")', "observed 'fewer'"),
+        ("websockets_connect", "the server recorded 1008 for slow; slow itself saw 1006"),
+        ("maxConcurrentClientsNumber", "CloseResult(code=1013"),
+    ],
+}
+
+
 def _in_the_site() -> list[str]:
     return [
         path.name
@@ -72,6 +105,7 @@ def _inputs_key() -> str:
     digest = hashlib.sha256()
     files = [REPO / "pyproject.toml", *sorted(NOTEBOOKS.glob("*.ipynb"))]
     files += sorted(p for p in (REPO / "ohws_jupyter").rglob("*") if p.is_file())
+    files += sorted(p for p in NOTEBOOKS.glob("*/*") if p.is_file())  # the lessons' certificates
     for path in files:
         if "__pycache__" in path.parts:
             continue
@@ -302,6 +336,9 @@ def test_every_cell_runs_offline_without_errors(
                 problems.append(f"cell {index} ({head!r}): {problem}")
         assert problems == [], "\n".join(problems)
         assert ran > 0
+        for needle, want in LESSON_OUTPUTS.get(name, []):
+            out = "".join(o for src, o in printed.items() if needle in src)
+            assert want in out, f"{name}: the cell with {needle!r} printed {out!r}"
         if name == "03-panel.ipynb":
             # The panel rendered: anywidget's front end came from the site, offline.
             panel = offline.page.locator(".ohws-panel").first

@@ -18,15 +18,22 @@ from ohws_jupyter import (
     set_allowed_hosts,
     set_network_permission,
 )
-from ohws_jupyter.core.options import (
+from ohws_jupyter.core.checks import (
+    COMPOSER_MODES,
     MAX_SEND_SIZE,
     MAX_URL_LENGTH,
-    check_close_options,
+    check_close_code,
+    check_close_reason,
     check_data,
-    check_reconnect,
-    check_request_options,
+    check_subprotocols,
     check_url,
     close_code_allowed,
+    compose,
+)
+from ohws_jupyter.core.options import (
+    check_close_options,
+    check_reconnect,
+    check_request_options,
     split_protocols,
 )
 
@@ -54,6 +61,11 @@ def test_the_close_code_table_is_rfc_6455s() -> None:
     assert [c for c in range(0, 5100) if close_code_allowed(c)] == [
         c for c in range(0, 5100) if rfc_6455_lets_an_endpoint_send(c)
     ]
+    for code in range(0, 5100, 7):
+        if rfc_6455_lets_an_endpoint_send(code):
+            assert check_close_code(code) == code
+        else:
+            assert code_of(check_close_code, code)[0] == 401
 
 
 @pytest.mark.parametrize("code", [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535])
@@ -95,6 +107,8 @@ def test_malformed_close_options_are_401(options: Any, message: str) -> None:
 
 
 def test_a_close_reason_is_at_most_123_utf8_bytes() -> None:
+    assert check_close_reason("é" * 61 + "x") == "é" * 61 + "x"
+    assert code_of(check_close_reason, "x" * 124)[0] == 401
     assert check_close_options({"reason": "x" * 123}).reason == "x" * 123
     assert check_close_options({"reason": "é" * 61 + "x"}).reason  # 123 bytes
     assert code_of(check_close_options, {"reason": "é" * 62}) == (
@@ -217,6 +231,14 @@ def test_a_subprotocol_is_an_rfc_7230_token(name: str) -> None:
 def test_a_subprotocol_that_is_not_a_token_is_401(protocol: Any) -> None:
     code, message = code_of(check_request_options, {"protocol": protocol})
     assert code == 401 and "is not a valid subprotocol name" in message, message
+
+
+def test_one_subprotocol_rule_for_client_and_server() -> None:
+    # The server's config and the client's options both go through check_subprotocols.
+    assert check_subprotocols("chat, chat+v1") == ["chat", "chat+v1"]
+    assert check_subprotocols(None) == check_subprotocols("") == []
+    code, message = code_of(check_subprotocols, ["é"])
+    assert code == 401 and "use ASCII letters, digits and !#$%&'*+-.^_`|~" in message
 
 
 @pytest.mark.parametrize("protocol", [3, ["chat", 3], {"chat": 1}], ids=repr)
@@ -349,3 +371,33 @@ def test_backoff_doubles_within_its_bounds() -> None:
 def test_a_bad_reconnect_policy_is_401(value: Any, fragment: str) -> None:
     code, message = code_of(check_reconnect, value)
     assert code == 401 and fragment in message, message
+
+
+# -- composer input ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "mode", "sent"),
+    [
+        ("as typed ", "text", "as typed "),
+        ('{ "a" : [1, 2] }', "json", '{"a":[1,2]}'),
+        ("0x01 ff", "hex", b"\x01\xff"),
+        ("AQL/", "base64", b"\x01\x02\xff"),
+    ],
+)
+def test_what_the_composer_sends(text: str, mode: str, sent: str | bytes) -> None:
+    assert compose(text, mode) == sent
+
+
+@pytest.mark.parametrize(
+    ("text", "mode", "message"),
+    [
+        ("{", "json", "not valid JSON: Expecting property name enclosed in double quotes"),
+        ("abc", "hex", "not valid hex: use pairs of 0-9/a-f digits, spaces allowed"),
+        ("A*==", "base64", "not valid base64: use A-Z a-z 0-9 + / and = padding"),
+        ("x", "morse", "unknown composer mode 'morse'; use one of text, json, hex, base64"),
+        (b"x", "text", "the message must be text, not bytes"),
+    ],
+)
+def test_composer_mistakes_are_401(text: Any, mode: str, message: str) -> None:
+    assert COMPOSER_MODES == ("text", "json", "hex", "base64")
+    code, text_of_error = code_of(compose, text, mode)
+    assert code == 401 and text_of_error.startswith(f"Parameter error: {message}")

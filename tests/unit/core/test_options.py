@@ -5,13 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ohws_jupyter import BusinessError
-from ohws_jupyter.core.options import (
-    check_request_options,
-    check_url,
-    mask_headers,
-    mask_url,
-    mask_urls_in,
-)
+from ohws_jupyter.core.checks import check_url
+from ohws_jupyter.core.masking import mask_headers, mask_url, mask_urls_in
+from ohws_jupyter.core.options import check_request_options
 
 
 # -- CR and LF in header names and values ---------------------------------------------

@@ -7,16 +7,18 @@ it receives. The runtime's scheduling is replaced by the test's own loop: the
 test's thread plays the I/O thread, so no thread is started either.
 
 Covered: frame headers and client masking, receiving (batches, fragments,
-UTF-8), the close rules (who reports which code, RFC 6455 §5.4 and §7), the
-closing deadline, keepalive, and backpressure both ways.
+UTF-8), the close rules of ``engine.closing`` (who reports which code, and why
+an end was a failure; RFC 6455 §5.4 and §7), the closing deadline, keepalive,
+and backpressure both ways.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import struct
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
@@ -29,12 +31,8 @@ from websockets.uri import parse_uri
 
 from ohws_jupyter import CloseResult
 from ohws_jupyter.engine import connection as engine
-from ohws_jupyter.engine.connection import (
-    Connection,
-    LenientClientProtocol,
-    LenientServerProtocol,
-    close_result_of,
-)
+from ohws_jupyter.engine.closing import close_result_of, failure_of
+from ohws_jupyter.engine.connection import Connection, LenientClientProtocol, LenientServerProtocol
 
 URI = parse_uri("ws://127.0.0.1/")
 
@@ -57,6 +55,15 @@ def scheduled_on_this_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine, "get_runtime", ThisLoop)
 
 
+@pytest.fixture(autouse=True)
+def no_errors_in_callbacks(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """An exception inside a loop callback (a flush, a timer) is only logged: fail on it."""
+    yield
+    records = caplog.get_records("call")  # at teardown, caplog.records holds teardown's
+    errors = [r.getMessage() for r in records if r.levelno >= logging.ERROR]
+    assert errors == []
+
+
 def on_a_loop(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
     """Run an ``async def`` test on a fresh event loop."""
 
@@ -68,18 +75,26 @@ def on_a_loop(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., N
 
 
 class Transport:
-    """What an asyncio transport offers a protocol; it keeps what is written."""
+    """What an asyncio transport offers a protocol; it keeps what is written.
+
+    As asyncio's own transports do, ``close`` and ``abort`` report the end to the
+    protocol on the loop's next turn, and later writes are dropped.
+    """
 
     def __init__(self) -> None:
+        self.protocol: Connection | None = None
         self.data = bytearray()
         self.eof = False
         self.closed = False
         self.aborted = asyncio.Event()
         self.reading = True
         self.buffered = 0
+        self.dropped = 0
 
     def write(self, data: bytes) -> None:
-        assert not self.closed and not self.aborted.is_set(), "write after the end"
+        if self.closed:
+            self.dropped += len(data)
+            return
         self.data += data
 
     def write_eof(self) -> None:
@@ -88,11 +103,18 @@ class Transport:
     def can_write_eof(self) -> bool:
         return True
 
+    def _end(self) -> None:
+        if not self.closed:
+            self.closed = True
+            assert self.protocol is not None
+            asyncio.get_running_loop().call_soon(self.protocol.connection_lost, None)
+
     def close(self) -> None:
-        self.closed = True
+        self._end()
 
     def abort(self) -> None:
         self.aborted.set()
+        self._end()
 
     def pause_reading(self) -> None:
         self.reading = False
@@ -151,6 +173,7 @@ class Wire:
         self.owner = Owner()
         self.conn = Connection(ours, self.owner, **options)
         self.transport = Transport()
+        self.transport.protocol = self.conn
         self.conn.connection_made(self.transport)  # type: ignore[arg-type]
 
     def receive(self, *frames: Frame) -> None:
@@ -278,6 +301,8 @@ async def test_invalid_utf8_fails_the_connection_with_1007() -> None:
     assert close_of(frame)[0] == 1007
     assert close_result_of(wire.conn.protocol).code == 1007
     assert wire.owner.of("closing") == [()]
+    reason, cause = failure_of(wire.conn, None)
+    assert reason == "invalid-utf8" and isinstance(cause, UnicodeDecodeError)
 
 
 @on_a_loop
@@ -297,6 +322,7 @@ async def test_a_peers_close_is_echoed_and_reported_with_its_code() -> None:
     assert close_of(reply) == (4001, "kicked")  # RFC 6455 §5.5.1: echo the status code
     assert wire.conn.state is CLOSING and wire.owner.of("closing") == [()]
     assert close_result_of(wire.conn.protocol) == CloseResult(4001, "kicked")
+    assert failure_of(wire.conn, None) is None  # a clean end: no 'error' event
     # A client lets the server end TCP first (§7.1.1): not at once.
     await asyncio.sleep(0)
     assert not wire.transport.eof and not wire.transport.closed
@@ -315,6 +341,8 @@ async def test_a_server_ends_tcp_once_both_close_frames_crossed() -> None:
     assert close_result_of(wire.conn.protocol) == CloseResult(1001, "going away")
     wire.conn.eof_received()  # then the client ends its side
     assert wire.conn.state is CLOSED and wire.transport.closed
+    await asyncio.sleep(0)
+    assert wire.owner.of("closed") == [(None,)]
 
 
 @on_a_loop
@@ -339,6 +367,7 @@ async def test_a_close_code_rfc_6455_forbids_from_the_peer_fails_with_1002(code:
     (frame,) = await wire.sent()
     assert close_of(frame)[0] == 1002
     assert close_result_of(wire.conn.protocol).code == 1002
+    assert failure_of(wire.conn, None)[0] == "protocol"
 
 
 @on_a_loop
@@ -360,6 +389,7 @@ async def test_an_end_without_close_frames_is_1006() -> None:
     assert close_result_of(wire.conn.protocol) == CloseResult(1006, "")
     ((exc,),) = wire.owner.of("closed")
     assert isinstance(exc, ConnectionResetError)
+    assert failure_of(wire.conn, exc)[0] == "lost"
     wire.conn.connection_lost(None)  # reported once only
     assert len(wire.owner.of("closed")) == 1
 
@@ -370,6 +400,9 @@ async def test_a_closing_handshake_past_its_deadline_is_cut() -> None:
     wire.conn.close(1000, "bye")  # the peer never answers
     await asyncio.wait_for(wire.transport.aborted.wait(), 5)
     assert wire.conn.aborted_by_deadline
+    await asyncio.sleep(0)  # the transport reports the end on the next turn
+    assert wire.owner.of("closed") == [(None,)]
+    assert failure_of(wire.conn, None)[0] == "close-deadline"
 
 
 # -- keepalive ------------------------------------------------------------------------------------
@@ -380,6 +413,8 @@ async def test_a_missing_pong_cuts_a_client_and_fails_a_server_with_1011() -> No
     await asyncio.wait_for(client.transport.aborted.wait(), 5)
     assert client.conn.keepalive_failed
     assert client.owner.of("keepalive")[0] == ("ping", ">", False)
+    await asyncio.sleep(0)
+    assert failure_of(client.conn, None)[0] == "keepalive"
 
     server = Wire("server")
     server.conn.start_keepalive(0.01, 0.01, fail_with_close=True)

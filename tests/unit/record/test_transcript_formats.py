@@ -103,8 +103,11 @@ def test_one_connection_per_connect() -> None:
 
 def test_one_line_per_record() -> None:
     lines = [line(r).split(" ", 1)[1] for r in Transcript(SESSION)]
-    assert lines[0] == "= connect ws://alice:***@127.0.0.1:8765/chat?token=***&room=7"
-    assert lines[1] == "= open    protocol 'chat'"
+    assert lines[0] == (
+        "= connect ws://alice:***@127.0.0.1:8765/chat?token=***&room=7"
+        " headers {'Authorization': '***', 'X-Room': '7'}"
+    )
+    assert lines[1] == "= open    protocol 'chat' headers {'Sec-WebSocket-Accept': '***'}"
     assert lines[4] == "> message b'\\x00\\xff\\x10'"
     assert lines[5].startswith("< message 'éééé") and lines[5].endswith(
         "(3000 characters)  (2 pieces)"

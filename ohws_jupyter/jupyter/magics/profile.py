@@ -1,23 +1,23 @@
 """``%ws profile [NAME]``: show or switch the behaviour profile, ``seed`` or ``device``.
 
-A thin layer over :func:`ohws_jupyter.profile.set_profile`; the router of
-:mod:`ohws_jupyter.magics` takes the command with one line::
-
-    COMMANDS.update(magics_profile.commands(COMMANDS))
+A thin layer over :func:`ohws_jupyter.core.profile.set_profile`.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from ..core.profile import PROFILES, get_profile, set_profile
+from ...core.profile import PROFILES, get_profile, set_profile
+from .registry import command
 
-__all__ = ["commands", "profile_command"]
+if TYPE_CHECKING:
+    from .shell import WebSocketMagics
+
+__all__: list[str] = []
 
 _WHAT = {
     "seed": "the OHOS reference's behaviour with our checks; portability warnings on",
@@ -25,9 +25,10 @@ _WHAT = {
 }
 
 
+@command("profile")
 @magic_arguments("ws profile")
 @argument("name", metavar="NAME", nargs="?", help="seed or device; omit to show the current one")
-def profile_command(magics: Any, args: argparse.Namespace, cell: str | None) -> None:
+def profile(magics: WebSocketMagics, args: argparse.Namespace, cell: str | None) -> None:
     """Show or switch the behaviour profile: seed (the default) or device.
 
     The switch is process-wide and holds for calls made after it; open
@@ -43,8 +44,3 @@ def profile_command(magics: Any, args: argparse.Namespace, cell: str | None) -> 
     before = set_profile(name)
     change = "" if before == name else f" (was {before})"
     print(f"profile: {name}{change}: {_WHAT[name]}")
-
-
-def commands(existing: dict[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
-    """The commands of this module, for ``COMMANDS.update(commands(COMMANDS))``."""
-    return {"profile": profile_command}
