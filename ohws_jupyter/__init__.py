@@ -36,6 +36,7 @@ from .core.options import (
 )
 from .core.profile import PortabilityWarning, get_profile, set_profile
 from .engine.promise import Promise
+from .engine.runtime import Wakeup, block_on, can_block
 from .server.config import (
     ServerCert,
     WebSocketConnection,
@@ -71,6 +72,7 @@ __all__ = [
     "ServerCert",
     "ServerState",
     "TlsProtocol",
+    "Wakeup",
     "WebSocket",
     "WebSocketCloseOptions",
     "WebSocketConnection",
@@ -78,6 +80,8 @@ __all__ = [
     "WebSocketRequestOptions",
     "WebSocketServer",
     "WebSocketServerConfig",
+    "block_on",
+    "can_block",
     "createWebSocket",
     "createWebSocketServer",
     "create_websocket",

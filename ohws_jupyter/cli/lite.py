@@ -426,6 +426,9 @@ def build(
         from .demo import find_notebooks
 
         notebooks = find_notebooks(None)
+    notebooks = notebooks.expanduser().resolve()
+    if not notebooks.is_dir():
+        raise LiteError(f"{notebooks} is not a folder; give --notebooks a folder of .ipynb files")
 
     with tempfile.TemporaryDirectory(prefix="ohws-lite-") as tmp:
         lite_dir = Path(tmp) / "lite"

@@ -30,11 +30,10 @@ import asyncio
 import logging
 import time
 import urllib.parse
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import CONNECTION_ERROR, PARAMETER_ERROR, UNKNOWN_ERROR, BusinessError
-from ..core.events import Record
+from ..core.events import EventEmitter, Record
 from ..core.masking import mask_headers, mask_url
 from ..core.options import CloseResult, HttpProxy, OpenResult, WebSocketRequestOptions
 from ..engine.promise import Promise
@@ -45,7 +44,7 @@ from .state import ReadyState, not_open_error, split_message
 if TYPE_CHECKING:
     import ssl
 
-    from .websocket import WebSocket
+    from .websocket import SessionLink, WebSocket
 
 __all__ = [
     "REFUSED",
@@ -156,16 +155,15 @@ class BrowserSession:
 
     def __init__(
         self,
-        ws: WebSocket,
+        link: SessionLink,
         url: str,
         opts: WebSocketRequestOptions,
         tls: ssl.SSLContext | None,
         connect_promise: Promise[bool],
         lane: Lane,
     ) -> None:
-        self._ws = weakref.ref(ws)
-        self.events = ws.events
-        self.stats = ws.stats
+        self.link = link
+        self.stats = link.stats
         self.lane = lane
         self.url, self.opts = url, opts
         self.connect_promise = connect_promise
@@ -183,18 +181,15 @@ class BrowserSession:
 
     # -- talking to the WebSocket --------------------------------------------------------
     def _emit(self, event: str, args: tuple) -> None:
-        if self.events.has(event):
-            self.lane.call(self.events.emit, event, args)
+        events = self.link.events()
+        if events is not None and events.has(event):
+            self.lane.call(events.emit, event, args)
 
     def _observe(self, kind: str, direction: str, **fields: Any) -> None:
-        ws = self._ws()
-        if ws is not None:
-            ws.record(Record(time.time(), kind, direction, **fields))
+        self.link.record(Record(time.time(), kind, direction, **fields))
 
     def _set_state(self, state: ReadyState) -> None:
-        ws = self._ws()
-        if ws is not None:
-            ws.session_state(self, state)  # type: ignore[arg-type]
+        self.link.state(self, state)
 
     def _later(self, delay: float, fn: Any) -> None:
         loop = get_runtime().loop
@@ -286,9 +281,7 @@ class BrowserSession:
             headers["Sec-WebSocket-Protocol"] = protocol
         if extensions:
             headers["Sec-WebSocket-Extensions"] = extensions
-        ws = self._ws()
-        if ws is not None:
-            ws.session_opened(self, protocol=protocol, extensions=extensions, headers=headers)  # type: ignore[arg-type]
+        self.link.opened(self, protocol=protocol, extensions=extensions, headers=headers)
         offered = _protocols(self.opts)
         if offered and not protocol:
             logger.warning(
@@ -320,17 +313,15 @@ class BrowserSession:
         stats.messagesIn += 1
         stats.bytesIn += size
         whole = self.opts.wholeMessages
-        ws = self._ws()
-        if ws is not None:
-            ws.messages_in([message], whole)
-        if self.events.has("message") or self.events.has("dataEnd"):
-            self.lane.call(self._deliver, message)
+        self.link.received([message], whole)
+        events = self.link.events()
+        if events is not None and (events.has("message") or events.has("dataEnd")):
+            self.lane.call(self._deliver, events, message)
         else:
             stats.piecesIn += 1 if whole else len(split_message(message))
 
-    def _deliver(self, message: str | bytes) -> None:
+    def _deliver(self, events: EventEmitter, message: str | bytes) -> None:
         # Runs on the object's lane, as ClientSession._deliver.
-        events = self.events
         if self.opts.wholeMessages:
             events.emit("message", (None, message))
             self.stats.piecesIn += 1
@@ -485,9 +476,7 @@ class BrowserSession:
         stats = self.stats
         stats.messagesOut += 1
         stats.bytesOut += len(payload)
-        ws = self._ws()
-        if ws is not None:
-            ws.message_out(message)
+        self.link.sent(message)
         # Once one sender waits, later ones wait behind it: promises keep send order.
         if buffered + len(payload) > SEND_HIGH_WATER or self._waiting:
             self._waiting += 1
@@ -600,7 +589,7 @@ def settle(*_: Any) -> None:
 
 
 def session_for(
-    ws: WebSocket,
+    link: SessionLink,
     url: str,
     opts: WebSocketRequestOptions,
     tls: ssl.SSLContext | None,
@@ -614,8 +603,8 @@ def session_for(
     parts = urllib.parse.urlsplit(url)
     port = parts.port or (443 if parts.scheme.lower() == "wss" else 80)
     if network is not None and network.listening(parts.hostname, port):
-        return ClientSession(ws, url, opts, tls, connect_promise, lane)
-    return BrowserSession(ws, url, opts, tls, connect_promise, lane)
+        return ClientSession(link, url, opts, tls, connect_promise, lane)
+    return BrowserSession(link, url, opts, tls, connect_promise, lane)
 
 
 def install() -> None:

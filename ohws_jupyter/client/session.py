@@ -73,7 +73,7 @@ from .dial import (
 from .state import ReadyState, not_open_error, not_open_hint, split_message
 
 if TYPE_CHECKING:
-    from .websocket import WebSocket
+    from .websocket import SessionLink, WebSocket
 
 USER_AGENT = user_agent()
 
@@ -98,20 +98,20 @@ class ClientSession:
 
     def __init__(
         self,
-        ws: WebSocket,
+        link: SessionLink,
         url: str,
         opts: WebSocketRequestOptions,
         tls: ssl.SSLContext | None,
         connect_promise: Promise[bool],
         lane: Lane,
     ) -> None:
-        # A weak reference: a WebSocket nobody holds can be collected, and its
-        # finalizer then closes this session (1001 going away).
-        self._ws = weakref.ref(ws)
+        # The link holds the WebSocket weakly: a WebSocket nobody holds can be
+        # collected, and its finalizer then closes this session (1001 going away).
         # No strong path from the live connection to the WebSocket: callbacks
         # often refer to their WebSocket (on('message', lambda v: ws.send(v))),
         # and holding its events here would keep it alive for good.
-        self.stats = ws.stats
+        self.link = link
+        self.stats = link.stats
         self.lane = lane
         self.url, self.opts, self.tls = url, opts, tls
         self.connect_promise = connect_promise
@@ -127,7 +127,7 @@ class ClientSession:
         self._early: list[tuple[list[Any], int]] = []
         self._early_end: tuple[BaseException | None] | None = None
         # Wire bytes of earlier connections of the same object.
-        self._wire_base = (ws.stats.wireBytesIn, ws.stats.wireBytesOut)
+        self._wire_base = (link.stats.wireBytesIn, link.stats.wireBytesOut)
         #: The device profile was in force at connect: its rules hold for this connection.
         self.device = is_device()
         # Device: messages sent while connecting, sent in order once open.
@@ -137,19 +137,15 @@ class ClientSession:
 
     # -- talking to the WebSocket -------------------------------------------------
     def _emit(self, event: str, args: tuple) -> None:
-        ws = self._ws()
-        if ws is not None and ws.events.has(event):
-            self.lane.call(ws.events.emit, event, args)
+        events = self.link.events()
+        if events is not None and events.has(event):
+            self.lane.call(events.emit, event, args)
 
     def _observe(self, kind: str, direction: str, **fields: Any) -> None:
-        ws = self._ws()
-        if ws is not None:
-            ws.record(Record(time.time(), kind, direction, **fields))
+        self.link.record(Record(time.time(), kind, direction, **fields))
 
     def _set_state(self, state: ReadyState) -> None:
-        ws = self._ws()
-        if ws is not None:
-            ws.session_state(self, state)
+        self.link.state(self, state)
 
     # -- opening (I/O thread) --------------------------------------------------------
     def begin(self) -> None:
@@ -261,11 +257,7 @@ class ClientSession:
                 data=self.url,
                 headers=mask_headers(opts.header, opts.sensitiveHeaders),
             )
-        ws = self._ws()
-        if ws is not None:
-            ws.session_request(
-                self, mask_headers(headers_dict(request.headers), opts.sensitiveHeaders)
-            )
+        self.link.request(self, mask_headers(headers_dict(request.headers), opts.sensitiveHeaders))
         protocol.send_request(request)
         conn = Connection(
             protocol,
@@ -327,14 +319,12 @@ class ClientSession:
         _LIVE.add(self)
         protocol = conn.protocol
         headers = headers_dict(response.headers)
-        ws = self._ws()
-        if ws is not None:
-            ws.session_opened(
-                self,
-                protocol=protocol.subprotocol or "",
-                extensions=response.headers.get("Sec-WebSocket-Extensions", ""),
-                headers=headers,
-            )
+        self.link.opened(
+            self,
+            protocol=protocol.subprotocol or "",
+            extensions=response.headers.get("Sec-WebSocket-Extensions", ""),
+            headers=headers,
+        )
         if self.opts.protocols and not protocol.subprotocol:
             logger.warning(
                 "%s accepted none of the offered subprotocols (%s): ws.protocol is ''",
@@ -390,10 +380,8 @@ class ClientSession:
         stats.bytesIn += size
         stats.wireBytesIn = self._wire_base[0] + conn.bytes_in
         stats.wireBytesOut = self._wire_base[1] + conn.bytes_out
-        ws = self._ws()
-        if ws is not None:
-            ws.messages_in(messages, self.opts.wholeMessages)
-        events = ws.events if ws is not None else None
+        self.link.received(messages, self.opts.wholeMessages)
+        events = self.link.events()
         if events is not None and (events.has("message") or events.has("dataEnd")):
             self.lane.call(self._deliver, events, messages, size)
         else:
@@ -552,9 +540,7 @@ class ClientSession:
         stats = self.stats
         stats.messagesOut += 1
         stats.bytesOut += len(payload)
-        ws = self._ws()
-        if ws is not None:
-            ws.message_out(payload.decode("utf-8") if text else payload)
+        self.link.sent(payload.decode("utf-8") if text else payload)
         return wait
 
     def _not_open(self, op: str) -> BusinessError:

@@ -60,6 +60,7 @@ __all__ = [
     "HISTORY_BYTES",
     "HISTORY_LIMIT",
     "ReadyState",
+    "SessionLink",
     "WebSocket",
     "createWebSocket",
     "create_websocket",
@@ -74,7 +75,8 @@ _session_factory: Callable[..., ClientSession] = ClientSession
 def use_session_factory(factory: Callable[..., Any]) -> None:
     """Make ``connect`` open its sessions with ``factory``.
 
-    ``factory(ws, url, options, tls, promise, lane)`` returns an object with
+    ``factory(link, url, options, tls, promise, lane)`` (``link`` a
+    :class:`SessionLink`) returns an object with
     the session's methods (:class:`~ohws_jupyter.client.session.ClientSession`
     is the default); the browser transport installs its own under Pyodide.
     """
@@ -308,7 +310,7 @@ class WebSocket(ClientEventAliases):
             self._lane.call(self.events.emit, "reconnecting", (value,))
 
     # -- reports from the session (I/O thread, or the sender's thread) ----------------
-    def record(self, record: Record) -> None:
+    def _record(self, record: Record) -> None:
         """Keep ``record`` in the history and show it to the observers."""
         with self._history_lock:
             self._keep(record, 1, _record_size(record))
@@ -316,7 +318,7 @@ class WebSocket(ClientEventAliases):
         for observer in observers:
             self._notify(observer, record)
 
-    def messages_in(self, messages: list[Any], whole: bool) -> None:
+    def _messages_in(self, messages: list[Any], whole: bool) -> None:
         """Keep received whole messages (one socket read's worth)."""
         # One time for history() and the observers, so both report the same Record.
         now = time.time()
@@ -330,7 +332,7 @@ class WebSocket(ClientEventAliases):
                 for observer in observers:
                     self._notify(observer, record)
 
-    def message_out(self, data: Any) -> None:
+    def _message_out(self, data: Any) -> None:
         """Keep one sent message."""
         now = time.time()
         with self._history_lock:
@@ -341,7 +343,7 @@ class WebSocket(ClientEventAliases):
             for observer in observers:
                 self._notify(observer, record)
 
-    def session_opened(
+    def _session_opened(
         self, session: ClientSession, *, protocol: str, extensions: str, headers: dict[str, str]
     ) -> None:
         """The session's handshake completed."""
@@ -350,13 +352,13 @@ class WebSocket(ClientEventAliases):
                 self._protocol, self._extensions = protocol, extensions
                 self._response_headers = headers
 
-    def session_request(self, session: ClientSession, headers: dict[str, str]) -> None:
+    def _session_request(self, session: ClientSession, headers: dict[str, str]) -> None:
         """The session's handshake request is about to go out with ``headers`` (masked)."""
         with self._lock:
             if self._session is session:
                 self._request_headers = headers
 
-    def session_state(self, session: ClientSession, state: ReadyState) -> None:
+    def _session_state(self, session: ClientSession, state: ReadyState) -> None:
         """The session's connection moved to ``state``."""
         with self._lock:
             if self._session is session:
@@ -409,7 +411,7 @@ class WebSocket(ClientEventAliases):
             self.url, self.options = url, opts
             self._protocol = self._extensions = ""
             self._response_headers = {}
-            session = _session_factory(self, url, opts, tls, promise, self._lane)
+            session = _session_factory(SessionLink(self), url, opts, tls, promise, self._lane)
             self._session = session
         _reconnect.attach(self, opts, self._emit_reconnecting)
         self.stats.connects += 1
@@ -521,6 +523,66 @@ class WebSocket(ClientEventAliases):
                 else:
                     get_runtime().call_soon(session.request_close, code, reason, promise)
         return finish(promise, callback)
+
+
+class SessionLink:
+    """What a session reports to its ``WebSocket``: the seam between the two.
+
+    A session (:mod:`~ohws_jupyter.client.session`, or the browser's) holds
+    this link, and the link holds its WebSocket weakly: a WebSocket nobody holds
+    can be collected, and its finalizer then closes the session (1001). Every
+    report is dropped once the WebSocket is gone.
+    """
+
+    __slots__ = ("_ws", "stats")
+
+    def __init__(self, ws: WebSocket) -> None:
+        self._ws = weakref.ref(ws)
+        #: The WebSocket's counters, which the session keeps up to date.
+        self.stats = ws.stats
+
+    def events(self) -> EventEmitter | None:
+        """The WebSocket's subscriptions, or None once it is gone."""
+        ws = self._ws()
+        return ws.events if ws is not None else None
+
+    def record(self, record: Record) -> None:
+        """A state change or an error for the history and the observers."""
+        ws = self._ws()
+        if ws is not None:
+            ws._record(record)
+
+    def state(self, session: Any, state: ReadyState) -> None:
+        """The session's connection moved to ``state``."""
+        ws = self._ws()
+        if ws is not None:
+            ws._session_state(session, state)
+
+    def request(self, session: Any, headers: dict[str, str]) -> None:
+        """The opening request goes out with ``headers`` (masked)."""
+        ws = self._ws()
+        if ws is not None:
+            ws._session_request(session, headers)
+
+    def opened(
+        self, session: Any, *, protocol: str, extensions: str, headers: dict[str, str]
+    ) -> None:
+        """The opening handshake completed with this subprotocol, extensions and headers."""
+        ws = self._ws()
+        if ws is not None:
+            ws._session_opened(session, protocol=protocol, extensions=extensions, headers=headers)
+
+    def received(self, messages: list[Any], whole: bool) -> None:
+        """Whole messages arrived (one read's worth)."""
+        ws = self._ws()
+        if ws is not None:
+            ws._messages_in(messages, whole)
+
+    def sent(self, data: Any) -> None:
+        """One message was queued to be sent."""
+        ws = self._ws()
+        if ws is not None:
+            ws._message_out(data)
 
 
 def createWebSocket() -> WebSocket:

@@ -152,11 +152,13 @@ class LoopThreadError(BusinessError, RuntimeError):
 
     def __init__(self, what: str) -> None:
         if sys.platform == "emscripten":
-            # In a browser the page's one thread is the I/O thread.
+            # In a browser the page's one thread is the I/O thread: a wait must
+            # suspend Python (JavaScript Promise Integration) to let it go on.
             detail = (
-                f"{what} cannot block in the browser: Python there has one thread, which "
-                "must stay free to do the I/O; use `await` on the promise instead "
-                "(or a callback, or .then())"
+                f"{what} cannot block here: in a browser Python can wait only by being "
+                "suspended, which needs JavaScript Promise Integration (current Chromium "
+                "has it; this browser, or this call, does not); use `await` on the promise "
+                "instead (or a callback, or .then())"
             )
         else:
             detail = (

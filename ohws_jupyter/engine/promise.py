@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 
 from ..core.errors import BusinessError, LoopThreadError
 from ..core.events import adapt, report_callback_error
-from .runtime import Lane, get_runtime
+from .runtime import IN_BROWSER, Lane, block_on, get_runtime
 
 __all__ = ["Promise", "deliver_result"]
 
@@ -132,12 +132,14 @@ class Promise(Generic[T]):
         Raises:
             TimeoutError: Not settled within ``timeout`` seconds.
             LoopThreadError: Called on the I/O thread, or on the callback thread for a
-                promise that only the callback thread can settle: it would deadlock.
+                promise that only the callback thread can settle: it would deadlock. In
+                a browser, called where Python cannot be suspended (no JavaScript
+                Promise Integration).
         """
         self._handled = True
         if self._state is _PENDING:
             rt = get_runtime()
-            if rt.in_loop_thread():
+            if not rt.can_block():
                 raise LoopThreadError(f"{self._label}.result()")
             if self._needs_callback_thread and (
                 rt.current_lane() is self._lane
@@ -145,19 +147,41 @@ class Promise(Generic[T]):
                 else rt.in_callback_thread()
             ):
                 raise LoopThreadError(f"{self._label}.result() inside a callback")
-            with self._lock:
-                if self._done_event is None:
-                    self._done_event = threading.Event()
-                    if self._state is not _PENDING:
-                        self._done_event.set()
-                event = self._done_event
-            if not event.wait(timeout):
-                raise TimeoutError(
-                    f"{self._label} did not finish within {timeout} s; it is still pending"
-                )
+            if IN_BROWSER:
+                self._suspend_until_settled(timeout)
+            else:
+                self._block_until_settled(timeout)
         if self._state is _REJECTED:
             raise self._value
         return self._value
+
+    def _block_until_settled(self, timeout: float | None) -> None:
+        with self._lock:
+            if self._done_event is None:
+                self._done_event = threading.Event()
+                if self._state is not _PENDING:
+                    self._done_event.set()
+            event = self._done_event
+        if not event.wait(timeout):
+            raise self._still_pending(timeout)
+
+    def _suspend_until_settled(self, timeout: float | None) -> None:
+        # A browser: the page's loop settles the promise while this call is suspended.
+        try:
+            block_on(self._settled(), timeout, f"{self._label}.result()")
+        except TimeoutError:
+            raise self._still_pending(timeout) from None
+
+    async def _settled(self) -> None:
+        """Return once settled, whichever way (no error raised: result() raises it)."""
+        if self._state is _PENDING:
+            loop = asyncio.get_running_loop()
+            fut = loop.create_future()
+            self._on_settle(lambda _: loop.call_soon_threadsafe(_resolve_future, fut))
+            await fut
+
+    def _still_pending(self, timeout: float | None) -> TimeoutError:
+        return TimeoutError(f"{self._label} did not finish within {timeout} s; it is still pending")
 
     def __await__(self) -> Generator[Any, None, T]:
         self._handled = True
@@ -275,7 +299,7 @@ class Promise(Generic[T]):
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         # A notebook shows the last expression of a cell; give a quick operation
         # the moment to finish so `ws.send('x')` shows its outcome, not "pending".
-        if self._state is _PENDING and not get_runtime().in_loop_thread():
+        if self._state is _PENDING and get_runtime().can_block():
             with contextlib.suppress(BaseException):
                 self.result(DISPLAY_WAIT)
         self._handled = True

@@ -14,11 +14,14 @@ only when it goes from empty to non-empty, so a burst costs one wake-up.
 The threads are started on first use and restarted in a forked child.
 
 In a browser (Pyodide, ``sys.platform == "emscripten"``) there are no threads:
-the page's own running loop does the I/O, each lane's calls run as loop
-callbacks (one lane's in order, lanes interleaved), and nothing can block, so
-a promise's ``result()`` refuses and says to ``await`` it. That loop also gets
-the page's in-memory network (:mod:`ohws_jupyter.inpage`), where the embedded
-server listens.
+the page's own running loop does the I/O, and each lane's calls run as loop
+callbacks (one lane's in order, lanes interleaved). A blocking wait there
+(:func:`block_on`, a promise's ``result()``, the ``%ws`` magics) suspends the
+waiting Python call while the page's loop goes on, which needs the browser's
+JavaScript Promise Integration (current Chromium has it); without it a wait
+refuses and says to ``await`` instead. That loop also gets the page's
+in-memory network (:mod:`ohws_jupyter.inpage`), where the embedded server
+listens.
 """
 
 from __future__ import annotations
@@ -27,17 +30,29 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import inspect
 import logging
 import os
 import queue
 import sys
 import threading
-from collections.abc import Callable, Coroutine, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any, TypeVar
 
-__all__ = ["IN_BROWSER", "Lane", "Runtime", "create_task", "get_runtime", "live_tasks"]
+__all__ = [
+    "IN_BROWSER",
+    "Lane",
+    "Runtime",
+    "Wakeup",
+    "block_on",
+    "can_block",
+    "create_task",
+    "get_runtime",
+    "live_tasks",
+]
 
 logger = logging.getLogger("ohws_jupyter")
+T = TypeVar("T")
 
 #: Most callback worker threads at once; past it, lanes wait for a free worker.
 MAX_WORKERS = 64
@@ -176,6 +191,12 @@ class Runtime:
         Always true in a browser, whose one thread runs the loop.
         """
         return IN_BROWSER or threading.current_thread() is self._io_thread
+
+    def can_block(self) -> bool:
+        """Whether the caller may wait for the I/O by blocking (see :func:`can_block`)."""
+        if IN_BROWSER:
+            return _page_can_suspend()
+        return threading.current_thread() is not self._io_thread
 
     def in_callback_thread(self) -> bool:
         """Whether the caller is a callback worker."""
@@ -369,6 +390,131 @@ _RUNTIME = Runtime()
 def get_runtime() -> Runtime:
     """The runtime of this process."""
     return _RUNTIME
+
+
+def can_block() -> bool:
+    """Whether the caller may block until the network has done something.
+
+    Anywhere but the I/O thread in CPython. In a browser, where the page's one
+    thread runs the I/O, only where Pyodide can suspend the running Python
+    call and let the page go on (``pyodide.ffi.can_run_sync()``: JavaScript
+    Promise Integration, in a cell or a callback).
+    """
+    return _RUNTIME.can_block()
+
+
+def block_on(awaitable: Awaitable[T], timeout: float | None = None, what: str = "the wait") -> T:
+    """Wait for ``awaitable`` on the I/O loop and return its result, blocking the caller.
+
+    In CPython the awaitable runs on the I/O thread while the caller's thread
+    waits. In a browser the caller's Python call is suspended (never spun):
+    the page's loop, and with it every connection, callback and timer, runs
+    until the awaitable is done.
+
+    Raises:
+        TimeoutError: Not done within ``timeout`` seconds (the awaitable is cancelled).
+        LoopThreadError: The caller cannot block here (see :func:`can_block`);
+            ``what`` names the wait in its message.
+    """
+    if not _RUNTIME.can_block():
+        from ..core.errors import LoopThreadError
+
+        if inspect.iscoroutine(awaitable):
+            awaitable.close()  # never started: no "never awaited" warning
+        raise LoopThreadError(what)
+    limited = _limited(awaitable, timeout)
+    if not IN_BROWSER:
+        return _RUNTIME.submit(limited).result()
+    from pyodide.ffi import run_sync
+
+    # Other lanes run while this call is suspended; put back which lane this is.
+    local = _RUNTIME._local
+    lane = getattr(local, "lane", None)
+    try:
+        ok, value = run_sync(_outcome(limited))
+    finally:
+        local.lane = lane
+    if not ok:
+        raise value
+    return value
+
+
+async def _outcome(awaitable: Awaitable[T]) -> tuple[bool, Any]:
+    # What run_sync() awaits must not raise: the page would also report the
+    # error as the cell's (an unhandled rejection), though the caller catches it.
+    try:
+        return True, await awaitable
+    except BaseException as exc:
+        return False, exc
+
+
+class Wakeup:
+    """A flag that code sets and a blocking caller waits for, in a thread or in a page.
+
+    In CPython it is a ``threading.Event``. In a browser ``wait`` suspends the
+    caller (see :func:`block_on`) until ``set`` is called from the page's loop:
+    a callback, an event handler, a timer.
+    """
+
+    __slots__ = ("_event", "_futures")
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._futures: list[asyncio.Future[None]] = []
+
+    def set(self) -> None:
+        """Set the flag and wake every waiter."""
+        self._event.set()
+        if self._futures:  # only in a browser, where the page's one thread calls this
+            futures, self._futures = self._futures, []
+            for fut in futures:
+                if not fut.done():
+                    fut.set_result(None)
+
+    def clear(self) -> None:
+        """Clear the flag: the next ``wait`` waits for the next ``set``."""
+        self._event.clear()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the flag is set; False if ``timeout`` seconds passed first.
+
+        Raises:
+            LoopThreadError: In a browser, where this call cannot be suspended.
+        """
+        if not IN_BROWSER:
+            return self._event.wait(timeout)
+        if self._event.is_set():
+            return True
+        fut: asyncio.Future[None] = _RUNTIME._ensure().create_future()
+        self._futures.append(fut)
+        try:
+            block_on(fut, timeout, "Wakeup.wait()")
+        except TimeoutError:
+            return self._event.is_set()
+        finally:
+            with contextlib.suppress(ValueError):
+                self._futures.remove(fut)
+        return True
+
+
+async def _limited(awaitable: Awaitable[T], timeout: float | None) -> T:
+    if timeout is None:
+        return await awaitable
+    try:
+        return await asyncio.wait_for(awaitable, max(0.0, timeout))
+    except asyncio.TimeoutError:
+        raise TimeoutError(f"not done within {timeout:g} s") from None
+
+
+def _page_can_suspend() -> bool:
+    try:
+        from pyodide.ffi import can_run_sync
+    except ImportError:  # an old Pyodide: no way to suspend
+        return False
+    return bool(can_run_sync())
 
 
 if hasattr(os, "register_at_fork"):

@@ -41,6 +41,8 @@ import anywidget
 import traitlets
 
 from ..core.errors import BusinessError
+from ..engine.runtime import IN_BROWSER
+from ..engine.timers import Timer, call_later
 from .panel_model import SAVED_MAX, LogWindow, saved_item
 
 __all__ = [
@@ -106,6 +108,9 @@ class Scheduler:
     All messages a panel sends go through it, so they reach the browser in the
     order they were made, from one thread, whichever thread the records came
     from; nothing here depends on the connection engine's threads.
+
+    In a browser (Pyodide), which has no threads, the page's loop runs them
+    instead, from the same queue: one loop timer, armed for the earliest.
     """
 
     def __init__(self) -> None:
@@ -113,16 +118,48 @@ class Scheduler:
         self._heap: list[tuple[float, int, Callable[..., Any], tuple]] = []
         self._order = itertools.count()
         self._pid = -1
+        self._page_timer: tuple[float, Timer] | None = None  # in a browser: (when, timer)
 
     def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on the panel thread after ``delay`` seconds."""
         with self._cond:
+            if IN_BROWSER:
+                heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), fn, args))
+                self._arm_in_page()
+                return
             if self._pid != os.getpid():  # first use, or a forked child
                 self._pid = os.getpid()
                 self._heap = []
                 threading.Thread(target=self._run, name="ohws-panel", daemon=True).start()
             heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), fn, args))
             self._cond.notify()
+
+    def _arm_in_page(self) -> None:
+        # Called with the lock held: one timer of the page's loop, for the earliest call.
+        if not self._heap:
+            return
+        when = self._heap[0][0]
+        if self._page_timer is not None:
+            if self._page_timer[0] <= when:
+                return
+            self._page_timer[1].cancel()
+        self._page_timer = (when, call_later(when - time.monotonic(), self._run_in_page))
+
+    def _run_in_page(self) -> None:
+        heap = self._heap
+        with self._cond:
+            self._page_timer = None
+            now = time.monotonic()
+            due = []
+            while heap and heap[0][0] <= now:
+                due.append(heapq.heappop(heap))
+        for _, _, fn, args in due:
+            try:
+                fn(*args)
+            except Exception:
+                logger.exception("internal error in the panel (%r)", fn)
+        with self._cond:
+            self._arm_in_page()  # what is not due yet, and what the calls above added
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on the panel thread, after everything called before."""

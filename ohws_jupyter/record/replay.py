@@ -14,16 +14,17 @@ have come back (or timed out); with ``timing='recorded'`` at the recorded
 offset from the opening. A close the recording made is made again with its
 code and reason; a close the server made is waited for and its code compared.
 
-The replay runs on a thread of its own and settles a
+The replay runs on a thread of its own (in a browser, as a task of the page's
+loop, which it lets run while it waits) and settles a
 :class:`~ohws_jupyter.promise.Promise`, so ``await`` and ``.result()`` both work.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from ..core.events import Record
 from ..core.masking import mask_url
 from ..core.options import WebSocketRequestOptions, check_request_options
 from ..engine.promise import Promise
+from ..engine.runtime import IN_BROWSER, Wakeup, get_runtime
 from .transcript import Transcript, shown
 
 __all__ = ["TIMINGS", "ReplayReport", "ReplayRow", "replay"]
@@ -204,8 +206,16 @@ def replay(
         return Promise.rejected(err, "replay")
     promise: Promise[ReplayReport] = Promise("replay")
     job = _Replay(parts, to, timing, float(timeout), options, dict(header or {}), compare or _equal)
-    threading.Thread(target=job.run, args=(promise,), name="ohws-replay", daemon=True).start()
+    if IN_BROWSER:
+        get_runtime().spawn(_run_in_page(job, promise))
+    else:
+        threading.Thread(target=job.run, args=(promise,), name="ohws-replay", daemon=True).start()
     return promise
+
+
+async def _run_in_page(job: _Replay, promise: Promise[ReplayReport]) -> None:
+    # A task, so that its waits can suspend it while the page's loop goes on.
+    job.run(promise)
 
 
 def _equal(recorded: Any, replayed: Any) -> bool:
@@ -282,7 +292,7 @@ class _Replay:
 
         url = self.to or part.url or ""
         ws = createWebSocket()
-        inbox: queue.Queue[Record] = queue.Queue()
+        inbox = _Inbox()
 
         def observe(rec: Record) -> None:
             if (rec.kind == "message" and rec.direction == "<") or rec.kind in ("close", "error"):
@@ -297,7 +307,7 @@ class _Replay:
                 with contextlib.suppress(BusinessError, TimeoutError):
                     ws.close().result(self.timeout + 5)
 
-    def _steps(self, ws: Any, url: str, part: Transcript, inbox: queue.Queue[Record]) -> None:
+    def _steps(self, ws: Any, url: str, part: Transcript, inbox: _Inbox) -> None:
         recorded_open = next((r for r in part if r.kind == "open"), None)
         try:
             ws.connect(url, self._options(part)).result(self.timeout + 10)
@@ -364,16 +374,43 @@ class _Replay:
                 self._row("=", want, have, closed.code == recorded_close.code)
 
 
+class _Inbox:
+    """What the replaying WebSocket received, for the replay to take in order.
+
+    A queue with one reader that waits through :class:`~ohws_jupyter.engine.runtime.Wakeup`,
+    so that in a browser the wait lets the page's loop deliver the records.
+    """
+
+    def __init__(self) -> None:
+        self._items: collections.deque[Record] = collections.deque()
+        self._ready = Wakeup()
+
+    def put(self, rec: Record) -> None:
+        self._items.append(rec)
+        self._ready.set()
+
+    def get(self, timeout: float) -> Record | None:
+        """The next record, or None after ``timeout`` seconds (0: only one already there)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(IndexError):
+                return self._items.popleft()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self._ready.clear()
+            if not self._items:  # a put() between popleft and clear() set it before
+                self._ready.wait(left)
+
+
 def _next_message(
-    inbox: queue.Queue[Record], timeout: float, closed: Record | None
+    inbox: _Inbox, timeout: float, closed: Record | None
 ) -> tuple[Record | None, Record | None]:
     """The next received message (None once closed or timed out), and the close if seen."""
     deadline = time.monotonic() + timeout
     while True:
-        left = deadline - time.monotonic()
-        try:
-            rec = inbox.get(timeout=max(0.0, left)) if left > 0 else inbox.get_nowait()
-        except queue.Empty:
+        rec = inbox.get(deadline - time.monotonic())
+        if rec is None:
             return None, closed
         if rec.kind == "message":
             return rec, closed
@@ -386,4 +423,4 @@ def _pause_until(when: float) -> None:
     """Wait for the recorded moment to send (the pacing the user asked for)."""
     left = when - time.monotonic()
     if left > 0:
-        threading.Event().wait(left)
+        Wakeup().wait(left)  # never set: a sleep that, in a browser, lets the page go on

@@ -25,7 +25,6 @@ from ...core.options import CloseResult, WebSocketRequestOptions, check_reconnec
 from ...record.transcript import transcript
 from ...server.config import MODES
 from .named import (
-    POLL,
     WAIT_EVENTS,
     JsonLogView,
     LogView,
@@ -309,7 +308,7 @@ def wait(magics: WebSocketMagics, args: argparse.Namespace, cell: str | None) ->
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     raise UsageError(_timeout_text(conn, kind, count, len(found), args.timeout))
-                conn.cond.wait(POLL if left is None else min(POLL, left))
+                conn.pause(left)
         except KeyboardInterrupt:
             raise Interrupted(
                 f"%ws wait stopped; {conn.name!r} stays open and the next %ws wait "

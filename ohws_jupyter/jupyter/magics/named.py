@@ -15,12 +15,15 @@ import time
 from collections import deque
 from typing import Any
 
+from IPython.core.error import UsageError
+
 from ...client.websocket import WebSocket
 from ...core.errors import BusinessError
 from ...core.events import Record
 from ...core.masking import mask_url
 from ...core.options import CloseResult
 from ...engine.promise import Promise
+from ...engine.runtime import IN_BROWSER, Wakeup, can_block
 from ...record.transcript import line
 
 __all__ = [
@@ -31,6 +34,7 @@ __all__ = [
     "JsonLogView",
     "LogView",
     "NamedConnection",
+    "check_can_wait",
     "json_record",
     "settle",
     "value_of",
@@ -49,6 +53,10 @@ POLL = 0.05
 
 def settle(promise: Promise[Any], timeout: float | None) -> Any:
     """``promise.result(timeout)``, in short steps so that Ctrl-C gets through."""
+    if IN_BROWSER:
+        # The page's loop settles it while this call is suspended: one wait, no steps.
+        check_can_wait()
+        return promise.result(timeout)
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         step = POLL if deadline is None else max(0.0, min(POLL, deadline - time.monotonic()))
@@ -57,6 +65,16 @@ def settle(promise: Promise[Any], timeout: float | None) -> Any:
         except TimeoutError:
             if deadline is not None and time.monotonic() >= deadline:
                 raise
+
+
+def check_can_wait() -> None:
+    """Raise a UsageError where a ``%ws`` command cannot wait (a browser without JSPI)."""
+    if not can_block():
+        raise UsageError(
+            "the %ws magics wait for the network, and this browser cannot suspend Python "
+            "to wait (it lacks JavaScript Promise Integration); use the API with await, "
+            "or a current Chromium"
+        )
 
 
 class NamedConnection:
@@ -73,6 +91,7 @@ class NamedConnection:
         self.taken = dict.fromkeys(WAIT_EVENTS, 0)
         self.opened = False
         self.ended = False
+        self._arrived = Wakeup()  # for %ws wait in a browser
         self.stop = ws.watch(self._observe)
 
     def _observe(self, record: Record) -> None:
@@ -96,6 +115,23 @@ class NamedConnection:
                 # after 'open' an error is followed by 'close'.
                 self.ended = True
             self.cond.notify_all()
+        if IN_BROWSER:
+            self._arrived.set()
+
+    def pause(self, seconds: float | None) -> None:
+        """With ``cond`` held: wait until a record arrives or ``seconds`` pass (None: no limit)."""
+        if not IN_BROWSER:
+            self.cond.wait(POLL if seconds is None else min(POLL, seconds))
+            return
+        # In a page the records arrive on its loop, which runs while this call is
+        # suspended: wait for the next one, not in steps.
+        check_can_wait()
+        self._arrived.clear()
+        self.cond.release()
+        try:
+            self._arrived.wait(seconds)
+        finally:
+            self.cond.acquire()
 
     def pending(self, kind: str) -> list[tuple[int, Record]]:
         """Records of ``kind`` not yet returned by ``%ws wait`` (call with the lock held)."""

@@ -6,9 +6,13 @@ build itself), serves it on 127.0.0.1 and opens each notebook in Debian's
 Chromium. Every request to anything but 127.0.0.1 is blocked and counted,
 by Playwright for the page and its workers and by Chromium's host resolver
 as well: the count must stay 0. Each code cell runs on its own and must
-leave no error output. In the quickstart, one more cell then connects from
-the page to a real server (``python -m ohws_jupyter serve``) through the
-browser's WebSocket.
+leave no error output. Then a few notebooks get one more cell each: in the
+quickstart it connects from the page to a real server (``python -m
+ohws_jupyter serve``) through the browser's WebSocket; after the magics it
+waits by blocking (``result()``, ``Wakeup``, ``block_on``), which in a page
+suspends Python while the page's loop runs; after the panel it makes the
+connection work while no cell runs, and the panel in the page must show it,
+then its Close button must close the connection.
 """
 
 from __future__ import annotations
@@ -339,11 +343,10 @@ def test_every_cell_runs_offline_without_errors(
         for needle, want in LESSON_OUTPUTS.get(name, []):
             out = "".join(o for src, o in printed.items() if needle in src)
             assert want in out, f"{name}: the cell with {needle!r} printed {out!r}"
+        if name == "02-magics.ipynb":
+            _block_in_the_page(offline)
         if name == "03-panel.ipynb":
-            # The panel rendered: anywidget's front end came from the site, offline.
-            panel = offline.page.locator(".ohws-panel").first
-            panel.wait_for(state="visible", timeout=10_000)
-            assert offline.page.locator(".ohws-badge").count() > 0
+            _panel_is_live_in_the_page(offline)
         if name == "01-quickstart.ipynb":
             # The OHOS example's callbacks print under their own cell, as in Jupyter.
             (example,) = [out for src, out in printed.items() if "ws.connect(defaultIp" in src]
@@ -455,3 +458,113 @@ def test_the_command_builds_and_serves_on_127_0_0_1(site: pathlib.Path, tmp_path
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+BLOCKING_CELL = """\
+# Blocking waits in the page: Python is suspended while the page's loop runs.
+import asyncio
+import time
+
+from ohws_jupyter import webSocket
+from ohws_jupyter.engine.runtime import Wakeup, block_on, can_block
+
+lab = webSocket.createWebSocketServer()
+print("start", lab.start({"serverPort": 0, "mode": "lab"}).result(5))
+sock = webSocket.createWebSocket()
+print("connect", sock.connect(lab.url).result(5))
+late = sock.once("message")
+sock.send("/delay 0.3 late")
+started = time.monotonic()
+print("message", late.result(5), time.monotonic() - started > 0.25)
+try:
+    sock.once("message").result(0.2)
+except TimeoutError as err:
+    print("timeout", "still pending" in str(err))
+nap = sock.once("message")
+sock.send("/delay 0.1 nap")
+time.sleep(0.5)  # Pyodide's time.sleep suspends too: the message arrives meanwhile
+print("sleep", nap.done() and nap.result(0))
+flag = Wakeup()
+asyncio.get_running_loop().call_later(0.2, flag.set)
+print("wakeup", flag.wait(5), flag.wait(0))
+print("block_on", block_on(asyncio.sleep(0.1, "slept"), 5), can_block())
+answers = []
+
+
+def reply(value):
+    if value == "ping":  # a callback that waits for its own send
+        answers.append(sock.send("pong").result(5))
+
+
+sock.on("message", reply)
+pong = sock.expect("pong")
+sock.send("ping")
+print("callback", pong.result(5), answers)
+print("close", sock.close({"code": 1000, "reason": "done"}).result(5), lab.stop().result(5))
+"""
+
+
+def _block_in_the_page(offline: OfflinePage) -> None:
+    """One more cell: the blocking waits the magics use, directly."""
+    index = offline.page.evaluate(ADD_CELL, BLOCKING_CELL)
+    result = _run(offline, index)
+    assert _problems(result) == []
+    printed = [o for o in result["outputs"] if o.get("name") != "stderr"]
+    assert "".join(_text(o) for o in printed).splitlines() == [
+        "start True",
+        "connect True",
+        "message late True",
+        "timeout True",
+        "sleep nap",
+        "wakeup True True",
+        "block_on slept True",
+        "callback pong [True]",
+        "close True True",
+    ]
+
+
+LIVE_PANEL_CELL = """\
+# While no cell runs: a new connection, and a message sent later by a timer.
+import asyncio
+
+again = webSocket.createWebSocketServer()
+await again.start({"serverPort": 0, "mode": "echo"})
+await ws.connect(again.url)
+asyncio.get_running_loop().call_later(1.5, ws.send, "sent while no cell runs")
+"""
+
+
+def _panel_is_live_in_the_page(offline: OfflinePage) -> None:
+    """The panel of 03 rendered, showed what the notebook did, and keeps up while idle."""
+    page = offline.page
+    panel = page.locator(".ohws-client-panel").first
+    panel.wait_for(state="attached", timeout=10_000)  # anywidget's front end, from the site
+    shown = panel.text_content() or ""
+    assert "class is over" in shown  # the last thing the notebook did
+    # Server text arrives as text: the literal characters, no element made of it.
+    assert "<img src=x onerror=alert(1)> <script>alert(2)</script>" in shown
+    assert panel.locator("img, script").count() == 0
+    assert panel.locator(".ohws-badge").text_content() == "CLOSED"
+
+    result = _run(offline, page.evaluate(ADD_CELL, LIVE_PANEL_CELL))
+    assert _problems(result) == []
+    # The timer fires after the cell and its settling are over: only the page's
+    # loop runs it, and only the panel's own updates can show it.
+    later = panel.locator(".ohws-row", has_text="sent while no cell runs")
+    later.first.wait_for(state="attached", timeout=15_000)
+    assert panel.locator(".ohws-badge").text_content() == "OPEN"
+    # A click in the page reaches the kernel, which closes the connection.
+    page.evaluate(SHOW_CELL, 1)
+    panel.locator("button.ohws-close").click(timeout=10_000)
+    page.wait_for_function(
+        "(el) => el.textContent === 'CLOSED'",
+        arg=panel.locator(".ohws-badge").element_handle(),
+        timeout=15_000,
+    )
+
+
+SHOW_CELL = """(index) => {
+  const notebook = window.jupyterapp.shell.currentWidget.content;
+  notebook.activeCellIndex = index;
+  return notebook.scrollToItem(index);
+}"""

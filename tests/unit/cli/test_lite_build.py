@@ -31,9 +31,24 @@ def test_notebooks_get_their_marked_browser_cells_and_the_pyodide_kernel() -> No
         assert not any(".result(" in line or ".wait(10)" in line for line in code)
 
 
-def test_a_notebook_that_cannot_run_in_a_page_is_left_out_with_its_reason() -> None:
-    nb, why = lite.browser_notebook(NOTEBOOKS / "02-magics.ipynb")
-    assert nb is None and "%ws magics" in why
+def test_a_notebook_that_cannot_run_in_a_page_is_left_out_with_its_reason(
+    tmp_path: pathlib.Path,
+) -> None:
+    why = "it serves wss://, which a page cannot do"
+    notebook = {"cells": [], "metadata": {"ohws_jupyter": {"browser": False, "why": why}}}
+    path = tmp_path / "n.ipynb"
+    path.write_text(json.dumps({**notebook, "nbformat": 4}), "utf-8")
+    assert lite.browser_notebook(path) == (None, why)
+
+
+@pytest.mark.parametrize(
+    "name", ["02-magics.ipynb", "03-panel.ipynb", "06-record-replay-assert.ipynb"]
+)
+def test_the_magics_panel_and_record_notebooks_run_in_the_page_as_they_are(name: str) -> None:
+    original = json.loads((NOTEBOOKS / name).read_text("utf-8"))
+    nb, how = lite.browser_notebook(NOTEBOOKS / name)
+    assert nb is not None and how == "as it is"
+    assert [c["source"] for c in nb["cells"]] == [c["source"] for c in original["cells"]]
 
 
 def test_a_browser_cell_must_say_why_it_differs(tmp_path: pathlib.Path) -> None:
@@ -48,6 +63,13 @@ def test_a_browser_cell_must_say_why_it_differs(tmp_path: pathlib.Path) -> None:
     path.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4}), "utf-8")
     with pytest.raises(lite.LiteError, match="must start with a '# In the browser"):
         lite.browser_notebook(path)
+
+
+def test_a_notebooks_folder_that_does_not_exist_is_an_error(tmp_path: pathlib.Path) -> None:
+    pytest.importorskip("jupyterlite_pyodide_kernel")
+    with pytest.raises(lite.LiteError, match="is not a folder; give --notebooks"):
+        lite.build(tmp_path / "site", cache=tmp_path / "cache", notebooks=tmp_path / "nope")
+    assert not (tmp_path / "site").exists()
 
 
 def test_a_folder_that_is_not_a_built_site_is_never_replaced(tmp_path: pathlib.Path) -> None:
