@@ -1,7 +1,7 @@
 """Blocking waits of the runtime, on CPython: ``block_on``, ``can_block`` and ``Wakeup``.
 
 In a browser the same calls suspend Python while the page's loop runs; that
-side is exercised by ``tests/test_lite.py`` (the ``%ws`` magics, replay, and a
+side is exercised by ``tests/jupyter/cli/test_lite.py`` (the ``%ws`` magics, replay, and a
 cell that waits with them in the page).
 """
 
