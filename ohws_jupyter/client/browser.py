@@ -33,11 +33,12 @@ import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import CONNECTION_ERROR, PARAMETER_ERROR, UNKNOWN_ERROR, BusinessError
-from ..core.events import EventEmitter, Record
+from ..core.events import EventEmitter
 from ..core.masking import mask_headers, mask_url
 from ..core.options import CloseResult, HttpProxy, OpenResult, WebSocketRequestOptions
 from ..engine.promise import Promise
 from ..engine.runtime import IN_BROWSER, Lane, get_runtime
+from .reports import SessionReports
 from .session import ClientSession
 from .state import ReadyState, not_open_error, split_message
 
@@ -146,7 +147,7 @@ def _protocols(opts: WebSocketRequestOptions) -> list[str]:
     return protocols
 
 
-class BrowserSession:
+class BrowserSession(SessionReports):
     """One connection over the browser's ``WebSocket``; what ``client.py`` needs of a session.
 
     Everything runs on the page's one thread: the browser's events call in
@@ -178,18 +179,6 @@ class BrowserSession:
         self._failure: tuple[BusinessError, CloseResult] | None = None
         self._waiting = 0  # sends told to wait whose waiter has not been woken yet
         self._drain_list: list[Promise[bool]] = []
-
-    # -- talking to the WebSocket --------------------------------------------------------
-    def _emit(self, event: str, args: tuple) -> None:
-        events = self.link.events()
-        if events is not None and events.has(event):
-            self.lane.call(events.emit, event, args)
-
-    def _observe(self, kind: str, direction: str, **fields: Any) -> None:
-        self.link.record(Record(time.time(), kind, direction, **fields))
-
-    def _set_state(self, state: ReadyState) -> None:
-        self.link.state(self, state)
 
     def _later(self, delay: float, fn: Any) -> None:
         loop = get_runtime().loop
@@ -384,7 +373,7 @@ class BrowserSession:
                 err = BusinessError(
                     CONNECTION_ERROR, "the connection was lost without a close frame (1006)", "0"
                 )
-        self._finish(result, err)
+        self._report_end(result, err)
 
     def _close_overdue(self) -> None:
         if self.ended:
@@ -397,48 +386,13 @@ class BrowserSession:
             f"({self.opts.closeTimeout} s); the connection was left to the browser (1006)",
             data="0",
         )
-        self._finish(CloseResult(*self.close_requested), err)
+        self._report_end(CloseResult(*self.close_requested), err)
 
-    def _finish(self, result: CloseResult, err: BusinessError | None) -> None:
-        self.ended = True
-        stats = self.stats
-        stats.closedAt = time.time()
-        stats.lastClose = result
-        self._set_state(ReadyState.CLOSED)
-        if err is not None:
-            stats.lastError = err
-            self._observe("error", "=", error=err)
-            self._emit("error", (err,))
-        self._observe("close", "=", code=result.code, reason=result.reason)
-        self._emit("close", (None, result))
-        self._resolve_closers()
-
-    def _end_before_open(self, err: BusinessError | None) -> None:
-        if self.ended:
-            return
-        self.ended = True
+    def _abandon_attempt(self) -> None:
         self._detach(close=True)
-        self._set_state(ReadyState.CLOSED)
-        if err is None:
-            err = BusinessError(
-                UNKNOWN_ERROR, "connect() was cancelled by close() before it opened"
-            )
-            result = CloseResult(1006, "closed before the connection opened")
-            self.stats.lastClose = result
-            self._observe("close", "=", code=result.code, reason=result.reason)
-            self._emit("close", (None, result))
-        else:
-            self.stats.lastError = err
-            self._observe("error", "=", error=err)
-            self._emit("error", (err,))
-        self.connect_promise.reject(err)
-        self.keep_alive = None
-        self._resolve_closers()
 
     def _resolve_closers(self) -> None:
-        waiters, self.close_waiters = self.close_waiters, []
-        for promise in waiters:
-            promise.resolve(True)
+        super()._resolve_closers()
         self._wake_senders(False)
 
     def _detach(self, *, close: bool) -> None:

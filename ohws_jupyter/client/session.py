@@ -45,7 +45,7 @@ from websockets.uri import parse_uri
 
 from ..core import device as _device
 from ..core.errors import CONNECTION_ERROR, SEND_FAILED, UNKNOWN_ERROR, BusinessError
-from ..core.events import EventEmitter, Record
+from ..core.events import EventEmitter
 from ..core.masking import mask_headers, mask_url
 from ..core.options import (
     CloseResult,
@@ -70,6 +70,7 @@ from .dial import (
     tls_context,
     user_agent,
 )
+from .reports import SessionReports
 from .state import ReadyState, not_open_error, not_open_hint, split_message
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ MAX_REDIRECTS = 10
 EXIT_CLOSE_WAIT = 1.0
 
 
-class ClientSession:
+class ClientSession(SessionReports):
     """One connection attempt and, if it opens, the connection; owner of its engine.
 
     Lives on the I/O loop, except :meth:`send`, which runs on the caller's thread.
@@ -134,18 +135,6 @@ class ClientSession:
         self._early_lock = threading.Lock()
         self._early_sends: list[tuple[bytes, bool]] = []
         self._early_flushed = False
-
-    # -- talking to the WebSocket -------------------------------------------------
-    def _emit(self, event: str, args: tuple) -> None:
-        events = self.link.events()
-        if events is not None and events.has(event):
-            self.lane.call(events.emit, event, args)
-
-    def _observe(self, kind: str, direction: str, **fields: Any) -> None:
-        self.link.record(Record(time.time(), kind, direction, **fields))
-
-    def _set_state(self, state: ReadyState) -> None:
-        self.link.state(self, state)
 
     # -- opening (I/O thread) --------------------------------------------------------
     def begin(self) -> None:
@@ -473,46 +462,9 @@ class ClientSession:
         else:
             result = close_result_of(proto)
             err = failure_error(conn, exc)
-        self.ended = True
-        stats = self.stats
-        stats.closedAt = time.time()
-        stats.lastClose = result
-        stats.wireBytesIn = self._wire_base[0] + conn.bytes_in
-        stats.wireBytesOut = self._wire_base[1] + conn.bytes_out
-        self._set_state(ReadyState.CLOSED)
-        if err is not None:
-            stats.lastError = err
-            self._observe("error", "=", error=err)
-            self._emit("error", (err,))
-        self._observe("close", "=", code=result.code, reason=result.reason)
-        self._emit("close", (None, result))
-        self._resolve_closers()
-
-    def _end_before_open(self, err: BusinessError | None) -> None:
-        if self.ended:
-            return
-        self.ended = True
-        self._set_state(ReadyState.CLOSED)
-        if err is None:
-            err = BusinessError(
-                UNKNOWN_ERROR, "connect() was cancelled by close() before it opened"
-            )
-            result = CloseResult(1006, "closed before the connection opened")
-            self.stats.lastClose = result
-            self._observe("close", "=", code=result.code, reason=result.reason)
-            self._emit("close", (None, result))
-        else:
-            self.stats.lastError = err
-            self._observe("error", "=", error=err)
-            self._emit("error", (err,))
-        self.connect_promise.reject(err)
-        self.keep_alive = None
-        self._resolve_closers()
-
-    def _resolve_closers(self) -> None:
-        waiters, self.close_waiters = self.close_waiters, []
-        for p in waiters:
-            p.resolve(True)
+        self.stats.wireBytesIn = self._wire_base[0] + conn.bytes_in
+        self.stats.wireBytesOut = self._wire_base[1] + conn.bytes_out
+        self._report_end(result, err)
 
     # -- operations ------------------------------------------------------------------
     def send(self, payload: bytes, text: bool) -> BusinessError | bool:

@@ -56,7 +56,8 @@ from ohws_jupyter.jupyter.panel_model import (
     parse_close_code,
     saved_item,
 )
-from ohws_jupyter.jupyter.panel_tools import TOOLS, TRANSCRIPT_FORMATS, reconnect_line
+from ohws_jupyter.jupyter.panel_reconnect import reconnect_line
+from ohws_jupyter.jupyter.panel_tools import TOOLS, TRANSCRIPT_FORMATS
 from ohws_jupyter.jupyter.server_panel import WebSocketServerPanel
 from ohws_jupyter.record import Transcript, copy_as_code
 from ohws_jupyter.record.export import FORMATS

@@ -159,27 +159,6 @@ def _is(record: Record, kind: str) -> bool:
     return record.kind == kind
 
 
-def _value(record: Record) -> Any:
-    """What ``%ws wait`` returns for a record: the message, CloseResult, error, ..."""
-    if record.kind == "message":
-        return record.data
-    if record.kind == "close":
-        return CloseResult(record.code or 0, record.reason or "")
-    if record.kind == "error":
-        return record.error
-    return {"protocol": record.data or "", "headers": dict(record.headers or {})}
-
-
-def _size(record: Record) -> int:
-    return len(record.data) if isinstance(record.data, (str, bytes)) else 0
-
-
-def _is(record: Record, kind: str) -> bool:
-    if kind == "message":
-        return record.kind == "message" and record.direction == "<"
-    return record.kind == kind
-
-
 def value_of(record: Record) -> Any:
     """What ``%ws wait`` returns for a record: the message, CloseResult, error, ..."""
     if record.kind == "message":

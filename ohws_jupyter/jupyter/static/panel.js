@@ -989,7 +989,7 @@ function createSaved(model, { onSend, onEdit }) {
 // matching message) as "tool" messages and in the snapshot. This only lays
 // them out, as text.
 
-// The line shown while reconnecting, as panel_tools.reconnect_line in the kernel.
+// The line shown while reconnecting, as panel_reconnect.reconnect_line in the kernel.
 function reconnectLine(st, now) {
   const attempt = st.attempt ?? 0;
   if (st.state === "waiting") {
