@@ -1,0 +1,1 @@
+"""``ohws_jupyter.client`` against real servers."""

@@ -1,0 +1,132 @@
+"""The send hot path: sends stepped in place, a send that must wait, close meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from ohws_jupyter import BusinessError
+from tests.helpers import running_server, wait_until
+
+MIB = 1024 * 1024
+
+
+async def _slow_reader(conn) -> None:
+    # Read nothing until told, so our transport's buffer fills and sends must wait.
+    async for message in conn:
+        await conn.send(message[:16])
+
+
+class Arrivals:
+    """A server that records, in arrival order, the first byte (or the text) of each message.
+
+    With ``hold``, it reads nothing until :meth:`release` is called, so the
+    client's buffers fill and its sends must wait.
+    """
+
+    def __init__(self, hold: bool = False) -> None:
+        self.seen: list[object] = []
+        self.cond = threading.Condition()
+        self.released = threading.Event()
+        if not hold:
+            self.released.set()
+
+    async def handler(self, conn) -> None:
+        if not self.released.is_set():
+            conn.transport.pause_reading()
+            await asyncio.to_thread(self.released.wait, 30)
+            conn.transport.resume_reading()
+        async for message in conn:
+            with self.cond:
+                self.seen.append(message[:1] if isinstance(message, bytes) else message)
+                self.cond.notify_all()
+
+    def release(self) -> None:
+        self.released.set()
+
+    def wait_for(self, count: int, timeout: float = 30) -> list[object]:
+        with self.cond:
+            assert self.cond.wait_for(lambda: len(self.seen) >= count, timeout), (
+                f"the server got {len(self.seen)} of {count} messages"
+            )
+            return list(self.seen)
+
+
+def test_large_sends_wait_for_the_transport_and_keep_their_order(ws):
+    arrivals = Arrivals()
+    with running_server(arrivals.handler, max_size=None) as server:
+        ws.connect(server.url, {"compression": False}).result(10)
+        done: list[tuple[int, object]] = []
+
+        def record(i: int):
+            return lambda err: done.append((i, err))
+
+        for i in range(20):
+            ws.send(bytes([i]) * MIB, record(i))
+        wait_until(lambda: len(done) == 20, 30, "20 send callbacks")
+        assert done == [(i, None) for i in range(20)]
+        assert arrivals.wait_for(20) == [bytes([i]) for i in range(20)]
+        assert ws.stats.messagesOut == 20
+
+
+def test_close_with_sends_waiting_settles_every_promise(ws):
+    with running_server(_slow_reader, max_size=None) as server:
+        ws.connect(server.url, {"compression": False}).result(10)
+        promises = [ws.send(b"x" * MIB) for _ in range(30)]
+        ws.close().result(30)
+        wait_until(lambda: all(p.done() for p in promises), 10, "every send settled")
+        for p in promises:
+            if p.state == "rejected":
+                assert isinstance(p.exception(), BusinessError)
+        assert ws.stats.messagesOut == sum(p.state == "fulfilled" for p in promises)
+
+
+def test_sends_issued_without_waiting_keep_their_order_on_the_wire(ws):
+    """Large sends that must wait for the transport, with small ones issued right behind
+    them and nothing awaited in between: the server sees them in the order they were
+    sent, and their promises settle in that order too."""
+    arrivals = Arrivals(hold=True)
+    with running_server(arrivals.handler, max_size=None) as server:
+        ws.connect(server.url, {"compression": False}).result(10)
+        settled: list[int] = []
+        expected: list[object] = []
+        promises = []
+        for i in range(60):
+            if i % 10 == 0:
+                data: str | bytes = bytes([i]) * (2 * MIB)  # fills what the peer does not read
+                expected.append(bytes([i]))
+            else:
+                data = str(i)
+                expected.append(data)
+            promise = ws.send(data)
+            promise.then(lambda _, i=i: settled.append(i))
+            promises.append(promise)
+        waiting = [i for i, promise in enumerate(promises) if not promise.done()]
+        arrivals.release()
+        assert 59 in waiting, waiting  # the last small send queued behind the large ones
+        wait_until(lambda: len(settled) == 60, 30, "60 sends settled")
+        assert settled == list(range(60))
+        assert arrivals.wait_for(60) == expected
+
+
+def test_awaited_sends_from_a_loop_arrive_in_order(ws, echo_server):
+    async def main() -> list[str]:
+        await ws.connect(echo_server.url, {"wholeMessages": True})
+        echoes: list[str] = []
+        got_all = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def echoed(value: str) -> None:
+            echoes.append(value)
+            if len(echoes) == 200:
+                loop.call_soon_threadsafe(got_all.set)
+
+        ws.on("message", echoed)
+        # Every send is started before any is awaited.
+        results = await asyncio.gather(*(ws.send(str(i)) for i in range(200)))
+        assert results == [True] * 200
+        await asyncio.wait_for(got_all.wait(), 30)
+        return echoes
+
+    assert asyncio.run(main()) == [str(i) for i in range(200)]
+    assert ws.stats.messagesOut == 200

@@ -1,0 +1,1 @@
+"""Conformance: Autobahn's cases and a third-party peer (Node.js ``ws``)."""

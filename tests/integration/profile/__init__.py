@@ -1,0 +1,1 @@
+"""The ``seed`` and ``device`` profiles, client and server, against real peers."""

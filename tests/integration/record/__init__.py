@@ -1,0 +1,1 @@
+"""``ohws_jupyter.record``: transcripts, expect, replay and exports of real sessions."""

@@ -1,0 +1,1 @@
+"""``ohws_jupyter.server`` with real clients."""

@@ -1,0 +1,1 @@
+"""Jupyter tier: kernels, magics, panels, notebooks, the README, the command line, browsers."""

@@ -1,0 +1,1 @@
+"""JupyterLab in headless Chromium (marker ``browser``)."""

@@ -1,0 +1,1 @@
+"""``ohws_jupyter.cli``: serve, demo and lite as real processes."""

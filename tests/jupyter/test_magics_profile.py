@@ -1,0 +1,69 @@
+"""``%ws profile`` and the portability warnings of magics, in a real IPython shell."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from ohws_jupyter import PortabilityWarning, get_profile
+from ohws_jupyter.jupyter import magics as router
+from ohws_jupyter.jupyter.magics import WebSocketMagics
+from tests.helpers.profile_peers import TIMEOUT, Recording
+
+pytestmark = pytest.mark.usefixtures("fresh_profile")  # seed, no warning shown yet
+
+
+def portability(caught: list[warnings.WarningMessage]) -> list[warnings.WarningMessage]:
+    return [w for w in caught if issubclass(w.category, PortabilityWarning)]
+
+
+@pytest.fixture
+def ws_magic(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    shell = InteractiveShell.instance()
+    assert "profile" in router.COMMANDS  # registered by the router itself
+    magics = WebSocketMagics(shell)
+    shell.register_magics(magics)
+    yield lambda line: shell.run_line_magic("ws", line)
+    for conn in list(magics.connections.values()):
+        if conn.ws.readyState != 3:
+            conn.ws.close({"reason": "done"}).result(TIMEOUT)
+
+
+def test_the_profile_command(ws_magic: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    ws_magic("profile")
+    assert capsys.readouterr().out.startswith("profile: seed: ")
+    ws_magic("profile device")
+    assert capsys.readouterr().out.startswith("profile: device (was seed): as OpenHarmony's")
+    assert get_profile() == "device"
+    ws_magic("profile SEED")
+    assert get_profile() == "seed"
+    with pytest.raises(UsageError) as info:
+        ws_magic("profile phone")
+    assert str(info.value) == "%ws profile takes seed or device, not 'phone'"
+    with pytest.raises(UsageError) as extra:
+        ws_magic("profile seed device")
+    assert str(extra.value).startswith("%ws profile: unrecognized arguments: device")
+    ws_magic("help profile")
+    assert "Show or switch the behaviour profile" in capsys.readouterr().out
+    ws_magic("help")
+    assert "profile  Show or switch the behaviour profile" in capsys.readouterr().out
+
+
+def test_a_magic_warns_at_the_line_that_typed_it(ws_magic: Any, peer: Recording) -> None:
+    ws_magic(f"connect {peer.url}")
+    with pytest.warns(PortabilityWarning, match="close code 4000") as caught:
+        ws_magic("close 4000 bye")
+    assert {w.filename for w in caught} == {__file__}
+    assert peer.wait("closes") == [(4000, "bye")]
+    ws_magic("profile device")
+    ws_magic(f"connect {peer.url}")
+    with warnings.catch_warnings(record=True) as quiet:
+        warnings.simplefilter("always")
+        ws_magic("close 4000 bye")
+    assert portability(quiet) == []
+    assert peer.wait("closes", 2)[-1] == (1000, "bye")

@@ -1,0 +1,97 @@
+"""Every ```python block of the README runs as pasted, in order, in one real kernel.
+
+Nothing is started outside: the README's examples bring their own embedded
+server. A block fails on an error reply, on an error or stderr output, and when
+a ``# prints: TEXT`` comment of it is not printed within a few seconds (a
+callback may print after the cell is done).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.helpers import ROOT, without_portability_warnings
+from tests.helpers.kernel import Kernel
+
+README = ROOT / "README.md"
+BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
+PRINTS = re.compile(r"#\s*prints:\s*(.+?)\s*$", re.MULTILINE)
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+CELL_TIMEOUT = 60
+PRINT_TIMEOUT = 10
+
+
+def python_blocks() -> list[str]:
+    return BLOCK.findall(README.read_text(encoding="utf-8"))
+
+
+def stdout_since(kernel: Kernel, start: int) -> str:
+    return "".join(
+        m["content"]["text"]
+        for m in kernel.messages[start:]
+        if m["msg_type"] == "stream" and m["content"]["name"] == "stdout"
+    )
+
+
+def problems_since(kernel: Kernel, start: int) -> list[str]:
+    """Error outputs and stderr text since ``start``, whichever cell they belong to."""
+    found = []
+    for m in kernel.messages[start:]:
+        if m["msg_type"] == "error":
+            found.append(ANSI.sub("", "\n".join(m["content"]["traceback"])))
+        elif m["msg_type"] == "stream" and m["content"]["name"] == "stderr":
+            text = without_portability_warnings(m["content"]["text"])
+            if text.strip():
+                found.append(text)
+    return found
+
+
+def wait_printed(kernel: Kernel, start: int, texts: list[str]) -> list[str]:
+    """Read on until every text is printed or the time is up; the missing ones."""
+    deadline = time.monotonic() + PRINT_TIMEOUT
+    while True:
+        out = stdout_since(kernel, start)
+        missing = [t for t in texts if t not in out]
+        if not missing or time.monotonic() > deadline:
+            return missing
+        kernel.read(0.1)
+
+
+def test_the_first_example_brings_its_own_server_and_waits_for_open() -> None:
+    blocks = python_blocks()
+    assert len(blocks) >= 6
+    first = blocks[0]
+    assert "createWebSocketServer()" in first and "8765" not in first
+    connect = first.index("await ws.connect(")
+    assert connect < first.index("ws.send(") and connect < first.index("ws.close(")
+
+
+def test_the_install_lines_name_what_each_extra_brings() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    pyproject = tomllib.loads((README.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    extras = pyproject["project"]["optional-dependencies"]
+    text = README.read_text(encoding="utf-8")
+    for extra in ("jupyter", "demo"):
+        command = f"pip install 'ohws_jupyter[{extra}]'"
+        line = next(x for x in text.splitlines() if x.startswith(command))
+        for requirement in extras[extra]:
+            name = re.split(r"[<>=!~\[ ;]", requirement)[0]
+            if name != "ohws_jupyter":  # [demo] includes [jupyter]: "the above"
+                assert name.lower() in line.lower(), (extra, name, line)
+
+
+def test_every_python_block_runs_as_pasted_in_order(kernel: Kernel) -> None:
+    for number, code in enumerate(python_blocks(), 1):
+        cell = kernel.run(code, CELL_TIMEOUT)
+        reply, start = cell.reply, cell.start
+        where = f"README python block {number}:\n{code}"
+        assert reply["status"] == "ok", (
+            f"{where}\n{reply.get('ename')}: {reply.get('evalue')}\n"
+            + "\n".join(problems_since(kernel, start))
+        )
+        missing = wait_printed(kernel, start, PRINTS.findall(code))
+        assert missing == [], f"{where}\nnot printed: {missing}\n{stdout_since(kernel, start)}"
+        assert problems_since(kernel, start) == [], where

@@ -1,0 +1,1 @@
+"""Unit tests of ``ohws_jupyter.cli``'s parts that need no network."""

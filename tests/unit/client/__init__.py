@@ -1,0 +1,1 @@
+"""Unit tests of ``ohws_jupyter.client``'s pure helpers."""

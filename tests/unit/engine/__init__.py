@@ -1,0 +1,1 @@
+"""Unit tests of ``ohws_jupyter.engine``'s sans-I/O parts."""

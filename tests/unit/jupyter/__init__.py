@@ -1,0 +1,1 @@
+"""Unit tests of ``ohws_jupyter.jupyter``'s pure parts (no kernel, no widget)."""

@@ -1,0 +1,1 @@
+"""Unit tests of ``ohws_jupyter.record``: formats and exported text."""
