@@ -340,6 +340,8 @@ class Runtime:
                 self._local.lane = None
             if again:
                 self._ready.put(lane)  # behind the other lanes that wait
+            # An idle worker must not keep the last lane it ran (and its object) alive.
+            lane = None
 
     def _run_lane_in_page(self, lane: Lane) -> None:
         # The browser's worker: one slice of the lane, then the loop's other work.

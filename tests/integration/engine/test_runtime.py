@@ -89,3 +89,23 @@ def test_a_wakeup_set_on_the_io_loop_wakes_a_waiting_thread() -> None:
     wakeup = Wakeup()
     get_runtime().call_soon(wakeup.set)
     assert wakeup.wait(TIMEOUT)
+
+
+def test_an_idle_worker_keeps_no_lane_alive() -> None:
+    import gc
+    import weakref
+
+    from ohws_jupyter.engine.runtime import Lane
+
+    ran = threading.Event()
+    lane = Lane(get_runtime(), "dropped")
+    lane.call(ran.set)
+    assert ran.wait(10)
+    gone = weakref.ref(lane)
+    del lane
+    # The worker that ran it now waits for more work; it must not hold the lane.
+    deadline = time.monotonic() + 10
+    while gone() is not None and time.monotonic() < deadline:
+        gc.collect()
+        ran.wait(0.01)
+    assert gone() is None
