@@ -180,17 +180,9 @@ class WebSocket(ClientEventAliases):
         Raises:
             BusinessError: 401 for an unknown event or a non-callable callback.
         """
-        if is_device():
-            self.events.replace(type, callback)
-            return
-        if isinstance(type, str) and type in self.events.event_names and self.events.has(type):
-            portability_warning(
-                "listener",
-                f"a second on({type!r}) callback: on a device it replaces the first one, "
-                "which is then never called; subscribe one callback per event that calls "
-                "the others",
-            )
-        self.events.on(type, callback)
+        self.events.subscribe(
+            type, callback, "subscribe one callback per event that calls the others"
+        )
 
     def off(self, type: str, callback: Callable[..., Any] | None = None) -> None:
         """Unsubscribe ``callback`` from ``type``, or every callback if omitted."""

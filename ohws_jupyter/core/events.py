@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import PARAMETER_ERROR, BusinessError
+from .profile import is_device, portability_warning
 
 __all__ = ["EventEmitter", "Record", "Subscription", "adapt", "report_callback_error"]
 
@@ -193,6 +194,24 @@ class EventEmitter:
         with self._lock:
             self._subs[name] = [*self._subs[name], sub]
         return sub
+
+    def subscribe(self, event: Any, callback: Any, advice: str) -> None:
+        """``on(event, callback)`` as the profile in force does it.
+
+        A device keeps one callback per event, so under ``device`` a new one
+        replaces the others; ``seed`` keeps them all and warns, ending with
+        ``advice``, where a second one would replace the first on a device.
+        """
+        if is_device():
+            self.replace(event, callback)
+            return
+        if isinstance(event, str) and event in self._arities and self.has(event):
+            portability_warning(
+                "listener",
+                f"a second on({event!r}) callback: on a device it replaces the first one, "
+                f"which is then never called; {advice}",
+            )
+        self.on(event, callback)
 
     def replace(self, event: Any, callback: Any) -> Subscription:
         """Make ``callback`` the only subscription of ``event`` (the device's ``on``).

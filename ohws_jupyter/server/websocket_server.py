@@ -59,7 +59,7 @@ from ..core.errors import (
 from ..core.events import EventEmitter, Record, report_callback_error
 from ..core.masking import mask_headers, mask_url
 from ..core.options import check_close_options
-from ..core.profile import is_device, portability_warning, warn_close
+from ..core.profile import is_device, warn_close
 from ..engine.calls import bad_callback, finish, split_args
 from ..engine.closing import close_result_of
 from ..engine.connection import Connection, LenientServerProtocol
@@ -395,16 +395,7 @@ class WebSocketServer(ServerEventAliases):
         Raises:
             BusinessError: 401 for an unknown event or a non-callable callback.
         """
-        if is_device():
-            self._events.replace(type, callback)
-            return
-        if isinstance(type, str) and type in self._events.event_names and self._events.has(type):
-            portability_warning(
-                "listener",
-                f"a second on({type!r}) callback: on a device it replaces the first one, "
-                "which is then never called; subscribe one callback per event",
-            )
-        self._events.on(type, callback)
+        self._events.subscribe(type, callback, "subscribe one callback per event")
 
     def off(self, type: str, callback: Callable[..., Any] | None = None) -> None:
         """Unsubscribe ``callback`` from ``type``, or every callback if omitted."""
