@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import _thread
 import base64
-import contextlib
 import json
 import socket
 import sys
@@ -23,40 +22,6 @@ from tests.helpers.kernel import Kernel
 
 
 # -- fixtures --------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def shell() -> InteractiveShell:
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "ohws_jupyter")
-    return sh
-
-
-@pytest.fixture
-def magics(shell: InteractiveShell) -> Iterator[WebSocketMagics]:
-    """Fresh %ws state for each test, closed afterwards."""
-    fresh = WebSocketMagics(shell)
-    shell.register_magics(fresh)
-    yield fresh
-    for conn in list(fresh.connections.values()):
-        if conn.ws.state is not ReadyState.CLOSED:
-            with contextlib.suppress(Exception):
-                conn.ws.close().result(10)
-    if fresh.server is not None and fresh.server.url is not None:
-        with contextlib.suppress(Exception):
-            fresh.server.stop().result(10)
-
-
-@pytest.fixture
-def ws(shell: InteractiveShell, magics: WebSocketMagics) -> Any:
-    """``ws('send hi')`` runs ``%ws send hi``; ``ws('send', cell)`` runs ``%%ws send``."""
-
-    def run(line: str, cell: str | None = None) -> Any:
-        if cell is None:
-            return shell.run_line_magic("ws", line)
-        return shell.run_cell_magic("ws", line, cell)
-
-    return run
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[ThreadServer]:
     def choose(conn: Any, offered: list[str]) -> str | None:

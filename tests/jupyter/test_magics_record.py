@@ -6,17 +6,14 @@ The commands are the ones the ``%ws`` router registers (``@command`` in
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
-from ohws_jupyter.client.reconnect import disable_reconnect, reconnector_of
+from ohws_jupyter.client.reconnect import reconnector_of
 from ohws_jupyter.core.options import ReconnectPolicy
 from ohws_jupyter.jupyter import magics as router
 from ohws_jupyter.jupyter.magics import WebSocketMagics
@@ -27,33 +24,6 @@ from tests.helpers.kernel import Kernel
 
 TIMEOUT = 10
 SECRET = "Bearer s3cret-value"
-
-
-@pytest.fixture(scope="module")
-def shell() -> InteractiveShell:
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "ohws_jupyter")
-    return sh
-
-
-@pytest.fixture
-def magics(shell: InteractiveShell) -> Iterator[WebSocketMagics]:
-    fresh = WebSocketMagics(shell)
-    shell.register_magics(fresh)
-    yield fresh
-    for conn in list(fresh.connections.values()):
-        disable_reconnect(conn.ws)
-        if conn.ws.readyState != 3:
-            with contextlib.suppress(Exception):
-                conn.ws.close().result(TIMEOUT)
-    if fresh.server is not None and fresh.server.url is not None:
-        with contextlib.suppress(Exception):
-            fresh.server.stop().result(TIMEOUT)
-
-
-@pytest.fixture
-def ws(shell: InteractiveShell, magics: WebSocketMagics) -> Any:
-    return lambda line: shell.run_line_magic("ws", line)
 
 
 @pytest.fixture

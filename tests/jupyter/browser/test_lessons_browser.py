@@ -11,7 +11,6 @@ import json
 import os
 import pathlib
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -23,14 +22,12 @@ from typing import Any
 import pytest
 
 from tests.helpers import ROOT
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
 REPO = ROOT
 NOTEBOOKS = REPO / "notebooks"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update"]  # fmt: skip
 WITH_DIAGRAMS = [p for p in sorted(NOTEBOOKS.glob("*.ipynb")) if "```mermaid" in p.read_text()]
 
 

@@ -21,7 +21,6 @@ import os
 import pathlib
 import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -35,22 +34,12 @@ import pytest
 
 from ohws_jupyter.jupyter.panel_model import hexdump
 from tests.helpers import ROOT
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
 REPO = ROOT
 ARTIFACTS = REPO / "artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Runs only if the page ever parses it as HTML: the tests check it never did.
 EVIL = '<img src=x onerror="window.__ohwsXss=(window.__ohwsXss||0)+1">'
 # A subprotocol must be a token (no '<'), but an entity shows if parsed as HTML.

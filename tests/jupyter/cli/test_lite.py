@@ -38,21 +38,15 @@ import pytest
 
 from ohws_jupyter.cli import lite
 from tests.helpers import ROOT, without_portability_warnings
+from tests.helpers.browser import CHROMIUM
+from tests.helpers.browser import CHROMIUM_ARGS as BROWSER_ARGS
 
 pytestmark = [pytest.mark.lite, pytest.mark.timeout(600)]
 
 REPO = ROOT
 NOTEBOOKS = REPO / "notebooks"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *BROWSER_ARGS,
     # A second wall behind the request counter: no name but 127.0.0.1 resolves.
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
