@@ -18,7 +18,10 @@ Sending: ``send`` builds the frame on the caller's thread under the
 connection's lock (compression included) and queues its bytes; the I/O thread
 is woken once per burst to write them. ``send`` reports whether the caller
 should wait: past the write buffer's high mark, senders are held until it
-drains below the low mark; past a hard limit, a send is refused.
+drains below the low mark; past a hard limit, a send is refused (client) or
+the peer is judged (server): a peer that takes nothing of what waits for it
+for STALL_LIMIT seconds, or falls behind by more than the limit plus one
+largest message, is cut off with a 1008 close frame queued after what waits.
 
 Closing: every way into the closing state — our close, the peer's close, a
 protocol failure, a message too big, a keepalive timeout — arms one deadline;
@@ -59,6 +62,7 @@ __all__ = [
     "SEND_HARD_LIMIT",
     "SEND_HIGH_WATER",
     "SEND_LOW_WATER",
+    "STALL_LIMIT",
     "Connection",
     "LenientClientProtocol",
     "LenientServerProtocol",
@@ -76,8 +80,11 @@ FEED_SIZE = 16 * 1024
 SEND_HIGH_WATER = 4 * 1024 * 1024
 #: ... and below which they go on again.
 SEND_LOW_WATER = 1024 * 1024
-#: Write buffer above which a send is refused (client) or the peer is cut off (server).
+#: Write buffer above which a send is refused (client) or the peer is judged (server).
 SEND_HARD_LIMIT = 64 * 1024 * 1024
+#: Server side: seconds a peer with more than the hard limit waiting for it may
+#: take no byte of it before it counts as not reading.
+STALL_LIMIT = 10.0
 #: Seconds a sending thread waits for room past SEND_HARD_LIMIT before the send is refused.
 SEND_BLOCK_LIMIT = 30.0
 #: Once both close frames have crossed, seconds a client waits for the server
@@ -150,9 +157,15 @@ class Connection(asyncio.Protocol):
         close_timeout: Seconds the closing handshake may take; 0 waits forever.
         max_queued_messages: Received messages the owner may hold before reading pauses.
         max_queued_bytes: The same limit in bytes.
-        cut_off_slow_peer: Server side: a peer whose write buffer passes
-            ``hard_limit`` is cut off (1008) instead of the send being refused.
-        hard_limit: Write buffer bytes past which that happens (SEND_HARD_LIMIT).
+        cut_off_slow_peer: Server side: a peer that does not read is cut off
+            (1008) instead of a send being refused. It is judged by progress:
+            while more than ``hard_limit`` bytes wait for it, it must take some
+            of them every ``stall_limit`` seconds; and it may not fall behind by
+            more than ``hard_limit`` + ``largest_send`` bytes, so one message
+            of up to ``largest_send`` bytes never counts against it by itself.
+        hard_limit: Write buffer bytes past which that applies (SEND_HARD_LIMIT).
+        largest_send: Server side: the largest message the owner sends.
+        stall_limit: Server side: seconds without progress (STALL_LIMIT).
     """
 
     def __init__(
@@ -165,6 +178,8 @@ class Connection(asyncio.Protocol):
         max_queued_bytes: int = 64 * 1024 * 1024,
         cut_off_slow_peer: bool = False,
         hard_limit: int = SEND_HARD_LIMIT,
+        largest_send: int = 0,
+        stall_limit: float = STALL_LIMIT,
     ) -> None:
         self.protocol = protocol
         self.owner = owner
@@ -183,6 +198,8 @@ class Connection(asyncio.Protocol):
         self.max_queued_bytes = max_queued_bytes
         self.cut_off_slow_peer = cut_off_slow_peer
         self.hard_limit = hard_limit
+        self.largest_send = largest_send
+        self.stall_limit = stall_limit
         # Sending: bytes built by senders, written by the I/O thread.
         self._out: list[bytes] = []
         self._out_bytes = 0
@@ -210,7 +227,12 @@ class Connection(asyncio.Protocol):
         self.closing_since: float | None = None
         self.aborted_by_deadline = False
         self.lost = False
-        self.slow_peer = False
+        self.slow_peer = False  # cut off for not reading (server side)
+        self.stalled = False  # ... because it took nothing for stall_limit seconds
+        # Judging a slow peer: bytes it had taken when the stall timer was armed.
+        self._stall_timer: asyncio.TimerHandle | None = None
+        self._stall_armed = False
+        self._taken_mark = 0
         self.utf8_error: UnicodeDecodeError | None = None
         self._handshake_failed = False
         # Keepalive.
@@ -288,7 +310,13 @@ class Connection(asyncio.Protocol):
             self._reading_paused = False
             self._feed(held)
         self.lost = True
-        for timer in (self._deadline, self._grace, self._ping_timer, self._pong_timer):
+        for timer in (
+            self._deadline,
+            self._grace,
+            self._ping_timer,
+            self._pong_timer,
+            self._stall_timer,
+        ):
             if timer is not None:
                 timer.cancel()
         proto = self.protocol
@@ -568,27 +596,69 @@ class Connection(asyncio.Protocol):
             else:
                 runtime.call_soon(self._flush_now)
         if self._out_bytes > SEND_HIGH_WATER or self._transport_paused:
-            if self.cut_off_slow_peer and not self.slow_peer and self._buffered() > self.hard_limit:
-                self.slow_peer = True
-                # Never inline: the caller holds the lock that _cut_off takes.
-                self.loop.call_soon_threadsafe(self._cut_off)
+            if self.cut_off_slow_peer and not self.slow_peer:
+                self._judge_locked()
             return True
         return False
+
+    def _judge_locked(self) -> None:
+        """Judge the peer by what waits for it; called with the lock held.
+
+        Never acts inline: the caller holds the lock that sending the close takes.
+        """
+        backlog = self._buffered()
+        if backlog <= self.hard_limit:
+            return
+        if backlog > self.hard_limit + self.largest_send:
+            # Behind by more than any one message explains: memory stays bounded.
+            self.slow_peer = True
+            self.loop.call_soon_threadsafe(self._cut_off)
+        elif not self._stall_armed:
+            self._stall_armed = True
+            self.loop.call_soon_threadsafe(self._arm_stall_timer)
 
     def _buffered(self) -> int:
         transport = self.transport
         size = transport.get_write_buffer_size() if transport is not None else 0
         return self._out_bytes + size
 
+    def _taken(self) -> int:
+        """Bytes the peer's side of TCP has taken so far."""
+        transport = self.transport
+        return self.bytes_out - (transport.get_write_buffer_size() if transport else 0)
+
+    def _arm_stall_timer(self) -> None:
+        if self.lost or self.slow_peer:
+            return
+        self._taken_mark = self._taken()
+        self._stall_timer = self.loop.call_later(self.stall_limit, self._check_progress)
+
+    def _check_progress(self) -> None:
+        """A peer with more than ``hard_limit`` bytes waiting must have taken some."""
+        self._stall_timer = None
+        if self.lost or self.slow_peer:
+            return
+        taken = self._taken()
+        with self.lock:  # a sender judging now sees either the timer or no mark
+            caught_up = self._buffered() <= self.hard_limit
+            if caught_up:
+                self._stall_armed = False  # a later backlog arms it again
+        if caught_up:
+            return
+        if taken > self._taken_mark:
+            self._taken_mark = taken  # slow but moving: judge the next period
+            self._stall_timer = self.loop.call_later(self.stall_limit, self._check_progress)
+        else:
+            self.slow_peer = self.stalled = True
+            self._cut_off()
+
     def _cut_off(self) -> None:
-        # A peer that reads nothing would never take a close frame either.
+        # The close frame goes after what waits: a peer that resumes reading
+        # gets it; one that never does is aborted at closeTimeout.
         if self.lost or self.transport is None:
             return
-        proto = self.protocol
-        if proto.state is OPEN:
-            proto.fail(1008, "send buffer over its limit: the client is not reading")
-        proto.data_to_send()
-        self.transport.abort()
+        logger.debug("= the peer is not reading: failing the connection with 1008")
+        self.fail(1008, "the client is not reading what the server sends")
 
     def _flush_now(self) -> None:
         transport = self.transport
