@@ -148,8 +148,8 @@ def test_a_bad_listener_leaves_the_device_listener_in_place(peer: Recording) -> 
 
 
 # -- 3. close() settles when the close is queued (device) or done (seed) ---------------------------
-def _held(url: str) -> tuple[Any, Recorder]:
-    ws, rec = opened(url, {"closeTimeout": 2})
+def _held(url: str, close_timeout: float = 2) -> tuple[Any, Recorder]:
+    ws, rec = opened(url, {"closeTimeout": close_timeout})
     ws.send("hold").result(TIMEOUT)
     return ws, rec
 
@@ -167,9 +167,10 @@ def test_seed_close_waits_for_the_closing_handshake(peer: Recording) -> None:
 
 def test_device_close_settles_at_once_and_a_reconnect_is_refused(peer: Recording) -> None:
     with using("device"):
-        ws, rec = _held(peer.url)
+        # closeTimeout 15 s: "at once" is any time well before the closing handshake ends.
+        ws, rec = _held(peer.url, close_timeout=15)
         peer.wait("received")
-        assert ws.close({"code": 1000, "reason": "bye"}).result(1) is True
+        assert ws.close({"code": 1000, "reason": "bye"}).result(10) is True
         assert ws.readyState == 2 and rec.of("close") == []
         with pytest.raises(BusinessError) as again:
             ws.connect(peer.url).result(TIMEOUT)
@@ -181,7 +182,7 @@ def test_device_close_settles_at_once_and_a_reconnect_is_refused(peer: Recording
         with pytest.raises(BusinessError) as sending:
             ws.send("late").result(TIMEOUT)
         assert (sending.value.code, sending.value.message) == (-1, "Websocket Unknown Other Error")
-        rec.wait("close")
+        rec.wait("close", timeout=60)
         assert rec.values("close") == [CloseResult(1000, "bye")]
         assert rec.of("error") == []  # the device reports what it asked for, no error
         assert ws.connect(peer.url).result(TIMEOUT) is True  # once closed, it connects again
