@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import logging
 import os
 import struct
@@ -48,6 +49,14 @@ from websockets.exceptions import InvalidState
 from websockets.frames import BINARY, CLOSE, CONT, PING, PONG, TEXT, Frame
 from websockets.protocol import CLIENT, CLOSED, CLOSING, CONNECTING, OPEN, State
 from websockets.server import ServerProtocol
+
+try:  # Linux: bytes the kernel still holds for the peer (not yet acknowledged)
+    import fcntl
+    import termios
+
+    _OUTQ: int | None = termios.TIOCOUTQ
+except (ImportError, AttributeError):  # pragma: no cover
+    _OUTQ = None
 
 try:  # websockets' C speedup, when built; the same function in Python otherwise
     from websockets.speedups import apply_mask
@@ -240,6 +249,8 @@ class Connection(asyncio.Protocol):
         self._pong_timer: asyncio.TimerHandle | None = None
         self._ping_payload: bytes | None = None
         self._ping_sent_at = 0.0
+        self._ping_end = 0  # our output stream's offset just past the ping
+        self._pong_mark = 0  # bytes the peer had taken when the pong timer was armed
         self.keepalive_failed = False
         self.last_rtt: float | None = None
         self._keepalive: tuple[float, float, bool] | None = None
@@ -623,9 +634,21 @@ class Connection(asyncio.Protocol):
         return self._out_bytes + size
 
     def _taken(self) -> int:
-        """Bytes the peer's side of TCP has taken so far."""
+        """Bytes the peer's TCP has acknowledged so far, as closely as the OS says.
+
+        A socket turns writable again only once a third of its send buffer is
+        free, so the transport's buffer alone moves in steps of megabytes; the
+        kernel's unacknowledged count follows the peer byte by byte.
+        """
         transport = self.transport
-        return self.bytes_out - (transport.get_write_buffer_size() if transport else 0)
+        if transport is None:
+            return self.bytes_out
+        held = transport.get_write_buffer_size()
+        sock = transport.get_extra_info("socket")
+        if _OUTQ is not None and sock is not None:
+            with contextlib.suppress(OSError, ValueError):  # closed: the transport's count
+                held += struct.unpack("i", fcntl.ioctl(sock.fileno(), _OUTQ, b"\0\0\0\0"))[0]
+        return self.bytes_out - held
 
     def _arm_stall_timer(self) -> None:
         if self.lost or self.slow_peer:
@@ -790,13 +813,18 @@ class Connection(asyncio.Protocol):
         if self.lost or self.protocol.state is not OPEN or self._keepalive is None:
             return
         interval, timeout, _ = self._keepalive
+        self._ping_timer = self.loop.call_later(interval, self._send_ping)
+        if self._ping_payload is not None and self._pong_timer is not None:
+            return  # the last ping is still unanswered: its own timer judges the peer
         self._ping_payload = os.urandom(4)
         self._ping_sent_at = time.monotonic()
         self.ping(self._ping_payload)
+        with self.lock:
+            self._ping_end = self.bytes_out + self._out_bytes
+        self._pong_mark = self._taken()
         self.owner.keepalive(self, "ping", ">", None)
         if timeout > 0:
             self._pong_timer = self.loop.call_later(timeout, self._pong_missing)
-        self._ping_timer = self.loop.call_later(interval, self._send_ping)
 
     def _pong(self, data: bytes) -> None:
         if self._ping_payload is not None and data == self._ping_payload:
@@ -808,10 +836,17 @@ class Connection(asyncio.Protocol):
                 self._pong_timer = None
 
     def _pong_missing(self) -> None:
-        if self.lost:
+        self._pong_timer = None
+        if self.lost or self._keepalive is None:
+            return
+        taken = self._taken()
+        if self._pong_mark < taken < self._ping_end:
+            # The ping still waits behind what we sent before it, and the peer is
+            # reading its way there: a slow reader, not a dead one. Judge again later.
+            self._pong_mark = taken
+            self._pong_timer = self.loop.call_later(self._keepalive[1], self._pong_missing)
             return
         self.keepalive_failed = True
-        assert self._keepalive is not None
         if self._keepalive[2]:
             self.fail(1011, "keepalive ping timeout")
         else:

@@ -156,6 +156,44 @@ def test_half_open_detected_by_keepalive(ws, shared_echo_server, interval, timeo
     assert_connects_again(ws, shared_echo_server.url)
 
 
+def test_keepalive_waits_for_a_peer_reading_its_way_to_the_ping(ws):
+    # Our ping goes out behind 12 MiB that the peer reads slowly but steadily
+    # (about 1.5 MiB/s): it answers long after pongTimeout, once it gets there.
+    # That peer is slow, not gone; the connection stays open.
+    size = 12 * 1024 * 1024
+    pinged = threading.Event()
+
+    def behaviour(peer: Peer) -> None:
+        peer.accept()
+        peer.flush()
+        peer.sock.settimeout(60)
+        while len(peer.received) < 1 or not pinged.is_set():
+            data = peer.sock.recv(16 * 1024)
+            if not data:
+                return
+            peer.protocol.receive_data(data)
+            for frame in peer.protocol.events_received():
+                if frame.opcode.name == "BINARY":
+                    peer.received.append(bytes(frame.data))
+                elif frame.opcode.name == "PING":
+                    pinged.set()
+            peer.flush()  # the pong, as soon as the ping is read
+            time.sleep(0.01)  # the peer's reading pace (what is under test), not a wait
+        peer.send(f"got {len(peer.received[0])}")
+        peer.pump(60)
+
+    with RawPeer(behaviour, rcvbuf=256 * 1024) as server:
+        rec = Recorder(ws)
+        options = {"pingInterval": 0.5, "pongTimeout": 1, "maxSendSize": 16 * 1024 * 1024}
+        ws.connect(server.url, options).result(10)
+        ws.send(os.urandom(size))
+        rec.wait("message", timeout=90)
+        assert rec.values("message") == [f"got {size}"]
+        assert rec.of("error") == [] and ws.state is ReadyState.OPEN
+        ws.close({"code": 1000, "reason": "done"}).result(30)
+    assert rec.of("error") == []
+
+
 def test_peer_closing_tcp_without_close_frame(ws, shared_echo_server):
     def behaviour(peer: Peer) -> None:
         peer.accept()
