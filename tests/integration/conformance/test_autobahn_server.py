@@ -64,10 +64,11 @@ def test_autobahn_server_cases_1_to_7_and_10(tmp_path):
 
 
 @pytest.mark.soak
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(4000)
 def test_autobahn_server_full_suite(tmp_path):
     # 9.1.6 and 9.2.6 echo one 16 MiB message: one reply within maxSendSize
-    # never counts against a client, so they pass like the rest.
-    report = run_fuzzingclient(tmp_path, ["*"], timeout=1500)
+    # never counts against a client, so they pass like the rest. The compression
+    # cases (12.*, 13.*) take most of the time; a busy machine needs the hour.
+    report = run_fuzzingclient(tmp_path, ["*"], timeout=3600)
     assert len(report) > 500
     assert _failed(report) == {}
