@@ -24,6 +24,7 @@ never as HTML.
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 import time
 import weakref
@@ -41,6 +42,7 @@ from ..core.options import split_protocols
 from .panel_base import matcher, scheduler
 from .panel_model import (
     CLOSE_CODE_TEXT,
+    FULL_BUDGET,
     RATE_SECONDS,
     LogWindow,
     Rates,
@@ -52,6 +54,7 @@ from .panel_tools import ClientTools
 
 __all__ = [
     "CLOSE_CODE_TEXT",
+    "PENDING_BYTES",
     "VIEWS",
     "WebSocketPanel",
     "close_code_text",
@@ -61,6 +64,10 @@ __all__ = [
 ]
 
 _HISTORY = 20  # sent composer inputs kept for recall
+#: Bytes of whole messages that may wait for the next refresh; past it they go
+#: into the log window at once. With the window's share (FULL_BUDGET less this),
+#: the panel holds at most FULL_BUDGET (32 MiB) of whole messages.
+PENDING_BYTES = 8 * 1024 * 1024
 #: The client panel's views.
 VIEWS = ("messages", "handshake", "timeline", "rates")
 
@@ -97,15 +104,24 @@ class WebSocketPanel(ClientTools):
         super().__init__(max_entries, saved, **kwargs)
         self._ws = weakref.ref(ws)
         self._finalizer: weakref.finalize | None = None
-        self._window = LogWindow(max_entries)
+        self._window = LogWindow(max_entries, full_budget=FULL_BUDGET - PENDING_BYTES)
         # Raw records wait here for the next flush; bounded, so a flood costs
-        # at most max_entries records of memory between two flushes.
-        self._pending: deque[tuple[int, Record]] = deque(maxlen=max_entries)
+        # at most max_entries records, and PENDING_BYTES of whole messages, of
+        # memory between two flushes. Items: (seq, record, bytes held).
+        self._pending: deque[tuple[int, Record, int]] = deque()
+        self._pending_max = max_entries
+        self._pending_bytes = 0
+        self._pending_lock = threading.Lock()  # records come from several threads
+        # Entries made from pending records outside a flush (a read of
+        # ``entries``, a full pending queue), for the next flush to send.
+        self._unsent: deque[dict[str, Any]] = deque(maxlen=max_entries)
+        self._drain_lock = threading.RLock()  # keeps entries in record order
         self._skipped = 0
         self._numbers = itertools.count(1)
         self._seq = 0
         self._history: deque[dict[str, str]] = deque(maxlen=_HISTORY)
         self._rates = Rates()
+        self._rates_unsent: dict[int, list[int]] = {}  # changed seconds, for the next flush
         self._rtt_new: list[list[float]] = []  # round trips not yet sent to the front end
         self._handshake: dict[str, Any] = {}
         self._handshake_dirty = False
@@ -230,6 +246,7 @@ class WebSocketPanel(ClientTools):
         ``messagesOut``, ``bytesOut``, and ``rtt``: ``[time, seconds]``, each
         keepalive round trip (one per ``pingInterval``)."""
         with self._lock:
+            self._count_rates()
             return self._rates.series()
 
     def log_text(self) -> str:
@@ -367,12 +384,20 @@ class WebSocketPanel(ClientTools):
         self._take(rec)
 
     def _take(self, rec: Record) -> None:
-        seq = next(self._numbers)
-        self._seq = seq
-        pending = self._pending
-        if len(pending) == pending.maxlen:
-            self._skipped += 1
-        pending.append((seq, rec))
+        # A message's memory, not its length: O(1), and what the budget is about.
+        held = sys.getsizeof(rec.data) if rec.kind == "message" else 0
+        with self._pending_lock:
+            seq = next(self._numbers)
+            self._seq = seq
+            pending = self._pending
+            if len(pending) == self._pending_max:
+                self._skipped += 1
+                self._pending_bytes -= pending.popleft()[2]
+            pending.append((seq, rec, held))
+            self._pending_bytes += held
+            over = self._pending_bytes > PENDING_BYTES
+        if over:
+            self._drain()  # big messages: into the window, which keeps a budget
         kind = rec.kind
         if kind != "message" or rec.direction == ">":
             self._note(rec)
@@ -458,23 +483,43 @@ class WebSocketPanel(ClientTools):
     def _current_window(self) -> LogWindow:
         return self._window
 
+    def _catch_up(self) -> None:
+        self._drain()
+
+    def _count_rates(self) -> None:
+        """Bring the rates up to the counters now; with the lock held (any thread)."""
+        for row in self._rates.update(self._totals()):
+            self._rates_unsent[row[0]] = row
+
+    def _drain(self) -> None:
+        """Move the pending records into the log window (any thread), in order."""
+        with self._drain_lock:
+            with self._pending_lock:
+                items = list(self._pending)
+                self._pending.clear()
+                self._pending_bytes = 0
+                skipped, self._skipped = self._skipped, 0
+            with self._lock:
+                window = self._window
+                window.skip(skipped)
+                self._unsent.extend(window.add(seq, rec) for seq, rec, _ in items)
+
     def _take_pending(self) -> list[dict[str, Any]]:
-        pending = self._pending
-        items = []
-        while pending:
-            items.append(pending.popleft())
-        skipped, self._skipped = self._skipped, 0
-        with self._lock:
-            window = self._window
-            window.skip(skipped)
-            return [window.add(seq, rec) for seq, rec in items]
+        """The entries not yet sent to the front end, pending records included."""
+        with self._drain_lock:
+            self._drain()
+            batch = list(self._unsent)
+            self._unsent.clear()
+            return batch
 
     def _flush(self) -> None:
         self._flush_armed = False
         self._last_flush = time.monotonic()
         batch = self._take_pending()
         with self._lock:
-            changed = self._rates.update(self._totals())
+            self._count_rates()
+            changed = list(self._rates_unsent.values())
+            self._rates_unsent.clear()
         self._sync_traits()
         msg: dict[str, Any] = {
             "type": "batch",
@@ -513,6 +558,8 @@ class WebSocketPanel(ClientTools):
         # Flush first so the snapshot covers every record numbered up to seq.
         self._take_pending()
         with self._lock:
+            self._count_rates()
+            self._rates_unsent.clear()  # the snapshot has them all
             rates = self._rates.buckets()
             rtt = [list(point) for point in self._rates.rtt]
         self._send_msg(
