@@ -36,8 +36,7 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 #: How deeply a transcript's JSON may nest (a saved one nests 6 levels at most).
 MAX_DEPTH = 64
 _KINDS = ("connect", "open", "message", "closing", "close", "error")
-# A JSON string, or one bracket outside strings: enough to measure nesting.
-_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.S)
+_NESTS = (dict, list)
 
 
 class TranscriptError(BusinessError):
@@ -159,24 +158,28 @@ class _Node:
             self.fail("expected base64 data")
 
 
-def _check_depth(text: str, where: str) -> None:
-    depth = 0
-    for token in _TOKENS.finditer(text):
-        c = token.group()
-        if c in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise _Bad(where, f"JSON nested more than {MAX_DEPTH} levels deep")
-        elif c in "]}":
-            depth -= 1
+def _check_depth(value: Any, where: str) -> None:
+    """Fail at the first value nested deeper than MAX_DEPTH (walks containers only)."""
+    stack = [(value, 1, where)] if isinstance(value, _NESTS) else []
+    while stack:
+        item, depth, at = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _Bad(at, f"JSON nested more than {MAX_DEPTH} levels deep")
+        sep = "." if at else ""
+        if isinstance(item, dict):
+            places = [(f"{at}{sep}{k}", v) for k, v in item.items() if isinstance(v, _NESTS)]
+        else:
+            places = [(f"{at}[{i}]", v) for i, v in enumerate(item) if isinstance(v, _NESTS)]
+        stack.extend((v, depth + 1, w) for w, v in places)
 
 
 def _parse(text: str, where: str) -> Any:
-    _check_depth(text, where)
     try:
-        return json.loads(text)
-    except RecursionError:  # a guard behind _check_depth
+        value = json.loads(text)
+    except RecursionError:  # deeper than the interpreter's limit: far past MAX_DEPTH
         raise _Bad(where, f"JSON nested more than {MAX_DEPTH} levels deep") from None
+    _check_depth(value, where)
+    return value
 
 
 # -- one record ------------------------------------------------------------------------------
@@ -378,8 +381,7 @@ def _looks_like_jsonl(text: str) -> bool:
     if len(first) > 100_000:  # not parsed twice: a long line is a HAR only if it starts as one
         return not re.match(r'\s*\{\s*"log"\s*:', first)
     try:
-        _check_depth(first, "")
         head = json.loads(first)
-    except (_Bad, json.JSONDecodeError):
+    except (json.JSONDecodeError, RecursionError):
         return False
     return not (isinstance(head, dict) and "log" in head)

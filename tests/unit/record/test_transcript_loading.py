@@ -61,6 +61,7 @@ CASES = [
     ),
     ("x.jsonl", "[1, 2]\n", "line 1", "expected an object (the 'ohws-transcript' header)"),
     ("x.jsonl", '"text"\n', "line 1", "got a string"),
+    ("x.jsonl", "5\n", "line 1", "got a number"),
     ("x.jsonl", HEADER + "\n[]\n", "line 2", "expected an object, got an array"),
     ("x.jsonl", _jsonl({**ROW, "time": "noon"}), "line 2.time", "expected a number"),
     ("x.jsonl", _jsonl({**ROW, "kind": 3}), "line 2.kind", "expected one of"),
