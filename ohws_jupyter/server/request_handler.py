@@ -326,11 +326,20 @@ class RequestHook:
         view = client.request
         assert view is not None
         loop = client.conn.loop
+        asked = time.monotonic()
         settled = False
 
         def settle(value: Any, exc: BaseException | None) -> None:
             nonlocal settled
-            if settled:
+            if settled:  # the deadline passed first: the client has its 503
+                logger.warning(
+                    "the request handler %s answered %r %.1f s after it was asked, past its "
+                    "%g s deadline; its answer was ignored",
+                    _name(self.handler),
+                    view,
+                    time.monotonic() - asked,
+                    self.timeout,
+                )
                 return
             settled = True
             timer.cancel()
@@ -353,21 +362,10 @@ class RequestHook:
                 refuse(client, request, 503, "the server's request handler did not answer\n")
 
         def work() -> None:
-            started = time.monotonic()
             try:
                 value, exc = self.handler(view), None
             except Exception as error:
                 value, exc = None, error
-            took = time.monotonic() - started
-            if took > self.timeout:
-                logger.warning(
-                    "the request handler %s took %.1f s on %r, past its %g s deadline; "
-                    "its answer was ignored",
-                    _name(self.handler),
-                    took,
-                    view,
-                    self.timeout,
-                )
             get_runtime().call_soon(settle, value, exc)
 
         timer = loop.call_later(self.timeout, overdue)
