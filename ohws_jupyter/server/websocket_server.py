@@ -250,7 +250,7 @@ class ServerClient:
             if not run_handshake(self.cfg.mode, self, request):
                 self.respond(request)
 
-        hook = self.server.request_hook
+        hook = self.server._request_hook
         if hook is None:
             proceed()
             return
@@ -333,7 +333,7 @@ class WebSocketServer(ServerEventAliases):
         self._clients: dict[WebSocketConnection, ServerClient] = {}
         self._handshaking: set[ServerClient] = set()
         self._server: asyncio.Server | None = None
-        self.request_hook: RequestHook | None = None
+        self._request_hook: RequestHook | None = None
         self._start_task: asyncio.Future[Any] | None = None
         self._stopped: asyncio.Future[None] | None = None
         self.config: WebSocketServerConfig | None = None
@@ -433,7 +433,7 @@ class WebSocketServer(ServerEventAliases):
             BusinessError: 401 if ``handler`` is neither callable nor None, or
                 ``timeout`` is out of range.
         """
-        self.request_hook = None if handler is None else RequestHook(handler, timeout)
+        self._request_hook = None if handler is None else RequestHook(handler, timeout)
 
     def _emit(self, event: str, args: tuple) -> None:
         if self._events.has(event):
