@@ -52,7 +52,9 @@ def _files(folder: Path) -> dict[str, Path]:
         dirs[:] = [d for d in dirs if d not in _NEVER]
         base = Path(top)
         # A link to a directory is listed by os.walk as a directory; treat it as an entry.
-        for name in [*names, *(d for d in dirs if (base / d).is_symlink())]:
+        # A .git file (a worktree's, a submodule's) is as untouchable as the folder.
+        kept = [n for n in names if n not in _NEVER]
+        for name in [*kept, *(d for d in dirs if (base / d).is_symlink())]:
             path = base / name
             out[path.relative_to(folder).as_posix()] = path
         dirs[:] = [d for d in dirs if not (base / d).is_symlink()]

@@ -162,3 +162,14 @@ def test_the_command_refuses_with_a_clear_message_and_exit_status_1(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "--force" in err
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_git_file_is_never_touched_even_when_a_manifest_lists_it(tmp_path: pathlib.Path) -> None:
+    out = tmp_path / "out"
+    place_site(_stage(tmp_path / "s1", SITE_1), out)
+    (out / ".git").write_text("gitdir: ../repo/.git/worktrees/site\n")  # a worktree
+    manifest = json.loads((out / MANIFEST).read_text())
+    manifest["files"][".git"] = "0" * 64  # an edited manifest claims it
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    place_site(_stage(tmp_path / "s2", SITE_2), out, force=True)
+    assert (out / ".git").read_text() == "gitdir: ../repo/.git/worktrees/site\n"
