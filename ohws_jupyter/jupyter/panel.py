@@ -23,8 +23,6 @@ never as HTML.
 
 from __future__ import annotations
 
-import itertools
-import sys
 import threading
 import time
 import weakref
@@ -45,6 +43,7 @@ from .panel_model import (
     FULL_BUDGET,
     RATE_SECONDS,
     LogWindow,
+    PendingRecords,
     Rates,
     close_code_text,
     parse_close_code,
@@ -107,18 +106,12 @@ class WebSocketPanel(ClientTools):
         self._window = LogWindow(max_entries, full_budget=FULL_BUDGET - PENDING_BYTES)
         # Raw records wait here for the next flush; bounded, so a flood costs
         # at most max_entries records, and PENDING_BYTES of whole messages, of
-        # memory between two flushes. Items: (seq, record, bytes held).
-        self._pending: deque[tuple[int, Record, int]] = deque()
-        self._pending_max = max_entries
-        self._pending_bytes = 0
-        self._pending_lock = threading.Lock()  # records come from several threads
+        # memory between two flushes.
+        self._pending = PendingRecords(max_entries, PENDING_BYTES)
         # Entries made from pending records outside a flush (a read of
-        # ``entries``, a full pending queue), for the next flush to send.
+        # ``entries``, too many bytes waiting), for the next flush to send.
         self._unsent: deque[dict[str, Any]] = deque(maxlen=max_entries)
         self._drain_lock = threading.RLock()  # keeps entries in record order
-        self._skipped = 0
-        self._numbers = itertools.count(1)
-        self._seq = 0
         self._history: deque[dict[str, str]] = deque(maxlen=_HISTORY)
         self._rates = Rates()
         self._rates_unsent: dict[int, list[int]] = {}  # changed seconds, for the next flush
@@ -384,19 +377,7 @@ class WebSocketPanel(ClientTools):
         self._take(rec)
 
     def _take(self, rec: Record) -> None:
-        # A message's memory, not its length: O(1), and what the budget is about.
-        held = sys.getsizeof(rec.data) if rec.kind == "message" else 0
-        with self._pending_lock:
-            seq = next(self._numbers)
-            self._seq = seq
-            pending = self._pending
-            if len(pending) == self._pending_max:
-                self._skipped += 1
-                self._pending_bytes -= pending.popleft()[2]
-            pending.append((seq, rec, held))
-            self._pending_bytes += held
-            over = self._pending_bytes > PENDING_BYTES
-        if over:
+        if self._pending.put(rec):
             self._drain()  # big messages: into the window, which keeps a budget
         kind = rec.kind
         if kind != "message" or rec.direction == ">":
@@ -494,15 +475,11 @@ class WebSocketPanel(ClientTools):
     def _drain(self) -> None:
         """Move the pending records into the log window (any thread), in order."""
         with self._drain_lock:
-            with self._pending_lock:
-                items = list(self._pending)
-                self._pending.clear()
-                self._pending_bytes = 0
-                skipped, self._skipped = self._skipped, 0
+            items, skipped = self._pending.take()
             with self._lock:
                 window = self._window
                 window.skip(skipped)
-                self._unsent.extend(window.add(seq, rec) for seq, rec, _ in items)
+                self._unsent.extend(window.add(seq, rec) for seq, rec in items)
 
     def _take_pending(self) -> list[dict[str, Any]]:
         """The entries not yet sent to the front end, pending records included."""
@@ -537,6 +514,10 @@ class WebSocketPanel(ClientTools):
 
     def _status(self) -> dict[str, Any]:
         return {"seq": self._seq, "dropped": self._window.dropped, "counters": self.counters}
+
+    @property
+    def _seq(self) -> int:
+        return self._pending.last_seq
 
     def _sync_traits(self) -> None:
         ws = self._ws()
