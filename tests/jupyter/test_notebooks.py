@@ -108,6 +108,9 @@ def test_demo_check_runs_the_quickstart():
     assert out.returncode == 0, out.stdout + out.stderr
     assert "ok   01-quickstart.ipynb" in out.stdout
     assert "1 passed, 0 failed" in out.stdout
+    # The kernel runs over IPC: ipykernel has no TCP warning to print, nor anything else.
+    assert "without encryption" not in out.stderr
+    assert out.stderr.strip() == "", out.stderr
 
 
 def test_demo_check_reports_the_failing_cell_plainly(tmp_path):
