@@ -39,6 +39,14 @@ def stdout_since(kernel: Kernel, start: int) -> str:
     )
 
 
+def stderr_since(kernel: Kernel, start: int) -> str:
+    return "".join(
+        m["content"]["text"]
+        for m in kernel.messages[start:]
+        if m["msg_type"] == "stream" and m["content"]["name"] == "stderr"
+    )
+
+
 def problems_since(kernel: Kernel, start: int) -> list[str]:
     """Error outputs and stderr text since ``start``, whichever cell they belong to."""
     found = []
@@ -98,6 +106,9 @@ def test_every_python_block_runs_as_pasted_in_order(kernel: Kernel) -> None:
         missing = wait_printed(kernel, start, PRINTS.findall(code))
         assert missing == [], f"{where}\nnot printed: {missing}\n{stdout_since(kernel, start)}"
         assert problems_since(kernel, start) == [], where
+        # The README writes the portable form, or says why it shows the warning.
+        if "PortabilityWarning" not in code:
+            assert "PortabilityWarning:" not in stderr_since(kernel, start), where
 
 
 SCRIPT_RUNS = 10
