@@ -106,6 +106,8 @@ class BusinessError(Exception):
         code: One of the codes of :data:`CODE_TEXT`.
         detail: What was wrong and what to do; appended to the OHOS text.
         data: Extra data, as OHOS gives it (the HTTP status text for code 200).
+        device_text: The device's message where it is not the usual one of the
+            code (``connect``'s −1 reads "Websocket connect failed").
 
     Attributes:
         hint: Under the ``device`` profile, what was wrong and what to do (the
@@ -114,11 +116,13 @@ class BusinessError(Exception):
 
     hint: str | None = None
 
-    def __init__(self, code: int, detail: str = "", data: Any = None) -> None:
+    def __init__(
+        self, code: int, detail: str = "", data: Any = None, *, device_text: str | None = None
+    ) -> None:
         self.code = code
         self.detail = detail
         if code in DEVICE_TEXT and _device_texts:
-            self.message = DEVICE_TEXT[code]
+            self.message = device_text or DEVICE_TEXT[code]
             self.hint = detail or None
         else:
             title = CODE_TEXT.get(code, "Error")

@@ -105,7 +105,7 @@ def test_the_origin_header_a_device_sends(url: str, with_port: bool, origin: str
 
 
 def test_response_headers_are_lowercase_and_the_first_of_a_repeated_name_wins() -> None:
-    got = device.response_headers({"Upgrade": "websocket", "X-A": "1", "x-a": "2"})
+    got = device.response_headers([("Upgrade", "websocket"), ("X-A", "1"), ("x-a", "2")])
     assert got == {"upgrade": "websocket", "x-a": "1"}
 
 
