@@ -51,6 +51,7 @@ __all__ = [
     "MAX_MESSAGE",
     "SERVER_HANGUP_AFTER",
     "SERVER_PING_AFTER",
+    "SERVER_PONG_WAIT",
     "STOP_CLOSE",
     "ConnectionGuard",
     "accepted_verify_codes",
@@ -64,6 +65,7 @@ __all__ = [
     "proxy_excludes",
     "request_options",
     "response_headers",
+    "server_close_values",
     "server_limits",
     "strict_tls_context",
     "uint32",
@@ -91,6 +93,8 @@ CLOSE_ACK_WAIT = 5
 #: pong (libwebsockets' default retry policy; the device's server sets none).
 SERVER_PING_AFTER = 40
 SERVER_HANGUP_AFTER = 50
+#: ... so the pong may take this long after the ping.
+SERVER_PONG_WAIT = SERVER_HANGUP_AFTER - SERVER_PING_AFTER
 #: The message of connect's -1 (``constant.h``).
 CONNECT_FAILED_TEXT = "Websocket connect failed"
 #: A device delivers a received message of any size (only a piece over
@@ -177,6 +181,33 @@ def close_values(value: Any) -> tuple[int, str]:
         # The device cuts at byte 123, even inside a character; a str cannot hold half of one.
         reason = data[:_MAX_REASON].decode("utf-8", "ignore")
     return code, reason
+
+
+def server_close_values(value: Any) -> tuple[int, str]:
+    """The code and reason a device's server sends for ``close(connection, options)``.
+
+    Options, when given, need both a numeric ``code`` and a string ``reason``
+    (``server_close_context.cpp`` ``IsValidCloseOptions``); then they are read
+    as :func:`close_values` reads a client's.
+
+    Raises:
+        BusinessError: 401 for options without both.
+    """
+    if value is None:
+        return 1000, CLOSE_NORMAL
+    fields = _fields(value, WebSocketCloseOptions)
+    code = fields.get("code") if fields is not None else None
+    if (
+        fields is None
+        or isinstance(code, bool)
+        or not isinstance(code, int | float)
+        or not isinstance(fields.get("reason"), str)
+    ):
+        raise _param(
+            "a device's server takes close options with both a numeric code and a string "
+            "reason, such as {code: 1000, reason: 'bye'}; or leave the options out"
+        )
+    return close_values(fields)
 
 
 def ended(

@@ -130,6 +130,15 @@ class BusinessError(Exception):
         self.data = data
         super().__init__(self.message)
 
+    @classmethod
+    def code_only(cls, code: int, hint: str) -> BusinessError:
+        """An error that carries ``code`` alone, as a device's server reports one:
+        no message, no data; what happened is in ``hint``."""
+        err = cls.__new__(cls)
+        Exception.__init__(err, "")
+        err.code, err.detail, err.message, err.data, err.hint = code, hint, "", None, hint
+        return err
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self.code, self.message, self.data, self.hint))
 
@@ -139,11 +148,14 @@ class BusinessError(Exception):
 
     def __str__(self) -> str:
         hint = f" ({self.hint})" if self.hint else ""
-        return f"[{self.code}] {self.message}{hint}"
+        text = f" {self.message}" if self.message else ""
+        return f"[{self.code}]{text}{hint}"
 
     def to_dict(self) -> dict[str, Any]:
         """The error as OHOS's ``JSON.stringify(err)`` shows it."""
-        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        out: dict[str, Any] = {"code": self.code}
+        if self.message:
+            out["message"] = self.message
         if self.data is not None:
             out["data"] = self.data
         return out
