@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import socket
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,35 +16,12 @@ from websockets.frames import CLOSE, PING, Frame
 from websockets.uri import parse_uri
 
 from ohws_jupyter import BusinessError, PortabilityWarning, createWebSocket, createWebSocketServer
-from tests.helpers import Recorder
 from tests.helpers.profile_peers import TIMEOUT
 
 LINK_DOWN = "The link is down"
 PROFILES = ("seed", "device")
 CONFIG = {"serverPort": 0, "maxConcurrentClientsNumber": 10, "maxConnectionsForOneClient": 10}
 pytestmark = pytest.mark.usefixtures("fresh_profile")  # seed default, no warning shown yet
-
-
-class ServerEvents(Recorder):
-    EVENTS = ("connect", "messageReceive", "close", "error")
-
-
-@pytest.fixture
-def started() -> Iterator[Any]:
-    """``started(name, **config)``: a running server of that profile and its events."""
-    servers: list[Any] = []
-
-    def start(name: str, **extra: Any) -> tuple[Any, ServerEvents]:
-        server = createWebSocketServer(profile=name)
-        events = ServerEvents(server)
-        assert server.start({**CONFIG, **extra}).result(TIMEOUT) is True
-        servers.append(server)
-        return server, events
-
-    yield start
-    for server in servers:
-        if server.state.name == "RUNNING":
-            server.stop().result(TIMEOUT)
 
 
 class RawClient:
@@ -94,17 +70,23 @@ class RawClient:
 
 
 # -- keepalive -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", PROFILES)
-def test_a_client_that_never_answers_a_ping(name: str, started: Any) -> None:
-    server, events = started(name, pingInterval=0.5, pongTimeout=0.5)
-    client = RawClient(server.url, answer_pings=False)
+def _keepalive(make_server: Any, name: str, answer: bool) -> tuple[list[Frame], Any]:
+    """The control frames a raw client gets from a server that pings every 0.3 s and
+    waits 0.3 s for the pong (until it is dropped, or has answered three pings)."""
+    server, events = make_server(name, {**CONFIG, "pingInterval": 0.3, "pongTimeout": 0.3})
+    client = RawClient(server.url, answer_pings=answer)
     try:
-        frames = client.frames()
+        return client.frames(), events
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_a_client_that_never_answers_a_ping(name: str, make_server: Any) -> None:
+    frames, events = _keepalive(make_server, name, answer=False)
     assert frames[0].opcode is PING
     (info, value) = events.wait("close")[0]
-    (err,) = events.values("error")
+    (err,) = [e[0] for e in events.of("error")]
     if name == "device":
         # Dropped without a close frame; the server's error carries its code alone.
         assert [f.opcode for f in frames] == [PING]
@@ -117,21 +99,16 @@ def test_a_client_that_never_answers_a_ping(name: str, started: Any) -> None:
 
 
 @pytest.mark.parametrize("name", PROFILES)
-def test_a_client_that_answers_stays(name: str, started: Any) -> None:
-    server, events = started(name, pingInterval=0.3, pongTimeout=0.3)
-    client = RawClient(server.url, answer_pings=True)
-    try:
-        frames = client.frames()
-    finally:
-        client.close()
+def test_a_client_that_answers_stays(name: str, make_server: Any) -> None:
+    frames, events = _keepalive(make_server, name, answer=True)
     assert [f.opcode for f in frames] == [PING, PING, PING]
     events.wait("close")  # only once the client went away
     assert events.names()[:1] == ["connect"]
 
 
-def test_the_keepalive_defaults(started: Any) -> None:
-    seed_server, _ = started("seed")
-    device_server, _ = started("device")
+def test_the_keepalive_defaults(make_server: Any) -> None:
+    seed_server, _ = make_server("seed", CONFIG)
+    device_server, _ = make_server("device", CONFIG)
     assert (seed_server.config.pingInterval, seed_server.config.pongTimeout) == (None, None)
     with pytest.raises(BusinessError) as info:
         createWebSocketServer(profile="device").start({**CONFIG, "pingInterval": -1}).result(
@@ -147,9 +124,9 @@ def test_the_keepalive_defaults(started: Any) -> None:
 )
 @pytest.mark.parametrize("name", PROFILES)
 def test_server_close_options_without_code_and_reason(
-    name: str, options: dict, started: Any
+    name: str, options: dict, make_server: Any
 ) -> None:
-    server, events = started(name)
+    server, events = make_server(name, CONFIG)
     ws = createWebSocket(profile=name)
     ws.connect(server.url).result(TIMEOUT)
     (conn,) = events.wait("connect")[0]
@@ -172,8 +149,8 @@ def test_server_close_options_without_code_and_reason(
 
 # -- start() while running -------------------------------------------------------------------------
 @pytest.mark.parametrize("name", PROFILES)
-def test_start_while_running(name: str, started: Any) -> None:
-    server, _ = started(name)
+def test_start_while_running(name: str, make_server: Any) -> None:
+    server, _ = make_server(name, CONFIG)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PortabilityWarning)
         with pytest.raises(BusinessError) as info:
@@ -187,14 +164,14 @@ def test_start_while_running(name: str, started: Any) -> None:
 
 # -- the 'error' value of a refused client ---------------------------------------------------------
 @pytest.mark.parametrize("name", PROFILES)
-def test_the_error_of_a_dropped_client(name: str, started: Any) -> None:
-    server, events = started(name)
+def test_the_error_of_a_dropped_client(name: str, make_server: Any) -> None:
+    server, events = make_server(name, CONFIG)
     client = RawClient(server.url, answer_pings=False)
     (info,) = events.wait("connect")[0]
     client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
     client.close()  # a reset: the link is lost
     events.wait("close")
-    (err,) = events.values("error")
+    (err,) = [e[0] for e in events.of("error")]
     if name == "device":
         assert err.to_dict() == {"code": 200}
         assert (err.message, err.data) == ("", None) and err.hint
