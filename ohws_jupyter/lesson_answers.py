@@ -21,9 +21,11 @@ import concurrent.futures
 import hashlib
 import json
 import os
+import re
 import secrets
 import struct
 import threading
+import urllib.parse
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -340,3 +342,45 @@ class Outbox:
 
     def take(self) -> Any:
         return self.queue.popleft() if self.queue else None
+
+
+# -- 11-websocket-today --------------------------------------------------------------------
+@answer("11-websocket-today", "extended_connect")
+def extended_connect(url: str) -> list[tuple[str, str]]:
+    parts = urllib.parse.urlsplit(url)
+    scheme = {"ws": "http", "wss": "https"}[parts.scheme]
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    default = {"http": 80, "https": 443}[scheme]
+    authority = parts.hostname or ""
+    if parts.port is not None and parts.port != default:
+        authority += f":{parts.port}"
+    return [
+        (":method", "CONNECT"),
+        (":protocol", "websocket"),
+        (":scheme", scheme),
+        (":path", path),
+        (":authority", authority),
+        ("sec-websocket-version", "13"),
+    ]
+
+
+@answer("11-websocket-today", "parse_sse")
+def parse_sse(stream: str) -> list[tuple[str, str]]:
+    # The HTML standard's rules for an event stream, for a stream that has ended.
+    events: list[tuple[str, str]] = []
+    kind, data = "", ""
+    for line in re.split(r"\r\n|\r|\n", stream)[:-1]:  # the last part is an unfinished line
+        if not line:
+            if data:  # an event with no data is not fired
+                events.append((kind or "message", data[:-1]))
+            kind, data = "", ""
+            continue
+        if line.startswith(":"):
+            continue  # a comment
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "data":
+            data += value + "\n"
+        elif field == "event":
+            kind = value
+    return events

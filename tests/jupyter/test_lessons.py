@@ -24,8 +24,8 @@ LESSONS = sorted(
 
 #: What the model answers import, as a student's answer would.
 IMPORTS = (
-    "import base64, collections, concurrent.futures, hashlib, json, os, secrets, struct, "
-    "threading\nfrom collections.abc import Callable\nfrom typing import Any\n"
+    "import base64, collections, concurrent.futures, hashlib, json, os, re, secrets, struct, "
+    "threading, urllib.parse\nfrom collections.abc import Callable\nfrom typing import Any\n"
 )
 
 

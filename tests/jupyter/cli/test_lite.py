@@ -93,6 +93,13 @@ LESSON_OUTPUTS = {
     "09-application-protocol.ipynb": [
         ('timed("slow", delay=0.3)', "replies arrived in the order ['fast', 'slow']"),
     ],
+    "11-websocket-today.ipynb": [
+        ("conversation = websocket_over_h2()", ":status: 200"),
+        ("conversation = websocket_over_h2()", "a WebSocket frame: opcode 1, masked, 'Hello'"),
+        ('check("parse_sse"', "parse_sse: not done yet (the reference answer passes"),
+        ('check("extended_connect"', "(':authority', 'server.example:8443')"),
+        ("class Bus", "{'a1': ['hi'], 'a2': ['hi'], 'b1': ['hi'], 'b2': ['hi']}"),
+    ],
     "10-backpressure-and-broadcast.ipynb": [
         ('await writer.send("/pause 2")', "sends resolved while the reader pauses: no prediction"),
         ("websockets_connect", "the server recorded 1008 for slow; slow itself saw 1006"),
