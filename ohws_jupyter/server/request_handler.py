@@ -58,9 +58,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..core.checks import check_header_name, check_header_value
-from ..core.errors import PARAMETER_ERROR, BusinessError
+from ..core.errors import BusinessError
 from ..core.masking import mask_headers, mask_url
-from ..engine.runtime import IN_BROWSER, get_runtime
+from ..engine.runtime import IN_BROWSER
 
 if TYPE_CHECKING:
     from websockets.http11 import Request
@@ -292,25 +292,22 @@ class RequestHook:
         timeout: Seconds it may take before the client gets 503.
 
     Raises:
-        BusinessError: 401 if ``handler`` is not callable or ``timeout`` is not
-            a number of seconds above 0 and at most :data:`MAX_HANDLER_TIMEOUT`.
+        ValueError: ``handler`` is not callable, or ``timeout`` is not a number
+            of seconds above 0 and at most :data:`MAX_HANDLER_TIMEOUT`; the
+            message completes "setRequestHandler() ...".
     """
 
     def __init__(self, handler: RequestHandler, timeout: float = DEFAULT_HANDLER_TIMEOUT) -> None:
         if not callable(handler):
-            raise BusinessError(
-                PARAMETER_ERROR,
-                f"setRequestHandler() needs a function or None, not {type(handler).__name__}",
-            )
+            raise ValueError(f"needs a function or None, not {type(handler).__name__}")
         if (
             isinstance(timeout, bool)
             or not isinstance(timeout, (int, float))
             or not (math.isfinite(timeout) and 0 < timeout <= MAX_HANDLER_TIMEOUT)
         ):
-            raise BusinessError(
-                PARAMETER_ERROR,
-                f"setRequestHandler() timeout must be a number of seconds above 0 and at "
-                f"most {MAX_HANDLER_TIMEOUT:g}, not {timeout!r}",
+            raise ValueError(
+                f"timeout must be a number of seconds above 0 and at most "
+                f"{MAX_HANDLER_TIMEOUT:g}, not {timeout!r}"
             )
         self.handler = handler
         self.timeout = float(timeout)
@@ -366,7 +363,10 @@ class RequestHook:
                 value, exc = self.handler(view), None
             except Exception as error:
                 value, exc = None, error
-            get_runtime().call_soon(settle, value, exc)
+            if IN_BROWSER:
+                loop.call_soon(settle, value, exc)
+            else:
+                loop.call_soon_threadsafe(settle, value, exc)
 
         timer = loop.call_later(self.timeout, overdue)
         if IN_BROWSER:  # no threads in a page: the handler runs on the page's loop
