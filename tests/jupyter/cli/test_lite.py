@@ -66,6 +66,10 @@ LESSON_OUTPUTS = {
         ("/bytes 70000", "70000 bytes in a frame of 70010"),
         ('struct.pack("!H", 1000) + b"bye"', "then: the server closed the TCP connection"),
     ],
+    "04-protocol-lab.ipynb": [
+        ('commands = ["/fragments 3 abcdef"', "REFUSE: close code 1005 may not be sent"),
+        ('commands = ["/fragments 3 abcdef"', "/fragments 3 abcdef  [(1, '-', b'ab')"),
+    ],
     "05-arkts-to-python.ipynb": [
         ('await ws.send("/text 10000")', "after pieces of [4096, 4096, 1808] bytes"),
         ('failed.on("error", on_error)', "on error, error: {'code': 200"),
