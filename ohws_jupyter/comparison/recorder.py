@@ -229,10 +229,11 @@ class Run:
         if inspect.isroutine(value) or isinstance(value, functools.partial):
             return f"<function {getattr(value, '__qualname__', type(value).__name__)}>"
         if isinstance(value, Mapping):
-            items = mask_headers({str(k): v for k, v in value.items()})
+            # A header or option that carries a credential shows as mask_headers shows it.
+            masked = mask_headers({str(k): "" for k in value})
             shown = (
-                f"{k!r}: {'…' if k.lower() in _VOLATILE_HEADERS else self._text(v, limit)}"
-                for k, v in items.items()
+                f"{k!r}: {self._item(str(k), v, masked.get(str(k)) == '***', limit)}"
+                for k, v in value.items()
             )
             return "{" + ", ".join(shown) + "}"
         if isinstance(value, list | tuple):
@@ -245,6 +246,13 @@ class Run:
             )
             return f"{type(value).__name__}({fields})"
         return self._places_in(mask_urls_in(repr(value)))
+
+    def _item(self, key: str, value: Any, secret: bool, limit: int | None) -> str:
+        if secret:
+            return "'***'"
+        if key.lower() in _VOLATILE_HEADERS:
+            return "…"
+        return self._text(value, limit)
 
     def _places_in(self, text: str) -> str:
         with self._changed:

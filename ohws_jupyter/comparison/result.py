@@ -25,7 +25,7 @@ __all__ = ["MAX_SHOWN_ROWS", "Comparison", "Difference", "Row", "line_up"]
 
 #: Rows a notebook or a terminal shows; every row stays in ``Comparison.rows``.
 MAX_SHOWN_ROWS = 500
-_WHAT_WIDTH = 30
+_WHAT_WIDTH = 34
 _SIDE_WIDTH = 56
 _ABSENT = "—"
 _MARK = "≠"

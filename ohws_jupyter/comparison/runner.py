@@ -210,11 +210,11 @@ def _call(fn: Callable[..., Any], args: tuple, run: Run, timeout: float) -> None
     threading.Thread(target=context.run, args=(work,), name=name, daemon=True).start()
     # The coroutine is cut at `timeout`; a plain function cannot be: wait a little longer.
     if not done.wait(timeout + 1.0):
-        run.add("fn", f"did not finish within {timeout:g} s; it goes on in the background")
+        run.add("fn", full=f"did not finish within {timeout:g} s; it goes on in the background")
         return
     kind, value = outcome[0]
     if kind == "raised" and isinstance(value, TimeoutError) and str(value) == _CUT:
-        run.add("fn", f"did not finish within {timeout:g} s; it was cancelled")
+        run.add("fn", full=f"did not finish within {timeout:g} s; it was cancelled")
     elif kind == "raised":
         run.add("fn raised", value)
     elif value is not None:
@@ -241,11 +241,11 @@ def _wind_up(run: Run, timeout: float, quiet: float) -> None:
     closing = []
     for name, ws in run.clients:
         if ws.readyState in (0, 1):  # CONNECTING, OPEN
-            run.add(f"{name} left open", ws.state.name)
+            run.add(f"{name} left open", full=ws.state.name)
             closing.append(ws.close({"code": 1000, "reason": "compare: end of run"}))
     for name, server in run.servers:
         if server.state in (ServerState.STARTING, ServerState.RUNNING):
-            run.add(f"{name} left running", server.state.name)
+            run.add(f"{name} left running", full=server.state.name)
             closing.append(server.stop())
     end = time.monotonic() + CLOSE_TIMEOUT
     for promise in closing:
