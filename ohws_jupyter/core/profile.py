@@ -127,14 +127,15 @@ def _user_place(frame: FrameType | None) -> FrameType | None:
 
 
 def portability_warning(kind: str, message: str) -> None:
-    """Warn, under ``seed`` only, that the calling user code is not portable.
+    """Warn that the calling user code is not portable.
+
+    The caller decides whether to: an object warns under ``seed`` only
+    (:meth:`ohws_jupyter.core.context.Context.portability_warning`).
 
     Args:
         kind: What differs, e.g. ``'close-code'``; one warning per kind and place.
         message: What a device does instead and what to write.
     """
-    if _profile != "seed":
-        return
     frame = _user_place(sys._getframe(1))
     if frame is None:
         return
@@ -165,7 +166,7 @@ def portability_warning(kind: str, message: str) -> None:
 
 
 def warn_close(code: int, reason: str) -> None:
-    """Seed: warn about a ``close`` a device would send differently."""
+    """Warn about a ``close`` a device would send differently (a seed object calls it)."""
     if not 1000 <= code <= 1015:
         portability_warning(
             "close-code",
