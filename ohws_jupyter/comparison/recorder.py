@@ -42,7 +42,6 @@ from ..server.websocket_server import SERVER_EVENTS, WebSocketServer, createWebS
 
 __all__ = [
     "MAX_STEPS",
-    "PER_OBJECT_PROFILE",
     "Args",
     "Run",
     "RunNamespace",
@@ -64,14 +63,9 @@ _OPERATIONS = frozenset({"connect", "send", "close", "start", "stop", "listAllCo
 _SUBSCRIBE = frozenset({"on", "once", "off"})
 
 
-#: Whether the factories take ``profile=``; until they do, a run switches the
-#: process-wide profile while it runs (see ``runner.profile_scope``).
-PER_OBJECT_PROFILE = "profile" in inspect.signature(createWebSocket).parameters
-
-
 def make(factory: Callable[..., Any], profile: str) -> Any:
     """Create one object of ``profile``: the one place where a run's objects get it."""
-    return factory(profile=profile) if PER_OBJECT_PROFILE else factory()
+    return factory(profile=profile)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,14 +27,13 @@ import contextvars
 import inspect
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from ..core.errors import PARAMETER_ERROR, BusinessError
-from ..core.profile import set_profile
 from ..server.config import MODES
 from ..server.websocket_server import ServerState, WebSocketServer, createWebSocketServer
-from .recorder import PER_OBJECT_PROFILE, Run, RunNamespace, make
+from .recorder import Run, RunNamespace, make
 from .result import Comparison
 
 __all__ = [
@@ -44,7 +43,6 @@ __all__ = [
     "PROFILES",
     "QUIET",
     "compare",
-    "profile_scope",
     "wants_peer",
 ]
 
@@ -58,11 +56,6 @@ CLOSE_TIMEOUT = 5.0
 QUIET = 0.25
 #: The peer a run starts when ``fn`` takes one and ``peer`` is not given.
 DEFAULT_PEER = "lab"
-
-# Until objects take their own profile, the runs switch the process-wide one:
-# one comparison at a time.
-_switch = threading.Lock()
-
 
 def compare(
     fn: Callable[..., Any],
@@ -138,44 +131,27 @@ def _check_peer(peer: Any) -> None:
     )
 
 
-@contextlib.contextmanager
-def profile_scope(profile: str) -> Iterator[None]:
-    """While a run lasts: nothing once objects take ``profile=``; until then, the switch."""
-    if PER_OBJECT_PROFILE:
-        yield
-        return
-    with _switch:
-        before = set_profile(profile)
-        try:
-            yield
-        finally:
-            set_profile(before)
-
-
 # -- one run ---------------------------------------------------------------------------------------
 def _run(fn: Callable[..., Any], profile: str, peer: Any, timeout: float, quiet: float) -> Run:
     run = Run(profile)
     server: WebSocketServer | None = None
     try:
         if peer is not None:
-            # The same peer in both runs: only the side of the code under comparison changes.
-            with profile_scope("seed"):
-                server, run.peer = _start_peer(peer, timeout)
+            server, run.peer = _start_peer(peer, timeout)
             run.place(run.peer, "peer")
         args: tuple = (RunNamespace(run),) if peer is None else (RunNamespace(run), run.peer)
-        with profile_scope(profile):
-            run.restart_clock()
-            _call(fn, args, run, timeout)
-            _wind_up(run, timeout, quiet)
+        run.restart_clock()
+        _call(fn, args, run, timeout)
+        _wind_up(run, timeout, quiet)
     finally:
         if server is not None:
-            with profile_scope("seed"):
-                _settle(server.stop(), CLOSE_TIMEOUT)
+            _settle(server.stop(), CLOSE_TIMEOUT)
     return run
 
 
 def _start_peer(peer: Any, timeout: float) -> tuple[WebSocketServer | None, str]:
     if isinstance(peer, str) and peer in MODES:
+        # The same peer in both runs: only the side of the code under comparison changes.
         server = make(createWebSocketServer, "seed")
         server.start({"serverPort": 0, "mode": peer}).result(timeout)
         return server, str(server.url)

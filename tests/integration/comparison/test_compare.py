@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 
 import ohws_jupyter
-from ohws_jupyter import BusinessError, Comparison, compare, get_profile
+from ohws_jupyter import (
+    BusinessError,
+    Comparison,
+    compare,
+    createWebSocket,
+    get_profile,
+    set_profile,
+)
 from ohws_jupyter.comparison import Difference, Run, RunNamespace
 from tests.helpers import ThreadServer, echo_handler
 
@@ -257,10 +264,19 @@ def test_a_function_without_a_peer_gets_none_and_the_namespace_is_the_runs() -> 
     assert steps(result.device, "ws.connect() →")
 
 
-def test_the_runs_leave_the_profile_as_it_was() -> None:
-    before = get_profile()
-    compare(lambda webSocket: webSocket.createWebSocket())
-    assert get_profile() == before
+@pytest.mark.usefixtures("fresh_profile")
+def test_each_run_has_its_profile_and_leaves_the_default_and_other_objects_alone() -> None:
+    set_profile("device")  # the default for objects created afterwards, not for the runs
+    mine = createWebSocket()
+
+    def profiles(webSocket: Any, peer: str) -> list[str]:
+        server = webSocket.createWebSocketServer()
+        return [webSocket.profile, webSocket.createWebSocket().profile, server.profile]
+
+    result = compare(profiles)
+    assert steps(result.seed, "fn returned") == ["['seed', 'seed', 'seed']"]
+    assert steps(result.device, "fn returned") == ["['device', 'device', 'device']"]
+    assert get_profile() == "device" and mine.profile == "device"
 
 
 def test_bad_arguments_are_401() -> None:
