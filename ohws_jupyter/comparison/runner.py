@@ -57,6 +57,7 @@ QUIET = 0.25
 #: The peer a run starts when ``fn`` takes one and ``peer`` is not given.
 DEFAULT_PEER = "lab"
 
+
 def compare(
     fn: Callable[..., Any],
     *,
