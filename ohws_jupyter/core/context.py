@@ -127,7 +127,6 @@ def resolve_context(
             PARAMETER_ERROR,
             f"{what} must be 'seed' or 'device' (or left out for the default, "
             f"{profile.get_profile()!r}), not {profile_name!r}",
-            device=False,
         )
     permission, hosts = checks.network_defaults()
     return Context(

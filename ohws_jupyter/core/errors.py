@@ -13,8 +13,7 @@ A ``device``-profile object (:mod:`ohws_jupyter.core.context`) words its
 errors with the device's own text, exactly (``"Websocket connection already
 exist"``), so code that compares it ports; what was wrong and what to do moves
 to ``.hint``. Each object words the errors it reports with its own texts
-(:meth:`BusinessError.use_texts`); an error made outside any object follows
-the default profile.
+(:meth:`BusinessError.use_texts`); an error made outside any object has ours.
 """
 
 from __future__ import annotations
@@ -40,7 +39,6 @@ __all__ = [
     "URL_ERROR",
     "BusinessError",
     "LoopThreadError",
-    "use_device_texts",
 ]
 
 PARAMETER_ERROR = 401
@@ -92,17 +90,6 @@ DEVICE_TEXT: dict[int, str] = {
 }
 
 
-# Whether errors made outside any object carry a device's own texts: the default
-# profile's, set by ``profile.set_profile``. An object words its errors itself.
-_device_texts = False
-
-
-def use_device_texts(on: bool) -> None:
-    """Give later ``BusinessError``s made outside any object a device's texts (``True``) or ours."""
-    global _device_texts
-    _device_texts = bool(on)
-
-
 class BusinessError(Exception):
     """An OHOS ``BusinessError``: a numeric ``code`` and a ``message``.
 
@@ -110,8 +97,9 @@ class BusinessError(Exception):
         code: One of the codes of :data:`CODE_TEXT`.
         detail: What was wrong and what to do; appended to the OHOS text.
         data: Extra data, as OHOS gives it (the HTTP status text for code 200).
-        device: Word it with a device's texts (``True``) or ours (``False``);
-            ``None`` follows the default profile.
+        device: Word it with a device's texts (``True``) or ours (``False``,
+            the default); an object rewords the errors it reports by its own
+            profile (:meth:`use_texts`).
 
     Attributes:
         hint: Under the ``device`` profile, what was wrong and what to do (the
@@ -121,12 +109,12 @@ class BusinessError(Exception):
     hint: str | None = None
 
     def __init__(
-        self, code: int, detail: str = "", data: Any = None, *, device: bool | None = None
+        self, code: int, detail: str = "", data: Any = None, *, device: bool = False
     ) -> None:
         self.code = code
         self.detail = detail
         self.data = data
-        self.use_texts(device=_device_texts if device is None else device)
+        self.use_texts(device=device)
 
     def use_texts(self, *, device: bool) -> None:
         """Word the message with a device's own text (``True``) or ours (``False``)."""

@@ -166,7 +166,7 @@ def connect(magics: WebSocketMagics, args: argparse.Namespace, cell: str | None)
     if profile is not None:
         profile = profile.strip().lower()
         if profile not in PROFILES:
-            raise UsageError(f"--profile takes seed or device, not {args.profile!r}")
+            raise UsageError(f"%ws connect --profile takes seed or device, not {args.profile!r}")
     policy = None if args.reconnect is None else parse_reconnect(args.reconnect)
     positive_seconds(args.timeout, "--timeout")
     options = WebSocketRequestOptions(
