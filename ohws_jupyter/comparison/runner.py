@@ -143,10 +143,13 @@ def _run(fn: Callable[..., Any], profile: str, peer: Any, timeout: float, quiet:
         args: tuple = (RunNamespace(run),) if peer is None else (RunNamespace(run), run.peer)
         run.restart_clock()
         _call(fn, args, run, timeout)
-        _wind_up(run, timeout, quiet)
+        run.wait_quiet(quiet, time.monotonic() + timeout)
     finally:
+        # Also when interrupted (Ctrl-C in a terminal, a kernel interrupt): nothing stays open.
+        _close_leftovers(run)
         if server is not None:
             _settle(server.stop(), CLOSE_TIMEOUT)
+    run.wait_quiet(quiet, time.monotonic() + CLOSE_TIMEOUT)  # the last callbacks
     return run
 
 
@@ -211,10 +214,8 @@ async def _bounded(awaitable: Any, timeout: float) -> Any:
         raise TimeoutError(_CUT) from None
 
 
-def _wind_up(run: Run, timeout: float, quiet: float) -> None:
-    """Close what ``fn`` left open, wait for it to end, then for the last callbacks."""
-    deadline = time.monotonic() + timeout
-    run.wait_quiet(quiet, deadline)
+def _close_leftovers(run: Run) -> None:
+    """Close the clients ``fn`` left open and stop its servers; wait for them, within bounds."""
     closing = []
     for name, ws in run.clients:
         if ws.readyState in (0, 1):  # CONNECTING, OPEN
@@ -228,7 +229,6 @@ def _wind_up(run: Run, timeout: float, quiet: float) -> None:
     for promise in closing:
         _settle(promise, end - time.monotonic())
     run.wait_for(lambda: all(ws.readyState == 3 for _, ws in run.clients), end)
-    run.wait_quiet(quiet, time.monotonic() + CLOSE_TIMEOUT)
 
 
 def _settle(promise: Any, timeout: float) -> None:

@@ -8,6 +8,8 @@ differ in all: the ``device`` profile keeps gaining behaviours of its own.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
 import threading
 from typing import Any
@@ -24,7 +26,7 @@ from ohws_jupyter import (
     set_profile,
 )
 from ohws_jupyter.comparison import Difference, Run, RunNamespace
-from tests.helpers import ThreadServer, echo_handler
+from tests.helpers import ThreadServer, echo_handler, running_server
 
 TIMEOUT = 10
 
@@ -200,6 +202,28 @@ def test_a_plain_function_that_blocks_is_left_behind_at_the_timeout() -> None:
     for run in (result.seed, result.device):
         assert steps(run, "fn") == ["did not finish within 0.3 s; it goes on in the background"]
         assert steps(run, "ws left open") == ["OPEN"]
+
+
+def test_an_interrupt_stops_compare_and_still_closes_what_the_run_opened() -> None:
+    opened: list[Any] = []
+    release = threading.Event()
+
+    def interrupted(webSocket: Any, peer: str) -> None:
+        ws = webSocket.createWebSocket()
+        ws.connect(peer).result(TIMEOUT)
+        opened.append(ws)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while compare waits for this run
+        release.wait(TIMEOUT)
+
+    with running_server() as server:  # a peer compare does not stop: only it closes ws
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                compare(interrupted, peer=lambda: server.url)
+        finally:
+            release.set()
+        ((ws,),) = [opened]
+        assert ws.readyState == 3
+        assert ws.profile == "seed"  # the first run; the second never started
 
 
 def test_compare_inside_a_running_event_loop() -> None:
