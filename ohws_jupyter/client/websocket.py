@@ -27,7 +27,7 @@ from typing import Any
 from ..core import device as _device
 from ..core.aliases import ClientEventAliases
 from ..core.checks import MAX_SEND_SIZE, check_data
-from ..core.context import Context, resolve_context
+from ..core.context import Context, ContextOwner, resolve_context
 from ..core.errors import CONNECTION_EXISTS, PARAMETER_ERROR, SEND_FAILED, BusinessError
 from ..core.events import EventEmitter, Record, report_callback_error
 from ..core.masking import mask_url
@@ -103,7 +103,7 @@ CLIENT_EVENTS = {
 }
 
 
-class WebSocket(ClientEventAliases):
+class WebSocket(ClientEventAliases, ContextOwner):
     """A WebSocket client with the OHOS ``@ohos.net.webSocket`` API.
 
     Create it with :func:`createWebSocket`. One object holds at most one
@@ -144,16 +144,6 @@ class WebSocket(ClientEventAliases):
         self._finalizer: weakref.finalize | None = None
 
     # -- read-only state -----------------------------------------------------
-    @property
-    def profile(self) -> str:
-        """Extension: this object's profile, ``'seed'`` or ``'device'``, fixed at creation."""
-        return self._ctx.profile
-
-    @property
-    def context(self) -> Context:
-        """Extension: the settings this object was created with (profile, texts, ...)."""
-        return self._ctx
-
     @property
     def state(self) -> ReadyState:
         """``CONNECTING``, ``OPEN``, ``CLOSING`` or ``CLOSED``."""

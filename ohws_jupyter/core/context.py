@@ -28,7 +28,7 @@ from typing import Any
 from . import checks, profile
 from .errors import PARAMETER_ERROR, BusinessError
 
-__all__ = ["Context", "resolve_context"]
+__all__ = ["Context", "ContextOwner", "resolve_context"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,23 @@ class Context:
         """Under ``seed``, warn about a ``close`` a device would send differently."""
         if not self.is_device:
             profile.warn_close(code, reason)
+
+
+class ContextOwner:
+    """What a ``WebSocket`` and a ``WebSocketServer`` share: their read-only
+    ``profile`` and ``context``. The constructor sets ``_ctx`` once."""
+
+    _ctx: Context
+
+    @property
+    def profile(self) -> str:
+        """Extension: this object's profile, ``'seed'`` or ``'device'``, fixed at creation."""
+        return self._ctx.profile
+
+    @property
+    def context(self) -> Context:
+        """Extension: the settings this object was created with (profile, texts, runtime)."""
+        return self._ctx
 
 
 def resolve_context(

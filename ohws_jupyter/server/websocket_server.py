@@ -47,7 +47,7 @@ from websockets.protocol import OPEN
 from ..core import device as _device
 from ..core.aliases import ServerEventAliases
 from ..core.checks import MAX_SEND_SIZE, check_data
-from ..core.context import Context, resolve_context
+from ..core.context import Context, ContextOwner, resolve_context
 from ..core.errors import (
     CONNECTION_ERROR,
     CONNECTION_NOT_FOUND,
@@ -306,18 +306,13 @@ class ServerClient:
         self.server._lost(self, exc)
 
 
-class WebSocketServer(ServerEventAliases):
+class WebSocketServer(ServerEventAliases, ContextOwner):
     """A WebSocket server with the OHOS ``@ohos.net.webSocket`` API (API 19).
 
     Create it with :func:`createWebSocketServer`. One object listens on at most
     one address at a time and can start again once stopped.
 
-    Args:
-        profile: ``'seed'`` or ``'device'`` for this object; the default
-            profile (``set_profile``) if omitted.
-
-    Raises:
-        BusinessError: 401 for another profile name.
+    ``profile`` (keyword-only) is this server's, as for a ``WebSocket``.
     """
 
     def __init__(self, *, profile: str | None = None) -> None:
@@ -339,16 +334,6 @@ class WebSocketServer(ServerEventAliases):
         self._device = self._ctx.is_device  # the device's rules hold for this server
 
     # -- read-only state -----------------------------------------------------
-    @property
-    def profile(self) -> str:
-        """Extension: this server's profile, ``'seed'`` or ``'device'``, fixed at creation."""
-        return self._ctx.profile
-
-    @property
-    def context(self) -> Context:
-        """Extension: the settings this server was created with (profile, texts, runtime)."""
-        return self._ctx
-
     @property
     def state(self) -> ServerState:
         """``STOPPED``, ``STARTING``, ``RUNNING`` or ``STOPPING``."""
@@ -923,12 +908,9 @@ def _ignore(ok: bool) -> None:
 def createWebSocketServer(*, profile: str | None = None) -> WebSocketServer:
     """Create a WebSocket server object (OHOS ``webSocket.createWebSocketServer()``).
 
-    Args:
-        profile: Extension, not OHOS: ``'seed'`` or ``'device'`` for this
-            object alone; the default profile (``set_profile``) if omitted.
-
-    Raises:
-        BusinessError: 401 for another profile name.
+    ``profile='device'`` (keyword-only; an extension, not OHOS) gives this server
+    alone that profile, as ``createWebSocket(profile=...)`` does a client; a
+    bad name is a 401.
     """
     return WebSocketServer(profile=profile)
 
