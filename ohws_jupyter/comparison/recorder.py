@@ -74,10 +74,12 @@ class Step:
 
     Attributes:
         ms: When, in milliseconds since the run started.
-        what: What happened, the same in both runs: ``ws.connect()`` (a call and
-            its arguments), ``ws.connect() →`` (its outcome), ``ws.on('message')``
-            (a callback of the code was called), ``ws: close`` (a change of
-            state), ``fn raised``.
+        what: What happened, named the same in both runs: ``ws.connect()`` (a
+            call, its arguments as value), ``ws.connect() →`` (a promise's or a
+            callback's outcome), ``ws.connect() returned`` / ``raised``,
+            ``ws event 'message'`` (a callback of the code was called),
+            ``ws: close`` (a change of state that ``watch`` reported),
+            ``fn returned`` / ``fn raised``, ``ws left open``.
         value: The value, as shown.
         key: What the comparison compares: the whole value, or its digest
             when it is long.
@@ -99,6 +101,8 @@ class Run:
         profile: ``'seed'`` or ``'device'``.
         peer: The URL of the run's peer, or None.
         steps: What happened (see :class:`Step`).
+        clients: ``(name, WebSocket)`` of every client the code created.
+        servers: ``(name, WebSocketServer)`` of every server the code created.
     """
 
     def __init__(self, profile: str) -> None:
