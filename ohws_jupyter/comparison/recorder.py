@@ -143,12 +143,13 @@ class Run:
 
         ``full`` is what the comparison compares; ``text`` what is shown of it.
         """
-        ms = (time.monotonic() - self._start) * 1000
         if full is None:
             full = self.show(value, None)
             text = full if len(full) <= SHOWN_CHARS else self.show(value, SHOWN_CHARS)
         key = full if len(full) <= 200 else hashlib.sha1(full.encode()).hexdigest()
         with self._changed:
+            # Timed under the lock: the steps' order is their times' order.
+            ms = (time.monotonic() - self._start) * 1000
             if len(self.steps) < MAX_STEPS - 1:
                 self.steps.append(Step(round(ms, 1), what, _cut(text or full, SHOWN_CHARS), key))
             else:
@@ -275,7 +276,11 @@ class Run:
         """A change of state that ``watch`` reported on the object called ``name``."""
         if record.kind in ("ping", "pong"):
             return  # keepalive: when it happens is timing, not behaviour
-        parts = [record.direction] if record.kind == "message" else []
+        # A message's direction is part of its name: the n-th one sent faces the n-th sent.
+        what = f"{name}: {record.kind}"
+        if record.kind == "message":
+            what += f" {record.direction}"
+        parts = []
         if conn is not None:
             parts.append(self.connection(conn))
         data: Any = None
@@ -295,11 +300,11 @@ class Run:
             data = record.data
         head = " ".join(p for p in parts if p)
         if data is None:
-            self.add(f"{name}: {record.kind}", full=head)
+            self.add(what, full=head)
             return
         full = f"{head} {self.show(data, None)}{tail}".strip()
         text = f"{head} {self.show(data, SHOWN_CHARS // 2)}{tail}".strip()
-        self.add(f"{name}: {record.kind}", full=full, text=text)
+        self.add(what, full=full, text=text)
 
 
 class Args(tuple):

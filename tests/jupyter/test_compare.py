@@ -57,10 +57,10 @@ def test_a_cell_under_both_profiles_shows_two_columns(loaded: Kernel) -> None:
     check = ok(
         loaded.run(
             "print(type(side).__name__, 'ws' in dir(), sorted({d.what for d in side.differences}"
-            " & {\"ws event 'message'\", 'ws: message'}))"
+            " & {\"ws event 'message'\", 'ws: message <'}))"
         )
     )
-    assert check.stdout.strip() == "Comparison False [\"ws event 'message'\", 'ws: message']"
+    assert check.stdout.strip() == "Comparison False [\"ws event 'message'\", 'ws: message <']"
 
 
 def test_server_text_is_escaped_in_the_html(loaded: Kernel) -> None:
