@@ -756,7 +756,7 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
             return True
         logger.info("= refused %s:%s: %s", info.clientIP, info.clientPort, why)
         client.refuse()
-        self._emit("error", (BusinessError(CONNECTION_ERROR, f"refused a client: {why}"),))
+        self._emit("error", (self._ctx.error(CONNECTION_ERROR, f"refused a client: {why}"),))
         return False
 
     def _received(self, client: ServerClient, messages: list[Any], size: int) -> None:
@@ -809,6 +809,7 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
                 "= close %s:%s %s %s", info.clientIP, info.clientPort, result.code, result.reason
             )
             if err is not None:
+                self._ctx.localize(err)  # worded once, for the observers and 'error' alike
                 logger.info("= error %s:%s %s", info.clientIP, info.clientPort, err.message)
                 if self._observers:
                     self._observe(client, Record(time.time(), "error", "=", error=err))
