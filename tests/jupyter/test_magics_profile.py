@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -129,3 +130,14 @@ def test_in_a_kernel_a_magics_warning_shows_the_cells_line_as_typed(kernel: Any)
     assert recorded.status == "ok", recorded.errors
     assert recorded.stdout.strip() == "[(True, 5)]"  # the cell's file, the %ws close line
     kernel.run("await server.stop()")
+
+
+@pytest.mark.parametrize("name", ["seed", "device"])
+def test_connect_to_a_refused_port_fails_under_either_profile(ws_magic: Any, name: str) -> None:
+    # A device's connect resolves and reports the refusal in 'error': the magic says so.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(UsageError) as info:
+        ws_magic(f"connect --profile {name} ws://127.0.0.1:{port}/")
+    assert str(info.value).startswith(f"%ws connect ws://127.0.0.1:{port}/ failed: [200]")
