@@ -73,14 +73,6 @@ def test_a_notebooks_folder_that_does_not_exist_is_an_error(tmp_path: pathlib.Pa
     assert not (tmp_path / "site").exists()
 
 
-def test_a_folder_that_is_not_a_built_site_is_never_replaced(tmp_path: pathlib.Path) -> None:
-    pytest.importorskip("jupyterlite_pyodide_kernel")
-    (tmp_path / "thesis.txt").write_text("keep me")
-    with pytest.raises(lite.LiteError, match="is not a site built by this command"):
-        lite.build(tmp_path, cache=tmp_path / "cache")
-    assert (tmp_path / "thesis.txt").read_text() == "keep me"
-
-
 def test_the_site_gets_every_notebook_clean_whatever_the_file_holds(
     tmp_path: pathlib.Path,
 ) -> None:
