@@ -36,11 +36,13 @@ __all__ = [
     "COMPOSER_MODES",
     "MAX_SEND_SIZE",
     "MAX_URL_LENGTH",
+    "check_access",
     "check_close_code",
     "check_close_reason",
     "check_data",
     "check_file",
     "check_header_name",
+    "check_header_value",
     "check_headers",
     "check_number",
     "check_subprotocols",
@@ -50,6 +52,7 @@ __all__ = [
     "compose",
     "is_number",
     "is_whole_number",
+    "network_defaults",
     "parameter_error",
     "set_allowed_hosts",
     "set_network_permission",
@@ -77,6 +80,10 @@ _HANDSHAKE_HEADERS = frozenset(
 # An HTTP token (RFC 9110 section 5.6.2): header names and subprotocol names
 # (RFC 6455 section 4.1). Used with fullmatch: a "$" anchor would also accept one trailing newline.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# What a header value may not hold (RFC 9110 section 5.5: field-vchar, SP, HTAB,
+# obs-text): control characters but HTAB, and anything beyond ISO-8859-1, which is
+# how a header goes on the wire.
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
 _T = TypeVar("_T")
 
 
@@ -107,7 +114,10 @@ _network_permission = True
 
 
 def set_network_permission(granted: bool) -> None:
-    """Grant or withdraw the stand-in for ``ohos.permission.INTERNET`` (201 without it)."""
+    """Grant or withdraw the stand-in for ``ohos.permission.INTERNET`` (201 without it).
+
+    Objects created afterwards take it; each keeps the one it was created with.
+    """
     global _network_permission
     if not isinstance(granted, bool):
         raise _param("set_network_permission() takes True or False")
@@ -121,7 +131,8 @@ def set_allowed_hosts(hosts: Sequence[str] | None) -> None:
     not allowed to access this domain").
 
     The environment variable ``OHWS_ALLOWED_HOSTS`` (comma separated) sets the
-    same list at start-up.
+    same list at start-up. Objects created afterwards take it; each keeps the
+    list it was created with.
     """
     global _allowed_hosts
     if hosts is not None and (isinstance(hosts, str) or not all(isinstance(h, str) for h in hosts)):
@@ -133,8 +144,35 @@ if os.environ.get("OHWS_ALLOWED_HOSTS"):
     set_allowed_hosts([h.strip() for h in os.environ["OHWS_ALLOWED_HOSTS"].split(",")])
 
 
+def network_defaults() -> tuple[bool, frozenset[str] | None]:
+    """The network permission and allowed hosts an object created now takes."""
+    return _network_permission, _allowed_hosts
+
+
+def check_access(
+    parts: urllib.parse.SplitResult, permission: bool, allowed_hosts: frozenset[str] | None
+) -> None:
+    """Refuse a connection the permission (201) or the allowed hosts (2302998) forbid."""
+    if not permission:
+        raise BusinessError(
+            PERMISSION_DENIED,
+            "the app has no network permission (ohos.permission.INTERNET); "
+            "grant it with ohws_jupyter.set_network_permission(True) before createWebSocket()",
+        )
+    host = (parts.hostname or "").lower()
+    if allowed_hosts is not None and host not in allowed_hosts:
+        raise BusinessError(
+            DOMAIN_NOT_ALLOWED,
+            f"host {parts.hostname!r} is not in the allowed hosts; "
+            "add it with ohws_jupyter.set_allowed_hosts([...]) before createWebSocket()",
+        )
+
+
 def check_url(url: Any) -> urllib.parse.SplitResult:
-    """Validate a WebSocket URL: 401 for a non-string, 2302001 for a bad URL, 201 if refused."""
+    """Validate a WebSocket URL: 401 for a non-string, 2302001 for a bad URL.
+
+    Whether this program may reach it is :func:`check_access`.
+    """
     if not isinstance(url, str):
         raise _param(f"url must be a string like 'ws://127.0.0.1:8765', not {type(url).__name__}")
     if len(url) >= MAX_URL_LENGTH:
@@ -166,18 +204,6 @@ def check_url(url: Any) -> urllib.parse.SplitResult:
         )
     if port == 0:
         raise BusinessError(URL_ERROR, "port 0 cannot be connected to; give the server's port")
-    if not _network_permission:
-        raise BusinessError(
-            PERMISSION_DENIED,
-            "the app has no network permission (ohos.permission.INTERNET); "
-            "grant it with ohws_jupyter.set_network_permission(True)",
-        )
-    if _allowed_hosts is not None and parts.hostname.lower() not in _allowed_hosts:
-        raise BusinessError(
-            DOMAIN_NOT_ALLOWED,
-            f"host {parts.hostname!r} is not in the allowed hosts; "
-            "add it with ohws_jupyter.set_allowed_hosts([...])",
-        )
     return parts
 
 
@@ -258,18 +284,27 @@ def check_headers(header: Any, what: str = "header") -> dict[str, str]:
         check_header_name(name, what)
         if name.lower() in _HANDSHAKE_HEADERS:
             raise _param(f"{what} {name!r} is set by the WebSocket handshake itself; remove it")
-        if isinstance(value, str):
-            text = value
-        elif is_number(value):
-            text = str(value)
-        else:
-            raise _param(f"{what} {name!r} must have a string value, not {type(value).__name__}")
-        if any(c in text for c in "\r\n\x00"):
-            raise _param(
-                f"{what} {name!r} contains a line break or NUL; header values are one line"
-            )
-        out[name] = text
+        out[name] = check_header_value(name, value, what)
     return out
+
+
+def check_header_value(name: str, value: Any, what: str = "header") -> str:
+    """A header value as a string (numbers allowed), one line of ISO-8859-1, else a 401."""
+    if isinstance(value, str):
+        text = value
+    elif is_number(value):
+        text = str(value)
+    else:
+        raise _param(f"{what} {name!r} must have a string value, not {type(value).__name__}")
+    bad = _BAD_VALUE.search(text)
+    if bad is None:
+        return text
+    if bad.group() in "\r\n\x00":
+        raise _param(f"{what} {name!r} contains a line break or NUL; header values are one line")
+    raise _param(
+        f"{what} {name!r} contains {bad.group()!r}: header values hold no control "
+        "characters and only ISO-8859-1 letters"
+    )
 
 
 def close_code_allowed(code: int) -> bool:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.metadata
+import json
 import os
 import pathlib
 import shutil
@@ -36,7 +37,7 @@ from typing import Any
 
 import pytest
 
-from ohws_jupyter.cli import lite
+from ohws_jupyter.cli import lite, lite_output
 from tests.helpers import ROOT, without_portability_warnings
 from tests.helpers.browser import CHROMIUM
 from tests.helpers.browser import CHROMIUM_ARGS as BROWSER_ARGS
@@ -65,13 +66,17 @@ LESSON_OUTPUTS = {
         ("/bytes 70000", "70000 bytes in a frame of 70010"),
         ('struct.pack("!H", 1000) + b"bye"', "then: the server closed the TCP connection"),
     ],
+    "04-protocol-lab.ipynb": [
+        ('commands = ["/fragments 3 abcdef"', "REFUSE: close code 1005 may not be sent"),
+        ('commands = ["/fragments 3 abcdef"', "/fragments 3 abcdef  [(1, '-', b'ab')"),
+    ],
     "05-arkts-to-python.ipynb": [
         ('await ws.send("/text 10000")', "after pieces of [4096, 4096, 1808] bytes"),
         ('failed.on("error", on_error)', "on error, error: {'code': 200"),
         ('failed.on("error", on_error)', "'data': '0'}"),
         ("page.about_to_disappear()", "the server saw (1001, 'page closed')"),
-        ("set_profile(name)", "seed   close code 4000, reason ''"),
-        ("set_profile(name)", "device close code 1000, reason 'CLOSE_NORMAL'"),
+        ("createWebSocket(profile=name)", "seed   close code 4000, reason ''"),
+        ("createWebSocket(profile=name)", "device close code 1000, reason 'CLOSE_NORMAL'"),
         ('check_async("fetch_long"', "fetch_long: not done yet (the reference answer passes"),
         ('check_async("probe"', "probe: not done yet (the reference answer passes"),
         ('check("join_arkts"', "join_arkts: not done yet (the reference answer passes"),
@@ -79,7 +84,7 @@ LESSON_OUTPUTS = {
     ],
     "07-heartbeats-and-reconnecting.ipynb": [
         ("pongTimeout", "keepalive on:  ['Websocket connection error"),
-        ('await client.send("/drop")', "observed [6, 7, 8]"),
+        ('await client.send("/drop")', "ids after the drop: no prediction written"),
         ('await client.send("/restart 0.5")', "received: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"),
     ],
     "08-security.ipynb": [
@@ -88,13 +93,20 @@ LESSON_OUTPUTS = {
         ("impostor.pem", "verifying: self-signed certificate"),
         ("impostor.pem", "the impostor read the token: True"),
         ("def first_message", "silent:          ['closed 1008: no ticket in time']"),
-        ("async def guess_sizes", "the smaller guess: observed '7f3a9c21'"),
+        ("async def guess_sizes", "the smaller guess: no prediction written"),
     ],
     "09-application-protocol.ipynb": [
         ('timed("slow", delay=0.3)', "replies arrived in the order ['fast', 'slow']"),
     ],
+    "11-websocket-today.ipynb": [
+        ("conversation = websocket_over_h2()", ":status: 200"),
+        ("conversation = websocket_over_h2()", "a WebSocket frame: opcode 1, masked, 'Hello'"),
+        ('check("parse_sse"', "parse_sse: not done yet (the reference answer passes"),
+        ('check("extended_connect"', "(':authority', 'server.example:8443')"),
+        ("class Bus", "{'a1': ['hi'], 'a2': ['hi'], 'b1': ['hi'], 'b2': ['hi']}"),
+    ],
     "10-backpressure-and-broadcast.ipynb": [
-        ('await writer.send("/pause 2")', "observed 'fewer'"),
+        ('await writer.send("/pause 2")', "sends resolved while the reader pauses: no prediction"),
         ("websockets_connect", "the server recorded 1008 for slow; slow itself saw 1006"),
         ("maxConcurrentClientsNumber", "CloseResult(code=1013"),
     ],
@@ -440,7 +452,12 @@ def _reach_the_real_server(offline: OfflinePage, real_server: dict[str, Any]) ->
 
 
 def test_the_command_builds_and_serves_on_127_0_0_1(site: pathlib.Path, tmp_path: Any) -> None:
-    command = ["lite", "--output", str(tmp_path / "site"), "--serve", "--port", "0"]
+    # Built into a publishing checkout: its .git and the user's files stay as they are.
+    output = tmp_path / "site"
+    (output / ".git").mkdir(parents=True)
+    (output / ".git" / "HEAD").write_text("ref: refs/heads/gh-pages\n")
+    (output / "CNAME").write_text("ws.example.org\n")
+    command = ["lite", "--output", str(output), "--serve", "--port", "0"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "ohws_jupyter", *command],
         cwd=REPO,
@@ -465,6 +482,11 @@ def test_the_command_builds_and_serves_on_127_0_0_1(site: pathlib.Path, tmp_path
                 assert response.headers["Content-Type"] == kind
         proc.send_signal(signal.SIGINT)
         assert proc.wait(20) == 0
+        assert (output / ".git" / "HEAD").read_text() == "ref: refs/heads/gh-pages\n"
+        assert (output / "CNAME").read_text() == "ws.example.org\n"
+        written = json.loads((output / lite_output.MANIFEST).read_text("utf-8"))["files"]
+        assert "lab/index.html" in written and "CNAME" not in written
+        assert not any(name.startswith(".git/") for name in written)
     finally:
         if proc.poll() is None:
             proc.kill()
