@@ -689,7 +689,8 @@ class Connection(asyncio.Protocol):
         if transport is None:
             return self.bytes_out
         held = transport.get_write_buffer_size()
-        sock = transport.get_extra_info("socket")
+        extra = getattr(transport, "get_extra_info", None)  # duck-typed transports may lack it
+        sock = extra("socket") if extra is not None else None
         if _OUTQ is not None and sock is not None:
             with contextlib.suppress(OSError, ValueError):  # closed: the transport's count
                 held += struct.unpack("i", fcntl.ioctl(sock.fileno(), _OUTQ, b"\0\0\0\0"))[0]
