@@ -123,6 +123,14 @@ class WebSocket(ClientEventAliases):
         self._history_count = 0
         self._history_bytes = 0
         self._history_lock = threading.Lock()
+        # Messages queued by send and not yet in the history: (payload, is_text),
+        # appended by the session under the connection's lock (wire order), moved
+        # into the history in one batch after each write, or before anything else
+        # is kept or read, so the history stays in order without a lock or a
+        # clock call per message.
+        self._outbox: collections.deque[tuple[bytes, bool]] = collections.deque()
+        # The promise of every send queued at once: one settled promise for all.
+        self._queued = Promise.resolved(True, "send", self._lane)
         self.url: str | None = None
         self.options: WebSocketRequestOptions | None = None
         self.stats = Stats()
@@ -222,9 +230,12 @@ class WebSocket(ClientEventAliases):
         with self._history_lock:
             # Under the lock that every new record takes: the replay and the live
             # records that follow have no gap and no repeat, in order.
-            for record in self.history() if replay else ():
+            sent = self._take_outbox()
+            for record in _records(list(self._history)) if replay else ():
                 self._notify(observer, record)
-            self._observers = [*self._observers, observer]
+            observers = self._observers
+            self._observers = [*observers, observer]
+        self._show(observers, sent)
         me = weakref.ref(self)  # the stop function must not keep the WebSocket alive
 
         def stop() -> None:
@@ -242,16 +253,13 @@ class WebSocket(ClientEventAliases):
         since the object was created, up to the last HISTORY_LIMIT entries and
         HISTORY_BYTES of message data. Received messages carry their piece count.
         """
-        out: list[Record] = []
-        for entry in list(self._history):
-            if isinstance(entry, Record):
-                out.append(entry)
-                continue
-            when, direction, messages, whole = entry
-            for message in messages:
-                pieces = 1 if whole or direction == ">" else len(split_message(message))
-                out.append(Record(when, "message", direction, data=message, pieces=pieces))
-        return out
+        with self._history_lock:
+            sent = self._take_outbox()
+            observers = self._observers
+            # Copied under the lock: a deque appended to meanwhile cannot be iterated.
+            entries = list(self._history)
+        self._show(observers, sent)
+        return _records(entries)
 
     def _notify(self, observer: Callable[[Record], None], record: Record) -> None:
         try:
@@ -273,7 +281,7 @@ class WebSocket(ClientEventAliases):
                 self._history_bytes -= _record_size(old)
             else:
                 self._history_count -= len(old[2])
-                self._history_bytes -= sum(map(len, old[2]))
+                self._history_bytes -= _batch_size(old)
 
     # -- record, replay, assert (extensions) -----------------------------------------
     def transcript(self) -> Transcript:
@@ -305,18 +313,53 @@ class WebSocket(ClientEventAliases):
     def _record(self, record: Record) -> None:
         """Keep ``record`` in the history and show it to the observers."""
         with self._history_lock:
+            sent = self._take_outbox()
             self._keep(record, 1, _record_size(record))
             observers = self._observers
+        self._show(observers, sent)
         for observer in observers:
             self._notify(observer, record)
+
+    def _take_outbox(self) -> list[Record]:
+        """Move the messages sent so far into the history as one batch; history lock held.
+
+        Returns their Records if someone watches (shown once the lock is
+        released, before what the caller keeps next), else an empty list.
+        """
+        outbox = self._outbox
+        if not outbox:
+            return []
+        # popleft, not a copy and a clear: a sender may append meanwhile.
+        notes = [outbox.popleft() for _ in range(len(outbox))]
+        now = time.time()
+        entry = (now, ">", notes, None)
+        self._keep(entry, len(notes), _batch_size(entry))
+        if not self._observers:
+            return []
+        return [Record(now, "message", ">", data=_sent_data(note), pieces=1) for note in notes]
+
+    def _show(self, observers: list[Callable[[Record], None]], records: list[Record]) -> None:
+        for record in records:
+            for observer in observers:
+                self._notify(observer, record)
+
+    def _flushed(self) -> None:
+        """Sends went out (I/O thread): keep them, timed now, and show them."""
+        if self._outbox:
+            with self._history_lock:
+                sent = self._take_outbox()
+                observers = self._observers
+            self._show(observers, sent)
 
     def _messages_in(self, messages: list[Any], whole: bool) -> None:
         """Keep received whole messages (one socket read's worth)."""
         # One time for history() and the observers, so both report the same Record.
         now = time.time()
         with self._history_lock:
+            sent = self._take_outbox()
             self._keep((now, "<", messages, whole), len(messages), sum(map(len, messages)))
             observers = self._observers
+        self._show(observers, sent)
         if observers:
             for message in messages:
                 pieces = 1 if whole else len(split_message(message))
@@ -459,9 +502,10 @@ class WebSocket(ClientEventAliases):
                     )
                 outcome = not_open_error("send", state)
         if outcome is False:
-            # Queued at once, the usual case: no promise unless one is asked for.
+            # Queued at once, the usual case: every such send shares one settled
+            # promise, and the callback form gets none.
             if callback is None:
-                return Promise.resolved(True, "send", self._lane)
+                return self._queued
             deliver_result(self._lane, callback, None, True, "callback of send")
             return None
         promise: Promise[bool] = Promise("send", self._lane)
@@ -526,12 +570,15 @@ class SessionLink:
     report is dropped once the WebSocket is gone.
     """
 
-    __slots__ = ("_ws", "stats")
+    __slots__ = ("_ws", "outbox", "stats")
 
     def __init__(self, ws: WebSocket) -> None:
         self._ws = weakref.ref(ws)
         #: The WebSocket's counters, which the session keeps up to date.
         self.stats = ws.stats
+        #: Where the session appends ``(payload, is_text)`` for each message it
+        #: queues, in wire order; :meth:`flushed` moves them into the history.
+        self.outbox = ws._outbox
 
     def events(self) -> EventEmitter | None:
         """The WebSocket's subscriptions, or None once it is gone."""
@@ -571,10 +618,16 @@ class SessionLink:
             ws._messages_in(messages, whole)
 
     def sent(self, data: Any) -> None:
-        """One message was queued to be sent."""
+        """One message was queued to be sent (a transport without an outbox)."""
         ws = self._ws()
         if ws is not None:
             ws._message_out(data)
+
+    def flushed(self) -> None:
+        """Messages appended to :attr:`outbox` went out (I/O thread)."""
+        ws = self._ws()
+        if ws is not None:
+            ws._flushed()
 
 
 def createWebSocket() -> WebSocket:
@@ -583,6 +636,36 @@ def createWebSocket() -> WebSocket:
 
 
 create_websocket = createWebSocket
+
+
+def _records(entries: list[Any]) -> list[Record]:
+    """The history's entries (Records and batches of messages) as Records."""
+    out: list[Record] = []
+    for entry in entries:
+        if isinstance(entry, Record):
+            out.append(entry)
+            continue
+        when, direction, messages, whole = entry
+        if whole is None:  # sent: (payload, is_text) as queued
+            out += [
+                Record(when, "message", ">", data=_sent_data(note), pieces=1) for note in messages
+            ]
+            continue
+        for message in messages:
+            pieces = 1 if whole or direction == ">" else len(split_message(message))
+            out.append(Record(when, "message", direction, data=message, pieces=pieces))
+    return out
+
+
+def _sent_data(note: tuple[bytes, bool]) -> Any:
+    payload, text = note
+    return payload.decode("utf-8") if text else payload
+
+
+def _batch_size(entry: tuple) -> int:
+    if entry[3] is None:  # sent notes: (payload, is_text)
+        return sum(len(payload) for payload, _ in entry[2])
+    return sum(map(len, entry[2]))
 
 
 def _record_size(record: Record) -> int:
