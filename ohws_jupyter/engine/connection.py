@@ -489,8 +489,11 @@ class Connection(asyncio.Protocol):
                 raise BufferError(self._buffered())
             return
         deadline = time.monotonic() + SEND_BLOCK_LIMIT
-        while self._buffered() > SEND_HIGH_WATER and not self.lost:
+        # A connection that leaves OPEN refuses the send: no need to wait for that.
+        while self._buffered() > SEND_HIGH_WATER and self.protocol.state is OPEN:
             self._room.clear()
+            if self.protocol.state is not OPEN:  # closing began before the clear
+                break
             runtime.call_soon(self._wake_drain_waiters)  # re-checks on the I/O thread
             if not self._room.wait(max(deadline - time.monotonic(), 0)):
                 raise BufferError(self._buffered())
@@ -689,6 +692,7 @@ class Connection(asyncio.Protocol):
             return
         if self.closing_since is None:
             self.closing_since = time.monotonic()
+            self._room.set()  # a sender held in send() is refused now, not once drained
             if self.close_timeout:
                 self._deadline = self.loop.call_later(self.close_timeout, self._deadline_passed)
             self.owner.closing(self)
