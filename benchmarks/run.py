@@ -46,7 +46,17 @@ from typing import Any, ClassVar
 from .peers import Peer, node_versions, start_embedded_echo, start_node_echo, start_peer
 from .workloads import CLIENTS
 
-__all__ = ["FULL", "QUICK", "TARGETS", "Plan", "Target", "evaluate_targets", "main"]
+__all__ = [
+    "FULL",
+    "QUICK",
+    "TARGETS",
+    "Plan",
+    "Target",
+    "evaluate_targets",
+    "main",
+    "readme_figures",
+    "with_readme_figures",
+]
 
 HERE = pathlib.Path(__file__).parent
 MIB = 1024 * 1024
@@ -590,8 +600,8 @@ def report_targets(results: dict[str, Any]) -> list[str]:
             [row["target"], SERVER_NAMES.get(row["server"], row["server"]), goal, measured, status]
         )
     return [
-        f"**Targets of issue 11** ({met} of {judged} met{unjudged}; median of the per-round "
-        "ratios [min–max])",
+        f"**Targets of issues 11 and 27** ({met} of {judged} met{unjudged}; median of the "
+        "per-round ratios [min–max])",
         "",
         *_table(["target", "echo server", "goal", "measured", "status"], body),
         "",
@@ -885,7 +895,44 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _write_latest(text: str) -> None:
-    (HERE / "LATEST.md").write_text(
+    latest = (
         "# Latest benchmark run\n\nMade by `python -m benchmarks`; docs/benchmarks.md "
         "says how each figure is measured.\n\n" + text + "\n"
     )
+    (HERE / "LATEST.md").write_text(latest)
+    README.write_text(with_readme_figures(README.read_text(), latest))
+
+
+#: The README's block of figures lies between these lines; ``python -m benchmarks``
+#: rewrites it from LATEST.md, so its figures are never copied by hand.
+README = HERE.parent / "README.md"
+FIGURES_BEGIN = "<!-- figures: made by `python -m benchmarks` from benchmarks/LATEST.md -->"
+FIGURES_END = "<!-- end of figures -->"
+#: What of LATEST.md the README shows: the run line and these two tables.
+_README_TABLES = ("**Targets", "**Echo throughput")
+
+
+def readme_figures(latest: str) -> str:
+    """The README's block: LATEST.md's run line, targets and echo throughput tables."""
+    blocks = latest.split("\n\n")
+    keep = []
+    for i, block in enumerate(blocks):
+        if block.startswith("Run "):
+            keep.append(block)
+        elif block.startswith(_README_TABLES) and i + 1 < len(blocks):
+            keep += [block, blocks[i + 1]]
+    keep.append("Every other table of that run: [benchmarks/LATEST.md](benchmarks/LATEST.md).")
+    return "\n\n".join(keep)
+
+
+def with_readme_figures(readme: str, latest: str) -> str:
+    """``readme`` with its block of figures made again from ``latest``.
+
+    Raises:
+        ValueError: The README has no block (its two marker lines are missing).
+    """
+    start, end = readme.find(FIGURES_BEGIN), readme.find(FIGURES_END)
+    if start < 0 or end < start:
+        raise ValueError(f"README.md lacks the lines {FIGURES_BEGIN!r} … {FIGURES_END!r}")
+    head = readme[: start + len(FIGURES_BEGIN)]
+    return f"{head}\n\n{readme_figures(latest)}\n\n{readme[end:]}"

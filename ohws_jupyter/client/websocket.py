@@ -462,7 +462,11 @@ class WebSocket(ClientEventAliases):
         """Send a text (``str``) or binary (bytes-like) message.
 
         The frame is built (and compressed) on the calling thread and queued in
-        order behind earlier sends.
+        order behind earlier sends. Called from a thread that may block (not
+        the I/O thread, not a callback) while more than 4 MiB wait to be
+        written, it first waits, as on a blocking socket, until that backlog
+        is below 1 MiB (at most 30 s, then the send is refused), so a plain
+        ``for x in data: ws.send(x)`` keeps memory bounded.
 
         Returns:
             Without a callback, a promise of ``True`` once the message is queued

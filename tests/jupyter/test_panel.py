@@ -826,7 +826,7 @@ def test_each_refresh_sends_at_most_one_widget_message_under_a_flood(
         assert len(refreshes) >= 3, refreshes
         assert max(count for _, count in refreshes) == 1, refreshes
         starts = [start for start, _ in refreshes]
-        gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
         assert min(gaps) >= panel.flush_interval * 0.99, min(gaps)
         counters = customs(sent, "batch")[-1]["counters"]
         assert (counters["messagesIn"], counters["messagesOut"]) == (n, 2)
