@@ -108,8 +108,8 @@ def _result(count: int, size: int, seconds: float, cpu: float, **extra: Any) -> 
 
 
 # -- echo throughput ---------------------------------------------------------------
-def _echo_ours_thread(url: str, size: int, count: int, whole: bool) -> dict:
-    """A notebook cell's ``for x in data: ws.send(x)``: no callback, no window of its own."""
+def _ours_counting(url: str, count: int, whole: bool) -> tuple[Any, threading.Event, dict]:
+    """Our client, connected, counting echoes (pieces and whole messages) until ``count``."""
     from ohws_jupyter import createWebSocket
 
     ws = createWebSocket()
@@ -128,6 +128,12 @@ def _echo_ours_thread(url: str, size: int, count: int, whole: bool) -> dict:
 
     ws.on("message", on_message)
     ws.on("dataEnd", on_end)
+    return ws, done, got
+
+
+def _echo_ours_thread(url: str, size: int, count: int, whole: bool) -> dict:
+    """A notebook cell's ``for x in data: ws.send(x)``: no callback, no window of its own."""
+    ws, done, got = _ours_counting(url, count, whole)
     payload = os.urandom(size)
     cpu, start = _cpu(), time.perf_counter()
     for _ in range(count):
@@ -141,24 +147,10 @@ def _echo_ours_thread(url: str, size: int, count: int, whole: bool) -> dict:
 
 
 def _echo_ours_callback(url: str, size: int, count: int, whole: bool) -> dict:
-    from ohws_jupyter import createWebSocket
-
-    ws = createWebSocket()
-    ws.connect(url, {"compression": False, "wholeMessages": whole}).result(10)
-    done = threading.Event()
-    got = {"messages": 0, "pieces": 0}
+    ws, done, got = _ours_counting(url, count, whole)
     errors: list[BaseException] = []
     window = threading.Condition()
     unsent = [0]  # bytes of sends whose callback has not run yet
-
-    def on_message(data: bytes) -> None:
-        got["pieces"] += 1
-        _received[0] += len(data)
-
-    def on_end() -> None:
-        got["messages"] += 1
-        if got["messages"] == count:
-            done.set()
 
     def sent(err: BaseException | None) -> None:
         with window:
@@ -169,8 +161,6 @@ def _echo_ours_callback(url: str, size: int, count: int, whole: bool) -> dict:
             errors.append(err)
             done.set()
 
-    ws.on("message", on_message)
-    ws.on("dataEnd", on_end)
     payload = os.urandom(size)
     cpu, start = _cpu(), time.perf_counter()
     for _ in range(count):
