@@ -219,9 +219,13 @@ class WebSocket(ClientEventAliases):
     ) -> Callable[[], None]:
         """Extension: call ``observer(record)`` for everything that happens, sends included.
 
-        Whole messages are reported once, with their piece count. The observer
-        runs on the I/O thread or the sender's thread, so it must be quick and
-        must not block; it is meant for views such as the panel. With
+        Whole messages are reported once, with their piece count. Sent
+        messages are reported in send order once written (the batch of one
+        write timed once), or earlier if something else is recorded or
+        ``history()`` is read first; the order of the history is the order
+        the observer sees. The observer runs on the I/O thread, or on the
+        thread that recorded or read something, so it must be quick and must
+        not block; it is meant for views such as the panel. With
         ``replay=True`` it first gets the kept history (see :meth:`history`).
         Returns a function that stops it.
         """
