@@ -56,6 +56,7 @@ class SessionReports:
         stats.lastClose = result
         self._set_state(ReadyState.CLOSED)
         if err is not None:
+            self.link.context.localize(err)  # worded once, for the history and 'error' alike
             stats.lastError = err
             self._observe("error", "=", error=err)
             self._emit("error", (err,))
@@ -79,6 +80,7 @@ class SessionReports:
             self._observe("close", "=", code=result.code, reason=result.reason)
             self._emit("close", (None, result))
         else:
+            self.link.context.localize(err)
             self.stats.lastError = err
             self._observe("error", "=", error=err)
             self._emit("error", (err,))

@@ -53,12 +53,11 @@ from ..core.options import (
     OpenResult,
     WebSocketRequestOptions,
 )
-from ..core.profile import is_device
 from ..engine.closing import close_result_of
 from ..engine.connection import Connection, LenientClientProtocol
 from ..engine.logs import MaskingLogger
 from ..engine.promise import Promise
-from ..engine.runtime import Lane, create_task, get_runtime
+from ..engine.runtime import Lane, create_task
 from .dial import (
     Redirected,
     check_dates,
@@ -129,8 +128,11 @@ class ClientSession(SessionReports):
         self._early_end: tuple[BaseException | None] | None = None
         # Wire bytes of earlier connections of the same object.
         self._wire_base = (link.stats.wireBytesIn, link.stats.wireBytesOut)
-        #: The device profile was in force at connect: its rules hold for this connection.
-        self.device = is_device()
+        #: The WebSocket's context, fixed when it was created: profile, texts, runtime.
+        self.ctx = link.context
+        self.runtime = self.ctx.runtime
+        #: The WebSocket follows the device profile: its rules hold for this connection.
+        self.device = self.ctx.is_device
         # Device: messages sent while connecting, sent in order once open.
         self._early_lock = threading.Lock()
         self._pieces_lock = threading.Lock()
@@ -252,6 +254,7 @@ class ClientSession(SessionReports):
         conn = Connection(
             protocol,
             self,
+            runtime=self.runtime,
             close_timeout=opts.closeTimeout,
             max_queued_messages=opts.maxQueuedMessages,
             max_queued_bytes=opts.maxQueuedBytes,
@@ -577,8 +580,8 @@ class ClientSession(SessionReports):
 
     def abandon(self) -> None:
         """The WebSocket object was garbage-collected: close with 1001, from any thread."""
-        if get_runtime().started and not self.ended:
-            get_runtime().call_soon(self.request_close, 1001, "going away", Promise("close"))
+        if self.runtime.started and not self.ended:
+            self.runtime.call_soon(self.request_close, 1001, "going away", Promise("close"))
 
 
 def _consume(future: asyncio.Future[Any]) -> None:
@@ -594,14 +597,14 @@ def _lost(promise: Promise[bool]) -> None:
 
 def _close_all_at_exit() -> None:
     """Close open connections with 1001 when the interpreter exits (RFC 6455 7.4.1)."""
-    sessions = [s for s in list(_LIVE) if not s.ended and s.conn is not None]
-    if not sessions or not get_runtime().started:
+    sessions = [s for s in list(_LIVE) if not s.ended and s.conn is not None and s.runtime.started]
+    if not sessions:
         return
     promises = []
     for session in sessions:
         promise: Promise[bool] = Promise("close")
         promises.append(promise)
-        get_runtime().call_soon(session.request_close, 1001, "going away", promise)
+        session.runtime.call_soon(session.request_close, 1001, "going away", promise)
     deadline = time.monotonic() + EXIT_CLOSE_WAIT
     for promise in promises:
         try:

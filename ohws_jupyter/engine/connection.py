@@ -55,7 +55,7 @@ try:  # websockets' C speedup, when built; the same function in Python otherwise
 except ImportError:  # pragma: no cover
     from websockets.utils import apply_mask
 
-from .runtime import get_runtime
+from .runtime import Runtime
 
 __all__ = [
     "CLOSE_GRACE",
@@ -151,6 +151,8 @@ class Connection(asyncio.Protocol):
     Args:
         protocol: websockets' sans-I/O protocol of this side.
         owner: Receives the connection's events (see :class:`Owner`).
+        runtime: Schedules on the I/O thread and tells which thread is which:
+            the runtime of the object that owns the connection (its context's).
         close_timeout: Seconds the closing handshake may take; 0 waits forever.
         max_queued_messages: Received messages the owner may hold before reading pauses.
         max_queued_bytes: The same limit in bytes.
@@ -164,6 +166,7 @@ class Connection(asyncio.Protocol):
         protocol: ClientProtocol | ServerProtocol,
         owner: Owner,
         *,
+        runtime: Runtime,
         close_timeout: float = 10,
         max_queued_messages: int = 1024,
         max_queued_bytes: int = 64 * 1024 * 1024,
@@ -172,6 +175,7 @@ class Connection(asyncio.Protocol):
     ) -> None:
         self.protocol = protocol
         self.owner = owner
+        self.runtime = runtime
         # Orders the output: senders on any thread and the I/O thread append
         # serialized frames to _out under it. The protocol object is touched by
         # the I/O thread only (senders read its state).
@@ -421,7 +425,7 @@ class Connection(asyncio.Protocol):
             self.produced - self.consumed <= self.max_queued_messages // 2
             and self.produced_bytes - self.consumed_bytes <= self.max_queued_bytes // 2
         ):
-            get_runtime().call_soon(self._resume_reading)
+            self.runtime.call_soon(self._resume_reading)
 
     def _resume_reading(self) -> None:
         if not self._reading_paused or self.lost:
@@ -483,7 +487,7 @@ class Connection(asyncio.Protocol):
             BufferError: The wait timed out, or ``hard_limit`` is passed where
                 waiting could deadlock.
         """
-        runtime = get_runtime()
+        runtime = self.runtime
         if runtime.in_loop_thread() or runtime.in_callback_thread():
             if self._buffered() > self.hard_limit:
                 raise BufferError(self._buffered())
@@ -586,7 +590,7 @@ class Connection(asyncio.Protocol):
             self._out_bytes += len(chunk)
         if not self._flush_pending:
             self._flush_pending = True
-            runtime = get_runtime()
+            runtime = self.runtime
             if runtime.in_loop_thread():
                 # A reply written while handling a read goes out with the others.
                 self.loop.call_soon(self._flush_now)
@@ -652,7 +656,7 @@ class Connection(asyncio.Protocol):
     def when_drained(self, callback: Callable[[bool], None]) -> None:
         """Call ``callback(True)`` on the I/O thread once the write buffer is below its
         low mark, or ``callback(False)`` if the connection ends first."""
-        get_runtime().call_soon(self._add_drain_waiter, callback)
+        self.runtime.call_soon(self._add_drain_waiter, callback)
 
     def _add_drain_waiter(self, callback: Callable[[bool], None]) -> None:
         self._drain_waiters.append(callback)

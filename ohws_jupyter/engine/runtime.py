@@ -73,10 +73,18 @@ class Lane:
     independently. ``call`` is safe from any thread and never blocks.
     """
 
-    __slots__ = ("__weakref__", "_lock", "_queue", "_runtime", "_scheduled", "name")
+    __slots__ = ("__weakref__", "_lock", "_queue", "_runtime", "_scheduled", "errors", "name")
 
-    def __init__(self, runtime: Runtime, name: str = "lane") -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        name: str = "lane",
+        errors: Callable[[BaseException], BaseException] | None = None,
+    ) -> None:
         self._runtime = runtime
+        #: How the lane's object words the errors its promises reject with (its
+        #: context's ``localize``); None leaves them as they are.
+        self.errors = errors
         self._queue: collections.deque[tuple[Callable[..., Any], tuple]] = collections.deque()
         self._lock = threading.Lock()
         self._scheduled = False
@@ -99,6 +107,11 @@ class Lane:
                 return
             self._scheduled = True
         self._runtime._schedule(self)
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime this lane runs on."""
+        return self._runtime
 
     def pending(self) -> int:
         """How many calls wait on this lane."""
@@ -257,9 +270,14 @@ class Runtime:
         self.call_soon(_create_task, coro)
 
     # -- the callback side --------------------------------------------------
-    def lane(self, name: str = "lane") -> Lane:
-        """A new lane: calls queued on it run in order, independently of other lanes."""
-        return Lane(self, name)
+    def lane(
+        self, name: str = "lane", errors: Callable[[BaseException], BaseException] | None = None
+    ) -> Lane:
+        """A new lane: calls queued on it run in order, independently of other lanes.
+
+        ``errors`` words the errors of the promises bound to it (see :class:`Lane`).
+        """
+        return Lane(self, name, errors)
 
     def deliver(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on the shared default lane (for work owned by no object)."""

@@ -67,3 +67,23 @@ def test_a_magic_warns_at_the_line_that_typed_it(ws_magic: Any, peer: Recording)
         ws_magic("close 4000 bye")
     assert portability(quiet) == []
     assert peer.wait("closes", 2)[-1] == (1000, "bye")
+
+
+def test_connect_profile_picks_one_connection_s_profile(ws_magic: Any, peer: Recording) -> None:
+    ws_magic("profile device")  # the default: --profile seed overrides it for one connection
+    seed = ws_magic(f"connect {peer.url} -n s --profile seed")
+    device = ws_magic(f"connect {peer.url} -n d --profile DEVICE")
+    default = ws_magic(f"connect {peer.url} -n x")
+    assert (seed.profile, device.profile, default.profile) == ("seed", "device", "device")
+    ws_magic("profile seed")  # changes neither open connection
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ws_magic("close -n d 4000 bye")
+        assert peer.wait("closes", 1)[-1] == (1000, "bye")  # a device's close code
+        ws_magic("close -n s 4000 bye")
+        assert peer.wait("closes", 2)[-1] == (4000, "bye")
+    assert [str(w.message)[:16] for w in portability(caught)] == ["close code 4000:"]
+    with pytest.raises(UsageError) as info:
+        ws_magic(f"connect {peer.url} -n bad --profile phone")
+    assert str(info.value) == "%ws connect --profile takes seed or device, not 'phone'"
+    assert len(peer.wait("headers", 3)) == 3  # the bad line opened nothing

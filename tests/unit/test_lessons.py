@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from ohws_jupyter.lessons import Lesson
+from ohws_jupyter import lesson_answers
+from ohws_jupyter.lessons import Lesson, same_meaning
 from tests.helpers import ROOT
 
 
@@ -29,31 +30,75 @@ def doubles_two(fn) -> None:
 
 
 def test_reveal_prints_and_never_fails(capsys: pytest.CaptureFixture[str]) -> None:
-    lesson = Lesson("x")
-    lesson.reveal("a", None, 3)
+    lesson = Lesson("x", teacher=False)
+    lesson.reveal("a", None, 3, why="hidden until a prediction is written")
     lesson.reveal("b", 3, 3, why="because")
     lesson.reveal("c", 2, 3)
     assert capsys.readouterr().out.splitlines() == [
-        "a: observed 3 (no prediction written)",
+        "a: no prediction written: fill it in above and run this cell again to compare",
         "b: ✓ you predicted 3: right",
         "  why: because",
         "c: ✗ you predicted 2; observed 3",
     ]
 
 
+def test_a_teacher_sees_what_was_observed_without_a_prediction(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OHWS_TEACHER", "1")
+    Lesson("x").reveal("a", None, 3, why="because")
+    assert capsys.readouterr().out.splitlines() == [
+        "a: observed 3 (no prediction written)",
+        "  why: because",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("prediction", "observed"),
+    [
+        ("It is refused.", "it is refused"),
+        ("  IT   is refused ", "it is refused"),
+        ("'fewer'", "fewer"),
+        ("1009", 1009),
+        (1009.0, 1009),
+        ("15,000", 15000),
+        ([4096, "4095"], [4096, 4095]),
+        ((1, 2), [1, 2]),
+        (True, True),
+    ],
+)
+def test_a_prediction_is_judged_by_its_meaning(prediction: Any, observed: Any) -> None:
+    assert same_meaning(prediction, observed)
+
+
+@pytest.mark.parametrize(
+    ("prediction", "observed"),
+    [
+        ("it opens", "it is refused"),
+        ("1008", 1009),
+        (True, 1),
+        (1, True),
+        ([4096], [4096, 4095]),
+        ("more", "fewer"),
+    ],
+)
+def test_a_different_prediction_is_wrong(prediction: Any, observed: Any) -> None:
+    assert not same_meaning(prediction, observed)
+
+
 def test_check_uses_the_reference_while_the_stub_is_there(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     lesson = Lesson("x", goals=["double a number"])
-    assert lesson.check("double", stub, double, doubles_two) is double  # the reference, for now
+    assert lesson.check("double", stub, doubles_two, double) is double  # the reference, for now
     assert "not done yet (the reference answer passes" in capsys.readouterr().out
-    assert lesson.check("double again", double, stub, doubles_two) is double  # yours
+    assert lesson.check("double again", double, doubles_two, stub) is double  # yours
     assert capsys.readouterr().out == "double again: ✓ your answer passes every check\n"
     with pytest.raises(AssertionError, match="fn\\(2\\) should be 4, not 2"):
-        lesson.check("wrong", wrong, double, doubles_two)
+        lesson.check("wrong", wrong, doubles_two, double)
     assert "wrong: ✗ not yet: fn(2) should be 4, not 2" in capsys.readouterr().out
     with pytest.raises(AssertionError):  # a broken reference answer is a bug in the lesson
-        lesson.check("broken", stub, wrong, doubles_two)
+        lesson.check("broken", stub, doubles_two, wrong)
     lesson.reveal("p", 1, 1)
     capsys.readouterr()
     lesson.checkpoint({"why?": "  because\n it is  ", "how?": ""})
@@ -76,116 +121,49 @@ def test_check_async_awaits_the_test(capsys: pytest.CaptureFixture[str]) -> None
         assert fn(1) == 2
 
     lesson = Lesson("x")
-    asyncio.run(lesson.check_async("async", stub, double, check))
-    asyncio.run(lesson.check_async("sync test", double, stub, doubles_two))
+    asyncio.run(lesson.check_async("async", stub, check, double))
+    asyncio.run(lesson.check_async("sync test", double, doubles_two, stub))
     out = capsys.readouterr().out
     assert "async: not done yet" in out and "sync test: ✓" in out
 
 
-# -- certificates, checked by hand -------------------------------------------------------
-CERTS = ROOT / "notebooks" / "certs"
+def test_the_model_answers_live_outside_the_notebooks(capsys: pytest.CaptureFixture[str]) -> None:
+    lesson = Lesson("07-heartbeats-and-reconnecting")
 
+    def resume_after(seen: list[int]) -> int:
+        raise NotImplementedError  # your code here
 
-def _pem(name: str) -> str:
-    return (CERTS / name).read_text()
+    def check(fn) -> None:
+        assert fn([1, 2, 4]) == 2
 
-
-def test_verify_certificate_answers_as_a_tls_client_on_the_lesson_files() -> None:
-    from ohws_jupyter.lessons import CertificateError, read_certificate, verify_certificate
-
-    server, ca, impostor = _pem("lesson-server.pem"), _pem("lesson-ca.pem"), _pem("impostor.pem")
-    cert = read_certificate(server)
-    assert (cert.subject, cert.issuer) == ("127.0.0.1", read_certificate(ca).subject)
-    assert cert.names == ("127.0.0.1", "localhost") and not cert.is_ca
-    assert read_certificate(ca).is_ca
-    checks = verify_certificate(server, [ca], "127.0.0.1")
-    assert len(checks) == 3 and "verifies with its key" in checks[0]
-    assert verify_certificate(server, [impostor, ca], "localhost")[2].startswith("names the host")
-    failures = {
-        "unable to get local issuer certificate": (server, [], "127.0.0.1"),
-        "self-signed certificate": (impostor, [ca], "127.0.0.1"),
-        "hostname mismatch": (server, [ca], "example.com"),
-    }
-    for message, args in failures.items():
-        with pytest.raises(CertificateError, match=message):
-            verify_certificate(*args)
-    import datetime
-
-    utc = datetime.timezone.utc
-    with pytest.raises(CertificateError, match="has expired"):
-        verify_certificate(server, [ca], "127.0.0.1", datetime.datetime(2200, 1, 1, tzinfo=utc))
-    with pytest.raises(CertificateError, match="not yet valid"):
-        verify_certificate(server, [ca], "127.0.0.1", datetime.datetime(1999, 1, 1, tzinfo=utc))
-    with pytest.raises(CertificateError, match="no '-----BEGIN CERTIFICATE-----'"):
-        read_certificate(_pem("lesson-server-key.pem"))
-    cut = server.replace(server.splitlines()[3] + "\n", "")  # a line of base64 missing
-    with pytest.raises(CertificateError, match="not a certificate"):
-        read_certificate(cut)
-
-
-def _make_cert(subject: str, issuer: str, key: Any, signer: Any, *, ca: bool, names=()) -> str:
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.x509.oid import NameOID
-
-    def name(text: str) -> x509.Name:
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name(subject))
-        .issuer_name(name(issuer))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
+    assert lesson.check("resume_after", resume_after, check) is lesson_answers.reference(
+        "07-heartbeats-and-reconnecting", "resume_after"
     )
-    if ca:
-        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
-    if names:
-        alt = [
-            x509.IPAddress(ipaddress.ip_address(n)) if n[0].isdigit() else x509.DNSName(n)
-            for n in names
-        ]
-        builder = builder.add_extension(x509.SubjectAlternativeName(alt), False)
-    cert = builder.sign(signer, hashes.SHA256())
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
+    assert "resume_after: not done yet" in capsys.readouterr().out
+    with pytest.raises(LookupError, match=r"no model answer for exercise 'nope'.*resume_after"):
+        lesson.check("nope", resume_after, check)
 
 
-def test_verify_certificate_checks_the_signature_itself() -> None:
-    pytest.importorskip("cryptography")
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+def test_no_notebook_holds_a_model_answer() -> None:
+    """No three lines of a model answer (two for a short one) stand together in its lesson."""
+    import inspect
+    import json
 
-    from ohws_jupyter.lessons import CertificateError, verify_certificate
+    def lines(text: str) -> list[str]:
+        return [line.strip() for line in text.splitlines() if line.strip()]
 
-    for _ in range(5):  # fresh keys each time: the curve arithmetic, not one lucky case
-        ca_key, key = (
-            ec.generate_private_key(ec.SECP256R1()),
-            ec.generate_private_key(ec.SECP256R1()),
-        )
-        ca = _make_cert("Class CA", "Class CA", ca_key, ca_key, ca=True)
-        server = _make_cert("srv", "Class CA", key, ca_key, ca=False, names=["*.lab.test", "::1"])
-        assert len(verify_certificate(server, [ca], "a.lab.test")) == 3
-        assert len(verify_certificate(server, [ca], "[::1]")) == 3
-        assert len(verify_certificate(server, [ca], "0:0::1")) == 3  # the same address
-        with pytest.raises(CertificateError, match="hostname mismatch"):
-            verify_certificate(server, [ca], "a.b.lab.test")  # a wildcard is one label
-        # The same issuer name, another key: only the signature tells them apart.
-        forger = ec.generate_private_key(ec.SECP256R1())
-        forged = _make_cert("srv", "Class CA", key, forger, ca=False, names=["a.lab.test"])
-        with pytest.raises(CertificateError, match="certificate signature failure"):
-            verify_certificate(forged, [ca], "a.lab.test")
-        # Two trusted CAs of one name: each certificate is checked with the key that signed it.
-        impostor_ca = _make_cert("Class CA", "Class CA", forger, forger, ca=True)
-        assert len(verify_certificate(forged, [ca, impostor_ca], "a.lab.test")) == 3
-        assert len(verify_certificate(server, [impostor_ca, ca], "a.lab.test")) == 3
-    not_a_ca = _make_cert("Class CA", "Class CA", ca_key, ca_key, ca=False)
-    with pytest.raises(CertificateError, match="invalid CA certificate"):
-        verify_certificate(server, [not_a_ca], "a.lab.test")
-    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    with pytest.raises(CertificateError, match="ECDSA"):
-        verify_certificate(_make_cert("r", "r", rsa_key, rsa_key, ca=True), [], "r")
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        shown = "\n".join(line for cell in cells for line in lines("".join(cell["source"])))
+        for name in lesson_answers.names(path.stem):
+            answer = lesson_answers.reference(path.stem, name)
+            if inspect.isfunction(answer) and not inspect.signature(answer).parameters:
+                # An ArkTS answer: the lesson shows ArkTS that shares lines with it.
+                assert "\n".join(lines(answer())) not in shown, f"{path.name}: {name}"
+                continue
+            body = [line for line in lines(inspect.getsource(answer))[2:] if len(line) > 12]
+            size = min(3, len(body))
+            assert size >= 2, name
+            for at in range(len(body) - size + 1):
+                window = "\n".join(body[at : at + size])
+                assert window not in shown, f"{path.name} shows the answer to {name}: {window}"

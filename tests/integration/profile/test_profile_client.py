@@ -80,15 +80,16 @@ def test_bad_close_options_under_each_profile(peer: Recording) -> None:
         ws.close({"code": 999}).result(TIMEOUT)
     assert seed_err.value.code == 401 and "use 1000–1003" in seed_err.value.message
     with using("device"):
+        device, _ = opened(peer.url)
         for bad, hint in (("bye", "must be a dict"), ({"code": 1005}, "RFC 6455 forbids")):
             with pytest.raises(BusinessError) as info:
-                ws.close(bad).result(TIMEOUT)
+                device.close(bad).result(TIMEOUT)
             assert info.value.code == 401
             assert info.value.message == "Parameter error"
             assert hint in info.value.hint
-    assert ws.readyState == 1  # none of them closed anything
-    with using("device"):
-        ws.close({"reason": "done"}).result(TIMEOUT)
+    assert ws.readyState == 1 and device.readyState == 1  # none of them closed anything
+    for each in (ws, device):
+        each.close({"reason": "done"}).result(TIMEOUT)
 
 
 # -- 2. one listener per event ---------------------------------------------------------------------

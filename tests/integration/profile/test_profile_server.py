@@ -244,7 +244,7 @@ def test_device_negotiates_neither(make_server: Any) -> None:
 # -- listeners -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["seed", "device"])
 def test_one_listener_per_event(name: str) -> None:
-    server = createWebSocketServer()
+    server = createWebSocketServer(profile=name)
     calls: list[str] = []
     with using(name), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
