@@ -26,7 +26,9 @@ What goes in, and where it comes from:
   (``"ohws_jupyter": {"browser": false, "why": ...}``) and is left out.
 
 Downloads are kept in a cache folder, so a second build needs no network.
-``--serve`` then serves the site on 127.0.0.1 and prints its URL.
+``--serve`` then serves the site on 127.0.0.1 and prints its URL; without it
+the command says how to serve it. Opened as a file, the site's pages say so
+themselves (:mod:`.lite_notice`).
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
+
+from .lite_notice import add_file_notice, how_to_serve
+from .lite_output import OutputError, check_output, place_site
 
 __all__ = [
     "BROWSER_MARK",
@@ -96,8 +101,6 @@ _KERNEL_PLUGIN = "@jupyterlite/pyodide-kernel-extension:kernel"
 _META = "ohws_jupyter"
 #: How a cell's browser version starts: a comment that says why it differs.
 BROWSER_MARK = "# In the browser"
-#: The file that marks a folder as a site built here (and so safe to replace).
-_STAMP = ".ohws-lite"
 #: The Pyodide kernel's name, so that no notebook asks which kernel to start.
 _KERNELSPEC = {"name": "python", "display_name": "Python (Pyodide)", "language": "python"}
 
@@ -366,7 +369,10 @@ def _lock_entry(wheel: Path, name: str, version: str) -> dict:
 def browser_notebook(path: Path) -> tuple[dict | None, str]:
     """The notebook at ``path`` as the browser runs it, or None and why it is left out.
 
-    Cells with a browser version get it in place of their source.
+    Cells with a browser version get it in place of their source. Outputs,
+    execution counts and saved widget state are dropped, whatever the file on
+    disk holds (a notebook run and saved in JupyterLab has them): the site
+    starts every notebook clean.
 
     Raises:
         LiteError: A browser version does not start with :data:`BROWSER_MARK`.
@@ -376,7 +382,11 @@ def browser_notebook(path: Path) -> tuple[dict | None, str]:
     if meta.get("browser") is False:
         return None, str(meta.get("why", "it cannot run in a browser"))
     changed = 0
+    nb.get("metadata", {}).pop("widgets", None)
     for index, cell in enumerate(nb["cells"]):
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
         variant = cell.get("metadata", {}).get(_META, {}).get("browser")
         if variant is None:
             continue
@@ -387,8 +397,6 @@ def browser_notebook(path: Path) -> tuple[dict | None, str]:
                 f"'{BROWSER_MARK} ...' comment that says why it differs"
             )
         cell["source"] = source
-        cell["outputs"] = []
-        cell["execution_count"] = None
         changed += 1
     nb.setdefault("metadata", {})["kernelspec"] = dict(_KERNELSPEC)
     return nb, f"{changed} cell(s) in their browser version" if changed else "as it is"
@@ -410,18 +418,26 @@ def build(
     *,
     cache: Path | None = None,
     notebooks: Path | None = None,
+    force: bool = False,
 ) -> Path:
-    """Build the site into ``output`` (replaced); returns ``output``.
+    """Build the site into ``output``; returns ``output``.
+
+    Only files an earlier build wrote (its manifest lists them) are replaced
+    or deleted; see :mod:`ohws_jupyter.cli.lite_output`.
 
     Raises:
-        LiteError: A tool or a download is missing; the message says which.
+        LiteError: A tool or a download is missing, or the build would touch a
+            file it did not write and ``force`` is false; the message says which.
     """
     started = time.monotonic()
     pyodide_version, python_version = _kernel_versions()
     cache = (cache or default_cache()).expanduser().resolve()
     cache.mkdir(parents=True, exist_ok=True)
     output = output.expanduser().resolve()
-    _check_output(output)
+    try:
+        check_output(output, force=force)
+    except OutputError as exc:
+        raise LiteError(str(exc)) from exc
     if notebooks is None:
         from .demo import find_notebooks
 
@@ -536,28 +552,18 @@ def build(
             cwd=lite_dir,
         )
         _check_site(staged)
-        (staged / _STAMP).write_text("built by python -m ohws_jupyter lite\n", "utf-8")
-        if output.exists():
-            shutil.rmtree(output)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(staged), output)
-    size = sum(p.stat().st_size for p in output.rglob("*") if p.is_file())
+        if staged / "lab" / "index.html" not in add_file_notice(staged):
+            raise LiteError("jupyter lite build made no lab/index.html with a <head> to add to")
+        try:
+            written = place_site(staged, output, force=force)
+        except OutputError as exc:
+            raise LiteError(str(exc)) from exc
+    size = sum((output / rel).stat().st_size for rel in written)
     _say(
         f"built {output} ({size / 1e6:.0f} MB, Pyodide {pyodide_version}) "
         f"in {time.monotonic() - started:.0f} s"
     )
     return output
-
-
-def _check_output(output: Path) -> None:
-    """Refuse to replace a folder that is not a site this command built."""
-    if output.is_file() or (
-        output.is_dir() and any(output.iterdir()) and not (output / _STAMP).is_file()
-    ):
-        raise LiteError(
-            f"{output} exists and is not a site built by this command; choose another "
-            "--output, or remove it first"
-        )
 
 
 def _check_site(site: Path) -> None:
@@ -597,8 +603,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output",
         type=Path,
         default=Path("ohws-lite"),
-        help="folder to build the site into (default ./ohws-lite); a site built here "
-        "before is replaced, any other folder must be empty",
+        help="folder to build the site into (default ./ohws-lite); a rebuild replaces only "
+        "the files the last build wrote (listed in DIR/.ohws-lite) and leaves the rest",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite files in --output that the build did not write, or that were "
+        "changed since (never .git)",
     )
     parser.add_argument(
         "--serve", action="store_true", help="then serve it on 127.0.0.1 and print the URL"
@@ -620,12 +632,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build (and serve) as the options say; returns the exit status."""
     try:
-        site = build(args.output, cache=args.cache, notebooks=args.notebooks)
+        site = build(args.output, cache=args.cache, notebooks=args.notebooks, force=args.force)
     except LiteError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     if not args.serve:
         print(site)
+        _say(how_to_serve(site))
         return 0
     try:
         server = serve(site, args.port)

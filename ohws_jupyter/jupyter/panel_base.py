@@ -240,7 +240,8 @@ class PanelBase(anywidget.AnyWidget):
     # -- the model the front end mirrors ---------------------------------------------
     @property
     def entries(self) -> list[dict[str, Any]]:
-        """The log window as the front end has it (flushed entries, oldest first)."""
+        """The log window, oldest first: every record observed before this call."""
+        self._catch_up()
         with self._lock:
             return list(self._current_window().entries)
 
@@ -270,7 +271,8 @@ class PanelBase(anywidget.AnyWidget):
 
     @property
     def timeline(self) -> list[dict[str, Any]]:
-        """The arrows of the timeline view, oldest first.
+        """The arrows of the timeline view, oldest first: of :attr:`visible`, as the view
+        draws them (``kind_filter`` and ``search`` apply to it too).
 
         Each is ``{'seq', 'time', 'from', 'to', 'label', 'style', 'pieces'}``;
         ``from``/``to`` is ``'c'`` (client lane), ``'s'`` (server lane) or ``'x'``
@@ -286,7 +288,7 @@ class PanelBase(anywidget.AnyWidget):
                 "style": style,
                 "pieces": pieces,
             }
-            for e in self.entries
+            for e in self.visible
             for f, t, label, style, pieces in e["flow"]
         ]
 
@@ -363,6 +365,9 @@ class PanelBase(anywidget.AnyWidget):
     # -- for subclasses ------------------------------------------------------------
     def _current_window(self) -> LogWindow:
         raise NotImplementedError
+
+    def _catch_up(self) -> None:
+        """Bring records still waiting for the next flush into the window (any thread)."""
 
     def _status(self) -> dict[str, Any]:
         raise NotImplementedError

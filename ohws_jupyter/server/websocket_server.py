@@ -22,8 +22,9 @@ sends is cut off with 1008 once CLIENT_SEND_LIMIT bytes wait for it.
 Under the ``device`` profile (the server's own, fixed at creation) it follows
 :mod:`ohws_jupyter.device`: the config as a device reads it, clients over a
 limit (or flooding) refused during the handshake, no subprotocol or
-compression negotiated, no keepalive, ``close``/``stop`` settled once queued,
-and ``'close'``/``'error'`` values shaped as a device shapes them.
+compression negotiated, libwebsockets' keepalive (a ping at 40 s, a silent
+client dropped at 50 s), ``close``/``stop`` settled once queued, and
+``'close'``/``'error'`` values shaped as a device shapes them.
 """
 
 from __future__ import annotations
@@ -84,8 +85,14 @@ from .reports import (
     device_end,
     failure_error,
     warn_limits,
+    warn_server_close,
 )
-from .request_handler import HandshakeRequest, RequestHandler, answer_request
+from .request_handler import (
+    DEFAULT_HANDLER_TIMEOUT,
+    HandshakeRequest,
+    RequestHandler,
+    RequestHook,
+)
 
 __all__ = [
     "CLIENT_SEND_LIMIT",
@@ -242,13 +249,23 @@ class ServerClient:
         if self.device and not self.server._device_gate(self, request):
             return
         self.request = HandshakeRequest.of(request, address)
-        # Extension: the server's request hook may refuse it; the lab may misbehave
-        # or answer later (server_request, server_modes).
-        if answer_request(self, request, self.server.request_handler) or run_handshake(
-            self.cfg.mode, self, request
-        ):
+
+        # Extension: the lab may misbehave or answer later (modes).
+        def proceed() -> None:
+            if not run_handshake(self.cfg.mode, self, request):
+                self.respond(request)
+
+        hook = self.server._request_hook
+        if hook is None:
+            proceed()
             return
-        self.respond(request)
+        # Extension: the server's request hook decides first, on a thread of its own
+        # (request_handler); the handshake may wait for it as long as its deadline.
+        self._open_timer.cancel()
+        self._open_timer = self.conn.loop.call_later(
+            OPEN_TIMEOUT + hook.timeout, self._handshake_overdue
+        )
+        hook.ask(self, request, proceed)
 
     def respond(self, request: Request) -> None:
         """Answer the opening handshake now: 101 and ``'connect'``, or websockets' refusal."""
@@ -325,7 +342,7 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
         self._clients: dict[WebSocketConnection, ServerClient] = {}
         self._handshaking: set[ServerClient] = set()
         self._server: asyncio.Server | None = None
-        self.request_handler: RequestHandler | None = None
+        self._request_hook: RequestHook | None = None
         self._start_task: asyncio.Future[Any] | None = None
         self._stopped: asyncio.Future[None] | None = None
         self.config: WebSocketServerConfig | None = None
@@ -408,23 +425,30 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
         """Unsubscribe ``callback`` from ``type``, or every callback if omitted."""
         self._events.off(type, callback)
 
-    def setRequestHandler(self, handler: RequestHandler | None) -> None:
+    def setRequestHandler(
+        self, handler: RequestHandler | None, timeout: float = DEFAULT_HANDLER_TIMEOUT
+    ) -> None:
         """Extension: have ``handler(request)`` accept or refuse each opening handshake.
 
-        It gets a :class:`~ohws_jupyter.server_request.HandshakeRequest` (path,
-        query, headers, origin, offered protocols, client address) and returns
-        ``None`` to accept, or an HTTP status (``403``) or ``(status, text)`` to
-        refuse. It runs on the I/O thread: keep it quick. ``None`` removes it.
+        It gets a :class:`~ohws_jupyter.server.request_handler.HandshakeRequest`
+        (path, query, headers, origin, offered protocols, client address) and
+        returns ``None`` to accept, or an HTTP status (``403``) or
+        ``(status, text)`` to refuse. It runs on a thread of its own, never the
+        network thread; past ``timeout`` seconds (default 5, at most 60) the
+        client gets 503 and the log names the handler. An answer that is not
+        valid HTTP refuses with 500. ``None`` removes it.
 
         Raises:
-            BusinessError: 401 if ``handler`` is neither callable nor None.
+            BusinessError: 401 if ``handler`` is neither callable nor None, or
+                ``timeout`` is out of range.
         """
-        if handler is not None and not callable(handler):
-            raise self._ctx.error(
-                PARAMETER_ERROR,
-                f"setRequestHandler() needs a function or None, not {type(handler).__name__}",
-            )
-        self.request_handler = handler
+        if handler is None:
+            self._request_hook = None
+            return
+        try:
+            self._request_hook = RequestHook(handler, timeout)
+        except ValueError as exc:
+            raise self._ctx.error(PARAMETER_ERROR, f"setRequestHandler() {exc}") from None
 
     def _emit(self, event: str, args: tuple) -> None:
         if self._events.has(event):
@@ -456,9 +480,11 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
                     if state is ServerState.STOPPED:
                         self._state = ServerState.STARTING
                 if state is not ServerState.STOPPED:
+                    # A device creates a second listener, which fails on the port
+                    # its first one holds (ExecServerStart).
                     promise.reject(
                         BusinessError(
-                            UNKNOWN_ERROR,
+                            PORT_IN_USE if device else UNKNOWN_ERROR,
                             f"this server is {state.name}; stop() it first, or create "
                             "another with createWebSocketServer()",
                         )
@@ -588,7 +614,7 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
             try:
                 info = check_connection(connection, "close")
                 if self._device:
-                    code, reason = _device.close_values(options)
+                    code, reason = _device.server_close_values(options)
                 else:
                     opts = check_close_options(options)
                     code, reason = opts.code, opts.reason
@@ -596,7 +622,9 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
                 promise.reject(err)
             else:
                 if not self._device:
-                    self._ctx.warn_close(code, reason)  # outside the try: a filter may raise it
+                    # Outside the try: a filter may raise them.
+                    warn_server_close(options)
+                    self._ctx.warn_close(code, reason)
                 self._ctx.runtime.call_soon(self._request_close, info, code, reason, promise)
         return finish(promise, callback, self._ctx.localize)
 
@@ -716,8 +744,20 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
                 ),
             )
         self._emit("connect", (info,))
-        if not self._device:  # a device's server sends no pings
-            client.conn.start_keepalive(PING_INTERVAL, PING_TIMEOUT, fail_with_close=True)
+        cfg = self.config
+        assert cfg is not None
+        if self._device:
+            # libwebsockets' default: a ping 40 s after opening, dropped at 50 s
+            # without a pong (no close frame: the device reports a lost link).
+            interval, timeout = _device.SERVER_PING_AFTER, _device.SERVER_PONG_WAIT
+        else:
+            interval, timeout = PING_INTERVAL, PING_TIMEOUT
+        client.conn.start_keepalive(
+            interval if cfg.pingInterval is None else cfg.pingInterval,
+            timeout if cfg.pongTimeout is None else cfg.pongTimeout,
+            fail_with_close=not self._device,
+            zero_timeout_hangs_up=self._device,
+        )
 
     def _device_gate(self, client: ServerClient, request: Request) -> bool:
         """Device: whether a handshaking client may go on; a refused one is cut off.
@@ -756,7 +796,10 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
             return True
         logger.info("= refused %s:%s: %s", info.clientIP, info.clientPort, why)
         client.refuse()
-        self._emit("error", (self._ctx.error(CONNECTION_ERROR, f"refused a client: {why}"),))
+        # A device's server error carries the code alone (CreateServerError).
+        self._emit(
+            "error", (BusinessError.code_only(CONNECTION_ERROR, f"refused a client: {why}"),)
+        )
         return False
 
     def _received(self, client: ServerClient, messages: list[Any], size: int) -> None:
