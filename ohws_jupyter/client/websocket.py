@@ -16,10 +16,8 @@ object's callbacks. The core modules (errors, options, events) import neither
 
 from __future__ import annotations
 
-import collections
 import ssl
 import threading
-import time
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -29,7 +27,7 @@ from ..core.aliases import ClientEventAliases
 from ..core.checks import MAX_SEND_SIZE, check_data
 from ..core.context import Context, ContextOwner, resolve_context
 from ..core.errors import CONNECTION_EXISTS, PARAMETER_ERROR, SEND_FAILED, BusinessError
-from ..core.events import EventEmitter, Record, report_callback_error
+from ..core.events import EventEmitter, Record
 from ..core.masking import mask_url
 from ..core.options import (
     WebSocketRequestOptions,
@@ -53,6 +51,7 @@ from ..record.transcript import Transcript, note_close
 from ..record.transcript import transcript as _transcript
 from . import reconnect as _reconnect
 from .dial import tls_context, warn_unportable
+from .history import HISTORY_BYTES, HISTORY_LIMIT, History
 from .session import ClientSession
 from .state import ReadyState, Stats, not_open_error, not_open_hint, split_message
 
@@ -82,12 +81,6 @@ def use_session_factory(factory: Callable[..., Any]) -> None:
     """
     global _session_factory
     _session_factory = factory
-
-
-#: Most messages and state changes ``history()`` keeps (the oldest go first).
-HISTORY_LIMIT = 10_000
-#: Most message bytes ``history()`` keeps.
-HISTORY_BYTES = 16 * 1024 * 1024
 
 
 #: Event name -> length of the OHOS argument list.
@@ -127,19 +120,8 @@ class WebSocket(ClientEventAliases, ContextOwner):
         self._lock = threading.Lock()
         self._state = ReadyState.CLOSED
         self._session: ClientSession | None = None
-        self._observers: list[Callable[[Record], None]] = []
-        # What happened, oldest first: Records, and (time, direction, messages, text)
-        # batches of messages that become Records only when history() is read.
-        self._history: collections.deque[Any] = collections.deque()
-        self._history_count = 0
-        self._history_bytes = 0
-        self._history_lock = threading.Lock()
-        # Messages queued by send and not yet in the history: (payload, is_text),
-        # appended by the session under the connection's lock (wire order), moved
-        # into the history in one batch after each write, or before anything else
-        # is kept or read, so the history stays in order without a lock or a
-        # clock call per message.
-        self._outbox: collections.deque[tuple[bytes, bool]] = collections.deque()
+        # What happened, for history() and watch(); sends enter it in batches.
+        self._history = History()
         # The promise of every send queued at once: one settled promise for all.
         self._queued = Promise.resolved(True, "send", self._lane)
         self.url: str | None = None
@@ -242,24 +224,8 @@ class WebSocket(ClientEventAliases, ContextOwner):
         """
         if not callable(observer):
             raise self._ctx.error(PARAMETER_ERROR, "watch() needs a callable observer")
-        with self._history_lock:
-            # Under the lock that every new record takes: the replay and the live
-            # records that follow have no gap and no repeat, in order.
-            sent = self._take_outbox()
-            for record in _records(list(self._history)) if replay else ():
-                self._notify(observer, record)
-            observers = self._observers
-            self._observers = [*observers, observer]
-        self._show(observers, sent)
-        me = weakref.ref(self)  # the stop function must not keep the WebSocket alive
-
-        def stop() -> None:
-            ws = me()
-            if ws is not None:
-                with ws._history_lock:
-                    ws._observers = [o for o in ws._observers if o is not observer]
-
-        return stop
+        # The stop function holds the History, never the WebSocket.
+        return self._history.watch(observer, replay)
 
     def history(self) -> list[Record]:
         """Extension: what happened on this object, oldest first, as ``Record``s.
@@ -268,35 +234,7 @@ class WebSocket(ClientEventAliases, ContextOwner):
         since the object was created, up to the last HISTORY_LIMIT entries and
         HISTORY_BYTES of message data. Received messages carry their piece count.
         """
-        with self._history_lock:
-            sent = self._take_outbox()
-            observers = self._observers
-            # Copied under the lock: a deque appended to meanwhile cannot be iterated.
-            entries = list(self._history)
-        self._show(observers, sent)
-        return _records(entries)
-
-    def _notify(self, observer: Callable[[Record], None], record: Record) -> None:
-        try:
-            observer(record)
-        except Exception as exc:
-            report_callback_error(f"observer {observer!r}", exc)
-
-    def _keep(self, entry: Any, count: int, size: int) -> None:
-        history = self._history
-        history.append(entry)
-        self._history_count += count
-        self._history_bytes += size
-        while history and (
-            self._history_count > HISTORY_LIMIT or self._history_bytes > HISTORY_BYTES
-        ):
-            old = history.popleft()
-            if isinstance(old, Record):
-                self._history_count -= 1
-                self._history_bytes -= _record_size(old)
-            else:
-                self._history_count -= len(old[2])
-                self._history_bytes -= _batch_size(old)
+        return self._history.records()
 
     # -- record, replay, assert (extensions) -----------------------------------------
     def transcript(self) -> Transcript:
@@ -325,74 +263,6 @@ class WebSocket(ClientEventAliases, ContextOwner):
             self._lane.call(self.events.emit, "reconnecting", (value,))
 
     # -- reports from the session (I/O thread, or the sender's thread) ----------------
-    def _record(self, record: Record) -> None:
-        """Keep ``record`` in the history and show it to the observers."""
-        with self._history_lock:
-            sent = self._take_outbox()
-            self._keep(record, 1, _record_size(record))
-            observers = self._observers
-        self._show(observers, sent)
-        for observer in observers:
-            self._notify(observer, record)
-
-    def _take_outbox(self) -> list[Record]:
-        """Move the messages sent so far into the history as one batch; history lock held.
-
-        Returns their Records if someone watches (shown once the lock is
-        released, before what the caller keeps next), else an empty list.
-        """
-        outbox = self._outbox
-        if not outbox:
-            return []
-        # popleft, not a copy and a clear: a sender may append meanwhile.
-        notes = [outbox.popleft() for _ in range(len(outbox))]
-        now = time.time()
-        entry = (now, ">", notes, None)
-        self._keep(entry, len(notes), _batch_size(entry))
-        if not self._observers:
-            return []
-        return [Record(now, "message", ">", data=_sent_data(note), pieces=1) for note in notes]
-
-    def _show(self, observers: list[Callable[[Record], None]], records: list[Record]) -> None:
-        for record in records:
-            for observer in observers:
-                self._notify(observer, record)
-
-    def _flushed(self) -> None:
-        """Sends went out (I/O thread): keep them, timed now, and show them."""
-        if self._outbox:
-            with self._history_lock:
-                sent = self._take_outbox()
-                observers = self._observers
-            self._show(observers, sent)
-
-    def _messages_in(self, messages: list[Any], whole: bool) -> None:
-        """Keep received whole messages (one socket read's worth)."""
-        # One time for history() and the observers, so both report the same Record.
-        now = time.time()
-        with self._history_lock:
-            sent = self._take_outbox()
-            self._keep((now, "<", messages, whole), len(messages), sum(map(len, messages)))
-            observers = self._observers
-        self._show(observers, sent)
-        if observers:
-            for message in messages:
-                pieces = 1 if whole else len(split_message(message))
-                record = Record(now, "message", "<", data=message, pieces=pieces)
-                for observer in observers:
-                    self._notify(observer, record)
-
-    def _message_out(self, data: Any) -> None:
-        """Keep one sent message."""
-        now = time.time()
-        with self._history_lock:
-            self._keep((now, ">", (data,), True), 1, len(data))
-            observers = self._observers
-        if observers:
-            record = Record(now, "message", ">", data=data, pieces=1)
-            for observer in observers:
-                self._notify(observer, record)
-
     def _session_opened(
         self, session: ClientSession, *, protocol: str, extensions: str, headers: dict[str, str]
     ) -> None:
@@ -603,7 +473,7 @@ class SessionLink:
         self.stats = ws.stats
         #: Where the session appends ``(payload, is_text)`` for each message it
         #: queues, in wire order; :meth:`flushed` moves them into the history.
-        self.outbox = ws._outbox
+        self.outbox = ws._history.outbox
 
     def events(self) -> EventEmitter | None:
         """The WebSocket's subscriptions, or None once it is gone."""
@@ -614,7 +484,7 @@ class SessionLink:
         """A state change or an error for the history and the observers."""
         ws = self._ws()
         if ws is not None:
-            ws._record(record)
+            ws._history.record(record)
 
     def state(self, session: Any, state: ReadyState) -> None:
         """The session's connection moved to ``state``."""
@@ -640,19 +510,19 @@ class SessionLink:
         """Whole messages arrived (one read's worth)."""
         ws = self._ws()
         if ws is not None:
-            ws._messages_in(messages, whole)
+            ws._history.messages_in(messages, whole)
 
     def sent(self, data: Any) -> None:
         """One message was queued to be sent (a transport without an outbox)."""
         ws = self._ws()
         if ws is not None:
-            ws._message_out(data)
+            ws._history.message_out(data)
 
     def flushed(self) -> None:
         """Messages appended to :attr:`outbox` went out (I/O thread)."""
         ws = self._ws()
         if ws is not None:
-            ws._flushed()
+            ws._history.flushed()
 
 
 def createWebSocket(*, profile: str | None = None) -> WebSocket:
@@ -669,38 +539,3 @@ def createWebSocket(*, profile: str | None = None) -> WebSocket:
 
 
 create_websocket = createWebSocket
-
-
-def _records(entries: list[Any]) -> list[Record]:
-    """The history's entries (Records and batches of messages) as Records."""
-    out: list[Record] = []
-    for entry in entries:
-        if isinstance(entry, Record):
-            out.append(entry)
-            continue
-        when, direction, messages, whole = entry
-        if whole is None:  # sent: (payload, is_text) as queued
-            out += [
-                Record(when, "message", ">", data=_sent_data(note), pieces=1) for note in messages
-            ]
-            continue
-        for message in messages:
-            pieces = 1 if whole or direction == ">" else len(split_message(message))
-            out.append(Record(when, "message", direction, data=message, pieces=pieces))
-    return out
-
-
-def _sent_data(note: tuple[bytes, bool]) -> Any:
-    payload, text = note
-    return payload.decode("utf-8") if text else payload
-
-
-def _batch_size(entry: tuple) -> int:
-    if entry[3] is None:  # sent notes: (payload, is_text)
-        return sum(len(payload) for payload, _ in entry[2])
-    return sum(map(len, entry[2]))
-
-
-def _record_size(record: Record) -> int:
-    data = record.data
-    return len(data) if isinstance(data, str | bytes) else 0
