@@ -933,9 +933,11 @@ class Connection(asyncio.Protocol):
         if self.lost or self._keepalive is None:
             return
         taken = self._taken()
-        if self._pong_mark < taken < self._ping_end:
-            # The ping still waits behind what we sent before it, and the peer is
-            # reading its way there: a slow reader, not a dead one. Judge again later.
+        if self._pong_mark < self._ping_end and taken > self._pong_mark:
+            # The ping waited behind what we sent before it, and the peer is
+            # reading its way there (its TCP may have the ping in a buffer the
+            # application has yet to read): a slow reader, not a dead one. It
+            # gets a full pongTimeout once its TCP has taken the ping.
             self._pong_mark = taken
             self._pong_timer = self.loop.call_later(self._keepalive[1], self._pong_missing)
             return
