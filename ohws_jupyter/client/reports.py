@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import UNKNOWN_ERROR, BusinessError
+from ..core.device import CONNECT_FAILED_TEXT
+from ..core.errors import SEND_FAILED, UNKNOWN_ERROR, BusinessError
 from ..core.events import Record
 from ..core.options import CloseResult
 from .state import ReadyState
@@ -85,6 +86,34 @@ class SessionReports:
             self._observe("error", "=", error=err)
             self._emit("error", (err,))
         self.connect_promise.reject(err)
+        self.keep_alive = None
+        self._resolve_closers()
+
+    def _end_as_device(self, err: BusinessError, at_once: bool) -> None:
+        """Device: an attempt that failed before ``'open'`` ends as it does there.
+
+        A failure the system reports at once (``at_once``: the host does not
+        resolve, no route) makes ``connect`` itself fail with −1 after two
+        ``'error'`` events; any later one (refused, TLS, an answer other than
+        101) comes after ``connect`` resolved ``True``, as one ``'error'``.
+        Neither is followed by ``'close'`` (``websocket_exec.cpp``).
+        """
+        if self.ended:
+            return
+        self.ended = True
+        self._abandon_attempt()
+        self._set_state(ReadyState.CLOSED)
+        self.stats.lastError = err
+        self._observe("error", "=", error=err)
+        if at_once:
+            self._emit("error", (err,))
+            self._emit("error", (err,))
+            failed = BusinessError(SEND_FAILED, err.detail, device_text=CONNECT_FAILED_TEXT)
+            failed.__cause__ = err.__cause__
+            self.connect_promise.reject(failed)
+        else:
+            self.connect_promise.resolve(True)
+            self._emit("error", (err,))
         self.keep_alive = None
         self._resolve_closers()
 

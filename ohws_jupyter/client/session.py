@@ -63,9 +63,11 @@ from .dial import (
     check_dates,
     connect_error,
     connect_transport,
+    fails_at_once,
     failure_error,
     headers_dict,
     proxy_for,
+    spelled_host,
     tls_context,
     user_agent,
 )
@@ -133,6 +135,8 @@ class ClientSession(SessionReports):
         self.runtime = self.ctx.runtime
         #: The WebSocket follows the device profile: its rules hold for this connection.
         self.device = self.ctx.is_device
+        # Device: proxy exclusions are matched against the host as the URL spells it.
+        self.device_host = spelled_host(url) if self.device else None
         # Device: messages sent while connecting, sent in order once open.
         self._early_lock = threading.Lock()
         self._early_sends: list[tuple[bytes, bool]] = []
@@ -168,7 +172,7 @@ class ClientSession(SessionReports):
                 "is not a WebSocket URL; connect to the WebSocket endpoint itself",
                 data=str(exc.status),
             )
-            self._end_before_open(err)
+            self._failed(err)
             return
         except InvalidURI as exc:
             err = BusinessError(
@@ -178,15 +182,25 @@ class ClientSession(SessionReports):
                 data="0",
             )
             err.__cause__ = exc
-            self._end_before_open(err)
+            self._failed(err)
             return
         except Exception as exc:
-            self._end_before_open(connect_error(exc, self.url, opts))
+            if self.device:
+                self._end_as_device(connect_error(exc, self.url, opts), fails_at_once(exc))
+            else:
+                self._end_before_open(connect_error(exc, self.url, opts))
             return
         except BaseException:
             self._end_before_open(None)
             raise
         self._opened(conn, response)
+
+    def _failed(self, err: BusinessError) -> None:
+        """The attempt failed after it started (before 'open')."""
+        if self.device:
+            self._end_as_device(err, at_once=False)
+        else:
+            self._end_before_open(err)
 
     async def _open(self) -> tuple[Connection, Response]:
         url = self.url
@@ -226,6 +240,7 @@ class ClientSession(SessionReports):
             max_size=opts.maxMessageSize,
             logger=MaskingLogger("client", opts.sensitiveHeaders),
         )
+        protocol.lws_close_codes = self.device
         request = protocol.connect()
         if self.device:
             # A device (libwebsockets) sends these and no User-Agent; the user's
@@ -264,9 +279,10 @@ class ClientSession(SessionReports):
         self._handshake.add_done_callback(_consume)
         self._attempt_conn = conn
         tls = self.tls if uri.secure else None
+        proxy = proxy_for(opts, uri, device_host=self.device_host)
         try:
             try:
-                await connect_transport(conn, uri, tls, proxy_for(opts, uri))
+                await connect_transport(conn, uri, tls, proxy)
             except ssl.SSLCertVerificationError as exc:
                 accepted = _device.accepted_verify_codes(opts.skipServerCertVerification)
                 if not self.device or exc.verify_code not in accepted:
@@ -275,7 +291,7 @@ class ClientSession(SessionReports):
                 # verification, checking only what it still checks (the dates).
                 check = None if opts.skipServerCertVerification else check_dates
                 await connect_transport(
-                    conn, uri, _device.lenient_tls_context(opts), proxy_for(opts, uri), check=check
+                    conn, uri, _device.lenient_tls_context(opts), proxy, check=check
                 )
             response = await self._handshake
         except BaseException:
@@ -333,7 +349,7 @@ class ClientSession(SessionReports):
             data=protocol.subprotocol or "",
             headers=mask_headers(headers, self.opts.sensitiveHeaders),
         )
-        shown = _device.response_headers(headers) if self.device else headers
+        shown = _device.response_headers(response.headers.raw_items()) if self.device else headers
         self._emit("headerReceive", (shown,))
         self._emit("open", (None, opened))
         info = OpenInfo(response.status_code, response.reason_phrase, protocol.subprotocol or "")
@@ -342,7 +358,10 @@ class ClientSession(SessionReports):
         self.keep_alive = None
         if self.opts.pingInterval:
             conn.start_keepalive(
-                self.opts.pingInterval, self.opts.pongTimeout, fail_with_close=False
+                self.opts.pingInterval,
+                self.opts.pongTimeout,
+                fail_with_close=False,
+                zero_timeout_hangs_up=self.device,
             )
         if self.device and self.close_requested is not None:
             # close() while connecting: a device opens, then sends the close at once.
@@ -374,7 +393,12 @@ class ClientSession(SessionReports):
         stats.wireBytesOut = self._wire_base[1] + conn.bytes_out
         self.link.received(messages, self.opts.wholeMessages)
         events = self.link.events()
-        if events is not None and (events.has("message") or events.has("dataEnd")):
+        # A device emits 'dataEnd' only behind a 'message' it emitted, and
+        # emits none without a 'message' listener (OnMessage, CallbackTemplate).
+        wanted = events is not None and (
+            events.has("message") or (events.has("dataEnd") and not self.device)
+        )
+        if wanted:
             self.lane.call(self._deliver, events, messages, size)
         else:
             stats.piecesIn += (

@@ -52,7 +52,7 @@ from ..record.expect import request as _request
 from ..record.transcript import Transcript, note_close
 from ..record.transcript import transcript as _transcript
 from . import reconnect as _reconnect
-from .dial import tls_context
+from .dial import tls_context, warn_unportable
 from .session import ClientSession
 from .state import ReadyState, Stats, not_open_error, not_open_hint, split_message
 
@@ -394,6 +394,8 @@ class WebSocket(ClientEventAliases, ContextOwner):
             except Exception as exc:
                 promise.reject(as_parameter_error(exc))
             else:
+                if not self._ctx.is_device:
+                    warn_unportable(opts, url, self.events.has)
                 self._start(url, opts, tls, promise)
         return finish(promise, callback, self._ctx.localize)
 

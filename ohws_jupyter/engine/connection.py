@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import dataclasses
 import logging
 import os
 import struct
@@ -42,7 +43,17 @@ from typing import Any, Protocol
 
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidState
-from websockets.frames import BINARY, CLOSE, CONT, PING, PONG, TEXT, Frame
+from websockets.frames import (
+    BINARY,
+    CLOSE,
+    CONT,
+    EXTERNAL_CLOSE_CODES,
+    PING,
+    PONG,
+    TEXT,
+    Close,
+    Frame,
+)
 from websockets.protocol import CLIENT, CLOSED, CLOSING, CONNECTING, OPEN, State
 from websockets.server import ServerProtocol
 
@@ -51,6 +62,7 @@ try:  # websockets' C speedup, when built; the same function in Python otherwise
 except ImportError:  # pragma: no cover
     from websockets.utils import apply_mask
 
+from ..core.device import peer_close_code
 from .runtime import Runtime
 
 __all__ = [
@@ -95,15 +107,44 @@ class _Lenient:
     """
 
     answer_pings = True
+    #: Read a peer's close code as libwebsockets does (the device profile): a code
+    #: it refuses becomes 1002, echoed so; 1015 and 5000 and above are kept.
+    lws_close_codes = False
+    _echo: bytes | None = None
 
     def recv_frame(self, frame: Frame) -> None:
         if frame.opcode is CLOSE and self.current_size is not None:  # type: ignore[attr-defined]
             self.current_size = None
+        if frame.opcode is CLOSE and self.lws_close_codes and len(frame.data) >= 2:
+            self._recv_lws_close(frame)
+            return
         super().recv_frame(frame)  # type: ignore[misc]
+
+    def _recv_lws_close(self, frame: Frame) -> None:
+        code = int.from_bytes(frame.data[:2], "big")
+        kept = peer_close_code(code)
+        rest = bytes(frame.data[2:])
+        if kept != code or kept in EXTERNAL_CLOSE_CODES or 3000 <= kept < 5000:
+            super().recv_frame(dataclasses.replace(frame, data=kept.to_bytes(2, "big") + rest))  # type: ignore[misc]
+            return
+        # 1015 or 5000+: websockets' parser refuses them. Parse with a stand-in
+        # code, echo the frame as it came, then record the real code.
+        self._echo = bytes(frame.data)
+        try:
+            super().recv_frame(dataclasses.replace(frame, data=b"\x03\xe8" + rest))  # type: ignore[misc]
+        finally:
+            self._echo = None
+        stand_in = self.close_rcvd  # type: ignore[attr-defined]
+        if stand_in is not None:
+            self.close_rcvd = Close(code, stand_in.reason)
+            if self.close_sent is stand_in:  # type: ignore[attr-defined]
+                self.close_sent = self.close_rcvd
 
     def send_frame(self, frame: Frame) -> None:
         if frame.opcode is PONG and not self.answer_pings:
             return
+        if frame.opcode is CLOSE and self._echo is not None:
+            frame = Frame(CLOSE, self._echo)
         super().send_frame(frame)  # type: ignore[misc]
 
 
@@ -709,15 +750,27 @@ class Connection(asyncio.Protocol):
             self.transport.abort()
 
     # -- keepalive (I/O thread) ---------------------------------------------------------
-    def start_keepalive(self, interval: float, timeout: float, *, fail_with_close: bool) -> None:
+    def start_keepalive(
+        self,
+        interval: float,
+        timeout: float,
+        *,
+        fail_with_close: bool,
+        zero_timeout_hangs_up: bool = False,
+    ) -> None:
         """Ping every ``interval`` s; no pong within ``timeout`` s ends the connection.
 
         A client aborts at once (the peer is gone, a closing handshake would only
         wait); a server sends 1011 first, as websockets' server does.
+        ``zero_timeout_hangs_up``: a ``timeout`` of 0 means libwebsockets' rule
+        (hang up ``interval`` s after opening, without a ping) rather than no limit.
         """
         if interval <= 0:
             return
         self._keepalive = (interval, timeout, fail_with_close)
+        if zero_timeout_hangs_up and timeout <= 0:
+            self._pong_timer = self.loop.call_later(interval, self._pong_missing)
+            return
         self._ping_timer = self.loop.call_later(interval, self._send_ping)
 
     def _send_ping(self) -> None:

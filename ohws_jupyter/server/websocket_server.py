@@ -84,6 +84,7 @@ from .reports import (
     device_end,
     failure_error,
     warn_limits,
+    warn_server_close,
 )
 from .request_handler import HandshakeRequest, RequestHandler, answer_request
 
@@ -456,9 +457,11 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
                     if state is ServerState.STOPPED:
                         self._state = ServerState.STARTING
                 if state is not ServerState.STOPPED:
+                    # A device creates a second listener, which fails on the port
+                    # its first one holds (ExecServerStart).
                     promise.reject(
                         BusinessError(
-                            UNKNOWN_ERROR,
+                            PORT_IN_USE if device else UNKNOWN_ERROR,
                             f"this server is {state.name}; stop() it first, or create "
                             "another with createWebSocketServer()",
                         )
@@ -588,7 +591,7 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
             try:
                 info = check_connection(connection, "close")
                 if self._device:
-                    code, reason = _device.close_values(options)
+                    code, reason = _device.server_close_values(options)
                 else:
                     opts = check_close_options(options)
                     code, reason = opts.code, opts.reason
@@ -596,7 +599,9 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
                 promise.reject(err)
             else:
                 if not self._device:
-                    self._ctx.warn_close(code, reason)  # outside the try: a filter may raise it
+                    # Outside the try: a filter may raise them.
+                    warn_server_close(options)
+                    self._ctx.warn_close(code, reason)
                 self._ctx.runtime.call_soon(self._request_close, info, code, reason, promise)
         return finish(promise, callback, self._ctx.localize)
 
@@ -716,8 +721,20 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
                 ),
             )
         self._emit("connect", (info,))
-        if not self._device:  # a device's server sends no pings
-            client.conn.start_keepalive(PING_INTERVAL, PING_TIMEOUT, fail_with_close=True)
+        cfg = self.config
+        assert cfg is not None
+        if self._device:
+            # libwebsockets' default: a ping 40 s after opening, dropped at 50 s
+            # without a pong (no close frame: the device reports a lost link).
+            interval, timeout = _device.SERVER_PING_AFTER, _device.SERVER_PONG_WAIT
+        else:
+            interval, timeout = PING_INTERVAL, PING_TIMEOUT
+        client.conn.start_keepalive(
+            interval if cfg.pingInterval is None else cfg.pingInterval,
+            timeout if cfg.pongTimeout is None else cfg.pongTimeout,
+            fail_with_close=not self._device,
+            zero_timeout_hangs_up=self._device,
+        )
 
     def _device_gate(self, client: ServerClient, request: Request) -> bool:
         """Device: whether a handshaking client may go on; a refused one is cut off.
@@ -756,7 +773,10 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
             return True
         logger.info("= refused %s:%s: %s", info.clientIP, info.clientPort, why)
         client.refuse()
-        self._emit("error", (self._ctx.error(CONNECTION_ERROR, f"refused a client: {why}"),))
+        # A device's server error carries the code alone (CreateServerError).
+        self._emit(
+            "error", (BusinessError.code_only(CONNECTION_ERROR, f"refused a client: {why}"),)
+        )
         return False
 
     def _received(self, client: ServerClient, messages: list[Any], size: int) -> None:

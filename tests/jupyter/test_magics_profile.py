@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -87,3 +88,14 @@ def test_connect_profile_picks_one_connection_s_profile(ws_magic: Any, peer: Rec
         ws_magic(f"connect {peer.url} -n bad --profile phone")
     assert str(info.value) == "%ws connect --profile takes seed or device, not 'phone'"
     assert len(peer.wait("headers", 3)) == 3  # the bad line opened nothing
+
+
+@pytest.mark.parametrize("name", ["seed", "device"])
+def test_connect_to_a_refused_port_fails_under_either_profile(ws_magic: Any, name: str) -> None:
+    # A device's connect resolves and reports the refusal in 'error': the magic says so.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(UsageError) as info:
+        ws_magic(f"connect --profile {name} ws://127.0.0.1:{port}/")
+    assert str(info.value).startswith(f"%ws connect ws://127.0.0.1:{port}/ failed: [200]")

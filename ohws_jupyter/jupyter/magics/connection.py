@@ -215,6 +215,10 @@ def connect(magics: WebSocketMagics, args: argparse.Namespace, cell: str | None)
         raise UsageError(f"%ws connect {mask_url(args.url)} failed: {err}") from err
     finally:
         conn.take_all("open", "error")
+    failed = ws.stats.lastError
+    if ws.readyState == 3 and failed is not None:
+        # A device's connect resolves once the attempt starts; a failure comes in 'error'.
+        raise UsageError(f"%ws connect {mask_url(args.url)} failed: {failed}")
     if policy is not None:
         enable_reconnect(ws, policy)
     return ws

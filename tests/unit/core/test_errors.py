@@ -102,3 +102,20 @@ def test_loop_thread_error_is_a_2302999_and_a_runtime_error() -> None:
     assert err.code == 2302999
     assert "send.result() cannot block on the WebSocket I/O thread" in err.message
     assert "use a callback or .then()" in err.message
+
+
+def test_a_code_only_error_keeps_its_shape_under_any_texts() -> None:
+    err = BusinessError.code_only(200, "the link to 127.0.0.1 is down")
+    for device in (True, False):
+        err.use_texts(device=device)
+        assert err.to_dict() == {"code": 200}
+        assert (err.message, err.data, err.hint) == ("", None, "the link to 127.0.0.1 is down")
+    assert str(err) == "[200] (the link to 127.0.0.1 is down)"
+
+
+def test_connect_minus_one_has_the_device_text_of_connect() -> None:
+    err = BusinessError(-1, "cannot resolve the host", device_text="Websocket connect failed")
+    assert err.message.startswith("Websocket send failed")  # our texts: the code's own
+    err.use_texts(device=True)
+    assert (err.message, err.hint) == ("Websocket connect failed", "cannot resolve the host")
+    assert BusinessError(-1, "x", device=True).message == "Websocket Unknown Other Error"
