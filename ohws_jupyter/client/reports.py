@@ -37,6 +37,8 @@ class SessionReports:
     close_waiters: list[Promise[bool]]
     keep_alive: WebSocket | None
     ended: bool
+    #: The WebSocket follows the device profile.
+    device: bool = False
 
     def _emit(self, event: str, args: tuple) -> None:
         events = self.link.events()
@@ -88,6 +90,14 @@ class SessionReports:
         self.connect_promise.reject(err)
         self.keep_alive = None
         self._resolve_closers()
+
+    def _end_failed(self, err: BusinessError, at_once: bool = False) -> None:
+        """The attempt failed before ``'open'``; ``at_once``: the system refused it
+        before any packet left (a host that does not resolve)."""
+        if self.device:
+            self._end_as_device(err, at_once)
+        else:
+            self._end_before_open(err)
 
     def _end_as_device(self, err: BusinessError, at_once: bool) -> None:
         """Device: an attempt that failed before ``'open'`` ends as it does there.

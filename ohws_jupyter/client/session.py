@@ -12,10 +12,12 @@ connection opens, starts closing or ends, and ``connect``/``close`` promises
 settle then too, whatever callbacks are still queued; the events themselves
 are delivered in order on the object's lane, ``'close'`` last.
 
-Under the ``device`` profile (captured when ``connect`` is called) a session
-follows :mod:`ohws_jupyter.device`: the device's handshake headers and TLS
-checks, sends queued while connecting, ``close`` settled once its frame is
-queued, and the device's close codes and reasons in ``'close'``.
+Under the ``device`` profile (the WebSocket's own) a session follows
+:mod:`ohws_jupyter.device`: the device's handshake headers, TLS checks and
+proxy exclusions, a failed attempt reported as a device reports it, sends
+queued while connecting, ``close`` settled once its frame is queued, the
+keepalive's hang-up without a ping at ``pongTimeout`` 0, and the device's close
+codes and reasons in ``'close'``.
 
 The public face is :mod:`ohws_jupyter.client`; this module is its engine room.
 """
@@ -172,7 +174,7 @@ class ClientSession(SessionReports):
                 "is not a WebSocket URL; connect to the WebSocket endpoint itself",
                 data=str(exc.status),
             )
-            self._failed(err)
+            self._end_failed(err)
             return
         except InvalidURI as exc:
             err = BusinessError(
@@ -182,25 +184,15 @@ class ClientSession(SessionReports):
                 data="0",
             )
             err.__cause__ = exc
-            self._failed(err)
+            self._end_failed(err)
             return
         except Exception as exc:
-            if self.device:
-                self._end_as_device(connect_error(exc, self.url, opts), fails_at_once(exc))
-            else:
-                self._end_before_open(connect_error(exc, self.url, opts))
+            self._end_failed(connect_error(exc, self.url, opts), fails_at_once(exc))
             return
         except BaseException:
             self._end_before_open(None)
             raise
         self._opened(conn, response)
-
-    def _failed(self, err: BusinessError) -> None:
-        """The attempt failed after it started (before 'open')."""
-        if self.device:
-            self._end_as_device(err, at_once=False)
-        else:
-            self._end_before_open(err)
 
     async def _open(self) -> tuple[Connection, Response]:
         url = self.url

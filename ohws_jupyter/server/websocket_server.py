@@ -22,8 +22,9 @@ sends is cut off with 1008 once CLIENT_SEND_LIMIT bytes wait for it.
 Under the ``device`` profile (the server's own, fixed at creation) it follows
 :mod:`ohws_jupyter.device`: the config as a device reads it, clients over a
 limit (or flooding) refused during the handshake, no subprotocol or
-compression negotiated, no keepalive, ``close``/``stop`` settled once queued,
-and ``'close'``/``'error'`` values shaped as a device shapes them.
+compression negotiated, libwebsockets' keepalive (a ping at 40 s, a silent
+client dropped at 50 s), ``close``/``stop`` settled once queued, and
+``'close'``/``'error'`` values shaped as a device shapes them.
 """
 
 from __future__ import annotations
