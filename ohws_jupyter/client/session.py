@@ -578,8 +578,12 @@ class ClientSession(SessionReports):
         promise.resolve(True)
 
     def abandon(self) -> None:
-        """The WebSocket object was garbage-collected: close with 1001, from any thread."""
-        if self.runtime.started and not self.ended:
+        """The WebSocket object was garbage-collected: close with 1001, from any thread.
+
+        Not when a close is under way already: that one ends the connection, and a
+        device refuses a second close (in a promise that nobody could handle).
+        """
+        if self.runtime.started and not self.ended and self.close_requested is None:
             self.runtime.call_soon(self.request_close, 1001, "going away", Promise("close"))
 
 
