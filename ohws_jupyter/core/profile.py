@@ -31,6 +31,7 @@ from types import FrameType
 from .errors import PARAMETER_ERROR, BusinessError
 
 __all__ = [
+    "FRAMEWORK_MODULES",
     "PROFILES",
     "PortabilityWarning",
     "get_profile",
@@ -103,8 +104,8 @@ _USER_ENTRIES = (
     "ohws_jupyter.comparison.recorder",
     "ohws_jupyter.jupyter.magics",
 )
-# Frames between a magic and the cell that typed it.
-_FRAMEWORK = ("IPython.", "ipykernel.", "traitlets.", "decorator")
+#: Modules whose frames stand between a magic and the cell that typed it.
+FRAMEWORK_MODULES = ("IPython.", "ipykernel.", "traitlets.", "decorator")
 _shown: set[tuple[str, str, int]] = set()
 _shown_lock = threading.Lock()
 
@@ -125,7 +126,7 @@ def _user_place(frame: FrameType | None) -> FrameType | None:
         frame = frame.f_back
     if entry is None or not _module(entry).startswith(_USER_ENTRIES):
         return None
-    while frame is not None and _module(frame).startswith(_FRAMEWORK):
+    while frame is not None and _module(frame).startswith(FRAMEWORK_MODULES):
         frame = frame.f_back
     return frame
 

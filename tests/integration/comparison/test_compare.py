@@ -119,6 +119,24 @@ def test_the_seeds_401_checks_against_what_a_device_does() -> None:
     assert steps(result.device, "ws: close") == ["1000 'odd'"]
 
 
+def test_a_refused_connection_rejects_on_the_seed_and_resolves_on_a_device() -> None:
+    port = closed_port()  # the same refused port in both runs
+
+    def refused(webSocket: Any) -> Any:
+        ws = webSocket.createWebSocket()
+        ws.on("error", lambda err: None)
+        ws.on("close", lambda result: None)
+        return ws.connect(f"ws://127.0.0.1:{port}").result(TIMEOUT)
+
+    result = compare(refused)
+    outcome = difference(result, "ws.connect() →")
+    assert str(outcome.seed).startswith("BusinessError 200") and outcome.device == "True"
+    assert difference(result, "fn returned") == Difference("fn returned", None, "True")
+    for run in (result.seed, result.device):
+        assert steps(run, "ws event 'error'")[0].startswith("BusinessError 200")
+    assert steps(result.device, "ws event 'close'") == []  # a device reports 'error' alone
+
+
 def test_a_server_the_code_starts_and_its_clients() -> None:
     def serve(webSocket: Any) -> Any:
         server = webSocket.createWebSocketServer()
