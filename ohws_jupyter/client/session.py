@@ -141,6 +141,7 @@ class ClientSession(SessionReports):
         self.device_host = spelled_host(url) if self.device else None
         # Device: messages sent while connecting, sent in order once open.
         self._early_lock = threading.Lock()
+        self._pieces_lock = threading.Lock()
         self._early_sends: list[tuple[bytes, bool]] = []
         self._early_flushed = False
 
@@ -303,6 +304,8 @@ class ClientSession(SessionReports):
 
     def _opened(self, conn: Connection, response: Response) -> None:
         self.conn = conn
+        conn.on_queued = self._queued
+        conn.on_flush = self.link.flushed
         if self.close_requested is not None and not self.device:
             # close() was called as the handshake finished.
             conn.close(*self.close_requested)
@@ -393,29 +396,38 @@ class ClientSession(SessionReports):
         if wanted:
             self.lane.call(self._deliver, events, messages, size)
         else:
-            stats.piecesIn += (
+            self._count_pieces(
                 len(messages)
                 if self.opts.wholeMessages
                 else sum(len(split_message(m)) for m in messages)
             )
             conn.consumed_some(len(messages), size)
 
+    def _count_pieces(self, count: int) -> None:
+        # Counted on the I/O thread (no listener) and on the lane (a listener):
+        # 'on'/'off' while messages flow switches between them mid-stream.
+        with self._pieces_lock:
+            self.stats.piecesIn += count
+
     def _deliver(self, events: EventEmitter, messages: list[Any], size: int) -> None:
         # Runs on the object's lane.
         whole = self.opts.wholeMessages
-        stats = self.stats
-        for message in messages:
-            if whole:
-                events.emit("message", (None, message))
-                stats.piecesIn += 1
-            else:
-                pieces = split_message(message)
-                stats.piecesIn += len(pieces)
-                if len(pieces) == 1:
-                    events.emit("message", (None, pieces[0]))
+        pieces_in = 0
+        try:
+            for message in messages:
+                if whole:
+                    events.emit("message", (None, message))
+                    pieces_in += 1
                 else:
-                    events.emit_each("message", [(None, piece) for piece in pieces])
-            events.emit("dataEnd", ())
+                    pieces = split_message(message)
+                    pieces_in += len(pieces)
+                    if len(pieces) == 1:
+                        events.emit("message", (None, pieces[0]))
+                    else:
+                        events.emit_each("message", [(None, piece) for piece in pieces])
+                events.emit("dataEnd", ())
+        finally:
+            self._count_pieces(pieces_in)
         conn = self.conn
         if conn is not None:
             conn.consumed_some(len(messages), size)
@@ -508,11 +520,16 @@ class ClientSession(SessionReports):
             )
         except Exception:
             return self._not_open("send")
+        return wait
+
+    def _queued(self, payload: bytes, text: bool) -> None:
+        # Under the connection's lock, which orders every send: the counters have
+        # one writer at a time, and the history gets the messages in wire order
+        # with neither a lock nor a clock of its own per message.
         stats = self.stats
         stats.messagesOut += 1
         stats.bytesOut += len(payload)
-        self.link.sent(payload.decode("utf-8") if text else payload)
-        return wait
+        self.link.outbox.append((payload, text))
 
     def _not_open(self, op: str) -> BusinessError:
         if self.device:
