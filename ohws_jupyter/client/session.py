@@ -595,9 +595,21 @@ class ClientSession(SessionReports):
         promise.resolve(True)
 
     def abandon(self) -> None:
-        """The WebSocket object was garbage-collected: close with 1001, from any thread."""
-        if self.runtime.started and not self.ended:
-            self.runtime.call_soon(self.request_close, 1001, "going away", Promise("close"))
+        """The WebSocket object was garbage-collected: close with 1001, from any thread.
+
+        Not when our close is under way already: that one ends the connection. A
+        device refuses a close while the peer's is under way too; nobody waits for
+        this promise, so that refusal is no news.
+        """
+        if self.runtime.started and not self.ended and self.close_requested is None:
+            self.runtime.call_soon(self.request_close, 1001, "going away", _going_away())
+
+
+def _going_away() -> Promise[bool]:
+    """The promise of a close the package makes on its own: a refusal of it is no news."""
+    promise: Promise[bool] = Promise("close")
+    promise.exception()  # handled: the user's code never sees this promise
+    return promise
 
 
 def _consume(future: asyncio.Future[Any]) -> None:
@@ -618,7 +630,7 @@ def _close_all_at_exit() -> None:
         return
     promises = []
     for session in sessions:
-        promise: Promise[bool] = Promise("close")
+        promise = _going_away()
         promises.append(promise)
         session.runtime.call_soon(session.request_close, 1001, "going away", promise)
     deadline = time.monotonic() + EXIT_CLOSE_WAIT

@@ -86,12 +86,23 @@ LESSON_OUTPUTS = {
         ("pongTimeout", "keepalive on:  ['Websocket connection error"),
         ('await client.send("/drop")', "ids after the drop: no prediction written"),
         ('await client.send("/restart 0.5")', "received: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"),
+        ("await dropped(as_profile(name)", "the 'close' after /drop: {'seed': 1006, 'device': 0}"),
+        (
+            "await one_attempt(as_profile(name))",
+            "connect to a server that is down: {'seed': 'rejects', 'device': 'resolves'}",
+        ),
     ],
     "08-security.ipynb": [
         ("lesson-server.pem", "without caPath: unable to get local issuer certificate"),
         ("lesson-server.pem", "401 Parameter error: caPath cannot be used in the browser"),
         ("impostor.pem", "verifying: self-signed certificate"),
         ("impostor.pem", "the impostor read the token: True"),
+        (
+            "other-host.pem",
+            "other-host.pem: seed refuses, hostname mismatch: it is for app.example",
+        ),
+        ("other-host.pem", "impostor.pem: a device skips that check"),
+        ("await origin_sent(", "Origin: {'seed': None, 'device': 'http://127.0.0.1'}"),
         ("def first_message", "silent:          ['closed 1008: no ticket in time']"),
         ("async def guess_sizes", "the smaller guess: no prediction written"),
     ],
@@ -109,6 +120,10 @@ LESSON_OUTPUTS = {
         ('await writer.send("/pause 2")', "sends resolved while the reader pauses: no prediction"),
         ("websockets_connect", "the server recorded 1008 for slow; slow itself saw 1006"),
         ("maxConcurrentClientsNumber", "CloseResult(code=1013"),
+        (
+            "await full_room(as_profile(name))",
+            "{'seed': ['open', 'close 1013'], 'device': ['error 200']}",
+        ),
     ],
 }
 
