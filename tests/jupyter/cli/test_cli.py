@@ -259,9 +259,7 @@ def _lab_running(lines: list[str], url: str, tree_of: int) -> tuple[str, str, di
     import re
     import urllib.request
 
-    match = re.search(
-        r"(http://127\.0\.0\.1:\d+)/lab/tree/01-quickstart\.ipynb\?token=(\w+)", url
-    )
+    match = re.search(r"(http://127\.0\.0\.1:\d+)/lab/tree/01-quickstart\.ipynb\?token=(\w+)", url)
     assert match, lines
     base, token = match.groups()
     before_kernel = _tree(tree_of)
