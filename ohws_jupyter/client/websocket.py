@@ -1,13 +1,13 @@
 """The OHOS ``WebSocket`` client over the ``websockets`` library.
 
 :func:`createWebSocket` returns a :class:`WebSocket`; its ``connect``, ``send``
-and ``close`` return a :class:`~ohws_jupyter.promise.Promise`, or take a
+and ``close`` return a :class:`~ohws_jupyter.engine.promise.Promise`, or take a
 trailing ``callback(err, value)`` instead. Every failure, bad arguments
 included, arrives through the promise or the callback as a
-:class:`~ohws_jupyter.errors.BusinessError`; only ``on``/``off`` raise.
+:class:`~ohws_jupyter.core.errors.BusinessError`; only ``on``/``off`` raise.
 
 Threads: the caller's thread validates arguments and builds the frames it
-sends; the runtime's I/O loop runs one :mod:`ohws_jupyter.session` per
+sends; the runtime's I/O loop runs one :mod:`ohws_jupyter.client.session` per
 connection attempt over the engine (:mod:`ohws_jupyter.engine`); events and
 callbacks run on this object's own lane, in order, never held up by another
 object's callbacks. The core modules (errors, options, events) import neither

@@ -9,7 +9,7 @@ code; nothing else escapes ``connect``/``send``/``close``::
 
 The message starts with the OHOS text for the code and goes on with what was
 wrong and what to do: ``"Parameter error: close code 999 is not allowed; ..."``.
-Under the ``device`` profile (:mod:`ohws_jupyter.profile`) the message is the
+Under the ``device`` profile (:mod:`ohws_jupyter.core.profile`) the message is the
 device's own text, exactly (``"Websocket connection already exist"``), so code
 that compares it ports; what was wrong and what to do moves to ``.hint``.
 """

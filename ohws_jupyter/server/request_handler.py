@@ -28,7 +28,7 @@ One that raises, or returns anything else, refuses the request with 500 and
 logs the mistake. A refused client never reaches ``'connect'``.
 
 Nothing here knows about the lab; its handshake misbehaviours use
-:func:`refuse` too (see :mod:`ohws_jupyter.server_modes`).
+:func:`refuse` too (see :mod:`ohws_jupyter.server.modes`).
 """
 
 from __future__ import annotations

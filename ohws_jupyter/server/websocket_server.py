@@ -1,17 +1,17 @@
 """The OHOS ``WebSocketServer`` (API 19) over the connection engine.
 
 :func:`createWebSocketServer` returns a :class:`WebSocketServer`; its ``start``,
-``stop``, ``send`` and ``close`` return a :class:`~ohws_jupyter.promise.Promise`,
+``stop``, ``send`` and ``close`` return a :class:`~ohws_jupyter.engine.promise.Promise`,
 or take a trailing ``callback(err, value)`` instead, exactly like the client.
 Every failure, bad arguments included, arrives through the promise or the
-callback as a :class:`~ohws_jupyter.errors.BusinessError`; only ``on``/``off``
+callback as a :class:`~ohws_jupyter.core.errors.BusinessError`; only ``on``/``off``
 raise.
 
 Threads: the caller's thread validates arguments and builds the frames it
-sends; the listening socket and every client's :class:`~ohws_jupyter.engine.Connection`
+sends; the listening socket and every client's :class:`~ohws_jupyter.engine.connection.Connection`
 live on the runtime's I/O loop. Events run on the server's own lane, in order,
 never held up by another object's callbacks. The ready-made behaviours (echo,
-broadcast, lab) are in :mod:`ohws_jupyter.server_modes` and run on the I/O loop,
+broadcast, lab) are in :mod:`ohws_jupyter.server.modes` and run on the I/O loop,
 so they answer even while user callbacks are busy.
 
 Each client obeys the same bounds as a client connection: received messages
@@ -20,7 +20,7 @@ past 1024 messages or 64 MiB, and a client that does not read what the server
 sends is cut off with 1008 once CLIENT_SEND_LIMIT bytes wait for it.
 
 Under the ``device`` profile (captured by ``start``) the server follows
-:mod:`ohws_jupyter.device`: the config as a device reads it, clients over a
+:mod:`ohws_jupyter.core.device`: the config as a device reads it, clients over a
 limit (or flooding) refused during the handshake, no subprotocol or
 compression negotiated, no keepalive, ``close``/``stop`` settled once queued,
 and ``'close'``/``'error'`` values shaped as a device shapes them.
@@ -404,7 +404,7 @@ class WebSocketServer(ServerEventAliases):
     def setRequestHandler(self, handler: RequestHandler | None) -> None:
         """Extension: have ``handler(request)`` accept or refuse each opening handshake.
 
-        It gets a :class:`~ohws_jupyter.server_request.HandshakeRequest` (path,
+        It gets a :class:`~ohws_jupyter.server.request_handler.HandshakeRequest` (path,
         query, headers, origin, offered protocols, client address) and returns
         ``None`` to accept, or an HTTP status (``403``) or ``(status, text)`` to
         refuse. It runs on the I/O thread: keep it quick. ``None`` removes it.
