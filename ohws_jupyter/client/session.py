@@ -3,7 +3,8 @@
 A session opens the connection (TCP, an HTTP proxy tunnel, TLS, the opening
 handshake, redirects) and then owns the engine's
 :class:`~ohws_jupyter.engine.connection.Connection`: it turns received messages
-into the seed's 4 KiB pieces on the object's callback lane, keeps the connection alive with pings, and reports how it ended.
+into the seed's 4 KiB pieces on the object's callback lane, keeps the
+connection alive with pings, and reports how it ended.
 It holds its ``WebSocket`` through a weak reference, so a WebSocket nobody
 holds can be collected (and its connection closed with 1001).
 
