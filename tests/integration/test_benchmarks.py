@@ -49,7 +49,7 @@ def test_quick_run_produces_every_figure(tmp_path):
         timeout=220,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    titles = ("Targets of issue 11", "Echo throughput", "Echo servers", "Round trip", "4K rule")
+    titles = ("**Targets** (", "Echo throughput", "Echo servers", "Round trip", "4K rule")
     for title in (*titles, "Memory", "Panel flood"):
         assert title in proc.stdout, title
     # A quick run never replaces the full run's table.
