@@ -21,8 +21,8 @@ import ssl
 import threading
 import time
 import weakref
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeAlias, overload
 
 from ..core import device as _device
 from ..core.aliases import ClientEventAliases
@@ -31,6 +31,7 @@ from ..core.errors import CONNECTION_EXISTS, PARAMETER_ERROR, SEND_FAILED, Busin
 from ..core.events import EventEmitter, Record, report_callback_error
 from ..core.masking import mask_url
 from ..core.options import (
+    WebSocketCloseOptions,
     WebSocketRequestOptions,
     check_close_options,
     check_request_options,
@@ -67,6 +68,13 @@ __all__ = [
     "split_message",
     "use_session_factory",
 ]
+
+# What the call forms take, for type checkers: an options object or a dict of its
+# fields, and a callback ``callback(err, value)`` (or fewer parameters).
+_RequestOptions: TypeAlias = WebSocketRequestOptions | Mapping[str, Any]
+_CloseOptions: TypeAlias = WebSocketCloseOptions | Mapping[str, Any]
+_Callback: TypeAlias = Callable[..., object]
+_Data: TypeAlias = str | bytes | bytearray | memoryview
 
 # What connect() opens a session with: sockets here, the page's WebSocket in a browser.
 _session_factory: Callable[..., ClientSession] = ClientSession
@@ -359,6 +367,16 @@ class WebSocket(ClientEventAliases):
                     self._session = None
 
     # -- operations ---------------------------------------------------------
+    # Each operation has two forms: without a callback it returns a Promise, with one
+    # it returns None. The overloads tell a type checker which is which.
+    @overload
+    def connect(self, url: str, options: _RequestOptions | None = None, /) -> Promise[bool]: ...
+    @overload
+    def connect(self, url: str, callback: _Callback, /) -> None: ...
+    @overload
+    def connect(
+        self, url: str, options: _RequestOptions | None, callback: _Callback, /
+    ) -> None: ...
     def connect(self, url: Any = MISSING, *args: Any) -> Promise[bool] | None:
         """Open a connection: ``connect(url[, options][, callback])``.
 
@@ -415,6 +433,10 @@ class WebSocket(ClientEventAliases):
         session.keep_alive = self
         get_runtime().call_soon(session.begin)
 
+    @overload
+    def send(self, data: _Data, /) -> Promise[bool]: ...
+    @overload
+    def send(self, data: _Data, callback: _Callback, /) -> None: ...
     def send(self, data: Any = MISSING, callback: Any = None, *extra: Any) -> Promise[bool] | None:
         """Send a text (``str``) or binary (bytes-like) message.
 
@@ -471,6 +493,12 @@ class WebSocket(ClientEventAliases):
             promise.reject(outcome)
         return finish(promise, callback)
 
+    @overload
+    def close(self, options: _CloseOptions | None = None, /) -> Promise[bool]: ...
+    @overload
+    def close(self, callback: _Callback, /) -> None: ...
+    @overload
+    def close(self, options: _CloseOptions | None, callback: _Callback, /) -> None: ...
     def close(self, *args: Any) -> Promise[bool] | None:
         """Close the connection: ``close([options][, callback])``.
 
