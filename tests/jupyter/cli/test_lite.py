@@ -84,7 +84,7 @@ LESSON_OUTPUTS = {
     ],
     "08-security.ipynb": [
         ("caPath", "401 Parameter error: caPath cannot be used in the browser"),
-        ("impostor.pem", "the impostor read the token: True"),
+        ("careless = ", "the impostor read the token: True"),
         ("def first_message", "silent:          ['closed 1008: no ticket in time']"),
         ("async def guess_sizes", "the smaller guess: observed '7f3a9c21'"),
     ],
