@@ -123,43 +123,61 @@ def check(folder: Path, names: list[str], timeout: float) -> int:
     A failure is reported as one plain line: the notebook, the cell, and the
     error's name and message (the full traceback is in the notebook itself).
     """
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="ohws-kernel-") as sockets:
+        for name in names:
+            failed += _check_one(folder, name, timeout, _kernel_config(Path(sockets)))
+    print(f"{len(names) - failed} passed, {failed} failed", flush=True)
+    return 1 if failed else 0
+
+
+def _kernel_config(sockets: Path) -> Any:
+    """The kernel talks to us over Unix sockets in ``sockets`` (IPC), not over TCP.
+
+    Nothing else on the machine can connect to a socket file in a private
+    folder, and ipykernel then has no reason to warn that it runs "over TCP
+    without encryption". Windows has no IPC transport: TCP stays there.
+    """
+    from traitlets.config import Config
+
+    if os.name != "posix":
+        return Config()
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(sockets / "kernel")}})
+
+
+def _check_one(folder: Path, name: str, timeout: float, config: Any) -> int:
+    """Run one notebook; print its line; 1 if it failed."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    failed = 0
-    for name in names:
-        nb = nbformat.read(folder / name, as_version=4)
-        start = time.monotonic()
-        failing: list[str] = []
-        client = NotebookClient(
-            nb,
-            kernel_name="python3",
-            timeout=timeout,
-            resources={"metadata": {"path": str(folder)}},
-            # The reply names the error but not the cell (a UsageError has no
-            # error output to find it by): note the cell as it fails.
-            on_cell_error=lambda cell, cell_index, failing=failing, **_: failing.append(
-                _cell_name(cell, cell_index)
-            ),
-        )
-        try:
-            client.execute()
-        except CellExecutionError as exc:
-            failed += 1
-            message = _plain(exc.evalue).strip().splitlines()
-            what = f"{exc.ename}: {message[0] if message else ''}".strip()
-            where = failing[0] if failing else "a cell"
-            print(f"FAIL {name}, {where}: {what}", flush=True)
-            continue
-        except Exception as exc:  # a cell timed out, the kernel died, ...
-            failed += 1
-            lines = _plain(str(exc)).strip().splitlines()
-            print(f"FAIL {name}: {type(exc).__name__}: {lines[0] if lines else ''}", flush=True)
-            continue
-        print(f"ok   {name} ({time.monotonic() - start:.1f} s)", flush=True)
-    print(f"{len(names) - failed} passed, {failed} failed", flush=True)
-    return 1 if failed else 0
+    nb = nbformat.read(folder / name, as_version=4)
+    start = time.monotonic()
+    failing: list[str] = []
+    client = NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=timeout,
+        config=config,
+        resources={"metadata": {"path": str(folder)}},
+        # The reply names the error but not the cell (a UsageError has no
+        # error output to find it by): note the cell as it fails.
+        on_cell_error=lambda cell, cell_index, **_: failing.append(_cell_name(cell, cell_index)),
+    )
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        message = _plain(exc.evalue).strip().splitlines()
+        what = f"{exc.ename}: {message[0] if message else ''}".strip()
+        where = failing[0] if failing else "a cell"
+        print(f"FAIL {name}, {where}: {what}", flush=True)
+        return 1
+    except Exception as exc:  # a cell timed out, the kernel died, ...
+        lines = _plain(str(exc)).strip().splitlines()
+        print(f"FAIL {name}: {type(exc).__name__}: {lines[0] if lines else ''}", flush=True)
+        return 1
+    print(f"ok   {name} ({time.monotonic() - start:.1f} s)", flush=True)
+    return 0
 
 
 # -- JupyterLab ---------------------------------------------------------------------------

@@ -27,7 +27,9 @@ What goes in, and where it comes from:
   (``"ohws_jupyter": {"browser": false, "why": ...}``) and is left out.
 
 Downloads are kept in a cache folder, so a second build needs no network.
-``--serve`` then serves the site on 127.0.0.1 and prints its URL.
+``--serve`` then serves the site on 127.0.0.1 and prints its URL; without it
+the command says how to serve it. Opened as a file, the site's pages say so
+themselves (:mod:`.lite_notice`).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
+from .lite_notice import add_file_notice, how_to_serve
 from .notebooks import find_notebooks
 
 __all__ = [
@@ -409,7 +412,10 @@ def _lock_entry(wheel: Path, name: str, version: str) -> dict:
 def browser_notebook(path: Path) -> tuple[dict | None, str]:
     """The notebook at ``path`` as the browser runs it, or None and why it is left out.
 
-    Cells with a browser version get it in place of their source.
+    Cells with a browser version get it in place of their source. Outputs,
+    execution counts and saved widget state are dropped, whatever the file on
+    disk holds (a notebook run and saved in JupyterLab has them): the site
+    starts every notebook clean.
 
     Raises:
         LiteError: A browser version does not start with :data:`BROWSER_MARK`.
@@ -419,7 +425,11 @@ def browser_notebook(path: Path) -> tuple[dict | None, str]:
     if meta.get("browser") is False:
         return None, str(meta.get("why", "it cannot run in a browser"))
     changed = 0
+    nb.get("metadata", {}).pop("widgets", None)
     for index, cell in enumerate(nb["cells"]):
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
         variant = cell.get("metadata", {}).get(_META, {}).get("browser")
         if variant is None:
             continue
@@ -430,8 +440,6 @@ def browser_notebook(path: Path) -> tuple[dict | None, str]:
                 f"'{BROWSER_MARK} ...' comment that says why it differs"
             )
         cell["source"] = source
-        cell["outputs"] = []
-        cell["execution_count"] = None
         changed += 1
     nb.setdefault("metadata", {})["kernelspec"] = dict(_KERNELSPEC)
     return nb, f"{changed} cell(s) in their browser version" if changed else "as it is"
@@ -577,6 +585,8 @@ def build(
             cwd=lite_dir,
         )
         _check_site(staged)
+        if staged / "lab" / "index.html" not in add_file_notice(staged):
+            raise LiteError("jupyter lite build made no lab/index.html with a <head> to add to")
         (staged / _STAMP).write_text("built by python -m ohws_jupyter lite\n", "utf-8")
         if output.exists():
             shutil.rmtree(output)
@@ -671,6 +681,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if not args.serve:
         print(site)
+        _say(how_to_serve(site))
         return 0
     try:
         server = serve(site, args.port)

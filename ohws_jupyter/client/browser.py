@@ -168,6 +168,8 @@ class BrowserSession(SessionReports):
         self.lane = lane
         self.url, self.opts = url, opts
         self.connect_promise = connect_promise
+        #: The WebSocket's context, fixed when it was created: profile, texts, runtime.
+        self.ctx = link.context
         self.close_waiters: list[Promise[bool]] = []
         self.close_requested: tuple[int, str] | None = None
         self.ended = False
@@ -181,7 +183,7 @@ class BrowserSession(SessionReports):
         self._drain_list: list[Promise[bool]] = []
 
     def _later(self, delay: float, fn: Any) -> None:
-        loop = get_runtime().loop
+        loop = self.ctx.runtime.loop
         assert loop is not None
         self._timers.append(loop.call_later(delay, fn))
 
@@ -499,7 +501,7 @@ class BrowserSession(SessionReports):
     def abandon(self) -> None:
         """The WebSocket object was garbage-collected: close it (the browser says 'going away')."""
         if not self.ended and self.socket is not None:
-            get_runtime().call_soon(self._detach_and_close)
+            self.ctx.runtime.call_soon(self._detach_and_close)
 
     def _detach_and_close(self) -> None:
         self._detach(close=True)

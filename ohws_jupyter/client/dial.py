@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import os
 import socket
 import ssl
@@ -29,6 +30,7 @@ from ..core import device as _device
 from ..core.errors import CONNECTION_ERROR, PARAMETER_ERROR, BusinessError
 from ..core.masking import mask_url, mask_urls_in
 from ..core.options import HttpProxy, TlsProtocol, WebSocketRequestOptions
+from ..core.profile import portability_warning
 from ..engine.closing import failure_of
 from ..engine.connection import Connection
 
@@ -38,13 +40,16 @@ __all__ = [
     "check_dates",
     "connect_error",
     "connect_transport",
+    "fails_at_once",
     "failure_error",
     "headers_dict",
     "how_lost",
     "proxy_for",
+    "spelled_host",
     "system_proxy",
     "tls_context",
     "user_agent",
+    "warn_unportable",
 ]
 
 
@@ -119,6 +124,22 @@ def connect_error(exc: BaseException, url: str, opts: WebSocketRequestOptions) -
     err = BusinessError(CONNECTION_ERROR, mask_urls_in(detail), data=status)
     err.__cause__ = exc
     return err
+
+
+def fails_at_once(exc: BaseException) -> bool:
+    """Whether a device's ``connect`` itself fails (−1) rather than resolving and
+    reporting the failure in ``'error'``: a host that does not resolve, or a
+    connect the system refuses before any packet leaves (no route, no address)."""
+    if isinstance(exc, socket.gaierror):
+        return True
+    return isinstance(exc, OSError) and exc.errno in _AT_ONCE
+
+
+_AT_ONCE = frozenset(
+    getattr(errno, name)
+    for name in ("ENETUNREACH", "EADDRNOTAVAIL", "EAFNOSUPPORT")
+    if hasattr(errno, name)
+)
 
 
 def how_lost(exc: BaseException) -> str:
@@ -279,15 +300,24 @@ async def _start_tls(
     conn.connection_made(tls_transport)
 
 
-def proxy_for(opts: WebSocketRequestOptions, uri: Any) -> str | None:
-    """The proxy URL ``connect`` goes through to reach ``uri``, or None for a direct connection."""
+def proxy_for(
+    opts: WebSocketRequestOptions, uri: Any, *, device_host: str | None = None
+) -> str | None:
+    """The proxy URL ``connect`` goes through to reach ``uri``, or None for a direct connection.
+
+    ``device_host``: the host as the URL spells it; match the exclusion list
+    against it as a device does.
+    """
     proxy = opts.proxy
     if proxy == "no-proxy":
         return None
     if proxy == "system":
         return system_proxy("wss" if uri.secure else "ws", uri.host, uri.port)
     assert isinstance(proxy, HttpProxy)
-    if proxy.excludes(uri.host):
+    if device_host is not None:
+        if _device.proxy_excludes(proxy.exclusionList, device_host):
+            return None
+    elif proxy.excludes(uri.host):
         return None
     host = f"[{proxy.host}]" if ":" in proxy.host else proxy.host
     return f"http://{host}:{proxy.port}"
@@ -348,3 +378,52 @@ _TLS_VERSIONS = {
     TlsProtocol.TLS_V_1_2: ssl.TLSVersion.TLSv1_2,
     TlsProtocol.TLS_V_1_3: ssl.TLSVersion.TLSv1_3,
 }
+
+
+def spelled_host(url: str) -> str:
+    """The host of ``url`` as written (a device matches proxy exclusions case-sensitively)."""
+    netloc = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
+    if netloc.startswith("["):
+        return netloc[1:].partition("]")[0]
+    return netloc.partition(":")[0]
+
+
+def warn_unportable(opts: WebSocketRequestOptions, url: str, listens: Any) -> None:
+    """Seed: warn about ``connect`` options a device would act on differently.
+
+    Args:
+        opts: The checked options.
+        url: The URL.
+        listens: ``listens(event)`` tells whether the WebSocket has a callback for it.
+    """
+    proxy = opts.proxy
+    host = spelled_host(url)
+    if isinstance(proxy, HttpProxy) and proxy.excludes(host) != _device.proxy_excludes(
+        proxy.exclusionList, host
+    ):
+        how = "bypasses" if proxy.excludes(host) else "uses"
+        portability_warning(
+            "proxy-exclusion",
+            f"the proxy's exclusionList {how} the proxy for {host!r} here; a device matches "
+            "each entry case-sensitively against the whole host name, '*' standing for any "
+            "text ('*.x' does not match 'x'): list the host names as the URL spells them",
+        )
+    if opts.caPath and os.path.isdir(opts.caPath):
+        portability_warning(
+            "ca-folder",
+            f"caPath {opts.caPath!r} is a folder: a device reads caPath as one file, so it "
+            "trusts no CA and the connection fails; give the CA's certificate file",
+        )
+    if opts.pingInterval > 0 and opts.pongTimeout == 0:
+        portability_warning(
+            "pong-timeout-0",
+            "pongTimeout 0 waits for pongs without a limit here; a device then sends no "
+            f"ping and drops the connection {opts.pingInterval} s after it opened: give a "
+            "pongTimeout above 0, or pingInterval 0 for no keepalive",
+        )
+    if listens("dataEnd") and not listens("message"):
+        portability_warning(
+            "data-end-alone",
+            "'dataEnd' fires here without a 'message' callback; a device fires 'dataEnd' "
+            "only behind a 'message' it delivered: subscribe to 'message' too",
+        )

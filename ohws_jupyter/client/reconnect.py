@@ -191,7 +191,9 @@ class Reconnector:
         # On the WebSocket's lane, after 'open' or after the attempt failed.
         with self._lock:
             self._in_flight = False
-            if err is None or self._user_closing:
+            # A device resolves connect() once the attempt starts and reports its
+            # failure in 'error' alone: resolved without opening is a failure too.
+            if self._user_closing or (err is None and self._opened):
                 return
         ws = self._ws()
         if ws is not None and ws.readyState == _CLOSED:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import UNKNOWN_ERROR, BusinessError
+from ..core.device import CONNECT_FAILED_TEXT
+from ..core.errors import SEND_FAILED, UNKNOWN_ERROR, BusinessError
 from ..core.events import Record
 from ..core.options import CloseResult
 from .state import ReadyState
@@ -36,6 +37,8 @@ class SessionReports:
     close_waiters: list[Promise[bool]]
     keep_alive: WebSocket | None
     ended: bool
+    #: The WebSocket follows the device profile.
+    device: bool = False
 
     def _emit(self, event: str, args: tuple) -> None:
         events = self.link.events()
@@ -56,6 +59,7 @@ class SessionReports:
         stats.lastClose = result
         self._set_state(ReadyState.CLOSED)
         if err is not None:
+            self.link.context.localize(err)  # worded once, for the history and 'error' alike
             stats.lastError = err
             self._observe("error", "=", error=err)
             self._emit("error", (err,))
@@ -79,10 +83,47 @@ class SessionReports:
             self._observe("close", "=", code=result.code, reason=result.reason)
             self._emit("close", (None, result))
         else:
+            self.link.context.localize(err)
             self.stats.lastError = err
             self._observe("error", "=", error=err)
             self._emit("error", (err,))
         self.connect_promise.reject(err)
+        self.keep_alive = None
+        self._resolve_closers()
+
+    def _end_failed(self, err: BusinessError, at_once: bool = False) -> None:
+        """The attempt failed before ``'open'``; ``at_once``: the system refused it
+        before any packet left (a host that does not resolve)."""
+        if self.device:
+            self._end_as_device(err, at_once)
+        else:
+            self._end_before_open(err)
+
+    def _end_as_device(self, err: BusinessError, at_once: bool) -> None:
+        """Device: an attempt that failed before ``'open'`` ends as it does there.
+
+        A failure the system reports at once (``at_once``: the host does not
+        resolve, no route) makes ``connect`` itself fail with −1 after two
+        ``'error'`` events; any later one (refused, TLS, an answer other than
+        101) comes after ``connect`` resolved ``True``, as one ``'error'``.
+        Neither is followed by ``'close'`` (``websocket_exec.cpp``).
+        """
+        if self.ended:
+            return
+        self.ended = True
+        self._abandon_attempt()
+        self._set_state(ReadyState.CLOSED)
+        self.stats.lastError = err
+        self._observe("error", "=", error=err)
+        if at_once:
+            self._emit("error", (err,))
+            self._emit("error", (err,))
+            failed = BusinessError(SEND_FAILED, err.detail, device_text=CONNECT_FAILED_TEXT)
+            failed.__cause__ = err.__cause__
+            self.connect_promise.reject(failed)
+        else:
+            self.connect_promise.resolve(True)
+            self._emit("error", (err,))
         self.keep_alive = None
         self._resolve_closers()
 

@@ -13,10 +13,12 @@ connection opens, starts closing or ends, and ``connect``/``close`` promises
 settle then too, whatever callbacks are still queued; the events themselves
 are delivered in order on the object's lane, ``'close'`` last.
 
-Under the ``device`` profile (captured when ``connect`` is called) a session
-follows :mod:`ohws_jupyter.core.device`: the device's handshake headers and TLS
-checks, sends queued while connecting, ``close`` settled once its frame is
-queued, and the device's close codes and reasons in ``'close'``.
+Under the ``device`` profile (the WebSocket's own) a session follows
+:mod:`ohws_jupyter.core.device`: the device's handshake headers, TLS checks and
+proxy exclusions, a failed attempt reported as a device reports it, sends
+queued while connecting, ``close`` settled once its frame is queued, the
+keepalive's hang-up without a ping at ``pongTimeout`` 0, and the device's close
+codes and reasons in ``'close'``.
 
 The public face is :mod:`ohws_jupyter.client`; this module is its engine room.
 """
@@ -54,20 +56,21 @@ from ..core.options import (
     OpenResult,
     WebSocketRequestOptions,
 )
-from ..core.profile import is_device
 from ..engine.closing import close_result_of
 from ..engine.connection import Connection, LenientClientProtocol
 from ..engine.logs import MaskingLogger
 from ..engine.promise import Promise
-from ..engine.runtime import Lane, create_task, get_runtime
+from ..engine.runtime import Lane, create_task
 from .dial import (
     Redirected,
     check_dates,
     connect_error,
     connect_transport,
+    fails_at_once,
     failure_error,
     headers_dict,
     proxy_for,
+    spelled_host,
     tls_context,
     user_agent,
 )
@@ -130,8 +133,13 @@ class ClientSession(SessionReports):
         self._early_end: tuple[BaseException | None] | None = None
         # Wire bytes of earlier connections of the same object.
         self._wire_base = (link.stats.wireBytesIn, link.stats.wireBytesOut)
-        #: The device profile was in force at connect: its rules hold for this connection.
-        self.device = is_device()
+        #: The WebSocket's context, fixed when it was created: profile, texts, runtime.
+        self.ctx = link.context
+        self.runtime = self.ctx.runtime
+        #: The WebSocket follows the device profile: its rules hold for this connection.
+        self.device = self.ctx.is_device
+        # Device: proxy exclusions are matched against the host as the URL spells it.
+        self.device_host = spelled_host(url) if self.device else None
         # Device: messages sent while connecting, sent in order once open.
         self._early_lock = threading.Lock()
         self._early_sends: list[tuple[bytes, bool]] = []
@@ -167,7 +175,7 @@ class ClientSession(SessionReports):
                 "is not a WebSocket URL; connect to the WebSocket endpoint itself",
                 data=str(exc.status),
             )
-            self._end_before_open(err)
+            self._end_failed(err)
             return
         except InvalidURI as exc:
             err = BusinessError(
@@ -177,10 +185,10 @@ class ClientSession(SessionReports):
                 data="0",
             )
             err.__cause__ = exc
-            self._end_before_open(err)
+            self._end_failed(err)
             return
         except Exception as exc:
-            self._end_before_open(connect_error(exc, self.url, opts))
+            self._end_failed(connect_error(exc, self.url, opts), fails_at_once(exc))
             return
         except BaseException:
             self._end_before_open(None)
@@ -225,6 +233,7 @@ class ClientSession(SessionReports):
             max_size=opts.maxMessageSize,
             logger=MaskingLogger("client", opts.sensitiveHeaders),
         )
+        protocol.lws_close_codes = self.device
         request = protocol.connect()
         if self.device:
             # A device (libwebsockets) sends these and no User-Agent; the user's
@@ -252,6 +261,7 @@ class ClientSession(SessionReports):
         conn = Connection(
             protocol,
             self,
+            runtime=self.runtime,
             close_timeout=opts.closeTimeout,
             max_queued_messages=opts.maxQueuedMessages,
             max_queued_bytes=opts.maxQueuedBytes,
@@ -262,9 +272,10 @@ class ClientSession(SessionReports):
         self._handshake.add_done_callback(_consume)
         self._attempt_conn = conn
         tls = self.tls if uri.secure else None
+        proxy = proxy_for(opts, uri, device_host=self.device_host)
         try:
             try:
-                await connect_transport(conn, uri, tls, proxy_for(opts, uri))
+                await connect_transport(conn, uri, tls, proxy)
             except ssl.SSLCertVerificationError as exc:
                 accepted = _device.accepted_verify_codes(opts.skipServerCertVerification)
                 if not self.device or exc.verify_code not in accepted:
@@ -273,7 +284,7 @@ class ClientSession(SessionReports):
                 # verification, checking only what it still checks (the dates).
                 check = None if opts.skipServerCertVerification else check_dates
                 await connect_transport(
-                    conn, uri, _device.lenient_tls_context(opts), proxy_for(opts, uri), check=check
+                    conn, uri, _device.lenient_tls_context(opts), proxy, check=check
                 )
             response = await self._handshake
         except BaseException:
@@ -331,7 +342,7 @@ class ClientSession(SessionReports):
             data=protocol.subprotocol or "",
             headers=mask_headers(headers, self.opts.sensitiveHeaders),
         )
-        shown = _device.response_headers(headers) if self.device else headers
+        shown = _device.response_headers(response.headers.raw_items()) if self.device else headers
         self._emit("headerReceive", (shown,))
         self._emit("open", (None, opened))
         info = OpenInfo(response.status_code, response.reason_phrase, protocol.subprotocol or "")
@@ -340,7 +351,10 @@ class ClientSession(SessionReports):
         self.keep_alive = None
         if self.opts.pingInterval:
             conn.start_keepalive(
-                self.opts.pingInterval, self.opts.pongTimeout, fail_with_close=False
+                self.opts.pingInterval,
+                self.opts.pongTimeout,
+                fail_with_close=False,
+                zero_timeout_hangs_up=self.device,
             )
         if self.device and self.close_requested is not None:
             # close() while connecting: a device opens, then sends the close at once.
@@ -372,7 +386,12 @@ class ClientSession(SessionReports):
         stats.wireBytesOut = self._wire_base[1] + conn.bytes_out
         self.link.received(messages, self.opts.wholeMessages)
         events = self.link.events()
-        if events is not None and (events.has("message") or events.has("dataEnd")):
+        # A device emits 'dataEnd' only behind a 'message' it emitted, and
+        # emits none without a 'message' listener (OnMessage, CallbackTemplate).
+        wanted = events is not None and (
+            events.has("message") or (events.has("dataEnd") and not self.device)
+        )
+        if wanted:
             self.lane.call(self._deliver, events, messages, size)
         else:
             stats.piecesIn += (
@@ -561,8 +580,8 @@ class ClientSession(SessionReports):
 
     def abandon(self) -> None:
         """The WebSocket object was garbage-collected: close with 1001, from any thread."""
-        if get_runtime().started and not self.ended:
-            get_runtime().call_soon(self.request_close, 1001, "going away", Promise("close"))
+        if self.runtime.started and not self.ended:
+            self.runtime.call_soon(self.request_close, 1001, "going away", Promise("close"))
 
 
 def _consume(future: asyncio.Future[Any]) -> None:
@@ -578,14 +597,14 @@ def _lost(promise: Promise[bool]) -> None:
 
 def _close_all_at_exit() -> None:
     """Close open connections with 1001 when the interpreter exits (RFC 6455 7.4.1)."""
-    sessions = [s for s in list(_LIVE) if not s.ended and s.conn is not None]
-    if not sessions or not get_runtime().started:
+    sessions = [s for s in list(_LIVE) if not s.ended and s.conn is not None and s.runtime.started]
+    if not sessions:
         return
     promises = []
     for session in sessions:
         promise: Promise[bool] = Promise("close")
         promises.append(promise)
-        get_runtime().call_soon(session.request_close, 1001, "going away", promise)
+        session.runtime.call_soon(session.request_close, 1001, "going away", promise)
     deadline = time.monotonic() + EXIT_CLOSE_WAIT
     for promise in promises:
         try:

@@ -26,7 +26,8 @@ from typing import Any, TypeAlias, overload
 
 from ..core import device as _device
 from ..core.aliases import ClientEventAliases
-from ..core.checks import MAX_SEND_SIZE, check_data, check_url
+from ..core.checks import MAX_SEND_SIZE, check_data
+from ..core.context import Context, ContextOwner, resolve_context
 from ..core.errors import CONNECTION_EXISTS, PARAMETER_ERROR, SEND_FAILED, BusinessError
 from ..core.events import EventEmitter, Record, report_callback_error
 from ..core.masking import mask_url
@@ -36,7 +37,6 @@ from ..core.options import (
     check_close_options,
     check_request_options,
 )
-from ..core.profile import is_device, portability_warning, warn_close
 from ..engine.calls import (
     MISSING,
     as_parameter_error,
@@ -53,7 +53,7 @@ from ..record.expect import request as _request
 from ..record.transcript import Transcript, note_close
 from ..record.transcript import transcript as _transcript
 from . import reconnect as _reconnect
-from .dial import tls_context
+from .dial import tls_context, warn_unportable
 from .session import ClientSession
 from .state import ReadyState, Stats, not_open_error, not_open_hint, split_message
 
@@ -81,7 +81,7 @@ _session_factory: Callable[..., ClientSession] = ClientSession
 
 
 def use_session_factory(factory: Callable[..., Any]) -> None:
-    """Make ``connect`` open its sessions with ``factory``.
+    """Make the ``connect`` of WebSockets created afterwards open their sessions with ``factory``.
 
     ``factory(link, url, options, tls, promise, lane)`` (``link`` a
     :class:`SessionLink`) returns an object with
@@ -111,16 +111,27 @@ CLIENT_EVENTS = {
 }
 
 
-class WebSocket(ClientEventAliases):
+class WebSocket(ClientEventAliases, ContextOwner):
     """A WebSocket client with the OHOS ``@ohos.net.webSocket`` API.
 
     Create it with :func:`createWebSocket`. One object holds at most one
     connection at a time and can connect again once closed.
+
+    Args:
+        profile: ``'seed'`` or ``'device'`` for this object; the default
+            profile (``set_profile``) if omitted.
+
+    Raises:
+        BusinessError: 401 for another profile name.
     """
 
-    def __init__(self) -> None:
-        self.events = EventEmitter(CLIENT_EVENTS, "WebSocket")
-        self._lane = get_runtime().lane("WebSocket")
+    def __init__(self, *, profile: str | None = None) -> None:
+        # The one place the defaults are read: everything below uses this context.
+        self._ctx: Context = resolve_context(
+            profile, runtime=get_runtime(), session_factory=_session_factory
+        )
+        self.events = EventEmitter(CLIENT_EVENTS, "WebSocket", self._ctx)
+        self._lane = self._ctx.runtime.lane("WebSocket", self._ctx.localize)
         self._lock = threading.Lock()
         self._state = ReadyState.CLOSED
         self._session: ClientSession | None = None
@@ -226,7 +237,7 @@ class WebSocket(ClientEventAliases):
         Returns a function that stops it.
         """
         if not callable(observer):
-            raise BusinessError(PARAMETER_ERROR, "watch() needs a callable observer")
+            raise self._ctx.error(PARAMETER_ERROR, "watch() needs a callable observer")
         with self._history_lock:
             # Under the lock that every new record takes: the replay and the live
             # records that follow have no gap and no repeat, in order.
@@ -390,8 +401,8 @@ class WebSocket(ClientEventAliases):
         if promise is None:
             promise = Promise("connect", self._lane)
             try:
-                parts = check_url(url)
-                if is_device():
+                parts = self._ctx.check_url(url)
+                if self._ctx.is_device:
                     opts = _device.request_options(options)
                     secure = parts.scheme.lower() == "wss"
                     tls = _device.strict_tls_context(opts) if secure else None
@@ -401,8 +412,10 @@ class WebSocket(ClientEventAliases):
             except Exception as exc:
                 promise.reject(as_parameter_error(exc))
             else:
+                if not self._ctx.is_device:
+                    warn_unportable(opts, url, self.events.has)
                 self._start(url, opts, tls, promise)
-        return finish(promise, callback)
+        return finish(promise, callback, self._ctx.localize)
 
     def _start(
         self, url: str, opts: WebSocketRequestOptions, tls: ssl.SSLContext | None, promise: Promise
@@ -421,7 +434,8 @@ class WebSocket(ClientEventAliases):
             self.url, self.options = url, opts
             self._protocol = self._extensions = ""
             self._response_headers = {}
-            session = _session_factory(SessionLink(self), url, opts, tls, promise, self._lane)
+            factory = self._ctx.session_factory
+            session = factory(SessionLink(self), url, opts, tls, promise, self._lane)
             self._session = session
         _reconnect.attach(self, opts, self._emit_reconnecting)
         self.stats.connects += 1
@@ -431,7 +445,7 @@ class WebSocket(ClientEventAliases):
         # An object used as `createWebSocket().connect(url)` must not be collected
         # mid-handshake: the session holds it strongly until the attempt settles.
         session.keep_alive = self
-        get_runtime().call_soon(session.begin)
+        self._ctx.runtime.call_soon(session.begin)
 
     @overload
     def send(self, data: _Data, /) -> Promise[bool]: ...
@@ -450,12 +464,13 @@ class WebSocket(ClientEventAliases):
             below 1 MiB, so awaiting each send paces the sender. With a callback,
             ``None``.
         """
+        errors = self._ctx.localize
         if extra:
-            return finish(too_many("send", "data and a callback"), None)
+            return finish(too_many("send", "data and a callback"), None, errors)
         if callback is not None and not callable(callback):
-            return finish(bad_callback("send", callback), None)
+            return finish(bad_callback("send", callback), None, errors)
         if data is MISSING:
-            return finish(missing("send", "the data: a str or bytes"), callback)
+            return finish(missing("send", "the data: a str or bytes"), callback, errors)
         opts = self.options
         try:
             payload, is_text = check_data(data, opts.maxSendSize if opts else MAX_SEND_SIZE)
@@ -466,14 +481,14 @@ class WebSocket(ClientEventAliases):
             state = self._state
             if state is ReadyState.OPEN and session is not None:
                 outcome = session.send(payload, is_text)
-            elif is_device():
+            elif self._ctx.is_device:
                 if state is ReadyState.CONNECTING and session is not None:
                     outcome = session.send_early(payload, is_text)  # queued, as on a device
                 else:
                     outcome = BusinessError(SEND_FAILED, not_open_hint("send", state))
             else:
                 if state is ReadyState.CONNECTING:
-                    portability_warning(
+                    self._ctx.portability_warning(
                         "send-connecting",
                         "send() before 'open' fails here; a device queues it and sends it "
                         "once the connection opens; send from the 'open' callback (or "
@@ -491,7 +506,7 @@ class WebSocket(ClientEventAliases):
             session.when_drained(promise)
         else:
             promise.reject(outcome)
-        return finish(promise, callback)
+        return finish(promise, callback, errors)
 
     @overload
     def close(self, options: _CloseOptions | None = None, /) -> Promise[bool]: ...
@@ -514,7 +529,7 @@ class WebSocket(ClientEventAliases):
         options, callback, promise = split_args("close", args)
         if promise is None:
             promise = Promise("close", self._lane)
-            device = is_device()
+            device = self._ctx.is_device
             try:
                 if device:
                     code, reason = _device.close_values(options)
@@ -525,7 +540,7 @@ class WebSocket(ClientEventAliases):
                 promise.reject(as_parameter_error(exc))
             else:
                 if not device:
-                    warn_close(code, reason)  # outside the try: a filter may raise it
+                    self._ctx.warn_close(code, reason)  # outside the try: a filter may raise it
                 _reconnect.cancel(self)  # the user asked for this close
                 note_close(self)  # ... which its transcript tells from the peer's
                 with self._lock:
@@ -541,8 +556,8 @@ class WebSocket(ClientEventAliases):
                 ):
                     promise.reject(not_open_error("close", state))
                 else:
-                    get_runtime().call_soon(session.request_close, code, reason, promise)
-        return finish(promise, callback)
+                    self._ctx.runtime.call_soon(session.request_close, code, reason, promise)
+        return finish(promise, callback, self._ctx.localize)
 
 
 class SessionLink:
@@ -554,10 +569,12 @@ class SessionLink:
     report is dropped once the WebSocket is gone.
     """
 
-    __slots__ = ("_ws", "stats")
+    __slots__ = ("_ws", "context", "stats")
 
     def __init__(self, ws: WebSocket) -> None:
         self._ws = weakref.ref(ws)
+        #: The WebSocket's context: the session's profile, texts and runtime.
+        self.context: Context = ws.context
         #: The WebSocket's counters, which the session keeps up to date.
         self.stats = ws.stats
 
@@ -605,9 +622,17 @@ class SessionLink:
             ws._message_out(data)
 
 
-def createWebSocket() -> WebSocket:
-    """Create a WebSocket client object (OHOS ``webSocket.createWebSocket()``)."""
-    return WebSocket()
+def createWebSocket(*, profile: str | None = None) -> WebSocket:
+    """Create a WebSocket client object (OHOS ``webSocket.createWebSocket()``).
+
+    Args:
+        profile: Extension, not OHOS: ``'seed'`` or ``'device'`` for this
+            object alone; the default profile (``set_profile``) if omitted.
+
+    Raises:
+        BusinessError: 401 for another profile name.
+    """
+    return WebSocket(profile=profile)
 
 
 create_websocket = createWebSocket

@@ -36,6 +36,7 @@ __all__ = [
     "COMPOSER_MODES",
     "MAX_SEND_SIZE",
     "MAX_URL_LENGTH",
+    "check_access",
     "check_close_code",
     "check_close_reason",
     "check_data",
@@ -50,6 +51,7 @@ __all__ = [
     "compose",
     "is_number",
     "is_whole_number",
+    "network_defaults",
     "parameter_error",
     "set_allowed_hosts",
     "set_network_permission",
@@ -107,7 +109,10 @@ _network_permission = True
 
 
 def set_network_permission(granted: bool) -> None:
-    """Grant or withdraw the stand-in for ``ohos.permission.INTERNET`` (201 without it)."""
+    """Grant or withdraw the stand-in for ``ohos.permission.INTERNET`` (201 without it).
+
+    Objects created afterwards take it; each keeps the one it was created with.
+    """
     global _network_permission
     if not isinstance(granted, bool):
         raise _param("set_network_permission() takes True or False")
@@ -121,7 +126,8 @@ def set_allowed_hosts(hosts: Sequence[str] | None) -> None:
     not allowed to access this domain").
 
     The environment variable ``OHWS_ALLOWED_HOSTS`` (comma separated) sets the
-    same list at start-up.
+    same list at start-up. Objects created afterwards take it; each keeps the
+    list it was created with.
     """
     global _allowed_hosts
     if hosts is not None and (isinstance(hosts, str) or not all(isinstance(h, str) for h in hosts)):
@@ -133,8 +139,35 @@ if os.environ.get("OHWS_ALLOWED_HOSTS"):
     set_allowed_hosts([h.strip() for h in os.environ["OHWS_ALLOWED_HOSTS"].split(",")])
 
 
+def network_defaults() -> tuple[bool, frozenset[str] | None]:
+    """The network permission and allowed hosts an object created now takes."""
+    return _network_permission, _allowed_hosts
+
+
+def check_access(
+    parts: urllib.parse.SplitResult, permission: bool, allowed_hosts: frozenset[str] | None
+) -> None:
+    """Refuse a connection the permission (201) or the allowed hosts (2302998) forbid."""
+    if not permission:
+        raise BusinessError(
+            PERMISSION_DENIED,
+            "the app has no network permission (ohos.permission.INTERNET); "
+            "grant it with ohws_jupyter.set_network_permission(True) before createWebSocket()",
+        )
+    host = (parts.hostname or "").lower()
+    if allowed_hosts is not None and host not in allowed_hosts:
+        raise BusinessError(
+            DOMAIN_NOT_ALLOWED,
+            f"host {parts.hostname!r} is not in the allowed hosts; "
+            "add it with ohws_jupyter.set_allowed_hosts([...]) before createWebSocket()",
+        )
+
+
 def check_url(url: Any) -> urllib.parse.SplitResult:
-    """Validate a WebSocket URL: 401 for a non-string, 2302001 for a bad URL, 201 if refused."""
+    """Validate a WebSocket URL: 401 for a non-string, 2302001 for a bad URL.
+
+    Whether this program may reach it is :func:`check_access`.
+    """
     if not isinstance(url, str):
         raise _param(f"url must be a string like 'ws://127.0.0.1:8765', not {type(url).__name__}")
     if len(url) >= MAX_URL_LENGTH:
@@ -166,18 +199,6 @@ def check_url(url: Any) -> urllib.parse.SplitResult:
         )
     if port == 0:
         raise BusinessError(URL_ERROR, "port 0 cannot be connected to; give the server's port")
-    if not _network_permission:
-        raise BusinessError(
-            PERMISSION_DENIED,
-            "the app has no network permission (ohos.permission.INTERNET); "
-            "grant it with ohws_jupyter.set_network_permission(True)",
-        )
-    if _allowed_hosts is not None and parts.hostname.lower() not in _allowed_hosts:
-        raise BusinessError(
-            DOMAIN_NOT_ALLOWED,
-            f"host {parts.hostname!r} is not in the allowed hosts; "
-            "add it with ohws_jupyter.set_allowed_hosts([...])",
-        )
     return parts
 
 

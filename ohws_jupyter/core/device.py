@@ -13,10 +13,11 @@ import dataclasses
 import ipaddress
 import math
 import os
+import re
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import SplitResult
 
@@ -31,6 +32,7 @@ from .errors import (
 from .options import (
     ClientCert,
     CloseResult,
+    HttpProxy,
     WebSocketCloseOptions,
     WebSocketRequestOptions,
     check_request_options,
@@ -38,12 +40,18 @@ from .options import (
 
 __all__ = [
     "BAN_SECONDS",
+    "CLOSE_ACK_WAIT",
     "CLOSE_NORMAL",
+    "CONNECT_FAILED_TEXT",
     "DEVICE_SUBPROTOCOL",
     "GUARD",
     "LINK_DOWN",
     "MAX_CONNECTIONS_PER_MINUTE",
     "MAX_LIMIT",
+    "MAX_MESSAGE",
+    "SERVER_HANGUP_AFTER",
+    "SERVER_PING_AFTER",
+    "SERVER_PONG_WAIT",
     "STOP_CLOSE",
     "ConnectionGuard",
     "accepted_verify_codes",
@@ -52,9 +60,12 @@ __all__ = [
     "lenient_tls_context",
     "origin_header",
     "over_limits",
+    "peer_close_code",
     "ping_values",
+    "proxy_excludes",
     "request_options",
     "response_headers",
+    "server_close_values",
     "server_limits",
     "strict_tls_context",
     "uint32",
@@ -74,6 +85,33 @@ MAX_CONNECTIONS_PER_MINUTE = 50
 BAN_SECONDS = 60
 #: The only subprotocol a device server knows (its libwebsockets protocol's name).
 DEVICE_SUBPROTOCOL = "lws_server"
+#: Seconds a device waits for the peer's close frame after sending its own
+#: (libwebsockets' ``PENDING_TIMEOUT_CLOSE_ACK``).
+CLOSE_ACK_WAIT = 5
+#: A server's keepalive: a ping this many seconds after the connection opened or
+#: the last pong, and the connection dropped at SERVER_HANGUP_AFTER without a
+#: pong (libwebsockets' default retry policy; the device's server sets none).
+SERVER_PING_AFTER = 40
+SERVER_HANGUP_AFTER = 50
+#: ... so the pong may take this long after the ping.
+SERVER_PONG_WAIT = SERVER_HANGUP_AFTER - SERVER_PING_AFTER
+#: The message of connect's -1 (``constant.h``).
+CONNECT_FAILED_TEXT = "Websocket connect failed"
+#: A device delivers a received message of any size (only a piece over
+#: INT32_MAX bytes is dropped). Memory stays bounded here: the default is the
+#: smaller of that and a quarter of the machine's memory.
+_INT32_MAX = (1 << 31) - 1
+
+
+def _memory_bound() -> int:
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows, a browser)
+        return _INT32_MAX
+    return max(16 * 1024 * 1024, min(_INT32_MAX, memory // 4))
+
+
+MAX_MESSAGE = _memory_bound()
 #: Close codes a device keeps; any other becomes 1000.
 _KEPT_CODES = range(1000, 1016)
 # Close codes in 1000–1015 that RFC 6455 forbids on the wire. A device sends
@@ -145,6 +183,33 @@ def close_values(value: Any) -> tuple[int, str]:
     return code, reason
 
 
+def server_close_values(value: Any) -> tuple[int, str]:
+    """The code and reason a device's server sends for ``close(connection, options)``.
+
+    Options, when given, need both a numeric ``code`` and a string ``reason``
+    (``server_close_context.cpp`` ``IsValidCloseOptions``); then they are read
+    as :func:`close_values` reads a client's.
+
+    Raises:
+        BusinessError: 401 for options without both.
+    """
+    if value is None:
+        return 1000, CLOSE_NORMAL
+    fields = _fields(value, WebSocketCloseOptions)
+    code = fields.get("code") if fields is not None else None
+    if (
+        fields is None
+        or isinstance(code, bool)
+        or not isinstance(code, int | float)
+        or not isinstance(fields.get("reason"), str)
+    ):
+        raise _param(
+            "a device's server takes close options with both a numeric code and a string "
+            "reason, such as {code: 1000, reason: 'bye'}; or leave the options out"
+        )
+    return close_values(fields)
+
+
 def ended(
     close_sent: Any,
     close_rcvd: Any,
@@ -178,7 +243,45 @@ def ended(
     return CloseResult(0, LINK_DOWN), True
 
 
+def peer_close_code(code: int) -> int:
+    """The code a device reports for a peer's close frame (libwebsockets' check).
+
+    Codes libwebsockets refuses (below 1000, 1004–1006, 1016–2999) become 1002;
+    every other, 1015 and 5000 and above included, is kept.
+    """
+    if code < 1000 or 1004 <= code <= 1006 or 1016 <= code < 3000:
+        return 1002
+    return code
+
+
 # -- connect -------------------------------------------------------------------------------------
+def proxy_excludes(patterns: list[str], host: str) -> bool:
+    """Whether a device reaches ``host`` without the proxy (``IsHostNameExcluded``).
+
+    Each pattern, trimmed, must match the whole host name, case-sensitively;
+    ``*`` stands for any run of characters, anywhere (so ``*.x`` does not match
+    ``x``). A pattern with a character other than letters, digits, ``-``,
+    ``_``, ``.`` and ``*`` must equal the host exactly.
+    """
+    for raw in patterns:
+        pattern = raw.strip(" \t\n\r")
+        if not pattern:
+            continue
+        if pattern == "*":
+            return True
+        if not _PATTERN.fullmatch(pattern):
+            if pattern == host:
+                return True
+            continue
+        regex = "".join(".*" if c == "*" else re.escape(c) for c in pattern)
+        if re.fullmatch(regex, host):
+            return True
+    return False
+
+
+_PATTERN = re.compile(r"[a-zA-Z0-9\-_.*]+")
+
+
 def ping_values(interval: float, timeout: float) -> tuple[int, int]:
     """``pingInterval``/``pongTimeout`` as a device corrects them (``SetRetry``).
 
@@ -265,8 +368,15 @@ def request_options(value: Any) -> WebSocketRequestOptions:
         raise _param("protocol must be a string such as 'chat' (a device takes one string)")
     if protocol == "":
         fields.pop("protocol")
+    proxy = _fields(fields.get("proxy"), HttpProxy)
+    if proxy is not None and (proxy.get("host") == "" or proxy.get("port") == 0):
+        # No proxy host: nothing to tunnel through (FillContextInfo); port 0:
+        # libwebsockets refuses the proxy and connects directly.
+        fields["proxy"] = "no-proxy"
     ping = fields.pop("pingInterval", _DEFAULT_PING)
     pong = fields.pop("pongTimeout", _DEFAULT_PING)
+    fields.setdefault("maxMessageSize", MAX_MESSAGE)
+    fields.setdefault("closeTimeout", CLOSE_ACK_WAIT)
     fields["wholeMessages"] = True
     fields["compression"] = False
     opts = check_request_options(fields)
@@ -289,10 +399,15 @@ def origin_header(parts: SplitResult, support_port: bool) -> str:
     return f"{'https' if secure else 'http'}://{host}"
 
 
-def response_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """``headerReceive``'s value on a device: names lowercase, the first of a repeated one."""
+def response_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """``headerReceive``'s value on a device: names lowercase, and of a header the
+    response repeats, the first value only.
+
+    Args:
+        headers: The response's headers as (name, value) pairs, in order.
+    """
     out: dict[str, str] = {}
-    for name, value in headers.items():
+    for name, value in headers:
         out.setdefault(name.lower(), value)
     return out
 
@@ -322,10 +437,14 @@ def _client_files(ctx: ssl.SSLContext, opts: WebSocketRequestOptions) -> None:
 
 
 def strict_tls_context(opts: WebSocketRequestOptions) -> ssl.SSLContext:
-    """The first TLS attempt of a device: certificates verified, the host name never."""
+    """The first TLS attempt of a device: certificates verified, the host name never.
+
+    A device hands ``caPath`` to OpenSSL as one file: a folder loads nothing,
+    and the trust store stays empty (only a self-signed server then passes).
+    """
     try:
         if opts.caPath and os.path.isdir(opts.caPath):
-            ctx = ssl.create_default_context(capath=opts.caPath)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         else:
             ctx = ssl.create_default_context(cafile=opts.caPath)
     except (ssl.SSLError, OSError) as exc:

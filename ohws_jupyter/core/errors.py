@@ -9,9 +9,11 @@ code; nothing else escapes ``connect``/``send``/``close``::
 
 The message starts with the OHOS text for the code and goes on with what was
 wrong and what to do: ``"Parameter error: close code 999 is not allowed; ..."``.
-Under the ``device`` profile (:mod:`ohws_jupyter.core.profile`) the message is the
-device's own text, exactly (``"Websocket connection already exist"``), so code
-that compares it ports; what was wrong and what to do moves to ``.hint``.
+A ``device``-profile object (:mod:`ohws_jupyter.core.context`) words its
+errors with the device's own text, exactly (``"Websocket connection already
+exist"``), so code that compares it ports; what was wrong and what to do moves
+to ``.hint``. Each object words the errors it reports with its own texts
+(:meth:`BusinessError.use_texts`); an error made outside any object has ours.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ __all__ = [
     "URL_ERROR",
     "BusinessError",
     "LoopThreadError",
-    "use_device_texts",
 ]
 
 PARAMETER_ERROR = 401
@@ -89,16 +90,6 @@ DEVICE_TEXT: dict[int, str] = {
 }
 
 
-# Whether errors carry a device's own message texts: set by ``profile.set_profile``.
-_device_texts = False
-
-
-def use_device_texts(on: bool) -> None:
-    """Give every later ``BusinessError`` a device's own texts (``True``) or ours."""
-    global _device_texts
-    _device_texts = bool(on)
-
-
 class BusinessError(Exception):
     """An OHOS ``BusinessError``: a numeric ``code`` and a ``message``.
 
@@ -106,6 +97,11 @@ class BusinessError(Exception):
         code: One of the codes of :data:`CODE_TEXT`.
         detail: What was wrong and what to do; appended to the OHOS text.
         data: Extra data, as OHOS gives it (the HTTP status text for code 200).
+        device: Word it with a device's texts (``True``) or ours (``False``,
+            the default); an object rewords the errors it reports by its own
+            profile (:meth:`use_texts`).
+        device_text: The device's message where it is not the usual one of the
+            code (``connect``'s −1 reads "Websocket connect failed").
 
     Attributes:
         hint: Under the ``device`` profile, what was wrong and what to do (the
@@ -113,18 +109,48 @@ class BusinessError(Exception):
     """
 
     hint: str | None = None
+    #: Carries the code alone (a device server's ``'error'``): texts never change it.
+    bare: bool = False
 
-    def __init__(self, code: int, detail: str = "", data: Any = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        detail: str = "",
+        data: Any = None,
+        *,
+        device: bool = False,
+        device_text: str | None = None,
+    ) -> None:
         self.code = code
         self.detail = detail
-        if code in DEVICE_TEXT and _device_texts:
-            self.message = DEVICE_TEXT[code]
+        self.data = data
+        self.device_text = device_text
+        self.use_texts(device=device)
+
+    def use_texts(self, *, device: bool) -> None:
+        """Word the message with a device's own text (``True``) or ours (``False``)."""
+        detail = getattr(self, "detail", None)
+        if detail is None or self.bare:
+            # Rebuilt from a pickle (only the message travelled), or code-only.
+            return
+        if self.code in DEVICE_TEXT and device:
+            self.message = getattr(self, "device_text", None) or DEVICE_TEXT[self.code]
             self.hint = detail or None
         else:
-            title = CODE_TEXT.get(code, "Error")
+            title = CODE_TEXT.get(self.code, "Error")
             self.message = f"{title}: {detail}" if detail else title
-        self.data = data
-        super().__init__(self.message)
+            self.hint = None
+        self.args = (self.message,)
+
+    @classmethod
+    def code_only(cls, code: int, hint: str) -> BusinessError:
+        """An error that carries ``code`` alone, as a device's server reports one:
+        no message, no data; what happened is in ``hint``."""
+        err = cls.__new__(cls)
+        Exception.__init__(err, "")
+        err.code, err.detail, err.message, err.data, err.hint = code, hint, "", None, hint
+        err.bare = True
+        return err
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self.code, self.message, self.data, self.hint))
@@ -135,11 +161,14 @@ class BusinessError(Exception):
 
     def __str__(self) -> str:
         hint = f" ({self.hint})" if self.hint else ""
-        return f"[{self.code}] {self.message}{hint}"
+        text = f" {self.message}" if self.message else ""
+        return f"[{self.code}]{text}{hint}"
 
     def to_dict(self) -> dict[str, Any]:
         """The error as OHOS's ``JSON.stringify(err)`` shows it."""
-        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        out: dict[str, Any] = {"code": self.code}
+        if self.message:
+            out["message"] = self.message
         if self.data is not None:
             out["data"] = self.data
         return out

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import PARAMETER_ERROR, BusinessError
-from .profile import is_device, portability_warning
+from .context import Context
+from .errors import PARAMETER_ERROR
 
 __all__ = ["EventEmitter", "Record", "Subscription", "adapt", "report_callback_error"]
 
@@ -143,9 +143,9 @@ class Subscription:
             self._guarded(args)
 
 
-def _check_callable(name: str, callback: Any) -> None:
+def _check_callable(name: str, callback: Any, context: Context) -> None:
     if not callable(callback):
-        raise BusinessError(
+        raise context.error(
             PARAMETER_ERROR,
             f"callback for '{name}' must be callable, not {type(callback).__name__}",
         )
@@ -157,11 +157,15 @@ class EventEmitter:
     Args:
         arities: Each supported event name and the length of its argument list.
         owner: Name used in error messages, e.g. ``"WebSocket"``.
+        context: The owner's context: its profile decides what ``subscribe``
+            does, and its texts word the errors raised here and the ``'error'``
+            values emitted. A seed context if omitted.
     """
 
-    def __init__(self, arities: dict[str, int], owner: str) -> None:
+    def __init__(self, arities: dict[str, int], owner: str, context: Context | None = None) -> None:
         self._arities = dict(arities)
         self._owner = owner
+        self.context = context if context is not None else Context()
         self._subs: dict[str, list[Subscription]] = {name: [] for name in arities}
         # Lists are replaced, never changed in place, so emit() reads without the
         # lock; writers (on/off on the caller's thread, once() firing on the
@@ -175,12 +179,12 @@ class EventEmitter:
 
     def _check_type(self, event: Any) -> str:
         if not isinstance(event, str):
-            raise BusinessError(
+            raise self.context.error(
                 PARAMETER_ERROR, f"event type must be a string, not {type(event).__name__}"
             )
         if event not in self._arities:
             known = ", ".join(repr(n) for n in self._arities)
-            raise BusinessError(
+            raise self.context.error(
                 PARAMETER_ERROR, f"{self._owner} has no event {event!r}; use one of {known}"
             )
         return event
@@ -188,7 +192,7 @@ class EventEmitter:
     def on(self, event: Any, callback: Any) -> Subscription:
         """Subscribe ``callback`` to ``event``; 401 for a bad name or a non-callable."""
         name = self._check_type(event)
-        _check_callable(name, callback)
+        _check_callable(name, callback, self.context)
         sub = Subscription(name, callback, self._arities[name])
         # Copy-on-write: a dispatch in progress iterates the old list safely.
         with self._lock:
@@ -196,17 +200,17 @@ class EventEmitter:
         return sub
 
     def subscribe(self, event: Any, callback: Any, advice: str) -> None:
-        """``on(event, callback)`` as the profile in force does it.
+        """``on(event, callback)`` as the owner's profile does it.
 
         A device keeps one callback per event, so under ``device`` a new one
         replaces the others; ``seed`` keeps them all and warns, ending with
         ``advice``, where a second one would replace the first on a device.
         """
-        if is_device():
+        if self.context.is_device:
             self.replace(event, callback)
             return
         if isinstance(event, str) and event in self._arities and self.has(event):
-            portability_warning(
+            self.context.portability_warning(
                 "listener",
                 f"a second on({event!r}) callback: on a device it replaces the first one, "
                 f"which is then never called; {advice}",
@@ -219,7 +223,7 @@ class EventEmitter:
         A bad name or a non-callable is a 401 and leaves the subscriptions as they were.
         """
         name = self._check_type(event)
-        _check_callable(name, callback)
+        _check_callable(name, callback, self.context)
         sub = Subscription(name, callback, self._arities[name])
         with self._lock:
             gone, self._subs[name] = self._subs[name], [sub]
@@ -230,7 +234,7 @@ class EventEmitter:
     def once(self, event: Any, callback: Any) -> Subscription:
         """Subscribe ``callback`` to the next ``event`` only; ``off`` removes it too."""
         name = self._check_type(event)
-        _check_callable(name, callback)
+        _check_callable(name, callback, self.context)
         call = adapt(callback, self._arities[name])
 
         def fire(*args: Any) -> Any:
@@ -247,7 +251,7 @@ class EventEmitter:
         """Remove ``callback`` from ``event`` (all callbacks if None); returns how many."""
         name = self._check_type(event)
         if callback is not None and not callable(callback):
-            raise BusinessError(
+            raise self.context.error(
                 PARAMETER_ERROR,
                 f"callback for off('{name}') must be callable or omitted, "
                 f"not {type(callback).__name__}",
@@ -266,6 +270,10 @@ class EventEmitter:
 
     def emit(self, event: str, args: tuple) -> None:
         """Run every subscription of ``event`` now, in order, on the calling thread."""
+        if event == "error":
+            for value in args:
+                if isinstance(value, BaseException):
+                    self.context.localize(value)
         for sub in self._subs[event]:
             sub.run(args)
 

@@ -7,9 +7,12 @@ over libwebsockets), so code that works here under ``device`` ports as it is.
 The rules themselves are in :mod:`ohws_jupyter.core.device`; this module only holds
 the switch and the warnings, and imports nothing that does I/O.
 
-The profile is process-wide: ``set_profile('device')``, ``%ws profile device``,
-or ``OHWS_PROFILE=device`` in the environment at start-up. A call reads it when
-it is made; a connection keeps the profile it was opened with.
+Each ``WebSocket`` and ``WebSocketServer`` takes its profile once, when it is
+created, into its :class:`~ohws_jupyter.core.context.Context`, and keeps it:
+``createWebSocket(profile='device')`` picks one for one object. What this
+module holds is the default for objects created afterwards:
+``set_profile('device')``, ``%ws profile device``, or ``OHWS_PROFILE=device`` in
+the environment at start-up. Nothing below the object constructors reads it.
 
 Under ``seed``, code that relies on something a device does differently, and
 that can be seen at the call, gets a :class:`PortabilityWarning`: once per kind
@@ -25,9 +28,10 @@ import threading
 import warnings
 from types import FrameType
 
-from .errors import PARAMETER_ERROR, BusinessError, use_device_texts
+from .errors import PARAMETER_ERROR, BusinessError
 
 __all__ = [
+    "FRAMEWORK_MODULES",
     "PROFILES",
     "PortabilityWarning",
     "get_profile",
@@ -54,7 +58,9 @@ def _check(name: object) -> str:
 
 
 def set_profile(name: str) -> str:
-    """Switch every later call to the ``'seed'`` or ``'device'`` behaviour.
+    """Make ``'seed'`` or ``'device'`` the profile of objects created from now on.
+
+    Objects that exist keep theirs.
 
     Returns:
         The profile that was in force before, so a test or a cell can restore it.
@@ -65,17 +71,16 @@ def set_profile(name: str) -> str:
     global _profile
     new = _check(name)
     old, _profile = _profile, new
-    use_device_texts(new == "device")
     return old
 
 
 def get_profile() -> str:
-    """The profile in force: ``'seed'`` or ``'device'``."""
+    """The default profile, ``'seed'`` or ``'device'``: what a new object takes."""
     return _profile
 
 
 def is_device() -> bool:
-    """Whether the ``device`` profile is in force."""
+    """Whether the default profile is ``device`` (an object: ``ws.context.is_device``)."""
     return _profile == "device"
 
 
@@ -98,8 +103,8 @@ _USER_ENTRIES = (
     "ohws_jupyter.server.websocket_server",
     "ohws_jupyter.jupyter.magics",
 )
-# Frames between a magic and the cell that typed it.
-_FRAMEWORK = ("IPython.", "ipykernel.", "traitlets.", "decorator")
+#: Modules whose frames stand between a magic and the cell that typed it.
+FRAMEWORK_MODULES = ("IPython.", "ipykernel.", "traitlets.", "decorator")
 _shown: set[tuple[str, str, int]] = set()
 _shown_lock = threading.Lock()
 
@@ -120,20 +125,21 @@ def _user_place(frame: FrameType | None) -> FrameType | None:
         frame = frame.f_back
     if entry is None or not _module(entry).startswith(_USER_ENTRIES):
         return None
-    while frame is not None and _module(frame).startswith(_FRAMEWORK):
+    while frame is not None and _module(frame).startswith(FRAMEWORK_MODULES):
         frame = frame.f_back
     return frame
 
 
 def portability_warning(kind: str, message: str) -> None:
-    """Warn, under ``seed`` only, that the calling user code is not portable.
+    """Warn that the calling user code is not portable.
+
+    The caller decides whether to: an object warns under ``seed`` only
+    (:meth:`ohws_jupyter.core.context.Context.portability_warning`).
 
     Args:
         kind: What differs, e.g. ``'close-code'``; one warning per kind and place.
         message: What a device does instead and what to write.
     """
-    if _profile != "seed":
-        return
     frame = _user_place(sys._getframe(1))
     if frame is None:
         return
@@ -164,7 +170,7 @@ def portability_warning(kind: str, message: str) -> None:
 
 
 def warn_close(code: int, reason: str) -> None:
-    """Seed: warn about a ``close`` a device would send differently."""
+    """Warn about a ``close`` a device would send differently (a seed object calls it)."""
     if not 1000 <= code <= 1015:
         portability_warning(
             "close-code",

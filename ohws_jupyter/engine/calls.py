@@ -74,8 +74,18 @@ def as_parameter_error(exc: BaseException) -> BusinessError:
     return err
 
 
-def finish(promise: Promise[Any], callback: Callable[..., Any] | None) -> Promise[Any] | None:
-    """The promise itself, or None with ``callback(err, value)`` attached (callback form)."""
+def finish(
+    promise: Promise[Any],
+    callback: Callable[..., Any] | None,
+    errors: Callable[[BaseException], BaseException] | None = None,
+) -> Promise[Any] | None:
+    """The promise itself, or None with ``callback(err, value)`` attached (callback form).
+
+    ``errors`` words an error the promise was already rejected with (the
+    object's context's ``localize``); later ones its lane words.
+    """
+    if errors is not None:
+        promise.reword(errors)
     if callback is None:
         return promise
     promise.add_callback(callback)

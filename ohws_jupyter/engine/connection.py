@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import dataclasses
 import logging
 import os
 import struct
@@ -42,7 +43,17 @@ from typing import Any, Protocol
 
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidState
-from websockets.frames import BINARY, CLOSE, CONT, PING, PONG, TEXT, Frame
+from websockets.frames import (
+    BINARY,
+    CLOSE,
+    CONT,
+    EXTERNAL_CLOSE_CODES,
+    PING,
+    PONG,
+    TEXT,
+    Close,
+    Frame,
+)
 from websockets.protocol import CLIENT, CLOSED, CLOSING, CONNECTING, OPEN, State
 from websockets.server import ServerProtocol
 
@@ -51,7 +62,8 @@ try:  # websockets' C speedup, when built; the same function in Python otherwise
 except ImportError:  # pragma: no cover
     from websockets.utils import apply_mask
 
-from .runtime import get_runtime
+from ..core.device import peer_close_code
+from .runtime import Runtime
 
 __all__ = [
     "CLOSE_GRACE",
@@ -95,15 +107,44 @@ class _Lenient:
     """
 
     answer_pings = True
+    #: Read a peer's close code as libwebsockets does (the device profile): a code
+    #: it refuses becomes 1002, echoed so; 1015 and 5000 and above are kept.
+    lws_close_codes = False
+    _echo: bytes | None = None
 
     def recv_frame(self, frame: Frame) -> None:
         if frame.opcode is CLOSE and self.current_size is not None:  # type: ignore[attr-defined]
             self.current_size = None
+        if frame.opcode is CLOSE and self.lws_close_codes and len(frame.data) >= 2:
+            self._recv_lws_close(frame)
+            return
         super().recv_frame(frame)  # type: ignore[misc]
+
+    def _recv_lws_close(self, frame: Frame) -> None:
+        code = int.from_bytes(frame.data[:2], "big")
+        kept = peer_close_code(code)
+        rest = bytes(frame.data[2:])
+        if kept != code or kept in EXTERNAL_CLOSE_CODES or 3000 <= kept < 5000:
+            super().recv_frame(dataclasses.replace(frame, data=kept.to_bytes(2, "big") + rest))  # type: ignore[misc]
+            return
+        # 1015 or 5000+: websockets' parser refuses them. Parse with a stand-in
+        # code, echo the frame as it came, then record the real code.
+        self._echo = bytes(frame.data)
+        try:
+            super().recv_frame(dataclasses.replace(frame, data=b"\x03\xe8" + rest))  # type: ignore[misc]
+        finally:
+            self._echo = None
+        stand_in = self.close_rcvd  # type: ignore[attr-defined]
+        if stand_in is not None:
+            self.close_rcvd = Close(code, stand_in.reason)
+            if self.close_sent is stand_in:  # type: ignore[attr-defined]
+                self.close_sent = self.close_rcvd
 
     def send_frame(self, frame: Frame) -> None:
         if frame.opcode is PONG and not self.answer_pings:
             return
+        if frame.opcode is CLOSE and self._echo is not None:
+            frame = Frame(CLOSE, self._echo)
         super().send_frame(frame)  # type: ignore[misc]
 
 
@@ -147,6 +188,8 @@ class Connection(asyncio.Protocol):
     Args:
         protocol: websockets' sans-I/O protocol of this side.
         owner: Receives the connection's events (see :class:`Owner`).
+        runtime: Schedules on the I/O thread and tells which thread is which:
+            the runtime of the object that owns the connection (its context's).
         close_timeout: Seconds the closing handshake may take; 0 waits forever.
         max_queued_messages: Received messages the owner may hold before reading pauses.
         max_queued_bytes: The same limit in bytes.
@@ -160,6 +203,7 @@ class Connection(asyncio.Protocol):
         protocol: ClientProtocol | ServerProtocol,
         owner: Owner,
         *,
+        runtime: Runtime,
         close_timeout: float = 10,
         max_queued_messages: int = 1024,
         max_queued_bytes: int = 64 * 1024 * 1024,
@@ -168,6 +212,7 @@ class Connection(asyncio.Protocol):
     ) -> None:
         self.protocol = protocol
         self.owner = owner
+        self.runtime = runtime
         # Orders the output: senders on any thread and the I/O thread append
         # serialized frames to _out under it. The protocol object is touched by
         # the I/O thread only (senders read its state).
@@ -409,7 +454,7 @@ class Connection(asyncio.Protocol):
             self.produced - self.consumed <= self.max_queued_messages // 2
             and self.produced_bytes - self.consumed_bytes <= self.max_queued_bytes // 2
         ):
-            get_runtime().call_soon(self._resume_reading)
+            self.runtime.call_soon(self._resume_reading)
 
     def _resume_reading(self) -> None:
         if not self._reading_paused or self.lost:
@@ -463,7 +508,7 @@ class Connection(asyncio.Protocol):
         Raises:
             BufferError: Called where waiting could deadlock, or the wait timed out.
         """
-        runtime = get_runtime()
+        runtime = self.runtime
         if runtime.in_loop_thread() or runtime.in_callback_thread():
             raise BufferError(self._buffered())
         deadline = time.monotonic() + SEND_BLOCK_LIMIT
@@ -561,7 +606,7 @@ class Connection(asyncio.Protocol):
             self._out_bytes += len(chunk)
         if not self._flush_pending:
             self._flush_pending = True
-            runtime = get_runtime()
+            runtime = self.runtime
             if runtime.in_loop_thread():
                 # A reply written while handling a read goes out with the others.
                 self.loop.call_soon(self._flush_now)
@@ -618,7 +663,7 @@ class Connection(asyncio.Protocol):
     def when_drained(self, callback: Callable[[bool], None]) -> None:
         """Call ``callback(True)`` on the I/O thread once the write buffer is below its
         low mark, or ``callback(False)`` if the connection ends first."""
-        get_runtime().call_soon(self._add_drain_waiter, callback)
+        self.runtime.call_soon(self._add_drain_waiter, callback)
 
     def _add_drain_waiter(self, callback: Callable[[bool], None]) -> None:
         self._drain_waiters.append(callback)
@@ -705,15 +750,27 @@ class Connection(asyncio.Protocol):
             self.transport.abort()
 
     # -- keepalive (I/O thread) ---------------------------------------------------------
-    def start_keepalive(self, interval: float, timeout: float, *, fail_with_close: bool) -> None:
+    def start_keepalive(
+        self,
+        interval: float,
+        timeout: float,
+        *,
+        fail_with_close: bool,
+        zero_timeout_hangs_up: bool = False,
+    ) -> None:
         """Ping every ``interval`` s; no pong within ``timeout`` s ends the connection.
 
         A client aborts at once (the peer is gone, a closing handshake would only
         wait); a server sends 1011 first, as websockets' server does.
+        ``zero_timeout_hangs_up``: a ``timeout`` of 0 means libwebsockets' rule
+        (hang up ``interval`` s after opening, without a ping) rather than no limit.
         """
         if interval <= 0:
             return
         self._keepalive = (interval, timeout, fail_with_close)
+        if zero_timeout_hangs_up and timeout <= 0:
+            self._pong_timer = self.loop.call_later(interval, self._pong_missing)
+            return
         self._ping_timer = self.loop.call_later(interval, self._send_ping)
 
     def _send_ping(self) -> None:

@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 
 from ..core.errors import BusinessError, LoopThreadError
 from ..core.events import adapt, report_callback_error
-from .runtime import IN_BROWSER, Lane, block_on, get_runtime
+from .runtime import IN_BROWSER, Lane, Runtime, block_on, get_runtime
 
 __all__ = ["Promise", "deliver_result"]
 
@@ -92,6 +92,8 @@ class Promise(Generic[T]):
         self._settle(_REJECTED, error)
 
     def _settle(self, state: str, value: Any) -> bool:
+        if state is _REJECTED and self._lane is not None and self._lane.errors is not None:
+            value = self._lane.errors(value)  # worded by the object it belongs to
         with self._lock:
             if self._state is not _PENDING:
                 return False
@@ -120,6 +122,16 @@ class Promise(Generic[T]):
     def done(self) -> bool:
         return self._state is not _PENDING
 
+    def reword(self, errors: Callable[[BaseException], BaseException]) -> None:
+        """Word an error this promise already rejected with by ``errors`` (in place).
+
+        For a promise rejected before it reached the object it belongs to (a
+        malformed call); a promise bound to the object's lane is worded when it
+        settles.
+        """
+        if self._state is _REJECTED:
+            errors(self._value)
+
     def exception(self) -> BaseException | None:
         """The rejection error of a settled promise, or None."""
         self._handled = True
@@ -138,7 +150,7 @@ class Promise(Generic[T]):
         """
         self._handled = True
         if self._state is _PENDING:
-            rt = get_runtime()
+            rt = self._runtime()
             if not rt.can_block():
                 raise LoopThreadError(f"{self._label}.result()")
             if self._needs_callback_thread and (
@@ -256,6 +268,10 @@ class Promise(Generic[T]):
         else:
             get_runtime().deliver(fn, *args)
 
+    def _runtime(self) -> Runtime:
+        # The runtime of the object the promise belongs to; the process's for one of none.
+        return self._lane.runtime if self._lane is not None else get_runtime()
+
     def catch(self, on_rejected: Callable[[BaseException], Any]) -> Promise[Any]:
         """Like JS ``catch``: ``then(None, on_rejected)``."""
         return self.then(None, on_rejected)
@@ -278,7 +294,7 @@ class Promise(Generic[T]):
             out._handled = True
             out._on_settle(lambda p: self._settle(p._state, p._value))
         elif asyncio.iscoroutine(out) or isinstance(out, asyncio.Future):
-            fut = get_runtime().submit(_await(out))
+            fut = self._runtime().submit(_await(out))
 
             def copy(f: Any) -> None:
                 exc = f.exception()
@@ -299,7 +315,7 @@ class Promise(Generic[T]):
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         # A notebook shows the last expression of a cell; give a quick operation
         # the moment to finish so `ws.send('x')` shows its outcome, not "pending".
-        if self._state is _PENDING and get_runtime().can_block():
+        if self._state is _PENDING and self._runtime().can_block():
             with contextlib.suppress(BaseException):
                 self.result(DISPLAY_WAIT)
         self._handled = True

@@ -11,7 +11,10 @@ object delays that object's later callbacks only, never another object's events
 or any promise. Work crosses threads through queues, and a lane wakes a worker
 only when it goes from empty to non-empty, so a burst costs one wake-up.
 
-The threads are started on first use and restarted in a forked child.
+The threads are started on first use and restarted in a forked child. They are
+daemon threads, so they never hold the interpreter up; at its exit, callbacks
+already queued get a short, bounded chance to run (:data:`EXIT_CALLBACK_WAIT`),
+so a script that waits for ``close()`` still sees its ``'close'`` callback.
 
 In a browser (Pyodide, ``sys.platform == "emscripten"``) there are no threads:
 the page's own running loop does the I/O, and each lane's calls run as loop
@@ -27,6 +30,7 @@ listens.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import collections
 import concurrent.futures
 import contextlib
@@ -36,6 +40,8 @@ import os
 import queue
 import sys
 import threading
+import time
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
@@ -62,6 +68,8 @@ WORKER_IDLE_EXIT = 30.0
 STUCK_AFTER = 0.05
 #: Calls a lane runs before it lets other lanes have the worker (fairness).
 LANE_SLICE = 256
+#: Seconds the interpreter's exit waits for queued callbacks to run (see :meth:`Runtime.drain`).
+EXIT_CALLBACK_WAIT = 1.0
 #: In a browser (Pyodide): one thread, the page's loop, no blocking.
 IN_BROWSER = sys.platform == "emscripten"
 
@@ -73,14 +81,23 @@ class Lane:
     independently. ``call`` is safe from any thread and never blocks.
     """
 
-    __slots__ = ("__weakref__", "_lock", "_queue", "_runtime", "_scheduled", "name")
+    __slots__ = ("__weakref__", "_lock", "_queue", "_runtime", "_scheduled", "errors", "name")
 
-    def __init__(self, runtime: Runtime, name: str = "lane") -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        name: str = "lane",
+        errors: Callable[[BaseException], BaseException] | None = None,
+    ) -> None:
         self._runtime = runtime
+        #: How the lane's object words the errors its promises reject with (its
+        #: context's ``localize``); None leaves them as they are.
+        self.errors = errors
         self._queue: collections.deque[tuple[Callable[..., Any], tuple]] = collections.deque()
         self._lock = threading.Lock()
         self._scheduled = False
         self.name = name
+        runtime._track(self)
 
     def call(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue ``fn(*args)`` after everything queued on this lane before."""
@@ -99,6 +116,11 @@ class Lane:
                 return
             self._scheduled = True
         self._runtime._schedule(self)
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime this lane runs on."""
+        return self._runtime
 
     def pending(self) -> int:
         """How many calls wait on this lane."""
@@ -143,6 +165,9 @@ class Runtime:
         self._serial = 0
         self._watch_armed = False
         self._local = threading.local()
+        # Every lane, for drain(); a lane with work has _scheduled set until it runs dry.
+        self._lanes: weakref.WeakSet[Lane] = weakref.WeakSet()
+        self._lane_ran_dry: threading.Event | None = None
         # Made now, not on first use: a lazily made object would read as a leak.
         self._default_lane = Lane(self, "default")
         self._browser_lanes = 0  # lanes with work, in a browser
@@ -257,9 +282,14 @@ class Runtime:
         self.call_soon(_create_task, coro)
 
     # -- the callback side --------------------------------------------------
-    def lane(self, name: str = "lane") -> Lane:
-        """A new lane: calls queued on it run in order, independently of other lanes."""
-        return Lane(self, name)
+    def lane(
+        self, name: str = "lane", errors: Callable[[BaseException], BaseException] | None = None
+    ) -> Lane:
+        """A new lane: calls queued on it run in order, independently of other lanes.
+
+        ``errors`` words the errors of the promises bound to it (see :class:`Lane`).
+        """
+        return Lane(self, name, errors)
 
     def deliver(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on the shared default lane (for work owned by no object)."""
@@ -340,6 +370,8 @@ class Runtime:
                 self._local.lane = None
             if again:
                 self._ready.put(lane)  # behind the other lanes that wait
+            elif self._lane_ran_dry is not None:
+                self._lane_ran_dry.set()
             # An idle worker must not keep the last lane it ran (and its object) alive.
             lane = None
 
@@ -355,6 +387,47 @@ class Runtime:
         if again:
             self._browser_lanes += 1
             self._ensure().call_soon(self._run_lane_in_page, lane)
+
+    def _track(self, lane: Lane) -> None:
+        with self._lock:
+            self._lanes.add(lane)
+
+    def _busy_lanes(self) -> list[Lane]:
+        with self._lock:
+            lanes = list(self._lanes)
+        return [lane for lane in lanes if lane._scheduled]
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until no callback is queued or running; False if ``timeout`` seconds passed first.
+
+        Each round first lets the I/O thread hand over the events it has read, then
+        waits for every lane to run dry; it ends after a round in which no lane had
+        work. Callbacks that queue more work are followed, within ``timeout``.
+        Returns False at once where waiting would deadlock (the I/O thread, a
+        callback) and True where nothing was started or in a browser.
+        """
+        if IN_BROWSER or self.loop is None:
+            return True
+        if self.in_loop_thread() or self.in_callback_thread():
+            return False
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                handed_over = threading.Event()
+                self.call_soon(handed_over.set)
+                if not handed_over.wait(max(deadline - time.monotonic(), 0.0)):
+                    return False
+                if not self._busy_lanes():
+                    return True
+                while True:
+                    # Armed before the look, so a lane that runs dry after it wakes us.
+                    ran_dry = self._lane_ran_dry = threading.Event()
+                    if not self._busy_lanes():
+                        break
+                    if not ran_dry.wait(max(deadline - time.monotonic(), 0.0)):
+                        return False
+        finally:
+            self._lane_ran_dry = None
 
     def pending_callbacks(self) -> int:
         """How many lanes wait for a worker (a measure of backlog across objects)."""
@@ -518,6 +591,16 @@ def _page_can_suspend() -> bool:
         return False
     return bool(can_run_sync())
 
+
+def _drain_at_exit() -> None:
+    # Registered at import, before the modules that close connections at exit
+    # register theirs: atexit runs last-registered first, so the 'close'
+    # callbacks those closes queue get their chance here too.
+    if _RUNTIME.started and not IN_BROWSER:
+        _RUNTIME.drain(EXIT_CALLBACK_WAIT)
+
+
+atexit.register(_drain_at_exit)
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_RUNTIME._after_fork)

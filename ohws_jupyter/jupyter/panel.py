@@ -47,6 +47,7 @@ from .panel_model import (
     close_code_text,
     parse_close_code,
     parse_composer,
+    plural,
 )
 from .panel_tools import ClientTools
 
@@ -154,8 +155,9 @@ class WebSocketPanel(ClientTools):
         text = (
             f"earlier records were not kept (a WebSocket keeps its last {HISTORY_LIMIT:,} "
             f"records and {HISTORY_BYTES // (1024 * 1024)} MiB of messages); in all: "
-            f"{s.connects} connection(s), {s.messagesIn:,} messages in ({s.bytesIn:,} bytes), "
-            f"{s.messagesOut:,} out ({s.bytesOut:,} bytes)"
+            f"{plural(s.connects, 'connection')}, {plural(s.messagesIn, 'message')} in "
+            f"({plural(s.bytesIn, 'byte')}), {plural(s.messagesOut, 'message')} out "
+            f"({plural(s.bytesOut, 'byte')})"
         )
         self._take(Record(rec.time, "history", "=", data=text))
         if s.openedAt:

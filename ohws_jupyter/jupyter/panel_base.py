@@ -268,7 +268,8 @@ class PanelBase(anywidget.AnyWidget):
 
     @property
     def timeline(self) -> list[dict[str, Any]]:
-        """The arrows of the timeline view, oldest first.
+        """The arrows of the timeline view, oldest first: of :attr:`visible`, as the view
+        draws them (``kind_filter`` and ``search`` apply to it too).
 
         Each is ``{'seq', 'time', 'from', 'to', 'label', 'style', 'pieces'}``;
         ``from``/``to`` is ``'c'`` (client lane), ``'s'`` (server lane) or ``'x'``
@@ -284,7 +285,7 @@ class PanelBase(anywidget.AnyWidget):
                 "style": style,
                 "pieces": pieces,
             }
-            for e in self.entries
+            for e in self.visible
             for f, t, label, style, pieces in e["flow"]
         ]
 

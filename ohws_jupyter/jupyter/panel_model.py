@@ -39,6 +39,7 @@ __all__ = [
     "hexdump",
     "parse_close_code",
     "parse_composer",
+    "plural",
     "saved_item",
 ]
 
@@ -167,6 +168,11 @@ def format_size(n: int) -> str:
     if n < 1024 * 1024:
         return f"{n / 1024:.1f} KiB"
     return f"{n / 1024 / 1024:.1f} MiB"
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """A count and its word: ``1 attempt``, ``3 attempts``, ``1,200 messages``."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
 def _message_type(data: Any) -> str:

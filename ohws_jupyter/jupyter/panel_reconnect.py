@@ -23,6 +23,7 @@ from ..client.reconnect import reconnector_of
 from ..core.errors import BusinessError
 from ..core.events import Record
 from .panel_base import PanelBase, scheduler
+from .panel_model import plural
 
 __all__ = ["ReconnectView", "reconnect_line"]
 
@@ -49,7 +50,7 @@ def reconnect_line(status: dict[str, Any], now: float | None = None) -> str:
     if state == "connecting":
         return f"reconnecting: attempt {attempt}, connecting…"
     if state == "gave up":
-        return f"reconnecting gave up after {attempt} attempts"
+        return f"reconnecting gave up after {plural(attempt, 'attempt')}"
     if state == "cancelled":
         return "reconnecting cancelled"
     return ""
@@ -185,7 +186,7 @@ class ReconnectView(PanelBase):
             if ending and before.get("state") != status["state"]:
                 what = status["state"]
                 if what == "gave up":
-                    what = f"gave up after {status['attempt']} attempts"
+                    what = f"gave up after {plural(status['attempt'], 'attempt')}"
                 self._take(Record(time.time(), "reconnecting", "=", data=what))
             self.reconnect_status = status
         with self._rc_lock:

@@ -145,7 +145,10 @@ def _before_device(host: str | None, masked: list[str]) -> list[str]:
         "//     }",
     ]
     if host is not None:
-        out.append(f"// - put your server's host in place of {HOST_PLACEHOLDER} (see the URL);")
+        out.append(
+            f"// - put your server's host in place of {HOST_PLACEHOLDER} in the URL that"
+            " connect() is given below."
+        )
     if masked:
         out.append(f"// - fill in the masked values ({_MASK}): {', '.join(masked)}.")
     return out

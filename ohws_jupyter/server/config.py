@@ -126,6 +126,13 @@ class WebSocketServerConfig:
         maxSendSize: Extension: largest message ``send`` takes, in bytes (OHOS: 5 MiB − 16).
         closeTimeout: Extension: seconds a closing handshake with a client may take
             (``close``, ``stop``, a failure); past it the connection is cut.
+        pingInterval: Extension: seconds between keepalive pings to each client;
+            0 sends none. ``None``: the profile's (``seed`` 20; ``device`` 40, as
+            a device's server).
+        pongTimeout: Extension: seconds a client may take to answer a ping; past
+            it the connection ends (``seed`` 1011; ``device`` dropped, as on a
+            device). ``None``: the profile's (``seed`` 20, ``device`` 10, so a
+            device drops a silent client 50 s after the last pong).
     """
 
     serverPort: int = 0
@@ -139,6 +146,8 @@ class WebSocketServerConfig:
     maxMessageSize: int = 16 * 1024 * 1024
     maxSendSize: int = MAX_SEND_SIZE
     closeTimeout: float = 10
+    pingInterval: float | None = None
+    pongTimeout: float | None = None
 
     @property
     def protocols(self) -> list[str]:
@@ -203,6 +212,12 @@ def _check_extensions(config: WebSocketServerConfig) -> None:
     timeout = config.closeTimeout
     if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not timeout > 0:
         raise _param(f"closeTimeout must be a number of seconds above 0, not {timeout!r}")
+    for name in ("pingInterval", "pongTimeout"):
+        value = getattr(config, name)
+        if value is not None and (
+            not isinstance(value, int | float) or isinstance(value, bool) or not value >= 0
+        ):
+            raise _param(f"{name} must be a number of seconds, 0 or more, not {value!r}")
 
 
 def _check_mode(config: WebSocketServerConfig) -> None:
@@ -250,6 +265,9 @@ def device_server_config(value: Any) -> WebSocketServerConfig:
     port, clients, per_client = device.server_limits(fields)
     known = {f.name for f in dataclasses.fields(WebSocketServerConfig)}
     extensions = {k: v for k, v in fields.items() if k in known and k in _EXTENSIONS}
+    # A device delivers messages of any size and waits 5 s for a client's close reply.
+    extensions.setdefault("maxMessageSize", device.MAX_MESSAGE)
+    extensions.setdefault("closeTimeout", device.CLOSE_ACK_WAIT)
     config = WebSocketServerConfig(
         serverPort=port,
         serverIP=address or "127.0.0.1",
@@ -282,7 +300,14 @@ def device_server_config(value: Any) -> WebSocketServerConfig:
     return config
 
 
-_EXTENSIONS = ("mode", "maxMessageSize", "maxSendSize", "closeTimeout")
+_EXTENSIONS = (
+    "mode",
+    "maxMessageSize",
+    "maxSendSize",
+    "closeTimeout",
+    "pingInterval",
+    "pongTimeout",
+)
 
 
 def check_connection(value: Any, op: str) -> WebSocketConnection:

@@ -60,7 +60,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..core.checks import close_code_allowed
-from ..engine.runtime import get_runtime
 from .config import MODES
 from .request_handler import refuse
 
@@ -414,7 +413,7 @@ def _restart(client: ServerClient, rest: str) -> None:
     for member in server.clients():
         member.close_requested = True
         member.conn.close(*RESTART_CLOSE)
-    get_runtime().spawn(_come_back(server, config, seconds))
+    server.context.runtime.spawn(_come_back(server, config, seconds))
 
 
 async def _come_back(server: WebSocketServer, config: Any, seconds: float) -> None:

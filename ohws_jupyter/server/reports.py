@@ -6,6 +6,7 @@ config, and the list ``listAllConnections()`` returns.
 from __future__ import annotations
 
 import errno
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..core import device as _device
@@ -33,6 +34,7 @@ __all__ = [
     "device_end",
     "failure_error",
     "warn_limits",
+    "warn_server_close",
 ]
 
 #: Bytes that may wait to be written to one client before it is cut off (1008).
@@ -55,7 +57,7 @@ def device_end(
     if abnormal:
         # A device's server error carries the code alone: no connection, no data.
         why = failure_error(client.conn, info, exc)
-        err = BusinessError(
+        err = BusinessError.code_only(
             CONNECTION_ERROR,
             why.message.split(": ", 1)[-1] if why else f"the link to {info.clientIP} is down",
         )
@@ -160,3 +162,19 @@ def failure_error(
     err = BusinessError(CONNECTION_ERROR, detail, data=info)
     err.__cause__ = cause
     return err
+
+
+def warn_server_close(options: Any) -> None:
+    """Seed: warn about ``close(connection, options)`` options a device's server refuses."""
+    if options is None:
+        return
+    code = options.get("code") if isinstance(options, Mapping) else getattr(options, "code", None)
+    reason = (
+        options.get("reason") if isinstance(options, Mapping) else getattr(options, "reason", None)
+    )
+    if isinstance(code, bool) or not isinstance(code, int | float) or not isinstance(reason, str):
+        portability_warning(
+            "server-close-options",
+            "close(connection, options) without both a numeric code and a string reason: a "
+            "device's server refuses it with 401; give both, or leave the options out",
+        )

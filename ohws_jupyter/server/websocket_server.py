@@ -19,11 +19,12 @@ waiting for ``'messageReceive'`` callbacks pause reading from that client
 past 1024 messages or 64 MiB, and a client that does not read what the server
 sends is cut off with 1008 once CLIENT_SEND_LIMIT bytes wait for it.
 
-Under the ``device`` profile (captured by ``start``) the server follows
+Under the ``device`` profile (the server's own, fixed at creation) it follows
 :mod:`ohws_jupyter.core.device`: the config as a device reads it, clients over a
 limit (or flooding) refused during the handshake, no subprotocol or
-compression negotiated, no keepalive, ``close``/``stop`` settled once queued,
-and ``'close'``/``'error'`` values shaped as a device shapes them.
+compression negotiated, libwebsockets' keepalive (a ping at 40 s, a silent
+client dropped at 50 s), ``close``/``stop`` settled once queued, and
+``'close'``/``'error'`` values shaped as a device shapes them.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from websockets.protocol import OPEN
 from ..core import device as _device
 from ..core.aliases import ServerEventAliases
 from ..core.checks import MAX_SEND_SIZE, check_data
+from ..core.context import Context, ContextOwner, resolve_context
 from ..core.errors import (
     CONNECTION_ERROR,
     CONNECTION_NOT_FOUND,
@@ -59,7 +61,6 @@ from ..core.errors import (
 from ..core.events import EventEmitter, Record, report_callback_error
 from ..core.masking import mask_headers, mask_url
 from ..core.options import check_close_options
-from ..core.profile import is_device, warn_close
 from ..engine.calls import bad_callback, finish, split_args
 from ..engine.closing import close_result_of
 from ..engine.connection import Connection, LenientServerProtocol
@@ -84,6 +85,7 @@ from .reports import (
     device_end,
     failure_error,
     warn_limits,
+    warn_server_close,
 )
 from .request_handler import HandshakeRequest, RequestHandler, answer_request
 
@@ -167,7 +169,9 @@ class ServerClient:
         self.dropped = False  # the server cut TCP on purpose (lab /drop): not an error
         self.opened = False
         self.timers: set[asyncio.TimerHandle] = set()
-        self.device = server._device
+        #: The server's context: profile, texts, runtime.
+        self.ctx = server.context
+        self.device = self.ctx.is_device
         if self.device:
             # A device's libwebsockets server knows one protocol by name and no extension.
             protocol = LenientServerProtocol(
@@ -185,6 +189,7 @@ class ServerClient:
         self.conn = Connection(
             protocol,
             self,
+            runtime=self.ctx.runtime,
             close_timeout=cfg.closeTimeout,
             max_queued_messages=MAX_QUEUED_MESSAGES,
             max_queued_bytes=MAX_QUEUED_BYTES,
@@ -303,16 +308,20 @@ class ServerClient:
         self.server._lost(self, exc)
 
 
-class WebSocketServer(ServerEventAliases):
+class WebSocketServer(ServerEventAliases, ContextOwner):
     """A WebSocket server with the OHOS ``@ohos.net.webSocket`` API (API 19).
 
     Create it with :func:`createWebSocketServer`. One object listens on at most
     one address at a time and can start again once stopped.
+
+    ``profile`` (keyword-only) is this server's, as for a ``WebSocket``.
     """
 
-    def __init__(self) -> None:
-        self._events = EventEmitter(SERVER_EVENTS, "WebSocketServer")
-        self._lane = get_runtime().lane("WebSocketServer")
+    def __init__(self, *, profile: str | None = None) -> None:
+        # The one place the defaults are read: everything below uses this context.
+        self._ctx: Context = resolve_context(profile, runtime=get_runtime())
+        self._events = EventEmitter(SERVER_EVENTS, "WebSocketServer", self._ctx)
+        self._lane = self._ctx.runtime.lane("WebSocketServer", self._ctx.localize)
         self._lock = threading.Lock()
         self._state = ServerState.STOPPED
         self._clients: dict[WebSocketConnection, ServerClient] = {}
@@ -324,7 +333,7 @@ class WebSocketServer(ServerEventAliases):
         self.config: WebSocketServerConfig | None = None
         self.port: int | None = None
         self._observers: list[Callable[[WebSocketConnection | None, Record], None]] = []
-        self._device = False  # the device profile was in force at start()
+        self._device = self._ctx.is_device  # the device's rules hold for this server
 
     # -- read-only state -----------------------------------------------------
     @property
@@ -363,7 +372,7 @@ class WebSocketServer(ServerEventAliases):
         quick. Returns a function that stops it.
         """
         if not callable(observer):
-            raise BusinessError(PARAMETER_ERROR, "watch() needs a callable observer")
+            raise self._ctx.error(PARAMETER_ERROR, "watch() needs a callable observer")
         self._observers = [*self._observers, observer]
         me = weakref.ref(self)
 
@@ -413,7 +422,7 @@ class WebSocketServer(ServerEventAliases):
             BusinessError: 401 if ``handler`` is neither callable nor None.
         """
         if handler is not None and not callable(handler):
-            raise BusinessError(
+            raise self._ctx.error(
                 PARAMETER_ERROR,
                 f"setRequestHandler() needs a function or None, not {type(handler).__name__}",
             )
@@ -433,7 +442,7 @@ class WebSocketServer(ServerEventAliases):
         config, callback, promise = split_args("start", args)
         if promise is None:
             promise = Promise("start", self._lane)
-            device = is_device()
+            device = self._device
             try:
                 if device:
                     cfg = device_server_config(config)
@@ -448,18 +457,19 @@ class WebSocketServer(ServerEventAliases):
                     state = self._state
                     if state is ServerState.STOPPED:
                         self._state = ServerState.STARTING
-                        self._device = device
                 if state is not ServerState.STOPPED:
+                    # A device creates a second listener, which fails on the port
+                    # its first one holds (ExecServerStart).
                     promise.reject(
                         BusinessError(
-                            UNKNOWN_ERROR,
+                            PORT_IN_USE if device else UNKNOWN_ERROR,
                             f"this server is {state.name}; stop() it first, or create "
                             "another with createWebSocketServer()",
                         )
                     )
                 else:
-                    get_runtime().call_soon(self._begin, cfg, tls, promise)
-        return finish(promise, callback)
+                    self._ctx.runtime.call_soon(self._begin, cfg, tls, promise)
+        return finish(promise, callback, self._ctx.localize)
 
     def stop(self, callback: Any = None) -> Promise[bool] | None:
         """Close every client with 1001 and stop listening; ``True`` once all is closed.
@@ -470,17 +480,17 @@ class WebSocketServer(ServerEventAliases):
         resolves once the close frames are queued.
         """
         if callback is not None and not callable(callback):
-            return finish(bad_callback("stop", callback), None)
+            return finish(bad_callback("stop", callback), None, self._ctx.localize)
         promise: Promise[bool] = Promise("stop", self._lane)
         with self._lock:
             state = self._state
             if state in (ServerState.RUNNING, ServerState.STARTING):
                 self._state = ServerState.STOPPING
         if state in (ServerState.RUNNING, ServerState.STARTING):
-            get_runtime().spawn(self._stop(promise))
+            self._ctx.runtime.spawn(self._stop(promise))
         else:
             promise.reject(BusinessError(UNKNOWN_ERROR, f"cannot stop: the server is {state.name}"))
-        return finish(promise, callback)
+        return finish(promise, callback, self._ctx.localize)
 
     def listAllConnections(self, callback: Any = None) -> ConnectionList | Promise[Any] | None:
         """The connected clients, oldest first.
@@ -488,25 +498,25 @@ class WebSocketServer(ServerEventAliases):
         Returns:
             A list (as OHOS returns an array), which may also be awaited; with a
             callback, ``None`` and ``callback(None, list)`` later. Under the
-            ``device`` profile, a promise of the list, as a device returns
-            (rejected with 2302999 unless the server runs).
+            ``device`` profile (the server's own), a promise of the list, as a
+            device returns (rejected with 2302999 unless the server runs).
         """
-        if is_device():
+        if self._device:
             return self._list_promise(callback)
         with self._lock:
             found = ConnectionList(self._clients)
         if callback is None:
             return found
         if not callable(callback):
-            finish(bad_callback("listAllConnections", callback), None)
+            finish(bad_callback("listAllConnections", callback), None, self._ctx.localize)
             return None
-        finish(Promise.resolved(found, "listAllConnections"), callback)
+        finish(Promise.resolved(found, "listAllConnections", self._lane), callback)
         return None
 
     def _list_promise(self, callback: Any) -> Promise[Any]:
         if callback is not None:
             return Promise.rejected(
-                BusinessError(
+                self._ctx.error(
                     PARAMETER_ERROR, "listAllConnections() takes no argument on a device; await it"
                 ),
                 "listAllConnections",
@@ -514,7 +524,7 @@ class WebSocketServer(ServerEventAliases):
         with self._lock:
             if self._state is not ServerState.RUNNING:
                 return Promise.rejected(
-                    BusinessError(
+                    self._ctx.error(
                         UNKNOWN_ERROR, f"cannot list connections: the server is {self._state.name}"
                     ),
                     "listAllConnections",
@@ -531,7 +541,7 @@ class WebSocketServer(ServerEventAliases):
             client, once they drain); with one, ``None``.
         """
         if callback is not None and not callable(callback):
-            return finish(bad_callback("send", callback), None)
+            return finish(bad_callback("send", callback), None, self._ctx.localize)
         promise: Promise[bool] = Promise("send", self._lane)
         try:
             payload, is_text = check_data(data, self._send_limit())
@@ -552,7 +562,10 @@ class WebSocketServer(ServerEventAliases):
         Raises:
             BusinessError: 401 for data that is neither ``str`` nor bytes-like.
         """
-        payload, is_text = check_data(data, self._send_limit())
+        try:
+            payload, is_text = check_data(data, self._send_limit())
+        except BusinessError as err:
+            raise self._ctx.localize(err) from None
         message: str | bytes = payload.decode() if is_text else payload
         count = 0
         for client in self.clients():
@@ -578,18 +591,20 @@ class WebSocketServer(ServerEventAliases):
             promise = Promise("close", self._lane)
             try:
                 info = check_connection(connection, "close")
-                if is_device():
-                    code, reason = _device.close_values(options)
+                if self._device:
+                    code, reason = _device.server_close_values(options)
                 else:
                     opts = check_close_options(options)
                     code, reason = opts.code, opts.reason
             except BusinessError as err:
                 promise.reject(err)
             else:
-                if not is_device():
-                    warn_close(code, reason)  # outside the try: a filter may raise it
-                get_runtime().call_soon(self._request_close, info, code, reason, promise)
-        return finish(promise, callback)
+                if not self._device:
+                    # Outside the try: a filter may raise them.
+                    warn_server_close(options)
+                    self._ctx.warn_close(code, reason)
+                self._ctx.runtime.call_soon(self._request_close, info, code, reason, promise)
+        return finish(promise, callback, self._ctx.localize)
 
     # -- the life of the server (I/O thread) ------------------------------------
     def _begin(
@@ -707,8 +722,20 @@ class WebSocketServer(ServerEventAliases):
                 ),
             )
         self._emit("connect", (info,))
-        if not self._device:  # a device's server sends no pings
-            client.conn.start_keepalive(PING_INTERVAL, PING_TIMEOUT, fail_with_close=True)
+        cfg = self.config
+        assert cfg is not None
+        if self._device:
+            # libwebsockets' default: a ping 40 s after opening, dropped at 50 s
+            # without a pong (no close frame: the device reports a lost link).
+            interval, timeout = _device.SERVER_PING_AFTER, _device.SERVER_PONG_WAIT
+        else:
+            interval, timeout = PING_INTERVAL, PING_TIMEOUT
+        client.conn.start_keepalive(
+            interval if cfg.pingInterval is None else cfg.pingInterval,
+            timeout if cfg.pongTimeout is None else cfg.pongTimeout,
+            fail_with_close=not self._device,
+            zero_timeout_hangs_up=self._device,
+        )
 
     def _device_gate(self, client: ServerClient, request: Request) -> bool:
         """Device: whether a handshaking client may go on; a refused one is cut off.
@@ -747,7 +774,10 @@ class WebSocketServer(ServerEventAliases):
             return True
         logger.info("= refused %s:%s: %s", info.clientIP, info.clientPort, why)
         client.refuse()
-        self._emit("error", (BusinessError(CONNECTION_ERROR, f"refused a client: {why}"),))
+        # A device's server error carries the code alone (CreateServerError).
+        self._emit(
+            "error", (BusinessError.code_only(CONNECTION_ERROR, f"refused a client: {why}"),)
+        )
         return False
 
     def _received(self, client: ServerClient, messages: list[Any], size: int) -> None:
@@ -800,6 +830,7 @@ class WebSocketServer(ServerEventAliases):
                 "= close %s:%s %s %s", info.clientIP, info.clientPort, result.code, result.reason
             )
             if err is not None:
+                self._ctx.localize(err)  # worded once, for the observers and 'error' alike
                 logger.info("= error %s:%s %s", info.clientIP, info.clientPort, err.message)
                 if self._observers:
                     self._observe(client, Record(time.time(), "error", "=", error=err))
@@ -896,9 +927,14 @@ def _ignore(ok: bool) -> None:
     pass
 
 
-def createWebSocketServer() -> WebSocketServer:
-    """Create a WebSocket server object (OHOS ``webSocket.createWebSocketServer()``)."""
-    return WebSocketServer()
+def createWebSocketServer(*, profile: str | None = None) -> WebSocketServer:
+    """Create a WebSocket server object (OHOS ``webSocket.createWebSocketServer()``).
+
+    ``profile='device'`` (keyword-only; an extension, not OHOS) gives this server
+    alone that profile, as ``createWebSocket(profile=...)`` does a client; a
+    bad name is a 401.
+    """
+    return WebSocketServer(profile=profile)
 
 
 create_websocket_server = createWebSocketServer

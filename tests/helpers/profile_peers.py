@@ -1,7 +1,9 @@
 """Peers shared by the profile tests: a plain ``websockets`` server that records what
-arrives, raw clients from other loopback addresses, and profile switching.
+arrives, raw clients from other loopback addresses, a recorder of a server's events,
+and profile switching.
 
-Their fixtures (``fresh_profile``, ``peer``) are in ``tests/conftest.py``.
+Their fixtures are in ``tests/conftest.py`` (``fresh_profile``, ``peer``) and
+``tests/integration/profile/conftest.py`` (``make_server``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ohws_jupyter.core import profile
 
 from .servers import ThreadServer
 
-__all__ = ["TIMEOUT", "RawClient", "Recording", "raw_open", "using"]
+__all__ = ["TIMEOUT", "RawClient", "Recording", "ServerEvents", "raw_open", "using"]
 
 TIMEOUT = 10
 
@@ -156,3 +158,35 @@ class RawClient:
             self.run(end(), 5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+
+
+class ServerEvents:
+    """One callback per server event (a device keeps one), recorded for the test to wait on."""
+
+    def __init__(self, server: Any) -> None:
+        self.items: list[tuple[str, tuple]] = []
+        self.cond = threading.Condition()
+        for name in ("connect", "messageReceive", "close", "error"):
+            server.on(name, self._make(name))
+
+    def _make(self, name: str) -> Any:
+        def record(*args: Any) -> None:
+            with self.cond:
+                self.items.append((name, args))
+                self.cond.notify_all()
+
+        return record
+
+    def of(self, name: str) -> list[tuple]:
+        with self.cond:
+            return [a for n, a in self.items if n == name]
+
+    def names(self) -> list[str]:
+        with self.cond:
+            return [n for n, _ in self.items]
+
+    def wait(self, name: str, count: int = 1) -> list[tuple]:
+        with self.cond:
+            ok = self.cond.wait_for(lambda: len(self.of(name)) >= count, TIMEOUT)
+        assert ok, f"waited for {count} {name!r}; got {self.names()}"
+        return self.of(name)

@@ -1,4 +1,5 @@
-"""Plain ``websockets`` servers on 127.0.0.1, each on its own thread: foreign peers."""
+"""Plain ``websockets`` servers and an HTTP CONNECT proxy on 127.0.0.1, each on its own
+thread: foreign peers."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from websockets.asyncio.server import serve
 
-__all__ = ["ThreadServer", "echo_handler", "running_server"]
+__all__ = ["ConnectProxy", "ThreadServer", "echo_handler", "running_server"]
 
 
 class ThreadServer:
@@ -91,3 +92,52 @@ def running_server(
         yield server
     finally:
         server.stop()
+
+
+class ConnectProxy:
+    """A minimal HTTP CONNECT proxy that records the targets it tunnels to."""
+
+    def __init__(self) -> None:
+        self.targets: list[str] = []
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.server = self.loop.run_until_complete(
+            asyncio.start_server(self._handle, "127.0.0.1", 0)
+        )
+        self.port = self.server.sockets[0].getsockname()[1]
+        self.ready.set()
+        self.loop.run_forever()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+        if method != "CONNECT":
+            writer.write(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n")
+            writer.close()
+            return
+        self.targets.append(target)
+        host, port = target.rsplit(":", 1)
+        up_reader, up_writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def start(self) -> ConnectProxy:
+        self.thread.start()
+        assert self.ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)

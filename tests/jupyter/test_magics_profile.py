@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -67,3 +68,76 @@ def test_a_magic_warns_at_the_line_that_typed_it(ws_magic: Any, peer: Recording)
         ws_magic("close 4000 bye")
     assert portability(quiet) == []
     assert peer.wait("closes", 2)[-1] == (1000, "bye")
+
+
+def test_connect_profile_picks_one_connection_s_profile(ws_magic: Any, peer: Recording) -> None:
+    ws_magic("profile device")  # the default: --profile seed overrides it for one connection
+    seed = ws_magic(f"connect {peer.url} -n s --profile seed")
+    device = ws_magic(f"connect {peer.url} -n d --profile DEVICE")
+    default = ws_magic(f"connect {peer.url} -n x")
+    assert (seed.profile, device.profile, default.profile) == ("seed", "device", "device")
+    ws_magic("profile seed")  # changes neither open connection
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ws_magic("close -n d 4000 bye")
+        assert peer.wait("closes", 1)[-1] == (1000, "bye")  # a device's close code
+        ws_magic("close -n s 4000 bye")
+        assert peer.wait("closes", 2)[-1] == (4000, "bye")
+    assert [str(w.message)[:16] for w in portability(caught)] == ["close code 4000:"]
+    with pytest.raises(UsageError) as info:
+        ws_magic(f"connect {peer.url} -n bad --profile phone")
+    assert str(info.value) == "%ws connect --profile takes seed or device, not 'phone'"
+    assert len(peer.wait("headers", 3)) == 3  # the bad line opened nothing
+
+
+WARNING_CELL = """\
+import inspect, linecache, warnings
+here = inspect.currentframe().f_code.co_filename
+%ws connect $url
+%ws close 4000 lesson over
+print("after:", linecache.getline(here, 4).strip())
+"""
+
+RECORDED_CELL = """\
+here = inspect.currentframe().f_code.co_filename
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    %ws connect $url
+    %ws close
+print([(w.filename == here, w.lineno) for w in caught if "device" in str(w.message)])
+"""
+
+
+def test_in_a_kernel_a_magics_warning_shows_the_cells_line_as_typed(kernel: Any) -> None:
+    setup = kernel.run(
+        "%load_ext ohws_jupyter\n"
+        "from ohws_jupyter import webSocket\n"
+        "server = webSocket.createWebSocketServer()\n"
+        "await server.start({'serverPort': 0, 'mode': 'echo'})\n"
+        "url = server.url"
+    )
+    assert setup.status == "ok", setup.errors
+    cell = kernel.run(WARNING_CELL)
+    assert cell.status == "ok", cell.errors
+    lines = cell.stderr.splitlines()
+    at = next(i for i, line in enumerate(lines) if "PortabilityWarning: close code 4000" in line)
+    assert lines[at].split(": PortabilityWarning")[0].endswith(":4")  # the cell's line 4
+    assert lines[at + 1] == "  %ws close 4000 lesson over"
+    assert "get_ipython()" not in cell.stderr
+    # Once the command returned, the cell's source reads as IPython keeps it.
+    assert "after: get_ipython().run_line_magic('ws', 'close 4000 lesson over')" in cell.stdout
+    recorded = kernel.run(RECORDED_CELL)
+    assert recorded.status == "ok", recorded.errors
+    assert recorded.stdout.strip() == "[(True, 5)]"  # the cell's file, the %ws close line
+    kernel.run("await server.stop()")
+
+
+@pytest.mark.parametrize("name", ["seed", "device"])
+def test_connect_to_a_refused_port_fails_under_either_profile(ws_magic: Any, name: str) -> None:
+    # A device's connect resolves and reports the refusal in 'error': the magic says so.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(UsageError) as info:
+        ws_magic(f"connect --profile {name} ws://127.0.0.1:{port}/")
+    assert str(info.value).startswith(f"%ws connect ws://127.0.0.1:{port}/ failed: [200]")

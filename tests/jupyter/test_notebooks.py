@@ -71,6 +71,24 @@ def test_notebook_runs_top_to_bottom(path):
     assert errors == []
 
 
+# The lessons a newcomer opens first (the demo opens the quickstart).
+MODEL_LESSONS = [ROOT / "notebooks" / "01-quickstart.ipynb", ROOT / "notebooks" / "03-panel.ipynb"]
+
+
+@pytest.mark.parametrize("path", MODEL_LESSONS, ids=[p.stem for p in MODEL_LESSONS])
+def test_a_cell_that_shows_a_portability_warning_says_why(path):
+    # These lessons write the portable form; a cell that shows the warning on
+    # purpose names it in its own source, so a reader knows the red text is the point.
+    unexplained = [
+        cell.source.splitlines()[0]
+        for cell in executed(path).cells
+        if cell.cell_type == "code"
+        and any("PortabilityWarning:" in out.get("text", "") for out in cell.outputs)
+        and "PortabilityWarning" not in cell.source
+    ]
+    assert unexplained == []
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_ends_without_a_stray_value(path):
     # A lesson's last cell cleans up; a bare `await server.stop()` there showed `True`.
@@ -108,6 +126,9 @@ def test_demo_check_runs_the_quickstart():
     assert out.returncode == 0, out.stdout + out.stderr
     assert "ok   01-quickstart.ipynb" in out.stdout
     assert "1 passed, 0 failed" in out.stdout
+    # The kernel runs over IPC: ipykernel has no TCP warning to print, nor anything else.
+    assert "without encryption" not in out.stderr
+    assert out.stderr.strip() == "", out.stderr
 
 
 def test_demo_check_reports_the_failing_cell_plainly(tmp_path):

@@ -54,6 +54,7 @@ from ohws_jupyter.jupyter.panel_model import (
     Rates,
     hexdump,
     parse_close_code,
+    plural,
     saved_item,
 )
 from ohws_jupyter.jupyter.panel_reconnect import reconnect_line
@@ -374,6 +375,33 @@ def test_connect_send_echo_and_server_close(sent: list, server: Any) -> None:
         assert steps == [("s", "c", "Close 4001 kicked"), ("c", "s", "Close 4001 (reply)")]
     finally:
         finish(panel)
+
+
+def test_the_timeline_obeys_the_filter_as_the_view_does(sent: list, server: Any) -> None:
+    panel = open_panel(server)
+    try:
+        panel.send_input('{"a": 1}', "json")
+        entry_where(panel, kind="message", dir="<", type="json")
+        everything = panel.timeline
+        panel.kind_filter = "json"
+        labels = [t["label"] for t in panel.timeline]
+        assert len(labels) == 2 and all(label.startswith("json · ") for label in labels)
+        assert len(everything) > len(labels)  # the upgrade and its answer are left out
+        panel.kind_filter = "all"
+        panel.search = "never seen"
+        assert panel.timeline == []
+    finally:
+        finish(panel)
+
+
+def test_counts_say_one_thing_once() -> None:
+    assert [plural(n, "attempt") for n in (0, 1, 2, 1200)] == [
+        "0 attempts",
+        "1 attempt",
+        "2 attempts",
+        "1,200 attempts",
+    ]
+    assert [plural(n, "reply", "replies") for n in (1, 3)] == ["1 reply", "3 replies"]
 
 
 def test_entry_line_fields(sent: list, server: Any) -> None:

@@ -9,7 +9,10 @@ callback may print after the cell is done).
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -40,6 +43,14 @@ def stdout_since(kernel: Kernel, start: int) -> str:
         m["content"]["text"]
         for m in kernel.messages[start:]
         if m["msg_type"] == "stream" and m["content"]["name"] == "stdout"
+    )
+
+
+def stderr_since(kernel: Kernel, start: int) -> str:
+    return "".join(
+        m["content"]["text"]
+        for m in kernel.messages[start:]
+        if m["msg_type"] == "stream" and m["content"]["name"] == "stderr"
     )
 
 
@@ -101,3 +112,48 @@ def test_every_python_block_runs_as_pasted_in_order(kernel: Kernel) -> None:
         missing = wait_printed(kernel, start, PRINTS.findall(code))
         assert missing == [], f"{where}\nnot printed: {missing}\n{stdout_since(kernel, start)}"
         assert problems_since(kernel, start) == [], where
+        # The README writes the portable form, or says why it shows the warning.
+        if "PortabilityWarning" not in code:
+            assert "PortabilityWarning:" not in stderr_since(kernel, start), where
+
+
+SCRIPT_RUNS = 10
+
+
+def first_example_as_script() -> str:
+    """The README's first example as its text says a plain script writes it.
+
+    Each top-level ``await x`` becomes ``x.result(10)``.
+    """
+    lines = []
+    for line in python_blocks()[0].splitlines():
+        code, hash_, comment = line.partition("  #")
+        if code.startswith("await "):
+            code = code.removeprefix("await ").rstrip() + ".result(10)"
+            line = code + (hash_ + comment if hash_ else "")
+        lines.append(line)
+    script = "\n".join(lines) + "\n"
+    assert "await " not in script
+    return script
+
+
+def test_the_first_example_as_a_plain_script_prints_every_promised_line(tmp_path) -> None:
+    """The script exits right after close(): its 'close' callback still runs, every time."""
+    script = first_example_as_script()
+    promised = PRINTS.findall(python_blocks()[0])
+    assert any(text.startswith("closed ") for text in promised)
+    path = tmp_path / "first_example.py"
+    path.write_text(script, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for run in range(SCRIPT_RUNS):
+        done = subprocess.run(
+            [sys.executable, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=CELL_TIMEOUT,
+            env=env,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stderr
+        missing = [text for text in promised if text not in done.stdout]
+        assert not missing, f"run {run + 1}: {missing} not printed; stdout:\n{done.stdout}"

@@ -22,6 +22,7 @@ from ...core.checks import compose
 from ...core.errors import BusinessError
 from ...core.masking import mask_url
 from ...core.options import CloseResult, WebSocketRequestOptions, check_reconnect
+from ...core.profile import PROFILES
 from ...record.transcript import transcript
 from ...server.config import MODES
 from .named import (
@@ -148,6 +149,11 @@ def serve(magics: WebSocketMagics, args: argparse.Namespace, cell: str | None) -
     action="store_true",
     help="do not offer permessage-deflate (RFC 7692): frames travel as sent",
 )
+@argument(
+    "--profile",
+    metavar="seed|device",
+    help="behave as this profile, for this connection only (default: %%ws profile's)",
+)
 def connect(magics: WebSocketMagics, args: argparse.Namespace, cell: str | None) -> Any:
     """Connect and wait until the connection is open or failed; returns the WebSocket.
 
@@ -156,6 +162,11 @@ def connect(magics: WebSocketMagics, args: argparse.Namespace, cell: str | None)
     """
     if not args.url:
         raise magics.missing_url()
+    profile = args.profile
+    if profile is not None:
+        profile = profile.strip().lower()
+        if profile not in PROFILES:
+            raise UsageError(f"%ws connect --profile takes seed or device, not {args.profile!r}")
     policy = None if args.reconnect is None else parse_reconnect(args.reconnect)
     positive_seconds(args.timeout, "--timeout")
     options = WebSocketRequestOptions(
@@ -178,7 +189,7 @@ def connect(magics: WebSocketMagics, args: argparse.Namespace, cell: str | None)
     old = magics.connections.pop(name, None)
     if old is not None:
         magics.retire(old)
-    ws = createWebSocket()
+    ws = createWebSocket(profile=profile)
     conn = NamedConnection(name, ws)
     magics.connections[name] = conn
     magics.current = name
@@ -204,6 +215,10 @@ def connect(magics: WebSocketMagics, args: argparse.Namespace, cell: str | None)
         raise UsageError(f"%ws connect {mask_url(args.url)} failed: {err}") from err
     finally:
         conn.take_all("open", "error")
+    failed = ws.stats.lastError
+    if ws.readyState == 3 and failed is not None:
+        # A device's connect resolves once the attempt starts; a failure comes in 'error'.
+        raise UsageError(f"%ws connect {mask_url(args.url)} failed: {failed}")
     if policy is not None:
         enable_reconnect(ws, policy)
     return ws

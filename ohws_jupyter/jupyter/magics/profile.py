@@ -31,8 +31,9 @@ _WHAT = {
 def profile(magics: WebSocketMagics, args: argparse.Namespace, cell: str | None) -> None:
     """Show or switch the behaviour profile: seed (the default) or device.
 
-    The switch is process-wide and holds for calls made after it; open
-    connections keep the profile they were opened with.
+    It sets the default for WebSockets and servers created after it; each
+    object keeps the profile it was created with (``%ws connect --profile``
+    picks one for one connection).
     """
     if args.name is None:
         current = get_profile()

@@ -18,6 +18,7 @@ from ...core.errors import BusinessError
 from . import connection, profile, record  # noqa: F401  (their @command registers them)
 from .named import NamedConnection, settle
 from .registry import COMMANDS, RAW_TEXT, Interrupted, command, overview, unknown_command
+from .typed import as_typed, cell_frame
 from .words import MAX_ARGS, OPTION_CHARS, split_options, split_trailing
 
 __all__ = ["WebSocketMagics", "load_ipython_extension"]
@@ -97,7 +98,8 @@ class WebSocketMagics(Magics):
         if text is not None:
             args.text = text
         try:
-            return fn(self, args, cell)
+            with as_typed(cell_frame(sys._getframe(1))):
+                return fn(self, args, cell)
         except Interrupted:
             raise
         except KeyboardInterrupt:

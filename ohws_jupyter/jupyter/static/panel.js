@@ -119,6 +119,11 @@ function formatCount(n) {
   return Math.round(n).toLocaleString("en-US");
 }
 
+// "1 msg", "2 msgs": a count and its word, as panel_model.plural in the kernel.
+function plural(n, one, many = `${one}s`) {
+  return `${formatCount(n)} ${Math.round(n) === 1 ? one : many}`;
+}
+
 function formatTime(seconds) {
   const d = new Date(seconds * 1000);
   const pad = (x, w = 2) => String(x).padStart(w, "0");
@@ -264,7 +269,7 @@ function jsonTree(value) {
     if (v === null || typeof v !== "object") return h("div", { class: "ohws-json-leaf" }, ...label, leaf(v));
     const isArray = Array.isArray(v);
     const keys = isArray ? v.map((_, i) => i) : Object.keys(v);
-    const summary = isArray ? `[…] ${keys.length} items` : `{…} ${keys.length} keys`;
+    const summary = isArray ? `[…] ${plural(keys.length, "item")}` : `{…} ${plural(keys.length, "key")}`;
     const box = h("details", { class: "ohws-json-node", open: depth < 2 }, h("summary", {}, ...label, summary));
     for (const k of keys) {
       if (budget <= 0) {
@@ -409,8 +414,17 @@ function createLog(model, { server, onResend, laneNames }) {
     showInfo();
   };
 
+  // Whether the selected row is (at least partly) in sight: then new entries
+  // do not scroll the list, so what the user is reading stays where it is.
+  const selectedInSight = () => {
+    const index = visible.findIndex((e) => e.seq === model.get("selected"));
+    if (index < 0) return false;
+    const height = list.clientHeight || 340;
+    return (index + 1) * ROW_H > list.scrollTop && index * ROW_H < list.scrollTop + height;
+  };
+
   const appendList = (fresh) => {
-    const stick = atBottom(list);
+    const stick = atBottom(list) && !selectedInSight();
     const keep = matcher(model.get("kind_filter"), model.get("search"));
     for (const e of fresh) if (keep(e)) visible.push(e);
     // Entries that left the window leave the list too.
@@ -613,7 +627,9 @@ function createLog(model, { server, onResend, laneNames }) {
   };
 
   // -- timeline (SVG sequence diagram; only the rows in sight are drawn)
-  const ROW = 24;
+  // A row: the label above its arrow, the arrow's 4K-piece ticks on it, clear
+  // of the label's descenders, and "dataEnd" under the arrow's end.
+  const ROW = 28;
   const TOP = 8;
   const timeline = (() => {
     const box = h("div", { class: "ohws-timeline" });
@@ -630,9 +646,19 @@ function createLog(model, { server, onResend, laneNames }) {
     box.append(root);
     const x = (lane) => (lane === "c" ? 150 : width - 90);
 
+    // The filter bar's kind and search apply here as in the message list.
     const build = () => {
+      const keep = matcher(model.get("kind_filter"), model.get("search"));
       steps = [];
-      for (const e of st.entries) for (const f of e.flow ?? []) steps.push([e, f]);
+      for (const e of st.entries) if (keep(e)) for (const f of e.flow ?? []) steps.push([e, f]);
+    };
+    const stepAt = (top) => Math.max(0, Math.floor((top - TOP) / ROW));
+    const selectedInSight = () => {
+      const selected = model.get("selected");
+      const first = stepAt(box.scrollTop);
+      const last = stepAt(box.scrollTop + box.clientHeight);
+      for (let i = first; i <= last && i < steps.length; i++) if (steps[i][0].seq === selected) return true;
+      return false;
     };
     const drawLanes = () => {
       const height = TOP + steps.length * ROW + 10;
@@ -650,13 +676,13 @@ function createLog(model, { server, onResend, laneNames }) {
     };
     const stepOf = (i) => {
       const [e, [from, to, label, style, pieces]] = steps[i];
-      const y = TOP + i * ROW + 15;
+      const y = TOP + i * ROW + 18;
       const side = style === "msg" ? ` ohws-step-${dirName(e)}` : "";
       const g = s("g", { class: `ohws-step ohws-step-${style}${side}` });
       g.dataset.seq = String(e.seq);
       if (e.seq === model.get("selected")) g.classList.add("ohws-selected");
       // The whole row answers hover and click, not only the thin arrow.
-      g.append(s("rect", { x: 0, y: y - 14, width, height: ROW, class: "ohws-hit" }));
+      g.append(s("rect", { x: 0, y: y - 17, width, height: ROW, class: "ohws-hit" }));
       g.append(s("text", { x: 4, y, class: "ohws-step-time" }, formatTime(e.time)));
       if (from === "x") {
         g.append(
@@ -670,13 +696,13 @@ function createLog(model, { server, onResend, laneNames }) {
         g.append(
           s("line", { x1, x2: x2 - dirn * 7, y1: y, y2: y, class: "ohws-arrow" }),
           s("path", { d: `M${x2},${y} l${-dirn * 8},-4 l0,8 z`, class: "ohws-head" }),
-          s("text", { x: (x1 + x2) / 2, y: y - 5, "text-anchor": "middle", class: "ohws-step-label" }, label.slice(0, 80)),
+          s("text", { x: (x1 + x2) / 2, y: y - 7, "text-anchor": "middle", class: "ohws-step-label" }, label.slice(0, 80)),
         );
         if (pieces > 1) {
           const n = Math.min(pieces, 24);
           for (let k = 1; k < n; k++) {
             const px = x1 + ((x2 - x1) * k) / n;
-            g.append(s("line", { x1: px, x2: px, y1: y - 3, y2: y + 3, class: "ohws-piece" }));
+            g.append(s("line", { x1: px, x2: px, y1: y - 2.5, y2: y + 2.5, class: "ohws-piece" }));
           }
         }
         if (style === "msg" && !server && e.dir === "<") {
@@ -698,6 +724,13 @@ function createLog(model, { server, onResend, laneNames }) {
       for (let i = first; i < last; i++) frag.append(stepOf(i));
       rows.replaceChildren(frag);
     };
+    // Bring the selected entry's first arrow into sight (the middle), if it is not.
+    const reveal = () => {
+      const selected = model.get("selected");
+      const i = steps.findIndex(([e]) => e.seq === selected);
+      if (i < 0 || selectedInSight()) return;
+      box.scrollTop = Math.max(0, TOP + i * ROW - box.clientHeight / 2);
+    };
     const full = () => {
       if (box.hidden) return;
       width = Math.max(520, box.clientWidth - 8 || 720);
@@ -705,15 +738,24 @@ function createLog(model, { server, onResend, laneNames }) {
       drawLanes();
       drawn = [-1, -1];
       box.scrollTop = box.scrollHeight;
+      reveal();
       draw();
     };
     const add = (fresh) => {
       if (box.hidden) return;
-      const stick = atBottom(box);
+      // Follow new arrows unless the user scrolled up or reads a selected one;
+      // then the arrow at the top stays there, though older ones leave the window.
+      const stick = atBottom(box) && !selectedInSight();
+      const anchor = steps[stepAt(box.scrollTop)];
+      const anchorAt = stepAt(box.scrollTop);
       build();
       drawLanes();
       drawn = [-1, -1];
       if (stick) box.scrollTop = box.scrollHeight;
+      else if (anchor) {
+        const now = steps.findIndex(([e, f]) => e === anchor[0] && f === anchor[1]);
+        if (now >= 0 && now !== anchorAt) box.scrollTop += (now - anchorAt) * ROW;
+      }
       draw();
     };
     let pending = false;
@@ -736,6 +778,10 @@ function createLog(model, { server, onResend, laneNames }) {
       if (g) select(Number(g.dataset.seq));
     });
     const mark = () => {
+      if (!box.hidden) {
+        reveal();
+        draw();
+      }
       for (const g of rows.querySelectorAll(".ohws-selected")) g.classList.remove("ohws-selected");
       for (const g of rows.querySelectorAll(`.ohws-step[data-seq="${model.get("selected")}"]`)) g.classList.add("ohws-selected");
     };
@@ -762,6 +808,10 @@ function createLog(model, { server, onResend, laneNames }) {
   });
   clearBtn.addEventListener("click", () => model.send({ type: "clear" }));
   const filterBar = h("span", { class: "ohws-filterbar" }, filterSelect, searchInput, pauseBtn, clearBtn, listInfo);
+  // Shown only with the views it acts on (the message list and the timeline).
+  const showFilterBar = (shown) => {
+    filterBar.hidden = !shown;
+  };
 
   const messagesView = h("div", { class: "ohws-messages" }, list, detailBox);
 
@@ -801,6 +851,7 @@ function createLog(model, { server, onResend, laneNames }) {
     filterSelect.value = model.get("kind_filter");
     if (searchInput.value !== model.get("search")) searchInput.value = model.get("search");
     renderList();
+    timeline.full();
   };
   const onPaused = () => {
     pauseBtn.textContent = model.get("paused") ? "Resume" : "Pause";
@@ -814,6 +865,7 @@ function createLog(model, { server, onResend, laneNames }) {
   return {
     st,
     filterBar,
+    showFilterBar,
     messagesView,
     timeline,
     status,
@@ -999,7 +1051,7 @@ function reconnectLine(st, now) {
     return `reconnecting: attempt ${attempt} now`;
   }
   if (st.state === "connecting") return `reconnecting: attempt ${attempt}, connecting…`;
-  if (st.state === "gave up") return `reconnecting gave up after ${attempt} attempts`;
+  if (st.state === "gave up") return `reconnecting gave up after ${plural(attempt, "attempt")}`;
   if (st.state === "cancelled") return "reconnecting cancelled";
   return "";
 }
@@ -1021,7 +1073,7 @@ function createTools(model, { id, clock }) {
     reconnectBox.hidden = !line;
     reconnectBox.dataset.state = st.state ?? "";
     reconnectText.textContent = line;
-    reconnectText.title = st.attempts ? `at most ${st.attempts} attempts` : "";
+    reconnectText.title = st.attempts ? `at most ${plural(st.attempts, "attempt")}` : "";
     cancelBtn.hidden = st.state !== "waiting" && st.state !== "connecting";
     if (st.state === "waiting" && ticking === null) ticking = setInterval(showReconnect, 100);
     else if (st.state !== "waiting" && ticking !== null) {
@@ -1368,10 +1420,32 @@ function renderClient(model, el) {
 
   // -- rates view
   const ratesView = h("div", { class: "ohws-rates" });
-  // `latest`: what the "now" line says, if not each series' last full second.
-  const chart = (title, series, format, latest = null) => {
-    const W = 380;
-    const H = 80;
+  // The charts share the view's width and height: as many in a row as fit at
+  // 320 px or more (a last row with fewer shares the whole width), as tall as
+  // the rows leave room for. One size per chart, in order.
+  const CHART_EXTRA = 62; // title, "last" line, legend, axis labels
+  const chartSizes = (count) => {
+    const width = ratesView.clientWidth || 760;
+    const height = ratesView.parentElement?.clientHeight || 390;
+    const perRow = Math.max(1, Math.min(count, Math.floor((width + 24) / (320 + 24))));
+    const rows = Math.ceil(count / perRow);
+    const H = Math.max(60, Math.min(300, Math.floor((height - 24 - 10 * (rows - 1)) / rows) - CHART_EXTRA - 8));
+    return Array.from({ length: count }, (_, i) => {
+      const inRow = Math.floor(i / perRow) === rows - 1 ? count - perRow * (rows - 1) : perRow;
+      return { W: Math.floor((width - 24 * (inRow - 1)) / inRow) - 2, H };
+    });
+  };
+  const legend = (series) =>
+    h(
+      "div",
+      { class: "ohws-legend" },
+      ...series.map(({ cls, label }) =>
+        h("span", { class: "ohws-legend-item" }, s("svg", { width: 10, height: 10, class: "ohws-legend-swatch" }, s("rect", { width: 10, height: 10, class: cls })), label),
+      ),
+    );
+  // `latest`: what the "last" line says, if not each series' last full second.
+  const chart = (title, series, format, size, latest = null) => {
+    const { W, H } = size;
     const peak = Math.max(1, ...series.flatMap((x) => x.values));
     const g = s("svg", { class: "ohws-chart", width: W, height: H + 14, viewBox: `0 0 ${W} ${H + 14}` });
     g.append(s("line", { x1: 0, x2: W, y1: H, y2: H, class: "ohws-axis" }));
@@ -1385,14 +1459,23 @@ function renderClient(model, el) {
     });
     g.append(s("text", { x: 0, y: H + 12, class: "ohws-axis-label" }, "−60 s"), s("text", { x: W, y: H + 12, "text-anchor": "end", class: "ohws-axis-label" }, "now"));
     // The current second is still filling: "last" is the last full one.
-    const now = latest ?? series.map(({ values, name }) => `${name} ${format(values[values.length - 2] ?? 0)}`).join(" · ");
-    return h("div", { class: "ohws-chart-box" }, h("div", { class: "ohws-chart-title" }, title), h("div", { class: "ohws-chart-now" }, now, ` · peak ${format(peak === 1 && !series.some((x) => x.values.some(Boolean)) ? 0 : peak)}`), g);
+    const now = latest ?? `last second: ${series.map(({ values, name }) => `${name} ${format(values[values.length - 2] ?? 0)}`).join(" · ")}`;
+    const none = peak === 1 && !series.some((x) => x.values.some(Boolean));
+    return h(
+      "div",
+      { class: "ohws-chart-box" },
+      h("div", { class: "ohws-chart-title" }, title),
+      h("div", { class: "ohws-chart-now" }, now, ` · peak ${format(none ? 0 : peak)}`),
+      legend(series),
+      g,
+    );
   };
   const renderRates = () => {
     const end = Math.floor(Date.now() / 1000 + clockOffset);
     const seconds = Array.from({ length: 60 }, (_, i) => end - 59 + i);
     const col = (k) => seconds.map((sec) => (rates.get(sec) ?? [0, 0, 0, 0])[k]);
     const perS = (v) => `${formatCount(v)}/s`;
+    const sizes = chartSizes(3);
     const recentRtt = rtt.filter(([t]) => t > end - 60);
     let rttBox;
     if (recentRtt.length) {
@@ -1401,7 +1484,8 @@ function renderClient(model, el) {
         return hit.length ? hit[hit.length - 1][1] * 1000 : 0;
       });
       const ms = (v) => `${v.toFixed(1)} ms`;
-      rttBox = chart("keepalive round trip", [{ values, cls: "ohws-bar-rtt", name: "latest" }], ms, `latest ${ms(recentRtt[recentRtt.length - 1][1] * 1000)}`);
+      const series = [{ values, cls: "ohws-bar-rtt", name: "latest", label: "round trip of a keepalive ping" }];
+      rttBox = chart("keepalive round trip", series, ms, sizes[2], `latest ${ms(recentRtt[recentRtt.length - 1][1] * 1000)}`);
     } else {
       rttBox = h(
         "div",
@@ -1412,15 +1496,15 @@ function renderClient(model, el) {
     }
     const c = counters;
     ratesView.replaceChildren(
-      h("div", { class: "ohws-note ohws-rates-total" }, `last full second, and in all: ↓ ${formatCount(c.messagesIn ?? 0)} messages (${formatBytes(c.bytesIn ?? 0)}) in, ↑ ${formatCount(c.messagesOut ?? 0)} (${formatBytes(c.bytesOut ?? 0)}) out`),
+      h("div", { class: "ohws-note ohws-rates-total" }, `in all: ↓ ${plural(c.messagesIn ?? 0, "message")} (${formatBytes(c.bytesIn ?? 0)}) in, ↑ ${plural(c.messagesOut ?? 0, "message")} (${formatBytes(c.bytesOut ?? 0)}) out`),
       chart("messages per second", [
-        { values: col(0), cls: "ohws-bar-in", name: "in" },
-        { values: col(2), cls: "ohws-bar-out", name: "out" },
-      ], perS),
+        { values: col(0), cls: "ohws-bar-in", name: "in", label: "↓ received" },
+        { values: col(2), cls: "ohws-bar-out", name: "out", label: "↑ sent" },
+      ], perS, sizes[0]),
       chart("bytes per second", [
-        { values: col(1), cls: "ohws-bar-in", name: "in" },
-        { values: col(3), cls: "ohws-bar-out", name: "out" },
-      ], (v) => `${formatBytes(v)}/s`),
+        { values: col(1), cls: "ohws-bar-in", name: "in", label: "↓ received" },
+        { values: col(3), cls: "ohws-bar-out", name: "out", label: "↑ sent" },
+      ], (v) => `${formatBytes(v)}/s`, sizes[1]),
       rttBox,
     );
   };
@@ -1437,6 +1521,7 @@ function renderClient(model, el) {
     if (shown === "messages" && view !== "messages") log.hideList();
     shown = view;
     log.timeline.box.hidden = view !== "timeline";
+    log.showFilterBar(view === "messages" || view === "timeline");
     if (view === "messages") {
       viewBox.replaceChildren(log.messagesView);
       log.showList();
@@ -1447,8 +1532,8 @@ function renderClient(model, el) {
       viewBox.replaceChildren(log.timeline.view);
       log.timeline.full();
     } else if (view === "rates") {
+      viewBox.replaceChildren(ratesView); // in the page first: the charts take its size
       renderRates();
-      viewBox.replaceChildren(ratesView);
     }
     el.dataset.view = view;
   });
@@ -1470,8 +1555,8 @@ function renderClient(model, el) {
   // -- updates
   const showCounters = () => {
     const c = counters;
-    countIn.textContent = `↓ in ${formatCount(c.messagesIn ?? 0)} msgs · ${formatBytes(c.bytesIn ?? 0)}`;
-    countOut.textContent = `↑ out ${formatCount(c.messagesOut ?? 0)} msgs · ${formatBytes(c.bytesOut ?? 0)}`;
+    countIn.textContent = `↓ in ${plural(c.messagesIn ?? 0, "msg")} · ${formatBytes(c.bytesIn ?? 0)}`;
+    countOut.textContent = `↑ out ${plural(c.messagesOut ?? 0, "msg")} · ${formatBytes(c.bytesOut ?? 0)}`;
     const state = model.get("state");
     if (c.openedAt && (state === "OPEN" || state === "CLOSING")) {
       uptime.textContent = `connected ${formatDuration(Date.now() / 1000 + clockOffset - c.openedAt)}`;

@@ -286,3 +286,21 @@ def test_close_during_an_attempts_handshake_stops_reconnecting(ws: WebSocket) ->
     finally:
         gate.set()
         server.stop()
+
+
+def test_a_device_connection_retries_after_failures_it_reports_in_error() -> None:
+    # A device resolves connect() once the attempt starts and reports a refusal in
+    # 'error' alone: those attempts count as failed ones all the same.
+    flaky = Flaky(["drop", "refuse", "refuse", "echo"])
+    ws = createWebSocket(profile="device")
+    errors: list[Any] = []
+    ws.on("error", lambda err: errors.append(err))
+    with running_server(flaky.handler, process_request=flaky.process_request) as server:
+        reconnector = enable_reconnect(ws, FAST)
+        ws.connect(server.url).result(TIMEOUT)
+        wait_until(lambda: flaky.count == 4 and ws.readyState == 1, what="the fourth connection")
+        assert ws.send("back").result(TIMEOUT) is True
+        disable_reconnect(ws)
+        ws.close({"code": 1000, "reason": "done"}).result(TIMEOUT)
+    assert [e["attempt"] for e in reconnector.history] == [1, 2, 3]
+    assert [e.data for e in errors] == ["0", "503", "503"]

@@ -109,3 +109,37 @@ def test_an_idle_worker_keeps_no_lane_alive() -> None:
         gc.collect()
         ran.wait(0.01)
     assert gone() is None
+
+
+def test_drain_waits_for_queued_callbacks_and_the_work_they_queue() -> None:
+    runtime = get_runtime()
+    lane = runtime.lane("drained")
+    release = threading.Event()
+    ran: list[str] = []
+
+    def first() -> None:
+        release.wait(TIMEOUT)
+        ran.append("first")
+        lane.call(ran.append, "queued by first")
+
+    lane.call(first)
+    # A callback that has not finished keeps drain() waiting until its deadline.
+    assert runtime.drain(0.05) is False
+    assert ran == []
+    release.set()
+    assert runtime.drain(TIMEOUT) is True
+    assert ran == ["first", "queued by first"]
+
+
+def test_drain_refuses_inside_a_callback_where_it_would_wait_for_itself() -> None:
+    runtime = get_runtime()
+    answers: list[bool] = []
+    done = threading.Event()
+
+    def inside() -> None:
+        answers.append(runtime.drain(TIMEOUT))
+        done.set()
+
+    runtime.lane("self").call(inside)
+    assert done.wait(TIMEOUT)
+    assert answers == [False]

@@ -76,8 +76,7 @@ def test_the_environment_sets_the_profile_at_start(value: str, expected: str, wa
 
 
 def test_device_errors_carry_the_native_text_and_a_hint() -> None:
-    with using("device"):
-        err = BusinessError(2302003, "close it first")
+    err = BusinessError(2302003, "close it first", device=True)
     assert err.message == "Websocket connection already exist" and err.hint == "close it first"
     assert str(err) == "[2302003] Websocket connection already exist (close it first)"
     assert err.to_dict() == {"code": 2302003, "message": "Websocket connection already exist"}
@@ -110,7 +109,8 @@ def test_no_warning_under_device_or_for_the_package_itself() -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with using("device"):
-            ws.close({"code": 4000})
+            createWebSocket().close({"code": 4000})
+        createWebSocket(profile="device").close({"code": 4000})
         # The same call made by one of the package's own modules (the panel, replay, ...).
         internal: dict[str, Any] = {"__name__": "ohws_jupyter.record.replay", "ws": ws}
         exec("ws.close({'code': 4000})", internal)

@@ -3,9 +3,7 @@ server side), with real clients on 127.0.0.1 and other loopback addresses."""
 
 from __future__ import annotations
 
-import threading
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,57 +25,6 @@ from tests.helpers.profile_peers import TIMEOUT, RawClient, raw_open, using
 pytestmark = pytest.mark.usefixtures("fresh_profile")  # seed, no warning shown yet
 LINK_DOWN = "The link is down"
 LIMITS = {"maxConcurrentClientsNumber": 10, "maxConnectionsForOneClient": 10}
-
-
-class Events:
-    """One callback per server event (a device keeps one), recorded for the test to wait on."""
-
-    def __init__(self, server: Any) -> None:
-        self.items: list[tuple[str, tuple]] = []
-        self.cond = threading.Condition()
-        for name in ("connect", "messageReceive", "close", "error"):
-            server.on(name, self._make(name))
-
-    def _make(self, name: str) -> Any:
-        def record(*args: Any) -> None:
-            with self.cond:
-                self.items.append((name, args))
-                self.cond.notify_all()
-
-        return record
-
-    def of(self, name: str) -> list[tuple]:
-        with self.cond:
-            return [a for n, a in self.items if n == name]
-
-    def names(self) -> list[str]:
-        with self.cond:
-            return [n for n, _ in self.items]
-
-    def wait(self, name: str, count: int = 1) -> list[tuple]:
-        with self.cond:
-            ok = self.cond.wait_for(lambda: len(self.of(name)) >= count, TIMEOUT)
-        assert ok, f"waited for {count} {name!r}; got {self.names()}"
-        return self.of(name)
-
-
-@pytest.fixture
-def make_server() -> Iterator[Any]:
-    """``make_server(name, config)`` starts a server under that profile, stopped at the end."""
-    made: list[Any] = []
-
-    def start(name: str, config: Any) -> tuple[Any, Events]:
-        with using(name):
-            server = createWebSocketServer()
-            events = Events(server)
-            assert server.start(config).result(TIMEOUT) is True
-        made.append(server)
-        return server, events
-
-    yield start
-    for server in made:
-        if server.state.name == "RUNNING":
-            server.stop().result(TIMEOUT)
 
 
 def _open(url: str, options: Any = None) -> tuple[Any, Recorder]:
@@ -244,7 +191,7 @@ def test_device_negotiates_neither(make_server: Any) -> None:
 # -- listeners -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["seed", "device"])
 def test_one_listener_per_event(name: str) -> None:
-    server = createWebSocketServer()
+    server = createWebSocketServer(profile=name)
     calls: list[str] = []
     with using(name), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

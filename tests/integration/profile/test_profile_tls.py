@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ohws_jupyter import BusinessError, createWebSocket
-from tests.helpers import Recorder, echo_handler, running_server
+from tests.helpers import Recorder, echo_handler, running_server, wait_until
 from tests.helpers.profile_peers import TIMEOUT, using
 
 pytestmark = pytest.mark.usefixtures("fresh_profile")  # seed, no warning shown yet
@@ -108,6 +108,13 @@ def _outcome(url: str, options: dict | None = None) -> str:
     except BusinessError as err:
         assert err.code == 200
         rec.wait("error")
+        return err.message
+    # Resolved: it opened, or (device) the TLS failure comes in 'error' alone.
+    wait_until(lambda: bool(rec.of("open") or rec.of("error")), 15, "'open' or 'error'")
+    if rec.of("error"):
+        (err,) = rec.values("error")
+        assert (err.code, err.data) == (200, "0")
+        assert rec.of("close") == []
         return err.message
     ws.send("over tls").result(TIMEOUT)
     rec.wait("dataEnd")

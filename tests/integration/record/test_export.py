@@ -232,6 +232,40 @@ def test_arkts_names_a_placeholder_for_the_notebooks_own_host(session: WebSocket
     assert f"in place of {HOST_PLACEHOLDER}" in " ".join(lines[:20])  # and the list on top
 
 
+def _todo_list(code: str) -> list[str]:
+    lines = code.splitlines()
+    start = lines.index("// Before it runs on a device:")
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("// "))
+    return lines[start:end]
+
+
+TODO_PERMISSION = [
+    "// Before it runs on a device:",
+    "// - declare the network permission in the module's module.json5",
+    "//   (e.g. entry/src/main/module.json5):",
+    '//     "module": {',
+    '//       "requestPermissions": [',
+    '//         { "name": "ohos.permission.INTERNET" }',
+    "//       ]",
+    "//     }",
+    f"// - put your server's host in place of {HOST_PLACEHOLDER} in the URL that"
+    " connect() is given below.",
+]
+
+
+def test_arkts_lists_what_to_do_before_running_in_whole_sentences(
+    session: WebSocket, peer: tuple[ThreadServer, Peer]
+) -> None:
+    assert _todo_list(copy_as_code(session, "arkts")) == [
+        *TODO_PERMISSION,
+        "// - fill in the masked values (***): the Authorization header, the token in the URL.",
+    ]
+    plain = createWebSocket()  # nothing masked: the host is the last thing to do
+    plain.connect(peer[0].url).result(TIMEOUT)
+    plain.close().result(TIMEOUT)
+    assert _todo_list(copy_as_code(plain, "arkts")) == TODO_PERMISSION
+
+
 @pytest.mark.parametrize(
     "url, want",
     [

@@ -573,6 +573,9 @@ def test_close_code_mistakes_and_last_error(lab: Lab, page: Any) -> None:
     first.locator(".ohws-input").fill("still here")
     first.locator(".ohws-send").click()
     expect(first.locator(".ohws-last-error")).to_have_text("")
+    # After a send the composer keeps what was sent, in both panels (see the server's test).
+    expect(first.locator(".ohws-row.ohws-dir-sent .ohws-text").last).to_have_text("still here")
+    expect(first.locator(".ohws-input")).to_have_value("still here")
     first.locator(".ohws-code").fill("")
 
 
@@ -601,6 +604,16 @@ def test_handshake_view(lab: Lab, page: Any) -> None:
         re.compile(r"\d+\.\d ms")
     )
     expect(view.locator(".ohws-field", has_text="extensions")).to_contain_text("permessage-deflate")
+    # In each column the header values start where the values above them start.
+    starts = view.evaluate(
+        """(v) => [...v.querySelectorAll('.ohws-hs-col')].map((col) => [
+            ...col.querySelectorAll('.ohws-field-value'),
+            ...col.querySelectorAll('.ohws-headers tr td:nth-child(2)'),
+        ].map((e) => e.getBoundingClientRect().left))"""
+    )
+    assert len(starts) == 2 and all(len(col) > 3 for col in starts), starts
+    for col in starts:
+        assert max(col) - min(col) < 1, starts
     _shot(first, "panel-handshake-light")
 
 
@@ -625,8 +638,40 @@ def test_timeline_view(lab: Lab, page: Any) -> None:
     expect(first.locator(".ohws-hover")).to_contain_text("received message · 00 01 02 03")
     steps = lab.run("print(len(panel.timeline))")
     expect(svg.locator(".ohws-step")).to_have_count(int(steps))
+    _ticks_clear_of_labels(first)
     _shot(first, "panel-timeline-light")
     _tour_shots(page, "light")
+
+
+def _ticks_clear_of_labels(panel: Any) -> None:
+    """No 4K-piece tick of a timeline arrow touches the text of any label."""
+    crossed = panel.evaluate(
+        """(el) => {
+            const boxes = (sel) => [...el.querySelectorAll(sel)].map((n) => n.getBBox());
+            const labels = boxes('.ohws-step-label, .ohws-step-time, .ohws-dataend-label');
+            const ticks = boxes('.ohws-piece');
+            const meet = (a, b) => a.x <= b.x + b.width && b.x <= a.x + a.width
+                && a.y <= b.y + b.height && b.y <= a.y + a.height;
+            return {ticks: ticks.length,
+                    crossed: ticks.filter((t) => labels.some((l) => meet(t, l))).length};
+        }"""
+    )
+    assert crossed["ticks"] > 0 and crossed["crossed"] == 0, crossed
+
+
+def _rates_fill_the_view(panel: Any) -> None:
+    """The rate charts fill the view: across its width, and down to near its bottom."""
+    fill = panel.evaluate(
+        """(el) => {
+            const view = el.querySelector('.ohws-view').getBoundingClientRect();
+            const charts = [...el.querySelectorAll('.ohws-chart')].map(
+                (c) => c.getBoundingClientRect());
+            return {left: Math.min(...charts.map((c) => c.left)) - view.left,
+                    right: view.right - Math.max(...charts.map((c) => c.right)),
+                    bottom: view.bottom - Math.max(...charts.map((c) => c.bottom))};
+        }"""
+    )
+    assert fill["left"] < 10 and fill["right"] < 20 and 0 <= fill["bottom"] < 60, fill
 
 
 def test_rates_view(lab: Lab, page: Any) -> None:
@@ -657,6 +702,18 @@ def test_rates_view(lab: Lab, page: Any) -> None:
     expect(charts.nth(2).locator("rect.ohws-bar-rtt")).not_to_have_count(0)
     now = charts.nth(2).locator(".ohws-chart-now")
     expect(now).to_contain_text(re.compile(r"latest \d+\.\d ms"))
+    expect(charts.nth(0).locator(".ohws-legend-item")).to_have_text(["↓ received", "↑ sent"])
+    expect(charts.nth(2).locator(".ohws-legend-item")).to_have_text(
+        ["round trip of a keepalive ping"]
+    )
+    # The legend's swatches are drawn as the bars are.
+    colours = charts.nth(0).evaluate(
+        """(box) => ['in', 'out'].map((k) => [
+            getComputedStyle(box.querySelector(`.ohws-legend rect.ohws-bar-${k}`)).fill,
+            getComputedStyle(box.querySelector(`.ohws-chart rect.ohws-bar-${k}`)).fill])"""
+    )
+    assert all(legend == bar for legend, bar in colours) and colours[0] != colours[1], colours
+    _rates_fill_the_view(first)
     _shot(first, "panel-rates-light")
     _view(first, "messages")
     pong = first.locator(".ohws-row.ohws-kind-pong").last
@@ -670,6 +727,101 @@ def test_rates_view(lab: Lab, page: Any) -> None:
     # Back to the default keepalive, so the tests after this one measure and
     # read a list that only their own traffic changes.
     lab.run("ws.close().result(10)\nws.connect(lab.url).result(10)")
+    expect(first.locator(".ohws-badge")).to_have_text("OPEN")
+
+
+def _in_sight(panel: Any, box: str, item: str) -> bool:
+    """Whether ``item`` (inside the scrolling ``box``) is at least partly in sight."""
+    return panel.evaluate(
+        """(el, [box, item]) => {
+            const b = el.querySelector(box).getBoundingClientRect();
+            const i = el.querySelector(item);
+            if (!i) return false;
+            const r = i.getBoundingClientRect();
+            return r.bottom > b.top && r.top < b.bottom;
+        }""",
+        [box, item],
+    )
+
+
+def _more_traffic(lab: Lab, count: int) -> None:
+    """``count`` more echoed messages in the first panel's log."""
+    lab.run(
+        "import time\n"
+        "n0 = ws.stats.messagesIn\n"
+        f"for i in range({count}): ws.send(f'more {{i}}')\n"
+        "deadline = time.monotonic() + 30\n"
+        f"while ws.stats.messagesIn < n0 + {count} and time.monotonic() < deadline: "
+        "time.sleep(0.02)\n"
+        f"assert ws.stats.messagesIn >= n0 + {count}"
+    )
+
+
+def test_filter_bar_selection_and_plurals(lab: Lab, page: Any) -> None:
+    """The filter bar shows where it acts, the timeline obeys it too; a selected entry
+    stays in sight while new ones arrive (a keepalive ping every second); 1 msg, 1 key."""
+    from playwright.sync_api import expect
+
+    first = _client(page)
+    bar = first.locator(".ohws-filterbar")
+    lab.run(
+        "ws.close().result(10)\n"
+        "ws.connect(lab.url, {'pingInterval': 1}).result(10)\n"
+        'ws.send(\'{"only": {"one": 1}}\').result(10)'
+    )
+    expect(first.locator(".ohws-badge")).to_have_text("OPEN")
+    expect(first.locator(".ohws-row.ohws-kind-pong")).not_to_have_count(0, timeout=15_000)
+    for view in ("handshake", "rates", "timeline", "messages"):
+        _view(first, view)
+        if view in ("timeline", "messages"):
+            expect(bar).to_be_visible()
+        else:
+            expect(bar).to_be_hidden()
+
+    # JSON only: no ping, pong, open or close arrow in the timeline either.
+    first.locator(".ohws-filter").select_option("json")
+    _view(first, "timeline")
+    steps = first.locator(".ohws-step")
+    expect(steps.first).to_be_visible()
+    labels = steps.locator(".ohws-step-label").all_text_contents()
+    assert labels and all(label.startswith("json · ") for label in labels), labels
+    arrows = json.loads(lab.run("print(json.dumps([t['label'] for t in panel.timeline]))"))
+    assert arrows == labels  # the model's timeline is the view's
+    first.locator(".ohws-filter").select_option("all")
+    expect(first.locator(".ohws-step.ohws-step-keepalive")).not_to_have_count(0)
+
+    # A JSON object of one key says "1 key".
+    _view(first, "messages")
+    first.locator(".ohws-row.ohws-type-json.ohws-dir-received").last.click()
+    summaries = first.locator(".ohws-detail .ohws-json summary")
+    expect(summaries).to_have_text(["{…} 1 key", "only: {…} 1 key"])
+
+    # The selected message stays in sight while pings, pongs and messages arrive.
+    _more_traffic(lab, 30)
+    target = first.locator(".ohws-row.ohws-dir-received").last
+    target.click()
+    expect(target).to_have_class(re.compile("ohws-selected"))
+    seq = target.get_attribute("data-seq")
+    _more_traffic(lab, 40)
+    pongs = int(lab.run("print(sum(r.kind == 'pong' for r in ws.history()))"))
+    deadline = time.monotonic() + 10
+    while int(lab.run("print(sum(r.kind == 'pong' for r in ws.history()))")) < pongs + 2:
+        assert time.monotonic() < deadline, "no keepalive pong within 10 s (pingInterval 1)"
+        time.sleep(0.2)
+    expect(first.locator(".ohws-row.ohws-kind-pong").last).to_be_visible()  # drawn, if scrolled to
+    assert _in_sight(first, ".ohws-list", f'.ohws-row[data-seq="{seq}"]')
+    # The same in the timeline: its arrow stays in sight.
+    _view(first, "timeline")
+    arrow = f'.ohws-step[data-seq="{seq}"]'
+    expect(first.locator(arrow)).to_have_class(re.compile("ohws-selected"))  # brought into sight
+    assert _in_sight(first, ".ohws-timeline", arrow)
+    _more_traffic(lab, 40)
+    assert _in_sight(first, ".ohws-timeline", arrow)
+    _view(first, "messages")
+
+    # Counters say "1 msg": the markup peer's panel received one message.
+    expect(_evil(page).locator(".ohws-count-in")).to_have_text(re.compile(r"^↓ in 1 msg · "))
+    lab.run("ws.close().result(10)\nws.connect(lab.url).result(10)\npanel.selected = -1")
     expect(first.locator(".ohws-badge")).to_have_text("OPEN")
 
 
@@ -1025,6 +1177,7 @@ def test_server_panel_clients_and_messages(lab: Lab, page: Any) -> None:
     panel.locator(".ohws-send").click()
     sent = panel.locator(".ohws-row.ohws-dir-sent .ohws-text")
     expect(sent).to_have_text([re.compile(r"^00 01 02 03"), "to you"])
+    expect(panel.locator(".ohws-input")).to_have_value("to you")  # kept, as in the client panel
     panel.locator(".ohws-input").fill("to everyone")
     panel.locator(".ohws-send-all").click()
     expect(rows.locator(".ohws-client-out")).to_have_text(["2 · 73 B", "2 · 87 B", "3 · 81 B"])
@@ -1091,6 +1244,8 @@ def test_reload_dark_theme_and_saved_messages_survive(lab: Lab, page: Any) -> No
     first.locator(".ohws-row.ohws-dir-received").last.click()
     for view in ("messages", "handshake", "timeline", "rates"):
         _view(first, view)
+        if view == "rates":
+            _rates_fill_the_view(first)  # from the first drawing on
         _shot(first, f"panel-{view}-dark")
     _view(first, "messages")
     server = _server(page)

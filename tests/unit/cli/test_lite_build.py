@@ -7,8 +7,9 @@ import pathlib
 
 import pytest
 
-from ohws_jupyter.cli import lite
+from ohws_jupyter.cli import lite, lite_notice
 from tests.helpers import ROOT
+from tests.helpers.notebooks import ran_notebook
 
 NOTEBOOKS = ROOT / "notebooks"
 
@@ -78,3 +79,61 @@ def test_a_folder_that_is_not_a_built_site_is_never_replaced(tmp_path: pathlib.P
     with pytest.raises(lite.LiteError, match="is not a site built by this command"):
         lite.build(tmp_path, cache=tmp_path / "cache")
     assert (tmp_path / "thesis.txt").read_text() == "keep me"
+
+
+def test_the_site_gets_every_notebook_clean_whatever_the_file_holds(
+    tmp_path: pathlib.Path,
+) -> None:
+    path = tmp_path / "ran.ipynb"
+    path.write_text(json.dumps(ran_notebook()), "utf-8")
+    nb, _ = lite.browser_notebook(path)
+    assert nb is not None
+    code = [cell for cell in nb["cells"] if cell["cell_type"] == "code"]
+    assert [(c["outputs"], c["execution_count"]) for c in code] == [([], None), ([], None)]
+    assert [c["source"] for c in nb["cells"]] == [
+        "print('hi')",
+        f"{lite.BROWSER_MARK}: why\nx = 2",
+        "# Title",
+    ]
+    assert "widgets" not in nb["metadata"]
+    assert "outputs" not in nb["cells"][2]
+
+
+def _fake_site(root: pathlib.Path) -> None:
+    (root / "lab").mkdir(parents=True)
+    (root / "lab" / "index.html").write_text(
+        '<!DOCTYPE html>\n<html>\n<head>\n<script id="jupyter-config-data" '
+        'data-jupyter-lite-root="..">{}</script>\n</head>\n<body></body>\n</html>\n'
+    )
+    (root / "index.html").write_text(
+        "<!-- <head> in a comment is fine -->\n<html><HEAD lang='en'></HEAD></html>"
+    )
+    (root / "api").mkdir()
+    (root / "api" / "index.html").write_text("no head here")
+
+
+def test_every_page_of_the_site_says_how_to_serve_it_when_opened_as_a_file(
+    tmp_path: pathlib.Path,
+) -> None:
+    _fake_site(tmp_path)
+    changed = lite_notice.add_file_notice(tmp_path)
+    assert changed == [tmp_path / "index.html", tmp_path / "lab" / "index.html"]
+    page = (tmp_path / "lab" / "index.html").read_text()
+    # First in <head>: before anything of JupyterLite's that could fail from a file.
+    assert page.index(f'<script id="{lite_notice.NOTICE_ID}">') < page.index("jupyter-config-data")
+    assert 'window.location.protocol !== "file:"' in page
+    assert "python3 -m http.server 8000 --bind 127.0.0.1 --directory" in page
+    assert "innerHTML" not in page  # the folder's path is text, never markup
+    assert (tmp_path / "api" / "index.html").read_text() == "no head here"
+    root = (tmp_path / "index.html").read_text()
+    assert root.index("HEAD lang='en'>") < root.index(lite_notice.NOTICE_ID)
+    # A second pass adds nothing.
+    assert lite_notice.add_file_notice(tmp_path) == []
+    assert page == (tmp_path / "lab" / "index.html").read_text()
+
+
+def test_how_to_serve_names_the_command_and_the_folder(tmp_path: pathlib.Path) -> None:
+    text = lite_notice.how_to_serve(tmp_path / "site")
+    assert "python -m ohws_jupyter lite --serve" in text
+    assert f"--directory {tmp_path / 'site'} " in text
+    assert "http://127.0.0.1:8000/lab/index.html" in text

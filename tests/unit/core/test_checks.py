@@ -30,6 +30,7 @@ from ohws_jupyter.core.checks import (
     close_code_allowed,
     compose,
 )
+from ohws_jupyter.core.context import resolve_context
 from ohws_jupyter.core.options import (
     check_close_options,
     check_reconnect,
@@ -164,14 +165,18 @@ def test_a_url_that_is_not_a_string_is_401(url: Any) -> None:
 
 
 def test_permission_and_allowed_hosts_refuse_with_their_codes(restore_permissions: None) -> None:
+    before = resolve_context()
     set_network_permission(False)
-    code, message = code_of(check_url, "ws://127.0.0.1/")
+    code, message = code_of(resolve_context().check_url, "ws://127.0.0.1/")
     assert code == 201 and "set_network_permission(True)" in message
+    assert before.check_url("ws://127.0.0.1/").hostname == "127.0.0.1"  # it keeps its own
     set_network_permission(True)
     set_allowed_hosts(["Example.org"])
-    assert check_url("ws://example.org/").hostname == "example.org"
-    code, message = code_of(check_url, "ws://127.0.0.1/")
+    limited = resolve_context()
+    assert limited.check_url("ws://example.org/").hostname == "example.org"
+    code, message = code_of(limited.check_url, "ws://127.0.0.1/")
     assert code == 2302998 and "host '127.0.0.1' is not in the allowed hosts" in message
+    assert check_url("ws://127.0.0.1/").hostname == "127.0.0.1"  # the syntax alone
     assert code_of(set_network_permission, "yes")[0] == 401
     assert code_of(set_allowed_hosts, "example.org")[0] == 401  # a list, not one string
 

@@ -20,13 +20,6 @@ OHOS_CODES = {
 }
 
 
-@pytest.fixture
-def device():
-    before = set_profile("device")
-    yield
-    set_profile(before)
-
-
 @pytest.mark.parametrize(("code", "title"), sorted(OHOS_CODES.items()))
 def test_every_ohos_code_has_its_text(code: int, title: str) -> None:
     assert CODE_TEXT[code] == title
@@ -69,8 +62,8 @@ def test_an_error_survives_pickling_with_its_fields() -> None:
     assert str(back) == str(err)
 
 
-def test_under_device_the_message_is_the_devices_text_and_the_detail_a_hint(device) -> None:
-    err = BusinessError(2302003, "close it first")
+def test_with_device_texts_the_message_is_the_devices_text_and_the_detail_a_hint() -> None:
+    err = BusinessError(2302003, "close it first", device=True)
     assert err.message == DEVICE_TEXT[2302003] == "Websocket connection already exist"
     assert err.hint == "close it first"
     assert str(err) == "[2302003] Websocket connection already exist (close it first)"
@@ -79,9 +72,27 @@ def test_under_device_the_message_is_the_devices_text_and_the_detail_a_hint(devi
     assert (back.message, back.hint) == (err.message, err.hint)
 
 
-def test_a_code_the_device_has_no_text_for_keeps_the_seed_wording(device) -> None:
+def test_an_error_is_reworded_in_place_and_the_default_profile_does_not_word_it() -> None:
+    err = BusinessError(2302003, "close it first")
+    assert err.message == "Websocket connection already exists: close it first"
+    err.use_texts(device=True)
+    assert (err.message, err.hint, err.args) == (
+        "Websocket connection already exist",
+        "close it first",
+        ("Websocket connection already exist",),
+    )
+    err.use_texts(device=False)
+    assert (err.message, err.hint) == ("Websocket connection already exists: close it first", None)
+    before = set_profile("device")
+    try:
+        assert BusinessError(2302003, "close it first").hint is None  # errors belong to objects
+    finally:
+        set_profile(before)
+
+
+def test_a_code_the_device_has_no_text_for_keeps_the_seed_wording() -> None:
     assert 200 not in DEVICE_TEXT
-    err = BusinessError(200, "refused")
+    err = BusinessError(200, "refused", device=True)
     assert err.message == "Websocket connection error: refused" and err.hint is None
 
 
@@ -91,3 +102,20 @@ def test_loop_thread_error_is_a_2302999_and_a_runtime_error() -> None:
     assert err.code == 2302999
     assert "send.result() cannot block on the WebSocket I/O thread" in err.message
     assert "use a callback or .then()" in err.message
+
+
+def test_a_code_only_error_keeps_its_shape_under_any_texts() -> None:
+    err = BusinessError.code_only(200, "the link to 127.0.0.1 is down")
+    for device in (True, False):
+        err.use_texts(device=device)
+        assert err.to_dict() == {"code": 200}
+        assert (err.message, err.data, err.hint) == ("", None, "the link to 127.0.0.1 is down")
+    assert str(err) == "[200] (the link to 127.0.0.1 is down)"
+
+
+def test_connect_minus_one_has_the_device_text_of_connect() -> None:
+    err = BusinessError(-1, "cannot resolve the host", device_text="Websocket connect failed")
+    assert err.message.startswith("Websocket send failed")  # our texts: the code's own
+    err.use_texts(device=True)
+    assert (err.message, err.hint) == ("Websocket connect failed", "cannot resolve the host")
+    assert BusinessError(-1, "x", device=True).message == "Websocket Unknown Other Error"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ohws_jupyter import BusinessError
+from ohws_jupyter.core.context import Context
 from ohws_jupyter.core.events import EventEmitter, adapt
 
 ARITIES = {"open": 2, "message": 2, "dataEnd": 0, "close": 2}
@@ -238,3 +239,23 @@ def test_callables_other_than_functions_are_adapted_too() -> None:
     adapt(functools.partial(lambda tag, value: h.got.append((tag, value)), "p"), 2)((None, "v"))
     adapt(print, 2)  # a builtin without a readable signature gets every argument
     assert h.got == ["bound", (None, "instance"), ("p", "v")]
+
+
+def test_an_emitter_words_errors_by_its_owners_context() -> None:
+    device = EventEmitter({"error": 1}, "WebSocket", Context(profile="device", device_texts=True))
+    seed = EventEmitter({"error": 1}, "WebSocket", Context())
+    seen: list[BusinessError] = []
+    for emitter in (device, seed):
+        emitter.on("error", seen.append)
+    device.emit("error", (BusinessError(2302999, "the peer left", device=False),))
+    seed.emit("error", (BusinessError(2302999, "the peer left", device=True),))
+    assert [(e.message, e.hint) for e in seen] == [
+        ("Websocket Unknown Other Error", "the peer left"),
+        ("Websocket Unknown Other Error: the peer left", None),
+    ]
+    with pytest.raises(BusinessError) as raised:
+        device.on("nope", print)
+    assert raised.value.message == "Parameter error" and "has no event 'nope'" in raised.value.hint
+    device.subscribe("error", lambda err: seen.append(BusinessError(1, "replaced")), "")
+    device.emit("error", (BusinessError(2302999),))  # a device keeps one callback: the last
+    assert [e.code for e in seen[2:]] == [1]

@@ -105,7 +105,7 @@ def test_the_origin_header_a_device_sends(url: str, with_port: bool, origin: str
 
 
 def test_response_headers_are_lowercase_and_the_first_of_a_repeated_name_wins() -> None:
-    got = device.response_headers({"Upgrade": "websocket", "X-A": "1", "x-a": "2"})
+    got = device.response_headers([("Upgrade", "websocket"), ("X-A", "1"), ("x-a", "2")])
     assert got == {"upgrade": "websocket", "x-a": "1"}
 
 
@@ -151,3 +151,78 @@ def test_a_flood_of_connections_is_banned_for_a_minute() -> None:
     assert "is banned for opening too many connections (30 s more)" in guard.allow("10.0.0.1")
     now[0] += 31
     assert guard.allow("10.0.0.1") is None
+
+
+# -- the rules of issue 23 ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("code", "kept"),
+    [
+        (999, 1002),
+        (1000, 1000),
+        (1003, 1003),
+        (1004, 1002),
+        (1006, 1002),
+        (1007, 1007),
+        (1014, 1014),
+        (1015, 1015),
+        (1016, 1002),
+        (2999, 1002),
+        (3000, 3000),
+        (4999, 4999),
+        (5000, 5000),
+        (65535, 65535),
+        (0, 1002),
+    ],
+)
+def test_a_peer_close_code_as_libwebsockets_checks_it(code: int, kept: int) -> None:
+    assert device.peer_close_code(code) == kept
+
+
+@pytest.mark.parametrize(
+    ("patterns", "host", "excluded"),
+    [
+        (["127.0.0.*"], "127.0.0.1", True),
+        (["*.example.org"], "example.org", False),
+        (["*.example.org"], "a.example.org", True),
+        (["Example.org"], "example.org", False),
+        (["ex*le.org"], "example.org", True),
+        (["exampleXorg"], "example.org", False),
+        (["example.org"], "exampleXorg", False),  # '.' is a dot, not any character
+        ([" example.org ", ""], "example.org", True),
+        (["*"], "anything", True),
+        (["[::1]"], "[::1]", True),  # not a pattern: compared as it is
+        (["[::*]"], "[::1]", False),
+        ([], "example.org", False),
+    ],
+)
+def test_proxy_exclusions_as_a_device_matches_them(
+    patterns: list[str], host: str, excluded: bool
+) -> None:
+    assert device.proxy_excludes(patterns, host) is excluded
+
+
+def test_server_close_options_need_a_code_and_a_reason() -> None:
+    assert device.server_close_values(None) == (1000, device.CLOSE_NORMAL)
+    assert device.server_close_values({"code": 4000, "reason": ""}) == (1000, "CLOSE_NORMAL")
+    assert device.server_close_values({"code": 1001, "reason": "bye"}) == (1001, "bye")
+    for bad in ({"code": 1000}, {"reason": "bye"}, {"code": True, "reason": "x"}, "bye"):
+        with pytest.raises(BusinessError) as info:
+            device.server_close_values(bad)
+        assert info.value.code == 401, bad
+
+
+def test_request_options_proxy_without_host_or_port_and_device_defaults() -> None:
+    for proxy in ({"host": "", "port": 8080}, {"host": "127.0.0.1", "port": 0}):
+        assert device.request_options({"proxy": proxy}).proxy == "no-proxy"
+    opts = device.request_options({"proxy": {"host": "127.0.0.1", "port": 3128}})
+    assert opts.proxy.port == 3128
+    assert (opts.maxMessageSize, opts.closeTimeout) == (device.MAX_MESSAGE, 5)
+    assert 16 * 1024 * 1024 < device.MAX_MESSAGE < 1 << 31
+    given = device.request_options({"maxMessageSize": 1024, "closeTimeout": 2})
+    assert (given.maxMessageSize, given.closeTimeout) == (1024, 2)
+
+
+def test_a_ca_folder_leaves_the_device_trusting_nothing(tmp_path: Any) -> None:
+    opts = device.request_options({"caPath": str(tmp_path)})
+    ctx = device.strict_tls_context(opts)
+    assert ctx.get_ca_certs() == [] and ctx.cert_store_stats()["x509_ca"] == 0

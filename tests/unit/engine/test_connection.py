@@ -30,7 +30,6 @@ from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
 
 from ohws_jupyter import CloseResult
-from ohws_jupyter.engine import connection as engine
 from ohws_jupyter.engine.closing import close_result_of, failure_of
 from ohws_jupyter.engine.connection import Connection, LenientClientProtocol, LenientServerProtocol
 
@@ -38,7 +37,7 @@ URI = parse_uri("ws://127.0.0.1/")
 
 
 class ThisLoop:
-    """The runtime's scheduling, done by the running loop of the test (its I/O thread)."""
+    """The runtime each connection is given: the test's running loop is its I/O thread."""
 
     def in_loop_thread(self) -> bool:
         return True
@@ -48,11 +47,6 @@ class ThisLoop:
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         asyncio.get_running_loop().call_soon(fn, *args)
-
-
-@pytest.fixture(autouse=True)
-def scheduled_on_this_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "get_runtime", ThisLoop)
 
 
 @pytest.fixture(autouse=True)
@@ -171,7 +165,7 @@ class Wire:
             self.peer = ClientProtocol(URI, state=OPEN, max_size=None)
         self.side = side
         self.owner = Owner()
-        self.conn = Connection(ours, self.owner, **options)
+        self.conn = Connection(ours, self.owner, runtime=ThisLoop(), **options)
         self.transport = Transport()
         self.transport.protocol = self.conn
         self.conn.connection_made(self.transport)  # type: ignore[arg-type]

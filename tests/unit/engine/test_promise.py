@@ -15,13 +15,15 @@ from typing import Any
 import pytest
 
 from ohws_jupyter import BusinessError, Promise
+from ohws_jupyter.core.context import Context
 
 
 class ManualLane:
     """Queues calls in order; :meth:`run` runs them, including any they queue meanwhile."""
 
-    def __init__(self) -> None:
+    def __init__(self, errors: Callable[[BaseException], BaseException] | None = None) -> None:
         self.calls: list[tuple[Callable[..., Any], tuple]] = []
+        self.errors = errors  # how the lane's object words its errors
 
     def call(self, fn: Callable[..., Any], *args: Any) -> None:
         self.calls.append((fn, args))
@@ -212,3 +214,18 @@ def test_a_raising_callback_is_logged_and_later_ones_run(
         lane.run()
     assert got == ["v"]
     assert any("RuntimeError: in a callback" in r.getMessage() for r in caplog.records)
+
+
+def test_a_rejection_is_worded_by_the_lane_it_belongs_to() -> None:
+    device = ManualLane(Context(profile="device", device_texts=True).localize)
+    seed = ManualLane(Context().localize)
+    on_device: Promise[Any] = Promise("connect", device)  # type: ignore[arg-type]
+    on_seed: Promise[Any] = Promise("connect", seed)  # type: ignore[arg-type]
+    on_device.reject(BusinessError(2302003, "close it first", device=False))
+    on_seed.reject(BusinessError(2302003, "close it first", device=True))
+    assert on_device.exception().message == "Websocket connection already exist"  # type: ignore[union-attr]
+    assert on_device.exception().hint == "close it first"  # type: ignore[union-attr]
+    assert on_seed.exception().message == (  # type: ignore[union-attr]
+        "Websocket connection already exists: close it first"
+    )
+    assert on_seed.exception().hint is None  # type: ignore[union-attr]
