@@ -7,6 +7,11 @@ Run in a child process (``python -m benchmarks.memory JSON``); prints one JSON l
   messages as fast as the peer sends them; RSS before connecting and after.
 * ``connections``: open ``count`` connections at once to one server; the time
   until all are open and the RSS they cost.
+* ``big``: a client receives ``count`` messages of ``size`` bytes (100 x 1 MiB),
+  with a ``WebSocketPanel`` attached or not; the RSS they leave behind and the
+  peak (``VmHWM``), against the panel's budget of whole messages
+  (``panel_model.FULL_BUDGET``, 32 MiB). With ``trace``, the 10 places that
+  hold the most memory at the end (``tracemalloc``), to find what holds bodies.
 """
 
 from __future__ import annotations
@@ -18,16 +23,65 @@ import threading
 import time
 from typing import Any
 
-__all__ = ["connections", "flood", "rss_mb"]
+__all__ = ["big", "connections", "flood", "rss_mb"]
 
 
-def rss_mb() -> float:
-    """Resident set size of this process, in MB (Linux ``/proc``)."""
+def rss_mb(field: str = "VmRSS") -> float:
+    """Resident set size of this process in MB, or its peak (``VmHWM``); Linux ``/proc``."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def _reset_peak() -> None:
+    # Writing 5 to clear_refs resets VmHWM to the current RSS (Linux 4.0+).
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def big(url: str, count: int, panel: bool, trace: bool = False) -> dict[str, Any]:
+    import tracemalloc
+
+    from ohws_jupyter import createWebSocket
+    from ohws_jupyter.jupyter.panel import WebSocketPanel
+    from ohws_jupyter.jupyter.panel_model import FULL_BUDGET
+
+    ws = createWebSocket()
+    watcher = WebSocketPanel(ws) if panel else None
+    closed = threading.Event()
+    reasons: list[str] = []
+    ws.on("close", lambda result: (reasons.append(result.reason), closed.set()))
+    gc.collect()
+    if trace:
+        tracemalloc.start()
+    before = rss_mb()
+    _reset_peak()
+    ws.connect(url, {"compression": False}).result(10)
+    if not closed.wait(600):
+        raise RuntimeError("big: the peer did not finish within 600 s")
+    time.sleep(0.5)  # let the panel's last flush run
+    gc.collect()
+    after, peak = rss_mb(), rss_mb("VmHWM")
+    if reasons != [f"sent {count}"] or ws.stats.messagesIn != count:
+        raise RuntimeError(f"big: {ws.stats.messagesIn} of {count} {reasons}")
+    out: dict[str, Any] = {
+        "count": count,
+        "bytes_in": ws.stats.bytesIn,
+        "panel": panel,
+        "budget_mb": FULL_BUDGET / 2**20,
+        "rss_before_mb": before,
+        "rss_growth_mb": after - before,
+        "rss_peak_growth_mb": peak - before,
+    }
+    if trace:
+        top = tracemalloc.take_snapshot().statistics("lineno")[:10]
+        out["top"] = [f"{stat.size / 2**20:.1f} MiB {stat.traceback[0]}" for stat in top]
+    if watcher is not None:
+        out["panel_entries"] = len(watcher.entries)
+        watcher.close()
+    return out
 
 
 def flood(url: str, count: int) -> dict[str, Any]:
@@ -99,7 +153,8 @@ def connections(url: str, count: int) -> dict[str, Any]:
 def main() -> int:
     spec = json.loads(sys.argv[1])
     kind = spec.pop("kind")
-    print(json.dumps({"flood": flood, "connections": connections}[kind](**spec)), flush=True)
+    kinds = {"flood": flood, "connections": connections, "big": big}
+    print(json.dumps(kinds[kind](**spec)), flush=True)
     return 0
 
 

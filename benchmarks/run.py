@@ -501,7 +501,27 @@ def run_memory(plan: Plan, log: Callable[[str], None]) -> dict:
     log(f"  memory: {plan.memory_messages:,} messages with a panel")
     count = str(plan.memory_messages)
     with start_peer("flood", "--count", count, "--rate", "0", "--size", "16") as peer:
-        return _child("memory", {"kind": "flood", "url": peer.url, "count": plan.memory_messages})
+        out = _child("memory", {"kind": "flood", "url": peer.url, "count": plan.memory_messages})
+    out["big"] = run_big_messages(log, rounds=max(plan.repeats, 3))
+    return out
+
+
+def run_big_messages(log: Callable[[str], None], count: int = 100, rounds: int = 3) -> dict:
+    """``count`` x 1 MiB received with and without a panel, interleaved; RSS growth."""
+    log(f"  memory: {count} x 1 MiB, with and without a panel ({rounds} rounds)")
+    runs: dict[str, list[dict]] = {"none": [], "panel": []}
+    with start_peer("flood", "--count", str(count), "--rate", "0", "--size", str(MIB)) as peer:
+        for _ in range(rounds):
+            for key in runs:
+                spec = {"kind": "big", "url": peer.url, "count": count, "panel": key == "panel"}
+                runs[key].append(_child("memory", spec))
+    out: dict[str, Any] = {"count": count, "runs": runs}
+    for key, results in runs.items():
+        for figure in ("rss_growth_mb", "rss_peak_growth_mb"):
+            out[f"{key}_{figure}"] = statistics.median(r[figure] for r in results)
+    out["panel_cost_mb"] = out["panel_rss_growth_mb"] - out["none_rss_growth_mb"]
+    out["budget_mb"] = runs["panel"][0]["budget_mb"]
+    return out
 
 
 def run_connections(plan: Plan, log: Callable[[str], None]) -> dict:
@@ -758,6 +778,16 @@ def report(results: dict[str, Any], plan: Plan) -> str:
                     f"(+{mem['rss_growth_mb']:.1f} MB), {mem['msgs_per_s']:,.0f} msg/s",
                 ]
             )
+            if "big" in mem:
+                big = mem["big"]
+                rows.append(
+                    [
+                        f"{big['count']} x 1 MiB messages, panel attached or not (medians)",
+                        f"RSS +{big['panel_rss_growth_mb']:.1f} MB with a panel, "
+                        f"+{big['none_rss_growth_mb']:.1f} MB without: the panel costs "
+                        f"{big['panel_cost_mb']:.1f} MB (budget {big['budget_mb']:.0f} MiB)",
+                    ]
+                )
         if "connections" in results:
             con = results["connections"]
             rows.append(

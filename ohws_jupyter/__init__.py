@@ -20,6 +20,7 @@ from .client.websocket import (
     createWebSocket,
     split_message,
 )
+from .comparison import Comparison, compare
 from .core.checks import set_allowed_hosts, set_network_permission
 from .core.errors import BusinessError
 from .core.events import Record
@@ -61,6 +62,7 @@ __all__ = [
     "BusinessError",
     "ClientCert",
     "CloseResult",
+    "Comparison",
     "HttpProxy",
     "OpenInfo",
     "OpenResult",
@@ -82,6 +84,7 @@ __all__ = [
     "WebSocketServerConfig",
     "block_on",
     "can_block",
+    "compare",
     "createWebSocket",
     "createWebSocketServer",
     "create_websocket",

@@ -126,6 +126,10 @@ def parse_frame(data: bytes) -> dict[str, Any] | None:
     }
 
 
+# The parser of 00 is the client that the lab misbehaves against in 04.
+answer("04-protocol-lab", "parse_frame")(parse_frame)
+
+
 # -- 05-arkts-to-python --------------------------------------------------------------------
 @answer("05-arkts-to-python", "fetch_long")
 def fetch_long(url: str, done: Callable[[str], object]) -> Any:

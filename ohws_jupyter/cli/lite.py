@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from .lite_notice import add_file_notice, how_to_serve
+from .lite_output import OutputError, check_output, place_site
 from .notebooks import find_notebooks
 
 __all__ = [
@@ -103,8 +104,6 @@ _KERNEL_PLUGIN = "@jupyterlite/pyodide-kernel-extension:kernel"
 _META = "ohws_jupyter"
 #: How a cell's browser version starts: a comment that says why it differs.
 BROWSER_MARK = "# In the browser"
-#: The file that marks a folder as a site built here (and so safe to replace).
-_STAMP = ".ohws-lite"
 #: The Pyodide kernel's name, so that no notebook asks which kernel to start.
 _KERNELSPEC = {"name": "python", "display_name": "Python (Pyodide)", "language": "python"}
 
@@ -461,18 +460,26 @@ def build(
     *,
     cache: Path | None = None,
     notebooks: Path | None = None,
+    force: bool = False,
 ) -> Path:
-    """Build the site into ``output`` (replaced); returns ``output``.
+    """Build the site into ``output``; returns ``output``.
+
+    Only files an earlier build wrote (its manifest lists them) are replaced
+    or deleted; see :mod:`ohws_jupyter.cli.lite_output`.
 
     Raises:
-        LiteError: A tool or a download is missing; the message says which.
+        LiteError: A tool or a download is missing, or the build would touch a
+            file it did not write and ``force`` is false; the message says which.
     """
     started = time.monotonic()
     pyodide_version, python_version = _kernel_versions()
     cache = (cache or default_cache()).expanduser().resolve()
     cache.mkdir(parents=True, exist_ok=True)
     output = output.expanduser().resolve()
-    _check_output(output)
+    try:
+        check_output(output, force=force)
+    except OutputError as exc:
+        raise LiteError(str(exc)) from exc
     if notebooks is None:
         notebooks = find_notebooks(None)
     notebooks = notebooks.expanduser().resolve()
@@ -587,28 +594,16 @@ def build(
         _check_site(staged)
         if staged / "lab" / "index.html" not in add_file_notice(staged):
             raise LiteError("jupyter lite build made no lab/index.html with a <head> to add to")
-        (staged / _STAMP).write_text("built by python -m ohws_jupyter lite\n", "utf-8")
-        if output.exists():
-            shutil.rmtree(output)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(staged), output)
-    size = sum(p.stat().st_size for p in output.rglob("*") if p.is_file())
+        try:
+            written = place_site(staged, output, force=force)
+        except OutputError as exc:
+            raise LiteError(str(exc)) from exc
+    size = sum((output / rel).stat().st_size for rel in written)
     _say(
         f"built {output} ({size / 1e6:.0f} MB, Pyodide {pyodide_version}) "
         f"in {time.monotonic() - started:.0f} s"
     )
     return output
-
-
-def _check_output(output: Path) -> None:
-    """Refuse to replace a folder that is not a site this command built."""
-    if output.is_file() or (
-        output.is_dir() and any(output.iterdir()) and not (output / _STAMP).is_file()
-    ):
-        raise LiteError(
-            f"{output} exists and is not a site built by this command; choose another "
-            "--output, or remove it first"
-        )
 
 
 def _check_site(site: Path) -> None:
@@ -648,8 +643,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output",
         type=Path,
         default=Path("ohws-lite"),
-        help="folder to build the site into (default ./ohws-lite); a site built here "
-        "before is replaced, any other folder must be empty",
+        help="folder to build the site into (default ./ohws-lite); a rebuild replaces only "
+        "the files the last build wrote (listed in DIR/.ohws-lite) and leaves the rest",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite files in --output that the build did not write, or that were "
+        "changed since (never .git)",
     )
     parser.add_argument(
         "--serve", action="store_true", help="then serve it on 127.0.0.1 and print the URL"
@@ -675,7 +676,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build (and serve) as the options say; returns the exit status."""
     try:
-        site = build(args.output, cache=args.cache, notebooks=args.notebooks)
+        site = build(args.output, cache=args.cache, notebooks=args.notebooks, force=args.force)
     except LiteError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

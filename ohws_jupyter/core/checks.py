@@ -42,6 +42,7 @@ __all__ = [
     "check_data",
     "check_file",
     "check_header_name",
+    "check_header_value",
     "check_headers",
     "check_number",
     "check_subprotocols",
@@ -79,6 +80,10 @@ _HANDSHAKE_HEADERS = frozenset(
 # An HTTP token (RFC 9110 section 5.6.2): header names and subprotocol names
 # (RFC 6455 section 4.1). Used with fullmatch: a "$" anchor would also accept one trailing newline.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# What a header value may not hold (RFC 9110 section 5.5: field-vchar, SP, HTAB,
+# obs-text): control characters but HTAB, and anything beyond ISO-8859-1, which is
+# how a header goes on the wire.
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
 _T = TypeVar("_T")
 
 
@@ -279,18 +284,27 @@ def check_headers(header: Any, what: str = "header") -> dict[str, str]:
         check_header_name(name, what)
         if name.lower() in _HANDSHAKE_HEADERS:
             raise _param(f"{what} {name!r} is set by the WebSocket handshake itself; remove it")
-        if isinstance(value, str):
-            text = value
-        elif is_number(value):
-            text = str(value)
-        else:
-            raise _param(f"{what} {name!r} must have a string value, not {type(value).__name__}")
-        if any(c in text for c in "\r\n\x00"):
-            raise _param(
-                f"{what} {name!r} contains a line break or NUL; header values are one line"
-            )
-        out[name] = text
+        out[name] = check_header_value(name, value, what)
     return out
+
+
+def check_header_value(name: str, value: Any, what: str = "header") -> str:
+    """A header value as a string (numbers allowed), one line of ISO-8859-1, else a 401."""
+    if isinstance(value, str):
+        text = value
+    elif is_number(value):
+        text = str(value)
+    else:
+        raise _param(f"{what} {name!r} must have a string value, not {type(value).__name__}")
+    bad = _BAD_VALUE.search(text)
+    if bad is None:
+        return text
+    if bad.group() in "\r\n\x00":
+        raise _param(f"{what} {name!r} contains a line break or NUL; header values are one line")
+    raise _param(
+        f"{what} {name!r} contains {bad.group()!r}: header values hold no control "
+        "characters and only ISO-8859-1 letters"
+    )
 
 
 def close_code_allowed(code: int) -> bool:

@@ -101,6 +101,7 @@ if os.environ.get("OHWS_PROFILE", "").strip():
 _USER_ENTRIES = (
     "ohws_jupyter.client.websocket",
     "ohws_jupyter.server.websocket_server",
+    "ohws_jupyter.comparison.recorder",
     "ohws_jupyter.jupyter.magics",
 )
 #: Modules whose frames stand between a magic and the cell that typed it.

@@ -23,7 +23,6 @@ never as HTML.
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 import weakref
@@ -41,8 +40,10 @@ from ..core.options import split_protocols
 from .panel_base import matcher, scheduler
 from .panel_model import (
     CLOSE_CODE_TEXT,
+    FULL_BUDGET,
     RATE_SECONDS,
     LogWindow,
+    PendingRecords,
     Rates,
     close_code_text,
     parse_close_code,
@@ -53,6 +54,7 @@ from .panel_tools import ClientTools
 
 __all__ = [
     "CLOSE_CODE_TEXT",
+    "PENDING_BYTES",
     "VIEWS",
     "WebSocketPanel",
     "close_code_text",
@@ -62,6 +64,10 @@ __all__ = [
 ]
 
 _HISTORY = 20  # sent composer inputs kept for recall
+#: Bytes of whole messages that may wait for the next refresh; past it they go
+#: into the log window at once. With the window's share (FULL_BUDGET less this),
+#: the panel holds at most FULL_BUDGET (32 MiB) of whole messages.
+PENDING_BYTES = 8 * 1024 * 1024
 #: The client panel's views.
 VIEWS = ("messages", "handshake", "timeline", "rates")
 
@@ -98,15 +104,18 @@ class WebSocketPanel(ClientTools):
         super().__init__(max_entries, saved, **kwargs)
         self._ws = weakref.ref(ws)
         self._finalizer: weakref.finalize | None = None
-        self._window = LogWindow(max_entries)
+        self._window = LogWindow(max_entries, full_budget=FULL_BUDGET - PENDING_BYTES)
         # Raw records wait here for the next flush; bounded, so a flood costs
-        # at most max_entries records of memory between two flushes.
-        self._pending: deque[tuple[int, Record]] = deque(maxlen=max_entries)
-        self._skipped = 0
-        self._numbers = itertools.count(1)
-        self._seq = 0
+        # at most max_entries records, and PENDING_BYTES of whole messages, of
+        # memory between two flushes.
+        self._pending = PendingRecords(max_entries, PENDING_BYTES)
+        # Entries made from pending records outside a flush (a read of
+        # ``entries``, too many bytes waiting), for the next flush to send.
+        self._unsent: deque[dict[str, Any]] = deque(maxlen=max_entries)
+        self._drain_lock = threading.RLock()  # keeps entries in record order
         self._history: deque[dict[str, str]] = deque(maxlen=_HISTORY)
         self._rates = Rates()
+        self._rates_unsent: dict[int, list[int]] = {}  # changed seconds, for the next flush
         self._rtt_new: list[list[float]] = []  # round trips not yet sent to the front end
         self._handshake: dict[str, Any] = {}
         self._handshake_dirty = False
@@ -232,6 +241,7 @@ class WebSocketPanel(ClientTools):
         ``messagesOut``, ``bytesOut``, and ``rtt``: ``[time, seconds]``, each
         keepalive round trip (one per ``pingInterval``)."""
         with self._lock:
+            self._count_rates()
             return self._rates.series()
 
     def log_text(self) -> str:
@@ -369,12 +379,8 @@ class WebSocketPanel(ClientTools):
         self._take(rec)
 
     def _take(self, rec: Record) -> None:
-        seq = next(self._numbers)
-        self._seq = seq
-        pending = self._pending
-        if len(pending) == pending.maxlen:
-            self._skipped += 1
-        pending.append((seq, rec))
+        if self._pending.put(rec):
+            self._drain()  # big messages: into the window, which keeps a budget
         kind = rec.kind
         if kind != "message" or rec.direction == ">":
             self._note(rec)
@@ -460,23 +466,39 @@ class WebSocketPanel(ClientTools):
     def _current_window(self) -> LogWindow:
         return self._window
 
+    def _catch_up(self) -> None:
+        self._drain()
+
+    def _count_rates(self) -> None:
+        """Bring the rates up to the counters now; with the lock held (any thread)."""
+        for row in self._rates.update(self._totals()):
+            self._rates_unsent[row[0]] = row
+
+    def _drain(self) -> None:
+        """Move the pending records into the log window (any thread), in order."""
+        with self._drain_lock:
+            items, skipped = self._pending.take()
+            with self._lock:
+                window = self._window
+                window.skip(skipped)
+                self._unsent.extend(window.add(seq, rec) for seq, rec in items)
+
     def _take_pending(self) -> list[dict[str, Any]]:
-        pending = self._pending
-        items = []
-        while pending:
-            items.append(pending.popleft())
-        skipped, self._skipped = self._skipped, 0
-        with self._lock:
-            window = self._window
-            window.skip(skipped)
-            return [window.add(seq, rec) for seq, rec in items]
+        """The entries not yet sent to the front end, pending records included."""
+        with self._drain_lock:
+            self._drain()
+            batch = list(self._unsent)
+            self._unsent.clear()
+            return batch
 
     def _flush(self) -> None:
         self._flush_armed = False
         self._last_flush = time.monotonic()
         batch = self._take_pending()
         with self._lock:
-            changed = self._rates.update(self._totals())
+            self._count_rates()
+            changed = list(self._rates_unsent.values())
+            self._rates_unsent.clear()
         self._sync_traits()
         msg: dict[str, Any] = {
             "type": "batch",
@@ -494,6 +516,10 @@ class WebSocketPanel(ClientTools):
 
     def _status(self) -> dict[str, Any]:
         return {"seq": self._seq, "dropped": self._window.dropped, "counters": self.counters}
+
+    @property
+    def _seq(self) -> int:
+        return self._pending.last_seq
 
     def _sync_traits(self) -> None:
         ws = self._ws()
@@ -515,6 +541,8 @@ class WebSocketPanel(ClientTools):
         # Flush first so the snapshot covers every record numbered up to seq.
         self._take_pending()
         with self._lock:
+            self._count_rates()
+            self._rates_unsent.clear()  # the snapshot has them all
             rates = self._rates.buckets()
             rtt = [list(point) for point in self._rates.rtt]
         self._send_msg(

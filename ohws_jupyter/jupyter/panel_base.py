@@ -238,7 +238,8 @@ class PanelBase(anywidget.AnyWidget):
     # -- the model the front end mirrors ---------------------------------------------
     @property
     def entries(self) -> list[dict[str, Any]]:
-        """The log window as the front end has it (flushed entries, oldest first)."""
+        """The log window, oldest first: every record observed before this call."""
+        self._catch_up()
         with self._lock:
             return list(self._current_window().entries)
 
@@ -362,6 +363,9 @@ class PanelBase(anywidget.AnyWidget):
     # -- for subclasses ------------------------------------------------------------
     def _current_window(self) -> LogWindow:
         raise NotImplementedError
+
+    def _catch_up(self) -> None:
+        """Bring records still waiting for the next flush into the window (any thread)."""
 
     def _status(self) -> dict[str, Any]:
         raise NotImplementedError

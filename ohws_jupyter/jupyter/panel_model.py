@@ -19,7 +19,10 @@ No I/O and no Jupyter here.
 
 from __future__ import annotations
 
+import itertools
 import json
+import sys
+import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable
@@ -34,6 +37,7 @@ __all__ = [
     "CLOSE_CODE_TEXT",
     "MODES",
     "LogWindow",
+    "PendingRecords",
     "Rates",
     "close_code_text",
     "hexdump",
@@ -428,6 +432,51 @@ class LogWindow:
             out["headers"] = dict(rec.headers)
         out["flow"] = self._flow.steps(rec, out)
         return out
+
+
+class PendingRecords:
+    """Records waiting for a panel's next refresh: numbered, bounded, thread-safe.
+
+    Records come from several threads at up to ~20,000 a second, so taking one
+    is a number, an append and a count under one lock. At most ``max_records``
+    wait (older ones are counted as skipped) and at most about ``max_bytes`` of
+    whole messages: :meth:`put` says when that is passed, and the owner then
+    moves them into its log window, which keeps its own byte budget.
+    """
+
+    def __init__(self, max_records: int, max_bytes: int) -> None:
+        self._items: deque[tuple[int, Record, int]] = deque()
+        self._max_records = max_records
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._skipped = 0
+        self._numbers = itertools.count(1)
+        self._lock = threading.Lock()
+        #: The number given to the last record put.
+        self.last_seq = 0
+
+    def put(self, rec: Record) -> bool:
+        """Number ``rec`` and keep it; True when the waiting messages pass ``max_bytes``."""
+        # A message's memory, not its length: O(1), and what the budget is about.
+        held = sys.getsizeof(rec.data) if rec.kind == "message" else 0
+        with self._lock:
+            seq = self.last_seq = next(self._numbers)
+            items = self._items
+            if len(items) == self._max_records:
+                self._skipped += 1
+                self._bytes -= items.popleft()[2]
+            items.append((seq, rec, held))
+            self._bytes += held
+            return self._bytes > self._max_bytes
+
+    def take(self) -> tuple[list[tuple[int, Record]], int]:
+        """Everything waiting, oldest first, and how many were skipped since the last take."""
+        with self._lock:
+            items = [(seq, rec) for seq, rec, _ in self._items]
+            self._items.clear()
+            self._bytes = 0
+            skipped, self._skipped = self._skipped, 0
+        return items, skipped
 
 
 class Rates:

@@ -8,7 +8,7 @@ Imports ``core`` and ``engine``; ``replay`` also creates clients.
 from .expect import ExpectationError
 from .export import Code, copy_as_code
 from .replay import ReplayReport, ReplayRow, replay
-from .transcript import RoundTrip, Transcript
+from .transcript import RoundTrip, Transcript, TranscriptError
 
 __all__ = [
     "Code",
@@ -17,6 +17,7 @@ __all__ = [
     "ReplayRow",
     "RoundTrip",
     "Transcript",
+    "TranscriptError",
     "copy_as_code",
     "replay",
 ]

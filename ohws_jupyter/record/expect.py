@@ -14,7 +14,8 @@ messages (never 4 KiB pieces) and need no ``'message'`` callback::
 A match is one of:
 
 * a ``dict``: the message is JSON and the dict is a subset of it (nested dicts
-  compare as subsets too, every other value by ``==``);
+  compare as subsets too, every other value as JSON, :func:`same_json`: ``1``
+  is not ``true`` nor ``"1"``, but is ``1.0``);
 * a compiled regular expression: ``pattern.search(message)`` finds something;
 * a ``str`` or ``bytes``: the message is exactly that;
 * a callable: ``match(message)`` is true (one that raises counts as no match,
@@ -52,6 +53,7 @@ __all__ = [
     "matcher",
     "parse_match",
     "request",
+    "same_json",
 ]
 
 #: Seconds ``expect`` and ``request`` wait when no timeout is given.
@@ -88,7 +90,42 @@ def _subset(expected: Any, actual: Any) -> bool:
         return isinstance(actual, Mapping) and all(
             key in actual and _subset(value, actual[key]) for key, value in expected.items()
         )
-    return bool(expected == actual)
+    return same_json(expected, actual)
+
+
+def _json_kind(value: Any) -> str:
+    # JSON's kinds: a bool is not a number (Python's True == 1 is not JSON's), and
+    # an int and a float are one kind, as JSON and JavaScript have one number type.
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    return type(value).__name__
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Whether two values are the same JSON value: same kind, then same value.
+
+    ``1`` is not ``True`` and ``"1"`` is not ``1``; ``1`` is ``1.0`` (JSON has
+    one number type, and a JavaScript peer sends ``1.0`` back as ``1``). Arrays
+    and objects compare item by item with the same rule.
+    """
+    kind = _json_kind(a)
+    if kind != _json_kind(b):
+        return False
+    if kind == "object":
+        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
+    if kind == "array":
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
 
 
 def describe(match: Any) -> str:
@@ -423,7 +460,9 @@ def request(
         ws: The WebSocket (open).
         data: A dict or list (sent as JSON text), a str, or bytes.
         match: A JSON key (default ``'id'``): the reply is the first JSON message
-            carrying the same value under that key; a dict without the key gets a
+            carrying the same JSON value under that key, same kind and value
+            (:func:`same_json`: id ``1`` is answered by ``1`` or ``1.0``, never by
+            ``true`` or ``"1"``); a dict without the key gets a
             fresh number. Or any match of :func:`expect` but a str: a dict the reply
             contains, a regular expression, a callable ``match(reply) -> bool``.
         timeout: Seconds to wait for the reply; None waits until the connection closes.
@@ -488,7 +527,7 @@ def _pairing(data: Any, match: Any) -> tuple[str | bytes, Any, Callable[[Any], b
                 body = _json(reply)
             except (ValueError, UnicodeDecodeError):
                 return False
-            return isinstance(body, dict) and body.get(match, _ABSENT) == value
+            return isinstance(body, dict) and match in body and same_json(body[match], value)
 
         shown_value = json.dumps(value, ensure_ascii=False)
         return payload, value, same_key, f"a reply with {match}={shown_value}"
@@ -510,9 +549,6 @@ def _pairing(data: Any, match: Any) -> tuple[str | bytes, Any, Callable[[Any], b
             f"a regular expression or a callable, not {type(match).__name__}",
         ) from None
     return payload, None, test, f"a reply that is {describe(match)}"
-
-
-_ABSENT = object()
 
 
 def _dumps(value: Any) -> str:

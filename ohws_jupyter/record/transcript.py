@@ -34,7 +34,6 @@ error messages too. No I/O except reading and writing the files asked for.
 from __future__ import annotations
 
 import base64
-import binascii
 import bisect
 import dataclasses
 import datetime as _dt
@@ -52,11 +51,15 @@ from typing import Any, overload
 from ..core.errors import PARAMETER_ERROR, BusinessError
 from ..core.events import Record
 from ..core.masking import mask_headers, mask_url, mask_urls_in
+from .reading import FORMAT, MAX_DEPTH, MAX_FILE_BYTES, TranscriptError, read_transcript
 
 __all__ = [
     "FORMAT",
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
     "RoundTrip",
     "Transcript",
+    "TranscriptError",
     "line",
     "note_close",
     "note_round_trip",
@@ -64,8 +67,6 @@ __all__ = [
     "transcript",
 ]
 
-#: The ``format`` value of a JSON-lines transcript's header line.
-FORMAT = "ohws-transcript"
 _VERSION = 1
 #: Request/reply pairs remembered per WebSocket for its transcript.
 ROUND_TRIPS_KEPT = 10_000
@@ -374,29 +375,17 @@ class Transcript(Sequence[Record]):
     def load(cls, path: str | os.PathLike[str]) -> Transcript:
         """Read a transcript saved as JSON lines or HAR (told apart by content).
 
+        Every value is checked for its place; a file of at most
+        :data:`MAX_FILE_BYTES` (256 MiB), nested at most :data:`MAX_DEPTH` (64)
+        levels deep.
+
         Raises:
-            BusinessError: 401 when the file is missing or is neither format.
+            TranscriptError: A ``BusinessError`` 401: the file is missing, too
+                large, or not a transcript; the message names the first bad
+                place (``log.entries[3]: expected an object, got a string``).
         """
-        try:
-            text = open(path, encoding="utf-8").read()  # noqa: SIM115
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BusinessError(
-                PARAMETER_ERROR, f"cannot read the transcript {os.fspath(path)!r}: {exc}"
-            ) from exc
-        try:
-            whole = json.loads(text)
-        except json.JSONDecodeError:
-            whole = None
-        try:
-            if isinstance(whole, dict) and "log" in whole:
-                return _from_har(whole)
-            return _from_jsonl(text)
-        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-            raise BusinessError(
-                PARAMETER_ERROR,
-                f"{os.fspath(path)!r} is not a transcript saved by Transcript.save "
-                f"(JSON lines or HAR): {type(exc).__name__}: {exc}",
-            ) from exc
+        records, trips, url = read_transcript(path)
+        return cls(records, [RoundTrip(*trip) for trip in trips], url=url)
 
 
 # -- one record as text and as JSON ------------------------------------------------------
@@ -463,26 +452,10 @@ def _error_dict(err: Any) -> dict[str, Any]:
     return {"code": None, "message": _error_text(err)}
 
 
-def _error_from(value: Any) -> BusinessError:
-    code = value.get("code") if isinstance(value, dict) else None
-    message = value.get("message", "") if isinstance(value, dict) else str(value)
-    err = BusinessError(code if isinstance(code, int) else 0)
-    err.message = message
-    err.args = (message,)
-    err.data = value.get("data") if isinstance(value, dict) else None
-    return err
-
-
 def _encode(data: Any) -> Any:
     if isinstance(data, (bytes, bytearray, memoryview)):
         return {"base64": base64.b64encode(bytes(data)).decode("ascii")}
     return data
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, dict):
-        return base64.b64decode(value["base64"], validate=True)
-    return value
 
 
 def _row(rec: Record, with_data: bool) -> dict[str, Any]:
@@ -504,47 +477,9 @@ def _row(rec: Record, with_data: bool) -> dict[str, Any]:
     return row
 
 
-def _record_of(row: dict[str, Any]) -> Record:
-    kind = row["kind"]
-    if kind not in ("connect", "open", "message", "closing", "close", "error"):
-        raise ValueError(f"unknown record kind {kind!r}")
-    data = row.get("data")
-    if kind == "message":
-        data = _decode(data) if "data" in row else None
-    return Record(
-        time=float(row["time"]),
-        kind=kind,
-        direction=row["direction"],
-        data=data,
-        pieces=int(row.get("pieces", 0)),
-        code=row.get("code"),
-        reason=row.get("reason"),
-        error=_error_from(row["error"]) if "error" in row else None,
-        headers=row.get("headers"),
-    )
-
-
-def _from_jsonl(text: str) -> Transcript:
-    lines = [json.loads(s) for s in text.splitlines() if s.strip()]
-    if not lines or lines[0].get("format") != FORMAT:
-        raise ValueError(f"the first line is not a {FORMAT!r} header")
-    head, rows = lines[0], lines[1:]
-    records = [_record_of(row) for row in rows]
-    trips = [
-        RoundTrip(int(row["replyTo"]), i, row.get("key"), float(row.get("rtt", 0.0)))
-        for i, row in enumerate(rows)
-        if "replyTo" in row
-    ]
-    return Transcript(records, trips, url=head.get("url"))
-
-
 # -- HAR ------------------------------------------------------------------------------------
 def _iso(t: float) -> str:
     return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat(timespec="microseconds")
-
-
-def _epoch(text: str) -> float:
-    return _dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def _name_values(headers: dict[str, str] | None) -> list[dict[str, str]]:
@@ -614,43 +549,6 @@ def _har_entry(part: Transcript, offset: int, with_data: bool, url: str | None) 
     if failed is not None:
         entry["_error"] = _error_text(failed.error)
     return entry
-
-
-def _from_har(har: dict[str, Any]) -> Transcript:
-    records: list[Record] = []
-    for entry in har["log"]["entries"]:
-        if entry.get("_resourceType") not in (None, "websocket"):
-            continue
-        if "_webSocketMessages" not in entry:
-            continue
-        extra = entry.get("_ohws", {})
-        start = float(extra.get("time", _epoch(entry["startedDateTime"])))
-        part: list[Record] = []
-        if extra.get("connect", True):
-            headers = {h["name"]: h["value"] for h in entry["request"].get("headers", [])}
-            url = entry["request"]["url"]
-            part.append(Record(start, "connect", "=", data=url, headers=headers))
-        for msg in entry["_webSocketMessages"]:
-            text = msg["opcode"] == 1
-            data = msg["data"] if text else base64.b64decode(msg["data"], validate=True)
-            if msg.get("_size") and not msg["data"]:
-                data = None
-            direction = ">" if msg["type"] == "send" else "<"
-            pieces = int(msg.get("_pieces", 1))
-            part.append(Record(float(msg["time"]), "message", direction, data, pieces))
-        part.extend(_record_of(event) for event in entry.get("_webSocketEvents", []))
-        if "_webSocketEvents" not in entry and entry["response"].get("status") == 101:
-            # A HAR from a browser: no events of ours, but the handshake did succeed.
-            headers = {h["name"]: h["value"] for h in entry["response"].get("headers", [])}
-            wait = float(entry.get("timings", {}).get("wait", 0) or 0) / 1000
-            part.append(Record(start + max(wait, 0.0), "open", "=", data="", headers=headers))
-        # A stable sort: records of the same instant keep the order they were written in.
-        head, rest = part[:1], part[1:]
-        if head and head[0].kind != "connect":
-            head, rest = [], part
-        records.extend([*head, *sorted(rest, key=lambda r: r.time)])
-    trips = [RoundTrip(**t) for t in har["log"].get("_ohwsRoundTrips", [])]
-    return Transcript(records, trips)
 
 
 def _kind_of(path: str | os.PathLike[str]) -> str:

@@ -87,7 +87,12 @@ from .reports import (
     warn_limits,
     warn_server_close,
 )
-from .request_handler import HandshakeRequest, RequestHandler, answer_request
+from .request_handler import (
+    DEFAULT_HANDLER_TIMEOUT,
+    HandshakeRequest,
+    RequestHandler,
+    RequestHook,
+)
 
 __all__ = [
     "CLIENT_SEND_LIMIT",
@@ -244,13 +249,23 @@ class ServerClient:
         if self.device and not self.server._device_gate(self, request):
             return
         self.request = HandshakeRequest.of(request, address)
-        # Extension: the server's request hook may refuse it; the lab may misbehave
-        # or answer later (server_request, server_modes).
-        if answer_request(self, request, self.server.request_handler) or run_handshake(
-            self.cfg.mode, self, request
-        ):
+
+        # Extension: the lab may misbehave or answer later (modes).
+        def proceed() -> None:
+            if not run_handshake(self.cfg.mode, self, request):
+                self.respond(request)
+
+        hook = self.server._request_hook
+        if hook is None:
+            proceed()
             return
-        self.respond(request)
+        # Extension: the server's request hook decides first, on a thread of its own
+        # (request_handler); the handshake may wait for it as long as its deadline.
+        self._open_timer.cancel()
+        self._open_timer = self.conn.loop.call_later(
+            OPEN_TIMEOUT + hook.timeout, self._handshake_overdue
+        )
+        hook.ask(self, request, proceed)
 
     def respond(self, request: Request) -> None:
         """Answer the opening handshake now: 101 and ``'connect'``, or websockets' refusal."""
@@ -327,7 +342,7 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
         self._clients: dict[WebSocketConnection, ServerClient] = {}
         self._handshaking: set[ServerClient] = set()
         self._server: asyncio.Server | None = None
-        self.request_handler: RequestHandler | None = None
+        self._request_hook: RequestHook | None = None
         self._start_task: asyncio.Future[Any] | None = None
         self._stopped: asyncio.Future[None] | None = None
         self.config: WebSocketServerConfig | None = None
@@ -410,23 +425,30 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
         """Unsubscribe ``callback`` from ``type``, or every callback if omitted."""
         self._events.off(type, callback)
 
-    def setRequestHandler(self, handler: RequestHandler | None) -> None:
+    def setRequestHandler(
+        self, handler: RequestHandler | None, timeout: float = DEFAULT_HANDLER_TIMEOUT
+    ) -> None:
         """Extension: have ``handler(request)`` accept or refuse each opening handshake.
 
-        It gets a :class:`~ohws_jupyter.server.request_handler.HandshakeRequest` (path,
-        query, headers, origin, offered protocols, client address) and returns
-        ``None`` to accept, or an HTTP status (``403``) or ``(status, text)`` to
-        refuse. It runs on the I/O thread: keep it quick. ``None`` removes it.
+        It gets a :class:`~ohws_jupyter.server.request_handler.HandshakeRequest`
+        (path, query, headers, origin, offered protocols, client address) and
+        returns ``None`` to accept, or an HTTP status (``403``) or
+        ``(status, text)`` to refuse. It runs on a thread of its own, never the
+        network thread; past ``timeout`` seconds (default 5, at most 60) the
+        client gets 503 and the log names the handler. An answer that is not
+        valid HTTP refuses with 500. ``None`` removes it.
 
         Raises:
-            BusinessError: 401 if ``handler`` is neither callable nor None.
+            BusinessError: 401 if ``handler`` is neither callable nor None, or
+                ``timeout`` is out of range.
         """
-        if handler is not None and not callable(handler):
-            raise self._ctx.error(
-                PARAMETER_ERROR,
-                f"setRequestHandler() needs a function or None, not {type(handler).__name__}",
-            )
-        self.request_handler = handler
+        if handler is None:
+            self._request_hook = None
+            return
+        try:
+            self._request_hook = RequestHook(handler, timeout)
+        except ValueError as exc:
+            raise self._ctx.error(PARAMETER_ERROR, f"setRequestHandler() {exc}") from None
 
     def _emit(self, event: str, args: tuple) -> None:
         if self._events.has(event):

@@ -81,6 +81,7 @@ def test_quick_run_produces_every_figure(tmp_path):
         assert results["4k"]["summary"][mode]["mb_per_s"]["median"] > 0
     assert results["4k"]["summary"]["pieces"]["pieces_per_msg"] == 256
     assert results["memory"]["rss_after_mb"] > 0
+    assert results["memory"]["big"]["panel_rss_growth_mb"] > 0
     assert results["connections"]["kb_per_connection"] > 0
     flood = results["flood"]
     assert flood["counters_exact"], flood["counters"]

@@ -55,7 +55,7 @@ def test_a_student_who_writes_the_model_answers_passes_every_check(path: Path) -
 
     nb = nbformat.read(path, as_version=4)
     exercises = _answered(nb, path.stem)
-    assert exercises >= 2, f"{path.name}: a lesson has exercises"
+    assert exercises >= 1, f"{path.name}: a stub without its exercise"
     NotebookClient(
         nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(path.parent)}}
     ).execute()

@@ -72,7 +72,7 @@ def test_load_ext_registers_line_and_cell_magic(shell: InteractiveShell) -> None
 def test_every_command_of_the_issue_is_routed() -> None:
     assert set(COMMANDS) == {
         "serve", "connect", "send", "wait", "close", "status", "list", "log", "panel",
-        "export", "help", "replay", "expect", "request", "profile",
+        "export", "help", "replay", "expect", "request", "profile", "compare",
     }  # fmt: skip
 
 
@@ -135,7 +135,7 @@ def test_unknown_command_and_help_topic(ws: Any) -> None:
 def test_cell_form_is_only_for_send(ws: Any) -> None:
     assert (
         usage(ws, "status", "x\n")
-        == "%%ws works only with send; write %ws status on a line instead"
+        == "%%ws works only with send and compare; write %ws status on a line instead"
     )
 
 

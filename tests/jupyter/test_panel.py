@@ -10,6 +10,7 @@ flood, and re-running a cell that makes a panel.
 from __future__ import annotations
 
 import base64
+import contextlib
 import gc
 import itertools
 import json
@@ -49,7 +50,9 @@ from ohws_jupyter.jupyter.panel import (
     matcher,
     parse_composer,
 )
+from ohws_jupyter.jupyter.panel_base import scheduler
 from ohws_jupyter.jupyter.panel_model import (
+    FULL_BUDGET,
     LogWindow,
     Rates,
     hexdump,
@@ -466,6 +469,7 @@ def test_actions_from_code_show_in_the_panel(sent: list, server: Any) -> None:
         assert panel.url == server.url
         ws.send("from code").result(10)
         entry_where(panel, dir=">", text="from code")
+        entry_where(panel, dir="<", text="from code")  # the echo, before we close
         ws.close({"code": 1000, "reason": "done"}).result(10)
         closing = entry_where(panel, kind="close")
         assert closing["code"] == 1000 and closing["explain"].startswith("Normal closure")
@@ -800,6 +804,10 @@ def test_flood_is_batched_append_only(sent: list, server: Any) -> None:
         panel.ws.send(f"flood {n}")
         wait_until(lambda: panel.counters["messagesIn"] == n, timeout=30, what="flood received")
         entry_where(panel, text=f"n{n - 1}")
+        wait_until(
+            lambda: customs(sent, "batch")[-1]["counters"]["messagesIn"] == n,
+            what="a refresh after the last message",
+        )
         elapsed = time.monotonic() - start
         with RecordingComm.lock:
             times = [t for t, kind, _ in sent if kind == "comm_msg" and t >= start]
@@ -956,6 +964,96 @@ def test_panel_opened_late_shows_the_kept_history_then_live(sent: list, server: 
         panel.close()
     finally:
         ws.close().result(10)
+
+
+@contextlib.contextmanager
+def panels_held() -> Iterator[None]:
+    """Hold the panels' refresh thread, as a slow refresh would: no flush runs inside."""
+    started, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        started.set()
+        release.wait(60)
+
+    scheduler.call_soon(hold)
+    assert started.wait(10), "the panel thread did not start"
+    try:
+        yield
+    finally:
+        release.set()
+
+
+def test_entries_and_log_text_show_the_history_at_once(sent: list, server: Any) -> None:
+    """A synchronous read shows every record observed before it, with no refresh yet;
+    the front end still gets each of those entries once, at the next refresh."""
+    ws = createWebSocket()
+    try:
+        ws.connect(server.url).result(10)
+        for i in range(3):
+            ws.send(f"early {i}").result(10)
+        wait_until(lambda: ws.stats.messagesIn == 3, what="three echoes")
+        with panels_held():
+            panel = WebSocketPanel(ws)
+            kinds = [(e["kind"], e["dir"], e.get("text")) for e in panel.entries]
+            text = panel.log_text()
+        assert kinds[:2] == [("connect", "=", server.url), ("open", "=", "")]
+        assert [t for k, d, t in kinds if k == "message" and d == "<"] == [
+            f"early {i}" for i in range(3)
+        ]
+        assert "early 2" in text and len(text.splitlines()) == len(kinds) == 8
+        wait_until(lambda: customs(sent, "batch"), what="a batch")
+        seqs = [e["seq"] for b in customs(sent, "batch") for e in b["entries"]]
+        assert seqs == list(range(1, 9))
+        panel.close()
+    finally:
+        ws.close({"code": 1000, "reason": "done"}).result(10)
+
+
+async def big_messages(conn: Any) -> None:
+    """Send 100 text messages of 1 MiB each, then close."""
+    body = "x" * (1024 * 1024 - 4)
+    for i in range(100):
+        await conn.send(f"{i:04d}{body}")
+    await conn.close(1000, "sent 100")
+
+
+def test_a_flood_of_big_messages_keeps_the_panel_within_its_budget(sent: list) -> None:
+    """100 x 1 MiB while the panel's refresh is late: the bodies the panel keeps
+    alive beyond the WebSocket's own history stay within FULL_BUDGET (32 MiB)."""
+    import tracemalloc
+
+    from ohws_jupyter.engine import connection
+
+    with running_server(big_messages) as srv:
+        ws = createWebSocket()
+        closed = threading.Event()
+        ws.on("close", lambda *_: closed.set())
+        tracemalloc.start()
+        try:
+            with panels_held():
+                panel = WebSocketPanel(ws)
+                ws.connect(srv.url).result(10)
+                assert closed.wait(60), "the server did not finish"
+                assert ws.stats.messagesIn == 100
+                gc.collect()
+                # Message bodies are made where the engine decodes them.
+                where = [tracemalloc.Filter(True, connection.__file__)]
+                alive = sum(
+                    stat.size
+                    for stat in tracemalloc.take_snapshot()
+                    .filter_traces(where)
+                    .statistics("filename")
+                )
+        finally:
+            tracemalloc.stop()
+        kept = sum(len(r.data) for r in ws.history() if r.kind == "message")
+        assert alive - kept <= FULL_BUDGET, f"{(alive - kept) / 2**20:.0f} MiB beyond the history"
+        # The newest message is there whole; every one has its entry and its size.
+        messages = [e for e in panel.entries if e["kind"] == "message"]
+        assert len(messages) == 100 and {e["size"] for e in messages} == {1024 * 1024}
+        panel.selected = messages[-1]["seq"]
+        assert panel.detail is not None and panel.detail["complete"] is True
+        panel.close()
 
 
 def test_panel_opened_after_the_history_was_trimmed_says_so(sent: list, server: Any) -> None:

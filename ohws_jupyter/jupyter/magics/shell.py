@@ -15,13 +15,16 @@ from IPython.utils.process import arg_split
 
 from ...client.websocket import ReadyState
 from ...core.errors import BusinessError
-from . import connection, profile, record  # noqa: F401  (their @command registers them)
+from . import compare, connection, profile, record  # noqa: F401  (their @command registers them)
 from .named import NamedConnection, settle
 from .registry import COMMANDS, RAW_TEXT, Interrupted, command, overview, unknown_command
 from .typed import as_typed, cell_frame
 from .words import MAX_ARGS, OPTION_CHARS, split_options, split_trailing
 
 __all__ = ["WebSocketMagics", "load_ipython_extension"]
+
+# The commands that take a cell: %%ws send (the message), %%ws compare (the code).
+_CELL_COMMANDS = ("send", "compare")
 
 
 @command("help")
@@ -61,8 +64,10 @@ class WebSocketMagics(Magics):
         fn = COMMANDS.get(name)
         if fn is None:
             raise unknown_command(name)
-        if cell is not None and name != "send":
-            raise UsageError(f"%%ws works only with send; write %ws {name} on a line instead")
+        if cell is not None and name not in _CELL_COMMANDS:
+            raise UsageError(
+                f"%%ws works only with send and compare; write %ws {name} on a line instead"
+            )
         text = None
         if name in RAW_TEXT:
             # The text after the options is kept as typed, in time linear in its length.

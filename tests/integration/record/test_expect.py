@@ -177,6 +177,48 @@ def test_request_pairs_out_of_order_replies_by_id() -> None:
         assert trip.rtt > 0
 
 
+async def lookalike_replies(conn: Any) -> None:
+    """Answer each request first with replies whose id only looks the same, then truly."""
+    async for message in conn:
+        key = json.loads(message)["id"]
+        for decoy in (True, False, 1, 0, "1", str(key), [key], {"id": key}, None, 1.5):
+            if json.dumps(decoy) != json.dumps(key):
+                await conn.send(json.dumps({"id": decoy, "from": "decoy"}))
+        await conn.send(json.dumps({"id": key, "from": "the reply"}))
+
+
+@pytest.mark.parametrize("key", [1, 0, True, "1", 2.0, [1, "a"]])
+def test_request_pairs_ids_by_json_kind_and_value(key: Any) -> None:
+    with running_server(lookalike_replies) as server:
+        ws = createWebSocket()
+        ws.connect(server.url).result(TIMEOUT)
+        reply = json.loads(request(ws, {"id": key, "op": "x"}).result(TIMEOUT))
+        assert reply == {"id": key, "from": "the reply"}
+        ws.close({"code": 1000, "reason": "done"}).result(TIMEOUT)
+
+
+async def integer_float_replies(conn: Any) -> None:
+    """Answer as a JavaScript peer does: the id 1.0 goes back as 1."""
+    async for message in conn:
+        await conn.send(json.dumps({"id": int(json.loads(message)["id"])}))
+
+
+def test_request_id_1_0_is_answered_by_1_as_json_has_one_number_type() -> None:
+    with running_server(integer_float_replies) as server:
+        ws = createWebSocket()
+        ws.connect(server.url).result(TIMEOUT)
+        assert json.loads(request(ws, '{"id": 1.0}').result(TIMEOUT)) == {"id": 1}
+        ws.close({"code": 1000, "reason": "done"}).result(TIMEOUT)
+
+
+def test_a_dict_match_compares_values_by_json_kind(ws: WebSocket) -> None:
+    wanted = expect(ws, {"ok": True})
+    ws.send('{"ok": 1}')
+    ws.send('{"ok": "true"}')
+    ws.send('{"ok": true, "n": 3}')
+    assert json.loads(wanted.result(TIMEOUT)) == {"ok": True, "n": 3}
+
+
 def test_request_adds_an_id_when_missing(ws: WebSocket) -> None:
     reply = json.loads(request(ws, {"op": "ping"}).result(TIMEOUT))
     assert reply["op"] == "ping" and isinstance(reply["id"], int)

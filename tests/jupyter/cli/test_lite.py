@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.metadata
+import json
 import os
 import pathlib
 import shutil
@@ -36,7 +37,7 @@ from typing import Any
 
 import pytest
 
-from ohws_jupyter.cli import lite
+from ohws_jupyter.cli import lite, lite_output
 from tests.helpers import ROOT, without_portability_warnings
 from tests.helpers.browser import CHROMIUM
 from tests.helpers.browser import CHROMIUM_ARGS as BROWSER_ARGS
@@ -64,6 +65,10 @@ LESSON_OUTPUTS = {
         ('frame_for(9, b"still there?")', "text FIN b'Hello, wire'"),
         ("/bytes 70000", "70000 bytes in a frame of 70010"),
         ('struct.pack("!H", 1000) + b"bye"', "then: the server closed the TCP connection"),
+    ],
+    "04-protocol-lab.ipynb": [
+        ('commands = ["/fragments 3 abcdef"', "REFUSE: close code 1005 may not be sent"),
+        ('commands = ["/fragments 3 abcdef"', "/fragments 3 abcdef  [(1, '-', b'ab')"),
     ],
     "05-arkts-to-python.ipynb": [
         ('await ws.send("/text 10000")', "after pieces of [4096, 4096, 1808] bytes"),
@@ -445,7 +450,12 @@ def _reach_the_real_server(offline: OfflinePage, real_server: dict[str, Any]) ->
 
 
 def test_the_command_builds_and_serves_on_127_0_0_1(site: pathlib.Path, tmp_path: Any) -> None:
-    command = ["lite", "--output", str(tmp_path / "site"), "--serve", "--port", "0"]
+    # Built into a publishing checkout: its .git and the user's files stay as they are.
+    output = tmp_path / "site"
+    (output / ".git").mkdir(parents=True)
+    (output / ".git" / "HEAD").write_text("ref: refs/heads/gh-pages\n")
+    (output / "CNAME").write_text("ws.example.org\n")
+    command = ["lite", "--output", str(output), "--serve", "--port", "0"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "ohws_jupyter", *command],
         cwd=REPO,
@@ -470,6 +480,11 @@ def test_the_command_builds_and_serves_on_127_0_0_1(site: pathlib.Path, tmp_path
                 assert response.headers["Content-Type"] == kind
         proc.send_signal(signal.SIGINT)
         assert proc.wait(20) == 0
+        assert (output / ".git" / "HEAD").read_text() == "ref: refs/heads/gh-pages\n"
+        assert (output / "CNAME").read_text() == "ws.example.org\n"
+        written = json.loads((output / lite_output.MANIFEST).read_text("utf-8"))["files"]
+        assert "lab/index.html" in written and "CNAME" not in written
+        assert not any(name.startswith(".git/") for name in written)
     finally:
         if proc.poll() is None:
             proc.kill()
