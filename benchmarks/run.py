@@ -620,8 +620,7 @@ def report_targets(results: dict[str, Any]) -> list[str]:
             [row["target"], SERVER_NAMES.get(row["server"], row["server"]), goal, measured, status]
         )
     return [
-        f"**Targets of issues 11 and 27** ({met} of {judged} met{unjudged}; median of the "
-        "per-round ratios [min–max])",
+        f"**Targets** ({met} of {judged} met{unjudged}; median of the per-round ratios [min–max])",
         "",
         *_table(["target", "echo server", "goal", "measured", "status"], body),
         "",

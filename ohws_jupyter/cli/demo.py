@@ -1,10 +1,13 @@
 """``python -m ohws_jupyter demo``: JupyterLab on the quickstart notebook.
 
-The demo starts JupyterLab on 127.0.0.1 with a fresh token, opened on
-``notebooks/01-quickstart.ipynb``; every notebook starts its own embedded
-server, so nothing else is needed. ``--no-browser`` prints the URL (with its
-token) instead of opening a browser; ``--check`` runs the notebooks headless on
-a real kernel and exits 0 if every cell ran, 1 otherwise.
+The demo copies the lesson notebooks into a working folder (``--dir``, by
+default ``ohws-demo`` in the current folder; see :mod:`ohws_jupyter.cli.notebooks`
+for what it never overwrites) and starts JupyterLab there, on 127.0.0.1 with a
+fresh token, opened on ``01-quickstart.ipynb``; every notebook starts its own
+embedded server, so nothing else is needed. ``--no-browser`` prints the URL
+(with its token) instead of opening a browser; ``--check`` runs the notebooks
+headless on a real kernel, in a temporary copy, and exits 0 if every cell ran,
+1 otherwise.
 
 Stopping: Ctrl-C or SIGTERM (or SIGHUP) stops JupyterLab, which shuts its
 kernels down, waits for it with a deadline, and then ends whatever of it is
@@ -34,10 +37,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["QUICKSTART", "add_arguments", "check", "find_notebooks", "run", "serve_lab"]
+from .notebooks import QUICKSTART, copy_notebooks, find_notebooks
 
-#: The notebook the demo opens and ``--check`` runs first.
-QUICKSTART = "01-quickstart.ipynb"
+__all__ = ["DEFAULT_DIR", "add_arguments", "check", "run", "serve_lab"]
+
+#: The working folder's name when ``--dir`` is not given (in the current folder).
+DEFAULT_DIR = "ohws-demo"
 #: Seconds JupyterLab gets to shut its kernels down before it is killed.
 STOP_TIMEOUT = 20.0
 # JupyterLab settings whose defaults the demo changes: no toast asking to fetch
@@ -68,30 +73,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--port", type=int, default=0, help="JupyterLab's port (default: free)")
     parser.add_argument(
-        "--notebooks", type=Path, default=None, help="the notebooks folder (default: found)"
+        "--dir",
+        type=Path,
+        default=None,
+        help=f"working folder the notebooks are copied into and JupyterLab opens "
+        f"(default ./{DEFAULT_DIR}); a file you changed there is never overwritten",
+    )
+    parser.add_argument(
+        "--notebooks",
+        type=Path,
+        default=None,
+        help="the folder to copy the notebooks from (default: the ones installed with "
+        "the package, or the checkout's)",
     )
     parser.add_argument("--timeout", type=float, default=120, help="seconds per notebook cell")
 
 
-def find_notebooks(explicit: Path | None = None) -> Path:
-    """The folder holding the demo notebooks: given, in the checkout, or in the cwd."""
-    candidates = [explicit] if explicit else []
-    candidates += [Path(__file__).resolve().parents[2] / "notebooks", Path.cwd() / "notebooks"]
-    for folder in candidates:
-        if folder is not None and (folder / QUICKSTART).is_file():
-            return folder
-    raise SystemExit(
-        "error: cannot find notebooks/01-quickstart.ipynb; run from a checkout or pass --notebooks"
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the demo as the options say; returns the exit status."""
-    folder = find_notebooks(args.notebooks)
+    source = find_notebooks(args.notebooks)
     if args.check:
-        names = sorted(p.name for p in folder.glob("*.ipynb")) if args.all else [QUICKSTART]
-        return check(folder, names, args.timeout)
-    return serve_lab(folder, args)
+        names = sorted(p.name for p in source.glob("*.ipynb")) if args.all else [QUICKSTART]
+        # On a copy: a lesson's run never writes beside the shipped notebooks.
+        with tempfile.TemporaryDirectory(prefix="ohws-check-") as tmp:
+            work = Path(tmp) / "notebooks"
+            copy_notebooks(source, work)
+            return check(work, names, args.timeout)
+    report = copy_notebooks(source, args.dir or Path.cwd() / DEFAULT_DIR)
+    print("\n".join(report.lines()), flush=True)
+    return serve_lab(report.folder, args)
 
 
 # -- --check ------------------------------------------------------------------------------
@@ -324,20 +334,20 @@ def _no_interruptions() -> Iterator[None]:
 
 
 def serve_lab(folder: Path, args: argparse.Namespace) -> int:
-    """Start JupyterLab on the quickstart; run until Ctrl-C or SIGTERM, then stop it all."""
+    """JupyterLab in ``folder`` on the quickstart, until Ctrl-C or SIGTERM; then stop it all."""
     jupyter = shutil.which("jupyter")
     if jupyter is None:
         print("error: JupyterLab is not installed: pip install 'ohws_jupyter[demo]'")
         return 2
     token = secrets.token_hex(16)
     port = args.port or _free_port(args.ip)
-    page = f"/lab/tree/{folder.name}/{QUICKSTART}"
+    page = f"/lab/tree/{QUICKSTART}"
     command = [
         jupyter,
         "lab",
         f"--ip={args.ip}",
         f"--port={port}",
-        f"--ServerApp.root_dir={folder.parent}",
+        f"--ServerApp.root_dir={folder}",
         f"--LabApp.default_url={page}",
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",

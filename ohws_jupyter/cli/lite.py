@@ -12,7 +12,8 @@ What goes in, and where it comes from:
 * the pure-Python wheels the kernel loads at start (micropip, IPython, jedi and
   theirs) from PyPI, at the versions of Pyodide's lock file. PyPI's wheels are
   not byte for byte Pyodide's, so the lock file gets their names and hashes;
-* this package, built as a wheel from the checkout, and the wheels it needs
+* this package as a wheel (built from the checkout, or packed from the
+  installed package where there is no checkout), and the wheels it needs
   (websockets, ipywidgets, anywidget and theirs), at the versions installed
   here, so that the widgets' front ends, which the build takes from this
   environment, match their Python halves. They are offered to ``%pip`` (piplite,
@@ -34,6 +35,7 @@ themselves (:mod:`.lite_notice`).
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import functools
 import hashlib
@@ -55,6 +57,7 @@ from typing import ClassVar
 
 from .lite_notice import add_file_notice, how_to_serve
 from .lite_output import OutputError, check_output, place_site
+from .notebooks import find_notebooks
 
 __all__ = [
     "BROWSER_MARK",
@@ -115,14 +118,10 @@ def default_cache() -> Path:
     return Path(base) / "ohws_jupyter" / "lite"
 
 
-def _checkout() -> Path:
+def _checkout() -> Path | None:
+    """The checkout this package runs from, or None when it is installed."""
     root = Path(__file__).resolve().parents[2]
-    if not (root / "pyproject.toml").is_file():
-        raise LiteError(
-            "the site is built from a checkout of ohws_jupyter (a folder with pyproject.toml "
-            "next to the package); clone the repository and run this command there"
-        )
-    return root
+    return root if (root / "pyproject.toml").is_file() else None
 
 
 def _normalize(name: str) -> str:
@@ -283,15 +282,58 @@ def _build_tools(root: Path, cache: Path) -> Path:
     return folder
 
 
+def _pack_installed_wheel(dest: Path) -> Path:
+    """The installed package as a wheel again: its files and its metadata, no build.
+
+    The lesson notebooks it carries are left out: the site holds them as contents.
+    """
+    try:
+        dist = importlib.metadata.distribution("ohws_jupyter")
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise LiteError(
+            "ohws_jupyter is neither a checkout nor installed; pip install it first"
+        ) from exc
+    package = Path(__file__).resolve().parents[1]
+    info = f"ohws_jupyter-{dist.version}.dist-info"
+    members: list[tuple[str, Path]] = []
+    for path in sorted(package.rglob("*")):
+        rel = path.relative_to(package.parent)
+        if path.is_file() and "__pycache__" not in rel.parts and rel.parts[1] != "notebooks":
+            members.append((rel.as_posix(), path))
+    for entry in dist.files or []:
+        parts = Path(str(entry)).parts
+        if parts[0].endswith(".dist-info") and parts[-1] not in _NOT_IN_A_WHEEL:
+            members.append(("/".join((info, *parts[1:])), Path(str(entry.locate()))))
+    wheel = dest / f"ohws_jupyter-{dist.version}-py3-none-any.whl"
+    dest.mkdir(parents=True, exist_ok=True)
+    record = []
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, path in members:
+            data = path.read_bytes()
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            record.append(f"{name},sha256={digest.decode()},{len(data)}")
+            zf.writestr(name, data)
+        record.append(f"{info}/RECORD,,")
+        zf.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
+    return wheel
+
+
+#: Files of an installed dist-info that the installer wrote, not the wheel.
+_NOT_IN_A_WHEEL = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
+
+
 def _build_our_wheel(dest: Path, cache: Path) -> Path:
-    """This package as a wheel, built from the checkout's files, with no network."""
+    """This package as a wheel: built from the checkout with no network, or packed
+    from the installed package where there is no checkout."""
     root = _checkout()
+    if root is None:
+        return _pack_installed_wheel(dest)
     tools = _build_tools(root, cache)
     with tempfile.TemporaryDirectory() as tmp:
         # Build from a copy: the build's scratch folders stay out of the checkout.
         src = Path(tmp) / "src"
         src.mkdir()
-        for name in ("pyproject.toml", "README.md"):
+        for name in ("pyproject.toml", "README.md", "LICENSE"):
             shutil.copy2(root / name, src / name)
         shutil.copytree(
             root / "ohws_jupyter",
@@ -439,8 +481,6 @@ def build(
     except OutputError as exc:
         raise LiteError(str(exc)) from exc
     if notebooks is None:
-        from .demo import find_notebooks
-
         notebooks = find_notebooks(None)
     notebooks = notebooks.expanduser().resolve()
     if not notebooks.is_dir():
@@ -625,7 +665,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"folder that keeps downloads between builds (default {default_cache()})",
     )
     parser.add_argument(
-        "--notebooks", type=Path, default=None, help="folder of notebooks (default: the checkout's)"
+        "--notebooks",
+        type=Path,
+        default=None,
+        help="folder of notebooks (default: the ones installed with the package, or the "
+        "checkout's)",
     )
 
 

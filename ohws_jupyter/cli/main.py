@@ -1,7 +1,8 @@
 """The command line: ``python -m ohws_jupyter serve|demo|lite``.
 
-``demo`` starts JupyterLab on the quickstart notebook, whose embedded server is
-the peer (see :mod:`ohws_jupyter.demo`).
+``demo`` copies the lesson notebooks into a working folder and starts JupyterLab
+there on the quickstart notebook, whose embedded server is the peer (see
+:mod:`ohws_jupyter.cli.demo`).
 
 ``serve`` prints the URL it listens on as its first line of standard output,
 logs connections and messages to standard error with timestamps, and on
@@ -111,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         help="JupyterLab on the quickstart notebook",
-        description="Start JupyterLab (127.0.0.1) on notebooks/01-quickstart.ipynb, whose "
+        description="Copy the lesson notebooks into a working folder (--dir, default "
+        "./ohws-demo) and start JupyterLab (127.0.0.1) there on 01-quickstart.ipynb, whose "
         "embedded server is the peer; Ctrl-C or SIGTERM stops it and its kernels. "
         "--check runs the notebooks headless instead.",
     )

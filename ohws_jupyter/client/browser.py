@@ -3,9 +3,9 @@
 A page has no sockets, so under Pyodide ``createWebSocket().connect(url)``
 rides the browser's ``WebSocket`` (reached through ``pyodide.ffi``) — unless a
 server of the same page listens on ``url``: then the connection goes through
-the page's in-memory network (:mod:`ohws_jupyter.inpage`) and the ordinary
+the page's in-memory network (:mod:`ohws_jupyter.engine.inpage`) and the ordinary
 engine on both ends. :func:`session_for` makes that choice; :func:`install`
-puts it in place of :class:`~ohws_jupyter.session.ClientSession` when the
+puts it in place of :class:`~ohws_jupyter.client.session.ClientSession` when the
 package is imported in a browser.
 
 :class:`BrowserSession` gives a ``WebSocket`` what a ``ClientSession`` gives it:

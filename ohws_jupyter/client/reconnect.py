@@ -1,7 +1,7 @@
 """Reconnect (an extension, off by default): open again after a close nobody asked for.
 
 With the request option ``reconnect`` (``True`` or a
-:class:`~ohws_jupyter.options.ReconnectPolicy`/dict), or with
+:class:`~ohws_jupyter.core.options.ReconnectPolicy`/dict), or with
 :func:`enable_reconnect`, a connection that ends without the user's
 ``close()`` — the server went away, the network dropped — is opened again
 with the same URL and options, after a wait that grows with each failed
@@ -15,7 +15,7 @@ It is built on ``WebSocket.watch`` and ``connect``, and on :func:`cancel`,
 which the client's ``close()`` calls: a ``'close'`` after ``'open'`` that no
 ``close()`` asked for is unexpected, whether the peer sent a close frame (a
 server going away with 1001) or the connection dropped. The waits run on the
-timer thread of :mod:`ohws_jupyter.timers`.
+timer thread of :mod:`ohws_jupyter.engine.timers`.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The I/O side of a client connection: one ``ClientSession`` per ``connect``.
 
 A session opens the connection (TCP, an HTTP proxy tunnel, TLS, the opening
-handshake, redirects) and then owns the engine's :class:`~ohws_jupyter.engine.Connection`:
-it turns received messages into the seed's 4 KiB pieces on the object's
-callback lane, keeps the connection alive with pings, and reports how it ended.
+handshake, redirects) and then owns the engine's
+:class:`~ohws_jupyter.engine.connection.Connection`: it turns received messages
+into the seed's 4 KiB pieces on the object's callback lane, keeps the
+connection alive with pings, and reports how it ended.
 It holds its ``WebSocket`` through a weak reference, so a WebSocket nobody
 holds can be collected (and its connection closed with 1001).
 
@@ -13,7 +14,7 @@ settle then too, whatever callbacks are still queued; the events themselves
 are delivered in order on the object's lane, ``'close'`` last.
 
 Under the ``device`` profile (the WebSocket's own) a session follows
-:mod:`ohws_jupyter.device`: the device's handshake headers, TLS checks and
+:mod:`ohws_jupyter.core.device`: the device's handshake headers, TLS checks and
 proxy exclusions, a failed attempt reported as a device reports it, sends
 queued while connecting, ``close`` settled once its frame is queued, the
 keepalive's hang-up without a ping at ``pongTimeout`` 0, and the device's close

@@ -1,13 +1,13 @@
 """The OHOS ``WebSocket`` client over the ``websockets`` library.
 
 :func:`createWebSocket` returns a :class:`WebSocket`; its ``connect``, ``send``
-and ``close`` return a :class:`~ohws_jupyter.promise.Promise`, or take a
+and ``close`` return a :class:`~ohws_jupyter.engine.promise.Promise`, or take a
 trailing ``callback(err, value)`` instead. Every failure, bad arguments
 included, arrives through the promise or the callback as a
-:class:`~ohws_jupyter.errors.BusinessError`; only ``on``/``off`` raise.
+:class:`~ohws_jupyter.core.errors.BusinessError`; only ``on``/``off`` raise.
 
 Threads: the caller's thread validates arguments and builds the frames it
-sends; the runtime's I/O loop runs one :mod:`ohws_jupyter.session` per
+sends; the runtime's I/O loop runs one :mod:`ohws_jupyter.client.session` per
 connection attempt over the engine (:mod:`ohws_jupyter.engine`); events and
 callbacks run on this object's own lane, in order, never held up by another
 object's callbacks. The core modules (errors, options, events) import neither
@@ -19,8 +19,8 @@ from __future__ import annotations
 import ssl
 import threading
 import weakref
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeAlias, overload
 
 from ..core import device as _device
 from ..core.aliases import ClientEventAliases
@@ -30,6 +30,7 @@ from ..core.errors import CONNECTION_EXISTS, PARAMETER_ERROR, SEND_FAILED, Busin
 from ..core.events import EventEmitter, Record
 from ..core.masking import mask_url
 from ..core.options import (
+    WebSocketCloseOptions,
     WebSocketRequestOptions,
     check_close_options,
     check_request_options,
@@ -66,6 +67,13 @@ __all__ = [
     "split_message",
     "use_session_factory",
 ]
+
+# What the call forms take, for type checkers: an options object or a dict of its
+# fields, and a callback ``callback(err, value)`` (or fewer parameters).
+_RequestOptions: TypeAlias = WebSocketRequestOptions | Mapping[str, Any]
+_CloseOptions: TypeAlias = WebSocketCloseOptions | Mapping[str, Any]
+_Callback: TypeAlias = Callable[..., object]
+_Data: TypeAlias = str | bytes | bytearray | memoryview
 
 # What connect() opens a session with: sockets here, the page's WebSocket in a browser.
 _session_factory: Callable[..., ClientSession] = ClientSession
@@ -287,6 +295,16 @@ class WebSocket(ClientEventAliases, ContextOwner):
                     self._session = None
 
     # -- operations ---------------------------------------------------------
+    # Each operation has two forms: without a callback it returns a Promise, with one
+    # it returns None. The overloads tell a type checker which is which.
+    @overload
+    def connect(self, url: str, options: _RequestOptions | None = None, /) -> Promise[bool]: ...
+    @overload
+    def connect(self, url: str, callback: _Callback, /) -> None: ...
+    @overload
+    def connect(
+        self, url: str, options: _RequestOptions | None, callback: _Callback, /
+    ) -> None: ...
     def connect(self, url: Any = MISSING, *args: Any) -> Promise[bool] | None:
         """Open a connection: ``connect(url[, options][, callback])``.
 
@@ -346,6 +364,10 @@ class WebSocket(ClientEventAliases, ContextOwner):
         session.keep_alive = self
         self._ctx.runtime.call_soon(session.begin)
 
+    @overload
+    def send(self, data: _Data, /) -> Promise[bool]: ...
+    @overload
+    def send(self, data: _Data, callback: _Callback, /) -> None: ...
     def send(self, data: Any = MISSING, callback: Any = None, *extra: Any) -> Promise[bool] | None:
         """Send a text (``str``) or binary (bytes-like) message.
 
@@ -408,6 +430,12 @@ class WebSocket(ClientEventAliases, ContextOwner):
             promise.reject(outcome)
         return finish(promise, callback, errors)
 
+    @overload
+    def close(self, options: _CloseOptions | None = None, /) -> Promise[bool]: ...
+    @overload
+    def close(self, callback: _Callback, /) -> None: ...
+    @overload
+    def close(self, options: _CloseOptions | None, callback: _Callback, /) -> None: ...
     def close(self, *args: Any) -> Promise[bool] | None:
         """Close the connection: ``close([options][, callback])``.
 

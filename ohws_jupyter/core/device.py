@@ -3,7 +3,7 @@
 Each rule restates what the device's source does (``communication_netstack``,
 ``frameworks/js/napi/websocket/`` over libwebsockets, and ``utils/napi_utils/``);
 ``docs/porting.md`` lists them with the files they come from. The client and
-the server apply them when :func:`ohws_jupyter.profile.is_device` is true.
+the server apply them when :func:`ohws_jupyter.core.profile.is_device` is true.
 Facts, not code, were carried over. No I/O here.
 """
 

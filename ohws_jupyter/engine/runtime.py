@@ -23,7 +23,7 @@ callbacks (one lane's in order, lanes interleaved). A blocking wait there
 waiting Python call while the page's loop goes on, which needs the browser's
 JavaScript Promise Integration (current Chromium has it); without it a wait
 refuses and says to ``await`` instead. That loop also gets the page's
-in-memory network (:mod:`ohws_jupyter.inpage`), where the embedded server
+in-memory network (:mod:`ohws_jupyter.engine.inpage`), where the embedded server
 listens.
 """
 

@@ -1,7 +1,7 @@
 """What both panels share: the widget, its log window, batching, the list and its detail.
 
-:class:`PanelBase` is the anywidget both :class:`~ohws_jupyter.panel.WebSocketPanel`
-and :class:`~ohws_jupyter.server_panel.WebSocketServerPanel` are made of, with
+:class:`PanelBase` is the anywidget both :class:`~ohws_jupyter.jupyter.panel.WebSocketPanel`
+and :class:`~ohws_jupyter.jupyter.server_panel.WebSocketServerPanel` are made of, with
 one front end (``static/panel.js``, which draws the right panel for
 ``panel_kind``).
 
@@ -316,7 +316,7 @@ class PanelBase(anywidget.AnyWidget):
 
         Raises:
             ValueError: Bad name, mode or text (see ``panel_model.saved_item``), or
-                already :data:`~ohws_jupyter.panel_model.SAVED_MAX` saved messages.
+                already :data:`~ohws_jupyter.jupyter.panel_model.SAVED_MAX` saved messages.
         """
         item = saved_item(name, text, mode)
         others = [s for s in self.saved if s.get("name") != item["name"]]

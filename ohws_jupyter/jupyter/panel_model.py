@@ -1,7 +1,7 @@
 """What the panels show, without any widget: log entries, the window, rates.
 
-:class:`~ohws_jupyter.panel.WebSocketPanel` and
-:class:`~ohws_jupyter.server_panel.WebSocketServerPanel` turn ``Record``\\ s into
+:class:`~ohws_jupyter.jupyter.panel.WebSocketPanel` and
+:class:`~ohws_jupyter.jupyter.server_panel.WebSocketServerPanel` turn ``Record``\\ s into
 JSON-ready *entries* here and keep them in a :class:`LogWindow`. Everything the
 front end draws is computed here once, so the Python model and the browser
 agree by construction and tests can check it without a browser:

@@ -9,7 +9,7 @@ order, the close — as:
 * ``python``: a script for the ``websockets`` library;
 * ``wscat``: a ``wscat`` 6 command line (text messages with ``-x``);
 * ``websocat``: a ``websocat`` 1.x command line fed one line per message;
-* ``arkts``: the OHOS ``@ohos.net.webSocket`` code of :mod:`ohws_jupyter.arkts`.
+* ``arkts``: the OHOS ``@ohos.net.webSocket`` code of :mod:`ohws_jupyter.record.arkts`.
 
 Credentials never reach the code: masked header values and URL parts stay
 ``***`` and each one is flagged in a comment to fill in. Pure text, no I/O.

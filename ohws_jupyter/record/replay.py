@@ -16,7 +16,7 @@ code and reason; a close the server made is waited for and its code compared.
 
 The replay runs on a thread of its own (in a browser, as a task of the page's
 loop, which it lets run while it waits) and settles a
-:class:`~ohws_jupyter.promise.Promise`, so ``await`` and ``.result()`` both work.
+:class:`~ohws_jupyter.engine.promise.Promise`, so ``await`` and ``.result()`` both work.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Transcripts: everything that happened on a connection, to keep, load and compare.
 
-A :class:`Transcript` is an immutable sequence of :class:`~ohws_jupyter.events.Record`
+A :class:`Transcript` is an immutable sequence of :class:`~ohws_jupyter.core.events.Record`
 (sent and received whole messages, and every change of state) with the
-request/reply pairs that :func:`~ohws_jupyter.expect.request` matched::
+request/reply pairs that :func:`~ohws_jupyter.record.expect.request` matched::
 
     t = transcript(ws)            # or ws.transcript()
     t.save("session.har")         # Chrome's HAR; "session.jsonl" for JSON lines

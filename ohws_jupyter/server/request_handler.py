@@ -41,7 +41,7 @@ the request with 500 and a log line that says what was wrong. Every handshake
 gets an HTTP answer. A refused client never reaches ``'connect'``.
 
 Nothing here knows about the lab; its handshake misbehaviours use
-:func:`refuse` too (see :mod:`ohws_jupyter.server_modes`).
+:func:`refuse` too (see :mod:`ohws_jupyter.server.modes`).
 """
 
 from __future__ import annotations

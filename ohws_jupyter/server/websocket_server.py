@@ -1,17 +1,17 @@
 """The OHOS ``WebSocketServer`` (API 19) over the connection engine.
 
 :func:`createWebSocketServer` returns a :class:`WebSocketServer`; its ``start``,
-``stop``, ``send`` and ``close`` return a :class:`~ohws_jupyter.promise.Promise`,
+``stop``, ``send`` and ``close`` return a :class:`~ohws_jupyter.engine.promise.Promise`,
 or take a trailing ``callback(err, value)`` instead, exactly like the client.
 Every failure, bad arguments included, arrives through the promise or the
-callback as a :class:`~ohws_jupyter.errors.BusinessError`; only ``on``/``off``
+callback as a :class:`~ohws_jupyter.core.errors.BusinessError`; only ``on``/``off``
 raise.
 
 Threads: the caller's thread validates arguments and builds the frames it
-sends; the listening socket and every client's :class:`~ohws_jupyter.engine.Connection`
+sends; the listening socket and every client's :class:`~ohws_jupyter.engine.connection.Connection`
 live on the runtime's I/O loop. Events run on the server's own lane, in order,
 never held up by another object's callbacks. The ready-made behaviours (echo,
-broadcast, lab) are in :mod:`ohws_jupyter.server_modes` and run on the I/O loop,
+broadcast, lab) are in :mod:`ohws_jupyter.server.modes` and run on the I/O loop,
 so they answer even while user callbacks are busy.
 
 Each client obeys the same bounds as a client connection: received messages
@@ -24,7 +24,7 @@ or ``maxMessageSize`` for an echo), so one large reply never counts against it.
 The close frame goes after what waits for it, bounded by ``closeTimeout``.
 
 Under the ``device`` profile (the server's own, fixed at creation) it follows
-:mod:`ohws_jupyter.device`: the config as a device reads it, clients over a
+:mod:`ohws_jupyter.core.device`: the config as a device reads it, clients over a
 limit (or flooding) refused during the handshake, no subprotocol or
 compression negotiated, libwebsockets' keepalive (a ping at 40 s, a silent
 client dropped at 50 s), ``close``/``stop`` settled once queued, and

@@ -6,13 +6,14 @@ fixtures live in the ``conftest.py`` files.
 
 from __future__ import annotations
 
-from .paths import ROOT
+from .paths import ROOT, USER_DOCS
 from .servers import ConnectProxy, ThreadServer, echo_handler, running_server
 from .text import without_portability_warnings
 from .waiting import Recorder, wait_until
 
 __all__ = [
     "ROOT",
+    "USER_DOCS",
     "ConnectProxy",
     "Recorder",
     "ThreadServer",

@@ -56,7 +56,7 @@ def test_quick_run_produces_every_figure(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     titles = (
-        "Targets of issues 11 and 27",
+        "Targets",
         "Echo throughput",
         "Echo servers",
         "Round trip",

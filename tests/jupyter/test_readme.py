@@ -1,4 +1,5 @@
-"""Every ```python block of the README runs as pasted, in order, in one real kernel.
+"""Every ```python block of the README, and of the documentation pages its reference
+moved to, runs as pasted, in order, in one real kernel.
 
 Nothing is started outside: the README's examples bring their own embedded
 server. A block fails on an error reply, on an error or stderr output, and when
@@ -13,10 +14,11 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, without_portability_warnings
+from tests.helpers import ROOT, USER_DOCS, without_portability_warnings
 from tests.helpers.kernel import Kernel
 
 README = ROOT / "README.md"
@@ -27,8 +29,13 @@ CELL_TIMEOUT = 60
 PRINT_TIMEOUT = 10
 
 
-def python_blocks() -> list[str]:
-    return BLOCK.findall(README.read_text(encoding="utf-8"))
+def python_blocks(pages: list[Path] | None = None) -> list[str]:
+    """The ```python blocks of ``pages`` (default: the README and the checked docs pages)."""
+    return [
+        block
+        for page in (USER_DOCS if pages is None else pages)
+        for block in BLOCK.findall(page.read_text(encoding="utf-8"))
+    ]
 
 
 def stdout_since(kernel: Kernel, start: int) -> str:
@@ -72,9 +79,8 @@ def wait_printed(kernel: Kernel, start: int, texts: list[str]) -> list[str]:
 
 
 def test_the_first_example_brings_its_own_server_and_waits_for_open() -> None:
-    blocks = python_blocks()
-    assert len(blocks) >= 6
-    first = blocks[0]
+    assert len(python_blocks()) >= 6
+    first = python_blocks([README])[0]
     assert "createWebSocketServer()" in first and "8765" not in first
     connect = first.index("await ws.connect(")
     assert connect < first.index("ws.send(") and connect < first.index("ws.close(")
@@ -85,8 +91,8 @@ def test_the_install_lines_name_what_each_extra_brings() -> None:
     pyproject = tomllib.loads((README.parent / "pyproject.toml").read_text(encoding="utf-8"))
     extras = pyproject["project"]["optional-dependencies"]
     text = README.read_text(encoding="utf-8")
-    for extra in ("jupyter", "demo"):
-        command = f"pip install 'ohws_jupyter[{extra}]'"
+    for extra in ("jupyter", "demo", "lite", "docs"):
+        command = f"pip install '.[{extra}]'"
         line = next(x for x in text.splitlines() if x.startswith(command))
         for requirement in extras[extra]:
             name = re.split(r"[<>=!~\[ ;]", requirement)[0]
@@ -98,7 +104,7 @@ def test_every_python_block_runs_as_pasted_in_order(kernel: Kernel) -> None:
     for number, code in enumerate(python_blocks(), 1):
         cell = kernel.run(code, CELL_TIMEOUT)
         reply, start = cell.reply, cell.start
-        where = f"README python block {number}:\n{code}"
+        where = f"python block {number} of the README and docs pages:\n{code}"
         assert reply["status"] == "ok", (
             f"{where}\n{reply.get('ename')}: {reply.get('evalue')}\n"
             + "\n".join(problems_since(kernel, start))

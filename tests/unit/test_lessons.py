@@ -1,5 +1,4 @@
-"""The lessons' helpers on their own (no network, no kernel): predictions, exercises,
-and certificates checked by hand."""
+"""The lessons' helpers on their own (no network, no kernel): predictions and exercises."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The package's public names: every ``__all__`` holds, the README's names import from
-where the README says, and no module outside ``ohws_jupyter.jupyter`` loads Jupyter.
+"""The package's public names: every ``__all__`` holds, the names of the README and the
+documentation pages import from where they say, and no module outside
+``ohws_jupyter.jupyter`` loads Jupyter.
 
 That each module also imports in an interpreter of its own is tried in
 ``tests/jupyter/test_imports.py`` (a dozen interpreters take longer than this tier may).
@@ -15,13 +16,14 @@ from types import ModuleType
 import pytest
 
 import ohws_jupyter
-from tests.helpers import ROOT
+from tests.helpers import USER_DOCS
 from tests.helpers.layout import (
     first_importers,
     package_modules,
 )
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+# The README and the pages its reference moved to, as one text.
+README = "\n".join(page.read_text(encoding="utf-8") for page in USER_DOCS)
 JUPYTER = ("IPython", "ipywidgets", "anywidget", "ipykernel", "comm")
 MODULES = package_modules()
 
@@ -87,7 +89,7 @@ def readme_imports() -> list[tuple[str, str]]:
 def readme_api_table_names() -> list[str]:
     """The names of the Python column of the README's "The API, OHOS → Python" table
     (and of the OHOS column where the Python one says they are the same)."""
-    section = README.split("## The API, OHOS → Python", 1)[1].split("\n## ", 1)[0]
+    section = README.split("# The API, OHOS → Python", 1)[1].split("\n## ", 1)[0]
     names = []
     for row in section.splitlines():
         cells = row.strip().strip("|").split(" | ")

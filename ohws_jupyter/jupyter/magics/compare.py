@@ -50,7 +50,7 @@ _NO_PEER = "none"
 def compare_(magics: WebSocketMagics, args: argparse.Namespace, cell: str | None) -> Any:
     """Run the cell under the seed and the device profiles; show both side by side.
 
-    %%ws compare [--peer lab|echo|broadcast|URL|none] [--timeout S] [-o NAME]
+    ``%%ws compare [--peer lab|echo|broadcast|URL|none] [--timeout S] [-o NAME]``
 
     The cell runs twice, in a copy of the notebook's variables: webSocket is
     the run's namespace (its createWebSocket() and createWebSocketServer()

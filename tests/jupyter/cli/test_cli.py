@@ -259,9 +259,7 @@ def _lab_running(lines: list[str], url: str, tree_of: int) -> tuple[str, str, di
     import re
     import urllib.request
 
-    match = re.search(
-        r"(http://127\.0\.0\.1:\d+)/lab/tree/notebooks/01-quickstart\.ipynb\?token=(\w+)", url
-    )
+    match = re.search(r"(http://127\.0\.0\.1:\d+)/lab/tree/01-quickstart\.ipynb\?token=(\w+)", url)
     assert match, lines
     base, token = match.groups()
     before_kernel = _tree(tree_of)
@@ -296,13 +294,14 @@ def test_demo_sigterm_stops_jupyterlab_and_its_kernels(tmp_path: Path) -> None:
     import queue
     import threading
 
+    work = tmp_path / "work"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ohws_jupyter", "demo", "--no-browser"],
+        [sys.executable, "-m", "ohws_jupyter", "demo", "--no-browser", "--dir", str(work)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env=_demo_env(tmp_path),
-        cwd=ROOT,
+        cwd=tmp_path,
         start_new_session=True,
     )
     lines: queue.Queue[str] = queue.Queue()
@@ -327,6 +326,9 @@ def test_demo_sigterm_stops_jupyterlab_and_its_kernels(tmp_path: Path) -> None:
         os.killpg(proc.pid, 0)  # nothing is left in the demo's process group either
     out = "".join(seen)
     assert "stopping JupyterLab and its kernels ..." in out and out.rstrip().endswith("stopped")
+    # It ran on a working copy, never on the notebooks it ships.
+    assert f"working folder: {work}" in out
+    assert (work / "01-quickstart.ipynb").is_file() and (work / "certs").is_dir()
     for noise in ("Traceback", "Shut down this Jupyter server", "deprecated", "[C ", "[W "):
         assert noise not in out, out
 
@@ -348,8 +350,9 @@ def test_demo_ctrl_c_in_a_terminal_stops_everything_without_a_prompt(tmp_path: P
 
     # bash reports the demo's exit status on the screen: tmux itself sometimes
     # leaves an ended pane unreaped, without a status.
-    demo = f"{shlex.quote(sys.executable)} -m ohws_jupyter demo --no-browser"
-    run("new-session", "-d", "-s", "demo", "-x", "200", "-y", "50", "-c", str(ROOT),
+    work = shlex.quote(str(tmp_path / "work"))
+    demo = f"{shlex.quote(sys.executable)} -m ohws_jupyter demo --no-browser --dir {work}"
+    run("new-session", "-d", "-s", "demo", "-x", "200", "-y", "50", "-c", str(tmp_path),
         bash, "-c", f'{demo}; echo "demo exit status $?"')  # fmt: skip
     try:
         pane_pid = int(run("list-panes", "-t", "demo", "-F", "#{pane_pid}").strip())
