@@ -430,7 +430,9 @@ class Connection(asyncio.Protocol):
                             self._fail_utf8(exc)
                             break
                     else:
-                        message = event.data
+                        # bytes, as API.md says: without compression the parser
+                        # hands over a bytearray (bytes() of bytes is no copy).
+                        message = bytes(event.data)
                     messages.append(message)
                     size += len(event.data)
                     continue

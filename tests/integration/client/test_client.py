@@ -193,6 +193,20 @@ def test_binary_pieces_and_whole_message_option(echo_server):
     whole.close().result(10)
 
 
+@pytest.mark.parametrize("compression", [False, True])
+@pytest.mark.parametrize("whole", [False, True])
+def test_received_binary_is_bytes(echo_server, compression: bool, whole: bool) -> None:
+    # API.md: binary arrives as bytes; the parser's own buffer type must not leak out.
+    ws = createWebSocket()
+    rec = Recorder(ws)
+    ws.connect(echo_server.url, {"compression": compression, "wholeMessages": whole}).result(10)
+    ws.send(b"\x00\x01\x02").result(10)
+    ws.send(bytes(9000)).result(10)
+    wait_until(lambda: rec.names().count("dataEnd") == 2, 10)
+    assert {type(value) for value in rec.values("message")} == {bytes}
+    ws.close({"code": 1000, "reason": "done"}).result(10)
+
+
 def test_split_message_never_cuts_a_character():
     text = "😀" * 3000
     pieces = split_message(text)
