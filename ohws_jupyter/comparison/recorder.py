@@ -307,7 +307,7 @@ class Run:
         self.add(what, full=full, text=text)
 
 
-class Args(tuple):
+class Args(tuple[Any, ...]):
     """A call's arguments, shown as written: ``'hi', {'code': 1000}``."""
 
     __slots__ = ()
@@ -374,7 +374,7 @@ class _Recorded:
         self,
         name: str,
         method: Callable[..., Any],
-        args: tuple,
+        args: tuple[Any, ...],
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
         run, what = self._run, f"{self._name}.{name}()"

@@ -214,11 +214,15 @@ class CloseResult:
         object.__setattr__(self, "code", int(self.code))
 
 
-class OpenResult(dict):
+class OpenResult(dict[str, Any]):
     """What the ``'open'`` event carries: ``{'status': 101, 'message': 'Switching Protocols'}``.
 
     A dict, readable by attribute too (``value.status``), as in ArkTS.
     """
+
+    # Read through __getattr__ from the dict; declared for type checkers.
+    status: int
+    message: str
 
     def __init__(self, status: int = 101, message: str = "Switching Protocols") -> None:
         super().__init__(status=status, message=message)
@@ -239,6 +243,8 @@ class OpenInfo(OpenResult):
     ) -> None:
         super().__init__(status, message)
         self["protocol"] = protocol
+
+    protocol: str
 
 
 def split_protocols(protocol: str | list[str] | None) -> list[str]:

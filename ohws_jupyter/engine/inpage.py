@@ -347,8 +347,10 @@ def install(loop: asyncio.AbstractEventLoop) -> InPageNetwork:
     global _NETWORK
     if _NETWORK is None or _NETWORK.loop is not loop:
         _NETWORK = InPageNetwork(loop)
-        loop.create_server = _NETWORK.create_server  # type: ignore[method-assign]
-        loop.create_connection = _NETWORK.create_connection  # type: ignore[method-assign]
+        # Replaced on this one loop, which has no sockets; the page's versions take
+        # fewer forms than asyncio's overloads declare.
+        loop.create_server = _NETWORK.create_server  # type: ignore[method-assign,assignment]
+        loop.create_connection = _NETWORK.create_connection  # type: ignore[method-assign,assignment]
     return _NETWORK
 
 

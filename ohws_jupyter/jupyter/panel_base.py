@@ -115,7 +115,7 @@ class Scheduler:
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._heap: list[tuple[float, int, Callable[..., Any], tuple]] = []
+        self._heap: list[tuple[float, int, Callable[..., Any], tuple[Any, ...]]] = []
         self._order = itertools.count()
         self._pid = -1
         self._page_timer: tuple[float, Timer] | None = None  # in a browser: (when, timer)

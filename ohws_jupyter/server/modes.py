@@ -291,7 +291,7 @@ def _drop(client: ServerClient, rest: str) -> None:
 
 
 def _noping(client: ServerClient, rest: str) -> None:
-    client.conn.protocol.answer_pings = False  # type: ignore[attr-defined]
+    client.conn.protocol.answer_pings = False
     client.send("ok: pings are no longer answered")
 
 

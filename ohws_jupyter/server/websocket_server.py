@@ -450,7 +450,7 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
         except ValueError as exc:
             raise self._ctx.error(PARAMETER_ERROR, f"setRequestHandler() {exc}") from None
 
-    def _emit(self, event: str, args: tuple) -> None:
+    def _emit(self, event: str, args: tuple[Any, ...]) -> None:
         if self._events.has(event):
             self._lane.call(self._events.emit, event, args)
 
