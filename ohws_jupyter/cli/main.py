@@ -200,7 +200,7 @@ def _serve(args: argparse.Namespace) -> int:
             time.sleep(0.2)
         for signum in previous:
             signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut the close
-        count = len(server.listAllConnections())
+        count = len(server.listAllConnections().result())
         log.info("= stopping: closing %d client(s) with 1001", count)
         try:
             server.stop().result(STOP_TIMEOUT)

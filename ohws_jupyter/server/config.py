@@ -15,7 +15,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from ..core import device
 from ..core.checks import (
@@ -39,6 +39,7 @@ __all__ = [
     "ServerCert",
     "ServerCloseResult",
     "WebSocketConnection",
+    "WebSocketConnectionDict",
     "WebSocketMessage",
     "WebSocketServerConfig",
     "check_connection",
@@ -61,6 +62,13 @@ class WebSocketConnection:
         clientIP: The client's IP address.
         clientPort: The client's TCP port.
     """
+
+    clientIP: str
+    clientPort: int
+
+
+class WebSocketConnectionDict(TypedDict):
+    """A client named by a dict: ``{'clientIP': '127.0.0.1', 'clientPort': 50000}``."""
 
     clientIP: str
     clientPort: int

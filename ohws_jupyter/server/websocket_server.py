@@ -37,9 +37,9 @@ import ssl
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import astuple
-from typing import Any
+from typing import Any, TypeAlias, overload
 
 from websockets.extensions.permessage_deflate import enable_server_permessage_deflate
 from websockets.http11 import Request
@@ -60,7 +60,7 @@ from ..core.errors import (
 )
 from ..core.events import EventEmitter, Record, report_callback_error
 from ..core.masking import mask_headers, mask_url
-from ..core.options import check_close_options
+from ..core.options import WebSocketCloseOptions, check_close_options
 from ..engine.calls import bad_callback, finish, split_args
 from ..engine.closing import close_result_of
 from ..engine.connection import Connection, LenientServerProtocol
@@ -71,6 +71,7 @@ from .config import (
     ServerCert,
     ServerCloseResult,
     WebSocketConnection,
+    WebSocketConnectionDict,
     WebSocketMessage,
     WebSocketServerConfig,
     check_connection,
@@ -109,6 +110,13 @@ __all__ = [
 ]
 
 logger = logging.getLogger("ohws_jupyter.server")
+
+# What the operations take, as their overloads spell it.
+_Config: TypeAlias = WebSocketServerConfig | Mapping[str, Any]
+_Connection: TypeAlias = WebSocketConnection | WebSocketConnectionDict
+_CloseOptions: TypeAlias = WebSocketCloseOptions | Mapping[str, Any]
+_Callback: TypeAlias = Callable[..., object]
+_Data: TypeAlias = str | bytes | bytearray | memoryview
 
 #: Event name -> length of the OHOS argument list.
 SERVER_EVENTS = {"connect": 1, "messageReceive": 1, "close": 2, "error": 1}
@@ -455,6 +463,14 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
             self._lane.call(self._events.emit, event, args)
 
     # -- operations ---------------------------------------------------------
+    # Each operation has two forms: without a callback it returns a Promise, with one
+    # it returns None. The overloads tell a type checker which is which.
+    @overload
+    def start(self, config: _Config | None = None, /) -> Promise[bool]: ...
+    @overload
+    def start(self, callback: _Callback, /) -> None: ...
+    @overload
+    def start(self, config: _Config | None, callback: _Callback, /) -> None: ...
     def start(self, *args: Any) -> Promise[bool] | None:
         """Listen for clients: ``start([config][, callback])``.
 
@@ -493,6 +509,10 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
                     self._ctx.runtime.call_soon(self._begin, cfg, tls, promise)
         return finish(promise, callback, self._ctx.localize)
 
+    @overload
+    def stop(self) -> Promise[bool]: ...
+    @overload
+    def stop(self, callback: _Callback) -> None: ...
     def stop(self, callback: Any = None) -> Promise[bool] | None:
         """Close every client with 1001 and stop listening; ``True`` once all is closed.
 
@@ -514,7 +534,13 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
             promise.reject(BusinessError(UNKNOWN_ERROR, f"cannot stop: the server is {state.name}"))
         return finish(promise, callback, self._ctx.localize)
 
-    def listAllConnections(self, callback: Any = None) -> ConnectionList | Promise[Any] | None:
+    @overload
+    def listAllConnections(self) -> ConnectionList | Promise[list[WebSocketConnection]]: ...
+    @overload
+    def listAllConnections(self, callback: _Callback) -> None: ...
+    def listAllConnections(
+        self, callback: Any = None
+    ) -> ConnectionList | Promise[list[WebSocketConnection]] | None:
         """The connected clients, oldest first.
 
         Returns:
@@ -535,7 +561,7 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
         finish(Promise.resolved(found, "listAllConnections", self._lane), callback)
         return None
 
-    def _list_promise(self, callback: Any) -> Promise[Any]:
+    def _list_promise(self, callback: Any) -> Promise[list[WebSocketConnection]]:
         if callback is not None:
             return Promise.rejected(
                 self._ctx.error(
@@ -554,6 +580,10 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
             found = list(self._clients)
         return Promise.resolved(found, "listAllConnections", self._lane)
 
+    @overload
+    def send(self, data: _Data, connection: _Connection, /) -> Promise[bool]: ...
+    @overload
+    def send(self, data: _Data, connection: _Connection, callback: _Callback, /) -> None: ...
     def send(self, data: Any, connection: Any, callback: Any = None) -> Promise[bool] | None:
         """Send a text (``str``) or binary (bytes-like) message to one client.
 
@@ -601,6 +631,16 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
     def _send_limit(self) -> int:
         return self.config.maxSendSize if self.config is not None else MAX_SEND_SIZE
 
+    @overload
+    def close(
+        self, connection: _Connection, options: _CloseOptions | None = None, /
+    ) -> Promise[bool]: ...
+    @overload
+    def close(self, connection: _Connection, callback: _Callback, /) -> None: ...
+    @overload
+    def close(
+        self, connection: _Connection, options: _CloseOptions | None, callback: _Callback, /
+    ) -> None: ...
     def close(self, connection: Any, *args: Any) -> Promise[bool] | None:
         """Close one client: ``close(connection[, options][, callback])``.
 
@@ -630,7 +670,7 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
 
     # -- the life of the server (I/O thread) ------------------------------------
     def _begin(
-        self, cfg: WebSocketServerConfig, tls: ssl.SSLContext | None, promise: Promise
+        self, cfg: WebSocketServerConfig, tls: ssl.SSLContext | None, promise: Promise[bool]
     ) -> None:
         self._start_task = create_task(self._listen(cfg, tls, promise))
 
@@ -746,6 +786,8 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
         self._emit("connect", (info,))
         cfg = self.config
         assert cfg is not None
+        interval: float
+        timeout: float
         if self._device:
             # libwebsockets' default: a ping 40 s after opening, dropped at 50 s
             # without a pong (no close frame: the device reports a lost link).
@@ -828,6 +870,7 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
     def _deliver(self, client: ServerClient, messages: list[Any], size: int) -> None:
         # Runs on the server's lane.
         info = client.info
+        assert info is not None  # messages come only once the handshake is done
         emit = self._events.emit
         for message in messages:
             emit("messageReceive", (WebSocketMessage(message, info),))
@@ -837,9 +880,10 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
         self._handshaking.discard(client)
         info = client.info
         with self._lock:
-            known = info is not None and self._clients.get(info) is client
-            if known:
+            known = False
+            if info is not None and self._clients.get(info) is client:
                 del self._clients[info]
+                known = True
         if known:
             assert info is not None
             conn = client.conn

@@ -1,0 +1,34 @@
+"""What a type checker sees of the server's two call forms: a Promise without a callback,
+None with one."""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+
+from ohws_jupyter.engine.promise import Promise
+from ohws_jupyter.server.websocket_server import WebSocketServer
+
+
+@pytest.mark.parametrize("name", ["start", "stop", "send", "close"])
+def test_each_form_has_an_overload_with_its_own_return_type(name: str) -> None:
+    forms = typing.get_overloads(getattr(WebSocketServer, name))
+    assert len(forms) >= 2
+    for form in forms:
+        hints = typing.get_type_hints(form)
+        returns = hints.pop("return")
+        if "callback" in hints:
+            assert returns is type(None), (name, hints)
+        else:
+            assert returns == Promise[bool], (name, hints)
+        assert typing.Any not in hints.values(), (name, hints)
+
+
+def test_list_all_connections_returns_none_only_with_a_callback() -> None:
+    forms = typing.get_overloads(WebSocketServer.listAllConnections)
+    returns = {
+        "callback" in typing.get_type_hints(f): typing.get_type_hints(f)["return"] for f in forms
+    }
+    assert returns[True] is type(None)
+    assert type(None) not in typing.get_args(returns[False])
