@@ -149,7 +149,7 @@ class WebSocket(ClientEventAliases, ContextOwner):
         self._extensions = ""
         self._response_headers: dict[str, str] = {}
         self._request_headers: dict[str, str] = {}
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: weakref.finalize[[], WebSocket] | None = None
 
     # -- read-only state -----------------------------------------------------
     @property
@@ -418,7 +418,11 @@ class WebSocket(ClientEventAliases, ContextOwner):
         return finish(promise, callback, self._ctx.localize)
 
     def _start(
-        self, url: str, opts: WebSocketRequestOptions, tls: ssl.SSLContext | None, promise: Promise
+        self,
+        url: str,
+        opts: WebSocketRequestOptions,
+        tls: ssl.SSLContext | None,
+        promise: Promise[bool],
     ) -> None:
         with self._lock:
             if self._state is not ReadyState.CLOSED:
@@ -435,6 +439,7 @@ class WebSocket(ClientEventAliases, ContextOwner):
             self._protocol = self._extensions = ""
             self._response_headers = {}
             factory = self._ctx.session_factory
+            assert factory is not None  # a client's context always has one (see __init__)
             session = factory(SessionLink(self), url, opts, tls, promise, self._lane)
             self._session = session
         _reconnect.attach(self, opts, self._emit_reconnecting)
@@ -503,6 +508,7 @@ class WebSocket(ClientEventAliases, ContextOwner):
             return None
         promise: Promise[bool] = Promise("send", self._lane)
         if outcome is True:
+            assert session is not None  # True comes only from the session's own send
             session.when_drained(promise)
         else:
             promise.reject(outcome)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from .checks import (
     MAX_SEND_SIZE,
@@ -365,7 +365,7 @@ class ReconnectPolicy:
         return low if high <= low else float(uniform(low, high))
 
 
-def check_reconnect(value: Any) -> ReconnectPolicy | bool:
+def check_reconnect(value: Any) -> ReconnectPolicy | Literal[False]:
     """``reconnect`` as a policy, or False when off; anything malformed is a 401."""
     if value is None or value is False:
         return False
