@@ -419,7 +419,8 @@ class PanelBase(anywidget.AnyWidget):
         if proposal["value"] not in self._views:
             known = ", ".join(map(repr, self._views))
             raise traitlets.TraitError(f"view must be one of {known}, not {proposal['value']!r}")
-        return proposal["value"]
+        view: str = proposal["value"]  # a Unicode trait's proposal
+        return view
 
     @traitlets.observe("selected")
     def _selected_changed(self, _change: dict[str, Any]) -> None:

@@ -436,8 +436,17 @@ def _expect(
 class _Request(_Waiter):
     """A waiter that also notes its own sent message, to pair the round trip."""
 
-    def __init__(self, payload: str | bytes, key: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, on_match=self._paired, **kwargs)
+    def __init__(
+        self,
+        payload: str | bytes,
+        key: Any,
+        ws: Any,
+        test: Callable[[Any], bool],
+        what: str,
+        timeout: float | None,
+        promise: Promise[Any],
+    ) -> None:
+        super().__init__(ws, test, what, timeout, promise, on_match=self._paired)
         self.payload = payload
         self.key = key
         self.sent: Record | None = None
