@@ -215,8 +215,8 @@ class Run:
                 return f"{data[:limit]!r}… ({len(data):,} bytes)"
             return repr(data)
         if isinstance(value, BusinessError):
-            data = f", data {self._text(value.data, limit)}" if value.data is not None else ""
-            return f"BusinessError {value.code}: {self._places_in(mask_urls_in(str(value)))}{data}"
+            extra = f", data {self._text(value.data, limit)}" if value.data is not None else ""
+            return f"BusinessError {value.code}: {self._places_in(mask_urls_in(str(value)))}{extra}"
         if isinstance(value, BaseException):
             return f"{type(value).__name__}: {self._places_in(mask_urls_in(str(value)))}"
         if isinstance(value, WebSocketConnection):
