@@ -21,7 +21,7 @@ import ssl
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, TypeAlias, overload
 
 from ..core import device as _device
@@ -33,7 +33,9 @@ from ..core.events import EventEmitter, Record, report_callback_error
 from ..core.masking import mask_url
 from ..core.options import (
     WebSocketCloseOptions,
+    WebSocketCloseOptionsDict,
     WebSocketRequestOptions,
+    WebSocketRequestOptionsDict,
     check_close_options,
     check_request_options,
 )
@@ -71,8 +73,8 @@ __all__ = [
 
 # What the call forms take, for type checkers: an options object or a dict of its
 # fields, and a callback ``callback(err, value)`` (or fewer parameters).
-_RequestOptions: TypeAlias = WebSocketRequestOptions | Mapping[str, Any]
-_CloseOptions: TypeAlias = WebSocketCloseOptions | Mapping[str, Any]
+_RequestOptions: TypeAlias = WebSocketRequestOptions | WebSocketRequestOptionsDict
+_CloseOptions: TypeAlias = WebSocketCloseOptions | WebSocketCloseOptionsDict
 _Callback: TypeAlias = Callable[..., object]
 _Data: TypeAlias = str | bytes | bytearray | memoryview
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from .checks import (
     MAX_SEND_SIZE,
@@ -33,14 +33,19 @@ from .masking import mask_headers
 __all__ = [
     "PIECE_SIZE",
     "ClientCert",
+    "ClientCertDict",
     "CloseResult",
     "HttpProxy",
+    "HttpProxyDict",
     "OpenInfo",
     "OpenResult",
     "ReconnectPolicy",
+    "ReconnectPolicyDict",
     "TlsProtocol",
     "WebSocketCloseOptions",
+    "WebSocketCloseOptionsDict",
     "WebSocketRequestOptions",
+    "WebSocketRequestOptionsDict",
     "check_close_options",
     "check_reconnect",
     "check_request_options",
@@ -387,3 +392,72 @@ def check_reconnect(value: Any) -> ReconnectPolicy | Literal[False]:
             f"minDelay ({policy.minDelay:g})"
         )
     return policy
+
+
+# -- the same options as dicts -------------------------------------------------------------
+# ArkTS writes options as object literals; here a dict does the same. These describe
+# the keys each one takes, so a checker catches a misspelled key or a wrong type before
+# the 401 does. Every key may be left out unless marked otherwise.
+# The keys a dict must have come from a base of its own: under postponed annotations,
+# NotRequired[...] is not seen at run time (``__required_keys__``).
+class _ClientCertPaths(TypedDict):
+    certPath: str
+    keyPath: str
+
+
+class ClientCertDict(_ClientCertPaths, total=False):
+    """:class:`ClientCert` as a dict: ``certPath`` and ``keyPath`` are required."""
+
+    keyPassword: str | None
+
+
+class _ProxyAddress(TypedDict):
+    host: str
+    port: int
+
+
+class HttpProxyDict(_ProxyAddress, total=False):
+    """:class:`HttpProxy` as a dict: ``host`` and ``port`` are required."""
+
+    exclusionList: list[str]
+
+
+class ReconnectPolicyDict(TypedDict, total=False):
+    """:class:`ReconnectPolicy` as a dict."""
+
+    attempts: int
+    minDelay: float
+    maxDelay: float
+    factor: float
+
+
+class WebSocketRequestOptionsDict(TypedDict, total=False):
+    """:class:`WebSocketRequestOptions` as a dict (the second argument of ``connect``)."""
+
+    header: dict[str, str]
+    caPath: str | None
+    clientCert: ClientCert | ClientCertDict | None
+    proxy: str | HttpProxy | HttpProxyDict
+    protocol: str | list[str] | None
+    skipServerCertVerification: bool
+    pingInterval: float
+    pongTimeout: float
+    minSupportTlsProtocol: TlsProtocol | str | None
+    supportOriginPort: bool
+    wholeMessages: bool
+    openTimeout: float
+    closeTimeout: float
+    maxMessageSize: int
+    maxQueuedMessages: int
+    maxQueuedBytes: int
+    compression: bool
+    sensitiveHeaders: list[str]
+    maxSendSize: int
+    reconnect: bool | ReconnectPolicy | ReconnectPolicyDict
+
+
+class WebSocketCloseOptionsDict(TypedDict, total=False):
+    """:class:`WebSocketCloseOptions` as a dict (the argument of ``close``)."""
+
+    code: int
+    reason: str

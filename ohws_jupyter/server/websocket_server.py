@@ -37,7 +37,7 @@ import ssl
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import astuple
 from typing import Any, TypeAlias, overload
 
@@ -60,7 +60,7 @@ from ..core.errors import (
 )
 from ..core.events import EventEmitter, Record, report_callback_error
 from ..core.masking import mask_headers, mask_url
-from ..core.options import WebSocketCloseOptions, check_close_options
+from ..core.options import WebSocketCloseOptions, WebSocketCloseOptionsDict, check_close_options
 from ..engine.calls import bad_callback, finish, split_args
 from ..engine.closing import close_result_of
 from ..engine.connection import Connection, LenientServerProtocol
@@ -74,6 +74,7 @@ from .config import (
     WebSocketConnectionDict,
     WebSocketMessage,
     WebSocketServerConfig,
+    WebSocketServerConfigDict,
     check_connection,
     check_server_config,
     device_server_config,
@@ -112,9 +113,9 @@ __all__ = [
 logger = logging.getLogger("ohws_jupyter.server")
 
 # What the operations take, as their overloads spell it.
-_Config: TypeAlias = WebSocketServerConfig | Mapping[str, Any]
+_Config: TypeAlias = WebSocketServerConfig | WebSocketServerConfigDict
 _Connection: TypeAlias = WebSocketConnection | WebSocketConnectionDict
-_CloseOptions: TypeAlias = WebSocketCloseOptions | Mapping[str, Any]
+_CloseOptions: TypeAlias = WebSocketCloseOptions | WebSocketCloseOptionsDict
 _Callback: TypeAlias = Callable[..., object]
 _Data: TypeAlias = str | bytes | bytearray | memoryview
 
