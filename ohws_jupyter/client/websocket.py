@@ -22,7 +22,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any, TypeAlias, overload
+from typing import Any, Literal, TypeAlias, overload
 
 from ..core import device as _device
 from ..core.aliases import ClientEventAliases
@@ -62,6 +62,7 @@ from .state import ReadyState, Stats, not_open_error, not_open_hint, split_messa
 __all__ = [
     "HISTORY_BYTES",
     "HISTORY_LIMIT",
+    "ClientEvent",
     "ReadyState",
     "SessionLink",
     "WebSocket",
@@ -111,6 +112,10 @@ CLIENT_EVENTS = {
     "openInfo": 2,
     "reconnecting": 1,
 }
+#: The event names ``on``, ``off`` and ``once`` take (the keys of ``CLIENT_EVENTS``).
+ClientEvent: TypeAlias = Literal[
+    "open", "message", "close", "error", "dataEnd", "headerReceive", "openInfo", "reconnecting"
+]
 
 
 class WebSocket(ClientEventAliases, ContextOwner):
@@ -191,7 +196,7 @@ class WebSocket(ClientEventAliases, ContextOwner):
         return f"<WebSocket {self._state.name}{where}{proto}>"
 
     # -- events --------------------------------------------------------------
-    def on(self, type: str, callback: Callable[..., Any]) -> None:
+    def on(self, type: ClientEvent, callback: _Callback) -> None:
         """Subscribe to ``'open'``, ``'message'``, ``'close'``, ``'error'``, ``'dataEnd'``
         or ``'headerReceive'``.
 
@@ -205,11 +210,15 @@ class WebSocket(ClientEventAliases, ContextOwner):
             type, callback, "subscribe one callback per event that calls the others"
         )
 
-    def off(self, type: str, callback: Callable[..., Any] | None = None) -> None:
+    def off(self, type: ClientEvent, callback: _Callback | None = None) -> None:
         """Unsubscribe ``callback`` from ``type``, or every callback if omitted."""
         self.events.off(type, callback)
 
-    def once(self, type: str, callback: Callable[..., Any] | None = None) -> Promise[Any] | None:
+    @overload
+    def once(self, type: ClientEvent) -> Promise[Any]: ...
+    @overload
+    def once(self, type: ClientEvent, callback: _Callback) -> None: ...
+    def once(self, type: ClientEvent, callback: _Callback | None = None) -> Promise[Any] | None:
         """Extension: the next ``type`` event only.
 
         With a callback, it is called once (adapted like ``on``). Without one,

@@ -39,7 +39,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import astuple
-from typing import Any, TypeAlias, overload
+from typing import Any, Literal, TypeAlias, overload
 
 from websockets.extensions.permessage_deflate import enable_server_permessage_deflate
 from websockets.http11 import Request
@@ -101,6 +101,7 @@ __all__ = [
     "SERVER_EVENTS",
     "ServerCert",
     "ServerClient",
+    "ServerEvent",
     "ServerState",
     "WebSocketConnection",
     "WebSocketMessage",
@@ -121,6 +122,8 @@ _Data: TypeAlias = str | bytes | bytearray | memoryview
 
 #: Event name -> length of the OHOS argument list.
 SERVER_EVENTS = {"connect": 1, "messageReceive": 1, "close": 2, "error": 1}
+#: The event names ``on`` and ``off`` take (the keys of ``SERVER_EVENTS``).
+ServerEvent: TypeAlias = Literal["connect", "messageReceive", "close", "error"]
 #: Close code for a client refused by a limit (RFC 6455: 1013 Try Again Later).
 LIMIT_CLOSE_CODE = 1013
 #: Close code and reason sent to every client when the server stops.
@@ -419,7 +422,7 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
         return f"<WebSocketServer {self._state.name}{where} clients={len(self._clients)}>"
 
     # -- events --------------------------------------------------------------
-    def on(self, type: str, callback: Callable[..., Any]) -> None:
+    def on(self, type: ServerEvent, callback: _Callback) -> None:
         """Subscribe to ``'connect'``, ``'messageReceive'``, ``'close'`` or ``'error'``.
 
         Under the ``device`` profile a callback replaces the ones before it, as
@@ -430,7 +433,7 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
         """
         self._events.subscribe(type, callback, "subscribe one callback per event")
 
-    def off(self, type: str, callback: Callable[..., Any] | None = None) -> None:
+    def off(self, type: ServerEvent, callback: _Callback | None = None) -> None:
         """Unsubscribe ``callback`` from ``type``, or every callback if omitted."""
         self._events.off(type, callback)
 
@@ -607,7 +610,7 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
             _send_to(client, payload, is_text, promise)
         return finish(promise, callback)
 
-    def broadcast(self, data: Any) -> int:
+    def broadcast(self, data: _Data) -> int:
         """Extension: send one message to every connected client; returns how many.
 
         A client that does not keep up is cut off (1008) instead of slowing the others.

@@ -13,9 +13,14 @@ from tests.helpers import ROOT
 api = pytest.importorskip("mypy.api")
 
 GOOD = """
-    from typing import assert_type
+    from typing import Any, assert_type
 
-    from ohws_jupyter import WebSocketConnection, createWebSocket, createWebSocketServer
+    from ohws_jupyter import (
+        Promise,
+        WebSocketConnection,
+        createWebSocket,
+        createWebSocketServer,
+    )
 
 
     async def client() -> None:
@@ -26,6 +31,8 @@ GOOD = """
         assert_type(ws.send(b"hi", lambda err, ok: None), None)
         assert_type(await ws.close({"code": 1000, "reason": "bye"}), bool)
         ws.onOpen(lambda err, value: None)
+        ws.on("message", lambda err, value: None)
+        assert_type(ws.once("close"), Promise[Any])
 
 
     async def server(client: WebSocketConnection) -> None:
@@ -44,6 +51,7 @@ BAD = """
     ws.connect("ws://127.0.0.1:9", {"heder": {"X-Token": "t"}})
     ws.close({"code": "1000"})
     createWebSocketServer().start({"serverPort": "8080"})
+    ws.on("mesage", lambda err, value: None)
 """
 
 
@@ -79,5 +87,5 @@ def test_each_call_form_has_its_own_return_type(tmp_path: Path, in_checkout: Non
 def test_a_wrong_option_dict_is_an_error(tmp_path: Path, in_checkout: None) -> None:
     errors = check(tmp_path, BAD)
     lines = sorted({int(line.split(":")[1]) for line in errors})
-    # A misspelled key, a code as text, a port as text: each call matches no form.
-    assert lines == [5, 6, 7], "\n".join(errors)
+    # A misspelled key, a code as text, a port as text, a misspelled event.
+    assert lines == [5, 6, 7, 8], "\n".join(errors)
