@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from ohws_jupyter import BusinessError
@@ -22,6 +20,7 @@ from ohws_jupyter.core.options import (
     WebSocketRequestOptionsDict,
     check_request_options,
 )
+from tests.helpers.types import assert_dict_of
 
 
 # -- CR and LF in header names and values ---------------------------------------------
@@ -147,12 +146,4 @@ def test_urls_inside_text_are_masked_and_the_sentence_kept() -> None:
     ],
 )
 def test_each_option_dict_has_the_keys_of_its_dataclass(cls: type, as_dict: type) -> None:
-    fields = dataclasses.fields(cls)
-    assert set(as_dict.__annotations__) == {f.name for f in fields}
-    # The keys a dict must have are the fields without a default.
-    required = {
-        f.name
-        for f in fields
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    }
-    assert getattr(as_dict, "__required_keys__") == required  # noqa: B009
+    assert_dict_of(cls, as_dict)
