@@ -208,6 +208,7 @@ class Tunnel(asyncio.Protocol):
         lines = [f"CONNECT {self.target} HTTP/1.1", f"Host: {self.target}"]
         if self.auth:
             lines.append(f"Proxy-Authorization: {self.auth}")
+        # asyncio types it as any transport; create_connection gives a stream one.
         transport.write(("\r\n".join(lines) + "\r\n\r\n").encode())  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:

@@ -346,6 +346,7 @@ class _Recorded:
         set_(self, "_aliases", aliases)
         set_(self, "_callbacks", {})
 
+    # isinstance() sees the class of the wrapped object; mypy refuses to redefine it.
     @property  # type: ignore[misc]
     def __class__(self) -> type:
         return type(self._target)
@@ -459,6 +460,7 @@ class RunNamespace:
         name = run.name("ws")
         run.clients.append((name, ws))
         ws.watch(lambda record: run.record(name, record))
+        # The proxy stands for the WebSocket: every call goes through to it.
         return _Recorded(ws, run, name, CLIENT_EVENTS, CLIENT_ALIASES)  # type: ignore[return-value]
 
     def createWebSocketServer(self) -> WebSocketServer:
@@ -468,6 +470,7 @@ class RunNamespace:
         name = run.name("server")
         run.servers.append((name, server))
         server.watch(lambda conn, record: run.record(name, record, conn))
+        # The proxy stands for the server: every call goes through to it.
         return _Recorded(server, run, name, SERVER_EVENTS, SERVER_ALIASES)  # type: ignore[return-value]
 
     create_websocket = createWebSocket

@@ -277,6 +277,7 @@ class Connection(asyncio.Protocol):
 
     # -- transport events (I/O thread) -------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # asyncio types it as any transport; a connection is always made over a stream one.
         self.transport = transport  # type: ignore[assignment]
         # The transport tells us (pause_writing) when its own buffer is past 64 KiB;
         # our queue in front of it carries the larger high/low marks.

@@ -79,6 +79,7 @@ class InPageTransport(asyncio.Transport):
         return self._protocol
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        # asyncio types the argument as any protocol; a stream protocol is what is set here.
         self._protocol = protocol  # type: ignore[assignment]
 
     def is_closing(self) -> bool:
@@ -206,6 +207,7 @@ class InPageTransport(asyncio.Transport):
         self._closing = True
         self._outbox.clear()
         self._out_bytes = 0
+        # What ends a page connection is an Exception or None, as asyncio expects.
         self._protocol.connection_lost(exc)  # type: ignore[arg-type]
 
 

@@ -333,6 +333,7 @@ class Runtime:
                 return
             if self._takes == takes_then and self._idle == 0 and len(self._workers) < MAX_WORKERS:
                 self._start_worker()
+        # Runs on the loop (call_later scheduled it), so the loop is there.
         self.loop.call_later(STUCK_AFTER, self._check_stuck, self._takes)  # type: ignore[union-attr]
 
     def _start_worker(self) -> None:
@@ -442,7 +443,7 @@ class Runtime:
 
     def _after_fork(self) -> None:
         # Threads do not survive fork(); the child starts its own on first use.
-        self.__init__()  # type: ignore[misc]
+        self.__init__()  # type: ignore[misc]  # every field as a new Runtime has them
 
 
 def _create_task(coro: Coroutine[Any, Any, Any]) -> asyncio.Future[Any]:

@@ -90,14 +90,16 @@ def matcher(kind_filter: str, search: str) -> Callable[[dict[str, Any]], bool]:
     keep = FILTERS.get(kind_filter, FILTERS["all"])
     if not search:
         return keep
+    found: Callable[[str], object]
     try:
-        pattern = re.compile(search, re.IGNORECASE)
-        found = pattern.search
+        found = re.compile(search, re.IGNORECASE).search
     except re.error:
         needle = search.lower()
 
-        def found(hay: str) -> bool:  # type: ignore[misc]
+        def contains(hay: str) -> bool:
             return needle in hay.lower()
+
+        found = contains
 
     return lambda e: keep(e) and bool(found(f"{e['kind']} {entry_text(e)} {e.get('explain', '')}"))
 

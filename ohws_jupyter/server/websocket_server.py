@@ -44,6 +44,7 @@ from typing import Any, Literal, TypeAlias, overload
 from websockets.extensions.permessage_deflate import enable_server_permessage_deflate
 from websockets.http11 import Request
 from websockets.protocol import OPEN
+from websockets.typing import Subprotocol
 
 from ..core import device as _device
 from ..core.aliases import ServerEventAliases
@@ -199,7 +200,7 @@ class ServerClient:
         else:
             protocol = LenientServerProtocol(
                 extensions=enable_server_permessage_deflate(None),
-                subprotocols=cfg.protocols or None,  # type: ignore[arg-type]
+                subprotocols=[Subprotocol(p) for p in cfg.protocols] or None,
                 max_size=cfg.maxMessageSize,
                 logger=MaskingLogger("server"),
             )
