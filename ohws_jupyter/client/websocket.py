@@ -21,7 +21,7 @@ import ssl
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeAlias, overload
 
 from ..core import device as _device
@@ -50,6 +50,7 @@ from ..engine.calls import (
 )
 from ..engine.promise import Promise, deliver_result
 from ..engine.runtime import get_runtime
+from ..record.expect import Match
 from ..record.expect import expect as _expect
 from ..record.expect import request as _request
 from ..record.transcript import Transcript, note_close
@@ -310,7 +311,7 @@ class WebSocket(ClientEventAliases, ContextOwner):
         """Extension: everything kept in :meth:`history` as a ``Transcript`` (export, load)."""
         return _transcript(self)
 
-    def expect(self, match: Any, timeout: float = 10.0) -> Promise[Any]:
+    def expect(self, match: Match, timeout: float = 10.0) -> Promise[Any]:
         """Extension: a promise of the first received whole message that matches.
 
         ``match`` is a callable, a compiled regular expression, an exact ``str``
@@ -319,7 +320,12 @@ class WebSocket(ClientEventAliases, ContextOwner):
         """
         return _expect(self, match, timeout)
 
-    def request(self, data: Any, match: Any = "id", timeout: float = 10.0) -> Promise[Any]:
+    def request(
+        self,
+        data: str | bytes | Mapping[str, Any] | list[Any],
+        match: Match = "id",
+        timeout: float = 10.0,
+    ) -> Promise[Any]:
         """Extension: send ``data`` and return a promise of its reply.
 
         ``match`` is a JSON key (the reply carrying the same value, ``'id'`` by

@@ -231,7 +231,7 @@ class Promise(Generic[T]):
 
     def then(
         self,
-        on_fulfilled: Callable[[Any], Any] | None = None,
+        on_fulfilled: Callable[[T], Any] | None = None,
         on_rejected: Callable[[BaseException], Any] | None = None,
     ) -> Promise[Any]:
         """Chain handlers like JS ``then``; returns the promise of the handler's result.
