@@ -46,7 +46,17 @@ from typing import Any, ClassVar
 from .peers import Peer, node_versions, start_embedded_echo, start_node_echo, start_peer
 from .workloads import CLIENTS
 
-__all__ = ["FULL", "QUICK", "TARGETS", "Plan", "Target", "evaluate_targets", "main"]
+__all__ = [
+    "FULL",
+    "QUICK",
+    "TARGETS",
+    "Plan",
+    "Target",
+    "evaluate_targets",
+    "main",
+    "readme_figures",
+    "with_readme_figures",
+]
 
 HERE = pathlib.Path(__file__).parent
 MIB = 1024 * 1024
@@ -310,33 +320,30 @@ class Target:
     strict: bool = False
 
 
+#: Our three ways of sending, as the targets name them.
+FORMS = (("ours-thread", "plain-thread"), ("ours-callback", "callback"), ("ours-await", "await"))
+
+
 def _size_targets() -> list[Target]:
-    out = [
-        Target(
-            "64 B pipelined, callback form / raw websockets",
-            "ratio",
-            "ours-callback",
-            "raw",
-            "64",
-            2.0,
-        ),
-        Target(
-            "64 B pipelined, callback form / picows", "ratio", "ours-callback", "picows", "64", 0.9
-        ),
-        Target(
-            "4 KiB, callback form / raw websockets", "ratio", "ours-callback", "raw", "4096", 1.0
-        ),
-        Target(
-            "1 MiB (4K pieces), callback form / raw websockets",
-            "ratio",
-            "ours-callback",
-            "raw",
-            str(MIB),
-            1.0,
-        ),
-        Target("64 B, await form / raw websockets", "ratio", "ours-await", "raw", "64", 0.8),
-    ]
-    for client, form in (("ours-callback", "callback"), ("ours-await", "await")):
+    out = []
+    for client, form in FORMS:
+        # Issue 27: every form at 64 B ≥ 2× raw and ≥ 0.9× picows, ≥ 1× raw above.
+        out += [
+            Target(
+                f"64 B pipelined, {form} form / raw websockets", "ratio", client, "raw", "64", 2.0
+            ),
+            Target(f"64 B pipelined, {form} form / picows", "ratio", client, "picows", "64", 0.9),
+            Target(f"4 KiB, {form} form / raw websockets", "ratio", client, "raw", "4096", 1.0),
+            Target(
+                f"1 MiB (4K pieces), {form} form / raw websockets",
+                "ratio",
+                client,
+                "raw",
+                str(MIB),
+                1.0,
+            ),
+        ]
+    for client, form in FORMS:
         for size in ("64", "4096", str(MIB)):
             out.append(
                 Target(
@@ -349,7 +356,7 @@ def _size_targets() -> list[Target]:
                     strict=True,
                 )
             )
-    for client, form in (("ours-callback", "callback"), ("ours-await", "await")):
+    for client, form in FORMS:
         out.append(
             Target(
                 f"64 B round trip p50, {form} form − raw websockets",
@@ -917,7 +924,44 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _write_latest(text: str) -> None:
-    (HERE / "LATEST.md").write_text(
+    latest = (
         "# Latest benchmark run\n\nMade by `python -m benchmarks`; docs/benchmarks.md "
         "says how each figure is measured.\n\n" + text + "\n"
     )
+    (HERE / "LATEST.md").write_text(latest)
+    README.write_text(with_readme_figures(README.read_text(), latest))
+
+
+#: The README's block of figures lies between these lines; ``python -m benchmarks``
+#: rewrites it from LATEST.md, so its figures are never copied by hand.
+README = HERE.parent / "README.md"
+FIGURES_BEGIN = "<!-- figures: made by `python -m benchmarks` from benchmarks/LATEST.md -->"
+FIGURES_END = "<!-- end of figures -->"
+#: What of LATEST.md the README shows: the run line and these two tables.
+_README_TABLES = ("**Targets", "**Echo throughput")
+
+
+def readme_figures(latest: str) -> str:
+    """The README's block: LATEST.md's run line, targets and echo throughput tables."""
+    blocks = latest.split("\n\n")
+    keep = []
+    for i, block in enumerate(blocks):
+        if block.startswith("Run "):
+            keep.append(block)
+        elif block.startswith(_README_TABLES) and i + 1 < len(blocks):
+            keep += [block, blocks[i + 1]]
+    keep.append("Every other table of that run: [benchmarks/LATEST.md](benchmarks/LATEST.md).")
+    return "\n\n".join(keep)
+
+
+def with_readme_figures(readme: str, latest: str) -> str:
+    """``readme`` with its block of figures made again from ``latest``.
+
+    Raises:
+        ValueError: The README has no block (its two marker lines are missing).
+    """
+    start, end = readme.find(FIGURES_BEGIN), readme.find(FIGURES_END)
+    if start < 0 or end < start:
+        raise ValueError(f"README.md lacks the lines {FIGURES_BEGIN!r} … {FIGURES_END!r}")
+    head = readme[: start + len(FIGURES_BEGIN)]
+    return f"{head}\n\n{readme_figures(latest)}\n\n{readme[end:]}"

@@ -11,6 +11,10 @@ buffer marks, our send promises). Compression is off everywhere
 
 Clients:
 
+* ``ours-thread``: our API from a plain thread as a notebook cell writes it:
+  ``for x in data: ws.send(x)``, the promises dropped; the engine's own
+  pacing (``send`` waits past the write buffer's high mark) is all there is.
+  Echoes are counted as for ``ours-callback``.
 * ``ours-callback``: our API from a plain thread: ``ws.send(data, callback)``
   for message after message, echoes counted in ``on('message')`` (4K pieces,
   unless ``whole``) and ``on('dataEnd')``. A send's callback fires once the
@@ -44,7 +48,7 @@ from typing import Any
 
 __all__ = ["CLIENTS", "WINDOW_BYTES", "echo", "rtt"]
 
-CLIENTS = ("ours-callback", "ours-await", "raw", "wsclient", "picows")
+CLIENTS = ("ours-thread", "ours-callback", "ours-await", "raw", "wsclient", "picows")
 TIMEOUT = 120.0
 #: Bytes of sends not yet called back past which the callback-form sender waits.
 WINDOW_BYTES = 32 * 1024 * 1024
@@ -104,16 +108,14 @@ def _result(count: int, size: int, seconds: float, cpu: float, **extra: Any) -> 
 
 
 # -- echo throughput ---------------------------------------------------------------
-def _echo_ours_callback(url: str, size: int, count: int, whole: bool) -> dict:
+def _ours_counting(url: str, count: int, whole: bool) -> tuple[Any, threading.Event, dict]:
+    """Our client, connected, counting echoes (pieces and whole messages) until ``count``."""
     from ohws_jupyter import createWebSocket
 
     ws = createWebSocket()
     ws.connect(url, {"compression": False, "wholeMessages": whole}).result(10)
     done = threading.Event()
     got = {"messages": 0, "pieces": 0}
-    errors: list[BaseException] = []
-    window = threading.Condition()
-    unsent = [0]  # bytes of sends whose callback has not run yet
 
     def on_message(data: bytes) -> None:
         got["pieces"] += 1
@@ -124,6 +126,32 @@ def _echo_ours_callback(url: str, size: int, count: int, whole: bool) -> dict:
         if got["messages"] == count:
             done.set()
 
+    ws.on("message", on_message)
+    ws.on("dataEnd", on_end)
+    return ws, done, got
+
+
+def _echo_ours_thread(url: str, size: int, count: int, whole: bool) -> dict:
+    """A notebook cell's ``for x in data: ws.send(x)``: no callback, no window of its own."""
+    ws, done, got = _ours_counting(url, count, whole)
+    payload = os.urandom(size)
+    cpu, start = _cpu(), time.perf_counter()
+    for _ in range(count):
+        ws.send(payload)
+    ok = done.wait(TIMEOUT)
+    seconds, cpu = time.perf_counter() - start, _cpu() - cpu
+    ws.close().result(10)
+    if not ok or _received[0] != count * size:
+        raise RuntimeError(f"ours-thread: {got}, {_received[0]} bytes")
+    return _result(count, size, seconds, cpu, pieces=got["pieces"])
+
+
+def _echo_ours_callback(url: str, size: int, count: int, whole: bool) -> dict:
+    ws, done, got = _ours_counting(url, count, whole)
+    errors: list[BaseException] = []
+    window = threading.Condition()
+    unsent = [0]  # bytes of sends whose callback has not run yet
+
     def sent(err: BaseException | None) -> None:
         with window:
             unsent[0] -= size
@@ -133,8 +161,6 @@ def _echo_ours_callback(url: str, size: int, count: int, whole: bool) -> dict:
             errors.append(err)
             done.set()
 
-    ws.on("message", on_message)
-    ws.on("dataEnd", on_end)
     payload = os.urandom(size)
     cpu, start = _cpu(), time.perf_counter()
     for _ in range(count):
@@ -298,6 +324,7 @@ def _echo_picows(url: str, size: int, count: int, whole: bool) -> dict:
 
 
 ECHO = {
+    "ours-thread": _echo_ours_thread,
     "ours-callback": _echo_ours_callback,
     "ours-await": _echo_ours_await,
     "raw": _echo_raw,
@@ -444,6 +471,7 @@ def _rtt_picows(url: str, count: int) -> list[float]:
 
 
 RTT = {
+    "ours-thread": _rtt_ours_callback,  # the same plain-thread `send`
     "ours-callback": _rtt_ours_callback,
     "ours-await": _rtt_ours_await,
     "raw": _rtt_raw,

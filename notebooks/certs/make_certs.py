@@ -1,9 +1,15 @@
-"""Make the lesson certificates again: a CA, a server certificate it signs, an impostor.
+"""Make the lesson certificates again: a CA, two server certificates it signs, an impostor.
 
 Run from this folder with the ``cryptography`` package installed. The CA's
 key is not kept, so nobody can sign more certificates with the lesson CA. The
-server's and the impostor's keys are kept, next to their certificates: they
+servers' and the impostor's keys are kept, next to their certificates: they
 are public, for lessons on 127.0.0.1 only, and protect nothing.
+
+- ``lesson-server.pem``: for 127.0.0.1 and localhost, signed by the lesson CA;
+- ``other-host.pem``: for ``app.example`` only, signed by the same CA, as
+  another site's genuine certificate would be; served from 127.0.0.1 it shows
+  what a client that skips the host-name check accepts;
+- ``impostor.pem``: for 127.0.0.1 and localhost, self-signed.
 """
 
 from __future__ import annotations
@@ -50,16 +56,21 @@ def _cert(path: str, cert: x509.Certificate) -> None:
     _write(path, cert.public_bytes(serialization.Encoding.PEM))
 
 
+_LOCAL = (x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost"))
+
+
 def _leaf(
-    key: ec.EllipticCurvePrivateKey, issuer: x509.Name, signer: ec.EllipticCurvePrivateKey
+    key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Name,
+    signer: ec.EllipticCurvePrivateKey,
+    names: tuple[x509.GeneralName, ...] = _LOCAL,
 ) -> x509.Certificate:
     usage = x509.KeyUsage(True, False, False, False, False, False, False, False, False)
-    names = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
     # Key identifiers: Python 3.13's strict verification wants them.
     issuer_id = x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key())
     return (
         x509.CertificateBuilder()
-        .subject_name(_name("127.0.0.1"))
+        .subject_name(_name(str(names[0].value)))
         .issuer_name(issuer)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -68,7 +79,7 @@ def _leaf(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(usage, critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.SubjectAlternativeName(list(names)), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(issuer_id, critical=False)
         .sign(signer, hashes.SHA256())
@@ -98,6 +109,8 @@ def main() -> None:
     _cert("lesson-ca.pem", ca)
     server_key = _key("lesson-server-key.pem")
     _cert("lesson-server.pem", _leaf(server_key, ca.subject, ca_key))
+    other_key = _key("other-host-key.pem")
+    _cert("other-host.pem", _leaf(other_key, ca.subject, ca_key, (x509.DNSName("app.example"),)))
     impostor_key = _key("impostor-key.pem")
     _cert("impostor.pem", _leaf(impostor_key, _name("127.0.0.1"), impostor_key))
 

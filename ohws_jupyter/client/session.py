@@ -143,6 +143,7 @@ class ClientSession(SessionReports):
         self.device_host = spelled_host(url) if self.device else None
         # Device: messages sent while connecting, sent in order once open.
         self._early_lock = threading.Lock()
+        self._pieces_lock = threading.Lock()
         self._early_sends: list[tuple[bytes, bool]] = []
         self._early_flushed = False
 
@@ -305,6 +306,8 @@ class ClientSession(SessionReports):
 
     def _opened(self, conn: Connection, response: Response) -> None:
         self.conn = conn
+        conn.on_queued = self._queued
+        conn.on_flush = self.link.flushed
         if self.close_requested is not None and not self.device:
             # close() was called as the handshake finished.
             conn.close(*self.close_requested)
@@ -395,29 +398,38 @@ class ClientSession(SessionReports):
         if wanted:
             self.lane.call(self._deliver, events, messages, size)
         else:
-            stats.piecesIn += (
+            self._count_pieces(
                 len(messages)
                 if self.opts.wholeMessages
                 else sum(len(split_message(m)) for m in messages)
             )
             conn.consumed_some(len(messages), size)
 
+    def _count_pieces(self, count: int) -> None:
+        # Counted on the I/O thread (no listener) and on the lane (a listener):
+        # 'on'/'off' while messages flow switches between them mid-stream.
+        with self._pieces_lock:
+            self.stats.piecesIn += count
+
     def _deliver(self, events: EventEmitter, messages: list[Any], size: int) -> None:
         # Runs on the object's lane.
         whole = self.opts.wholeMessages
-        stats = self.stats
-        for message in messages:
-            if whole:
-                events.emit("message", (None, message))
-                stats.piecesIn += 1
-            else:
-                pieces = split_message(message)
-                stats.piecesIn += len(pieces)
-                if len(pieces) == 1:
-                    events.emit("message", (None, pieces[0]))
+        pieces_in = 0
+        try:
+            for message in messages:
+                if whole:
+                    events.emit("message", (None, message))
+                    pieces_in += 1
                 else:
-                    events.emit_each("message", [(None, piece) for piece in pieces])
-            events.emit("dataEnd", ())
+                    pieces = split_message(message)
+                    pieces_in += len(pieces)
+                    if len(pieces) == 1:
+                        events.emit("message", (None, pieces[0]))
+                    else:
+                        events.emit_each("message", [(None, piece) for piece in pieces])
+                events.emit("dataEnd", ())
+        finally:
+            self._count_pieces(pieces_in)
         conn = self.conn
         if conn is not None:
             conn.consumed_some(len(messages), size)
@@ -511,11 +523,16 @@ class ClientSession(SessionReports):
             )
         except Exception:
             return self._not_open("send")
+        return wait
+
+    def _queued(self, payload: bytes, text: bool) -> None:
+        # Under the connection's lock, which orders every send: the counters have
+        # one writer at a time, and the history gets the messages in wire order
+        # with neither a lock nor a clock of its own per message.
         stats = self.stats
         stats.messagesOut += 1
         stats.bytesOut += len(payload)
-        self.link.sent(payload.decode("utf-8") if text else payload)
-        return wait
+        self.link.outbox.append((payload, text))
 
     def _not_open(self, op: str) -> BusinessError:
         if self.device:
@@ -581,9 +598,21 @@ class ClientSession(SessionReports):
         promise.resolve(True)
 
     def abandon(self) -> None:
-        """The WebSocket object was garbage-collected: close with 1001, from any thread."""
-        if self.runtime.started and not self.ended:
-            self.runtime.call_soon(self.request_close, 1001, "going away", Promise("close"))
+        """The WebSocket object was garbage-collected: close with 1001, from any thread.
+
+        Not when our close is under way already: that one ends the connection. A
+        device refuses a close while the peer's is under way too; nobody waits for
+        this promise, so that refusal is no news.
+        """
+        if self.runtime.started and not self.ended and self.close_requested is None:
+            self.runtime.call_soon(self.request_close, 1001, "going away", _going_away())
+
+
+def _going_away() -> Promise[bool]:
+    """The promise of a close the package makes on its own: a refusal of it is no news."""
+    promise: Promise[bool] = Promise("close")
+    promise.exception()  # handled: the user's code never sees this promise
+    return promise
 
 
 def _consume(future: asyncio.Future[Any]) -> None:
@@ -604,7 +633,7 @@ def _close_all_at_exit() -> None:
         return
     promises = []
     for session in sessions:
-        promise: Promise[bool] = Promise("close")
+        promise = _going_away()
         promises.append(promise)
         session.runtime.call_soon(session.request_close, 1001, "going away", promise)
     deadline = time.monotonic() + EXIT_CLOSE_WAIT

@@ -16,10 +16,8 @@ object's callbacks. The core modules (errors, options, events) import neither
 
 from __future__ import annotations
 
-import collections
 import ssl
 import threading
-import time
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeAlias, overload
@@ -29,7 +27,7 @@ from ..core.aliases import ClientEventAliases
 from ..core.checks import MAX_SEND_SIZE, check_data
 from ..core.context import Context, ContextOwner, resolve_context
 from ..core.errors import CONNECTION_EXISTS, PARAMETER_ERROR, SEND_FAILED, BusinessError
-from ..core.events import EventEmitter, Record, report_callback_error
+from ..core.events import EventEmitter, Record
 from ..core.masking import mask_url
 from ..core.options import (
     WebSocketCloseOptions,
@@ -57,6 +55,7 @@ from ..record.transcript import Transcript, note_close
 from ..record.transcript import transcript as _transcript
 from . import reconnect as _reconnect
 from .dial import tls_context, warn_unportable
+from .history import HISTORY_BYTES, HISTORY_LIMIT, History
 from .session import ClientSession
 from .state import ReadyState, Stats, not_open_error, not_open_hint, split_message
 
@@ -94,12 +93,6 @@ def use_session_factory(factory: Callable[..., Any]) -> None:
     """
     global _session_factory
     _session_factory = factory
-
-
-#: Most messages and state changes ``history()`` keeps (the oldest go first).
-HISTORY_LIMIT = 10_000
-#: Most message bytes ``history()`` keeps.
-HISTORY_BYTES = 16 * 1024 * 1024
 
 
 #: Event name -> length of the OHOS argument list.
@@ -143,13 +136,10 @@ class WebSocket(ClientEventAliases, ContextOwner):
         self._lock = threading.Lock()
         self._state = ReadyState.CLOSED
         self._session: ClientSession | None = None
-        self._observers: list[Callable[[Record], None]] = []
-        # What happened, oldest first: Records, and (time, direction, messages, text)
-        # batches of messages that become Records only when history() is read.
-        self._history: collections.deque[Any] = collections.deque()
-        self._history_count = 0
-        self._history_bytes = 0
-        self._history_lock = threading.Lock()
+        # What happened, for history() and watch(); sends enter it in batches.
+        self._history = History()
+        # The promise of every send queued at once: one settled promise for all.
+        self._queued = Promise.resolved(True, "send", self._lane)
         self.url: str | None = None
         self.options: WebSocketRequestOptions | None = None
         self.stats = Stats()
@@ -242,29 +232,20 @@ class WebSocket(ClientEventAliases, ContextOwner):
     ) -> Callable[[], None]:
         """Extension: call ``observer(record)`` for everything that happens, sends included.
 
-        Whole messages are reported once, with their piece count. The observer
-        runs on the I/O thread or the sender's thread, so it must be quick and
-        must not block; it is meant for views such as the panel. With
+        Whole messages are reported once, with their piece count. Sent
+        messages are reported in send order once written (the batch of one
+        write timed once), or earlier if something else is recorded or
+        ``history()`` is read first; the order of the history is the order
+        the observer sees. The observer runs on the I/O thread, or on the
+        thread that recorded or read something, so it must be quick and must
+        not block; it is meant for views such as the panel. With
         ``replay=True`` it first gets the kept history (see :meth:`history`).
         Returns a function that stops it.
         """
         if not callable(observer):
             raise self._ctx.error(PARAMETER_ERROR, "watch() needs a callable observer")
-        with self._history_lock:
-            # Under the lock that every new record takes: the replay and the live
-            # records that follow have no gap and no repeat, in order.
-            for record in self.history() if replay else ():
-                self._notify(observer, record)
-            self._observers = [*self._observers, observer]
-        me = weakref.ref(self)  # the stop function must not keep the WebSocket alive
-
-        def stop() -> None:
-            ws = me()
-            if ws is not None:
-                with ws._history_lock:
-                    ws._observers = [o for o in ws._observers if o is not observer]
-
-        return stop
+        # The stop function holds the History, never the WebSocket.
+        return self._history.watch(observer, replay)
 
     def history(self) -> list[Record]:
         """Extension: what happened on this object, oldest first, as ``Record``s.
@@ -273,38 +254,7 @@ class WebSocket(ClientEventAliases, ContextOwner):
         since the object was created, up to the last HISTORY_LIMIT entries and
         HISTORY_BYTES of message data. Received messages carry their piece count.
         """
-        out: list[Record] = []
-        for entry in list(self._history):
-            if isinstance(entry, Record):
-                out.append(entry)
-                continue
-            when, direction, messages, whole = entry
-            for message in messages:
-                pieces = 1 if whole or direction == ">" else len(split_message(message))
-                out.append(Record(when, "message", direction, data=message, pieces=pieces))
-        return out
-
-    def _notify(self, observer: Callable[[Record], None], record: Record) -> None:
-        try:
-            observer(record)
-        except Exception as exc:
-            report_callback_error(f"observer {observer!r}", exc)
-
-    def _keep(self, entry: Any, count: int, size: int) -> None:
-        history = self._history
-        history.append(entry)
-        self._history_count += count
-        self._history_bytes += size
-        while history and (
-            self._history_count > HISTORY_LIMIT or self._history_bytes > HISTORY_BYTES
-        ):
-            old = history.popleft()
-            if isinstance(old, Record):
-                self._history_count -= 1
-                self._history_bytes -= _record_size(old)
-            else:
-                self._history_count -= len(old[2])
-                self._history_bytes -= sum(map(len, old[2]))
+        return self._history.records()
 
     # -- record, replay, assert (extensions) -----------------------------------------
     def transcript(self) -> Transcript:
@@ -338,39 +288,6 @@ class WebSocket(ClientEventAliases, ContextOwner):
             self._lane.call(self.events.emit, "reconnecting", (value,))
 
     # -- reports from the session (I/O thread, or the sender's thread) ----------------
-    def _record(self, record: Record) -> None:
-        """Keep ``record`` in the history and show it to the observers."""
-        with self._history_lock:
-            self._keep(record, 1, _record_size(record))
-            observers = self._observers
-        for observer in observers:
-            self._notify(observer, record)
-
-    def _messages_in(self, messages: list[Any], whole: bool) -> None:
-        """Keep received whole messages (one socket read's worth)."""
-        # One time for history() and the observers, so both report the same Record.
-        now = time.time()
-        with self._history_lock:
-            self._keep((now, "<", messages, whole), len(messages), sum(map(len, messages)))
-            observers = self._observers
-        if observers:
-            for message in messages:
-                pieces = 1 if whole else len(split_message(message))
-                record = Record(now, "message", "<", data=message, pieces=pieces)
-                for observer in observers:
-                    self._notify(observer, record)
-
-    def _message_out(self, data: Any) -> None:
-        """Keep one sent message."""
-        now = time.time()
-        with self._history_lock:
-            self._keep((now, ">", (data,), True), 1, len(data))
-            observers = self._observers
-        if observers:
-            record = Record(now, "message", ">", data=data, pieces=1)
-            for observer in observers:
-                self._notify(observer, record)
-
     def _session_opened(
         self, session: ClientSession, *, protocol: str, extensions: str, headers: dict[str, str]
     ) -> None:
@@ -477,7 +394,11 @@ class WebSocket(ClientEventAliases, ContextOwner):
         """Send a text (``str``) or binary (bytes-like) message.
 
         The frame is built (and compressed) on the calling thread and queued in
-        order behind earlier sends.
+        order behind earlier sends. Called from a thread that may block (not
+        the I/O thread, not a callback) while more than 4 MiB wait to be
+        written, it first waits, as on a blocking socket, until that backlog
+        is below 1 MiB (at most 30 s, then the send is refused), so a plain
+        ``for x in data: ws.send(x)`` keeps memory bounded.
 
         Returns:
             Without a callback, a promise of ``True`` once the message is queued
@@ -518,9 +439,10 @@ class WebSocket(ClientEventAliases, ContextOwner):
                     )
                 outcome = not_open_error("send", state)
         if outcome is False:
-            # Queued at once, the usual case: no promise unless one is asked for.
+            # Queued at once, the usual case: every such send shares one settled
+            # promise, and the callback form gets none.
             if callback is None:
-                return Promise.resolved(True, "send", self._lane)
+                return self._queued
             deliver_result(self._lane, callback, None, True, "callback of send")
             return None
         promise: Promise[bool] = Promise("send", self._lane)
@@ -592,7 +514,7 @@ class SessionLink:
     report is dropped once the WebSocket is gone.
     """
 
-    __slots__ = ("_ws", "context", "stats")
+    __slots__ = ("_ws", "context", "outbox", "stats")
 
     def __init__(self, ws: WebSocket) -> None:
         self._ws = weakref.ref(ws)
@@ -600,6 +522,9 @@ class SessionLink:
         self.context: Context = ws.context
         #: The WebSocket's counters, which the session keeps up to date.
         self.stats = ws.stats
+        #: Where the session appends ``(payload, is_text)`` for each message it
+        #: queues, in wire order; :meth:`flushed` moves them into the history.
+        self.outbox = ws._history.outbox
 
     def events(self) -> EventEmitter | None:
         """The WebSocket's subscriptions, or None once it is gone."""
@@ -610,7 +535,7 @@ class SessionLink:
         """A state change or an error for the history and the observers."""
         ws = self._ws()
         if ws is not None:
-            ws._record(record)
+            ws._history.record(record)
 
     def state(self, session: Any, state: ReadyState) -> None:
         """The session's connection moved to ``state``."""
@@ -636,13 +561,19 @@ class SessionLink:
         """Whole messages arrived (one read's worth)."""
         ws = self._ws()
         if ws is not None:
-            ws._messages_in(messages, whole)
+            ws._history.messages_in(messages, whole)
 
     def sent(self, data: Any) -> None:
-        """One message was queued to be sent."""
+        """One message was queued to be sent (a transport without an outbox)."""
         ws = self._ws()
         if ws is not None:
-            ws._message_out(data)
+            ws._history.message_out(data)
+
+    def flushed(self) -> None:
+        """Messages appended to :attr:`outbox` went out (I/O thread)."""
+        ws = self._ws()
+        if ws is not None:
+            ws._history.flushed()
 
 
 def createWebSocket(*, profile: str | None = None) -> WebSocket:
@@ -659,8 +590,3 @@ def createWebSocket(*, profile: str | None = None) -> WebSocket:
 
 
 create_websocket = createWebSocket
-
-
-def _record_size(record: Record) -> int:
-    data = record.data
-    return len(data) if isinstance(data, str | bytes) else 0

@@ -16,9 +16,13 @@ at a time so that one read cannot inflate past the limits.
 
 Sending: ``send`` builds the frame on the caller's thread under the
 connection's lock (compression included) and queues its bytes; the I/O thread
-is woken once per burst to write them. ``send`` reports whether the caller
-should wait: past the write buffer's high mark, senders are held until it
-drains below the low mark; past a hard limit, a send is refused.
+is woken once per burst to write them. A client's plain thread (a notebook
+cell, a script; not the I/O thread, not a callback) that finds more than the
+high mark unwritten waits in ``send`` until the buffer drains below the low
+mark, as on a blocking socket. Elsewhere ``send`` reports whether the caller
+should wait (its promise stays pending until the buffer drains); past a hard
+limit, a send is refused. ``on_queued`` sees every message queued, under the
+lock that orders them; ``on_flush`` runs on the I/O thread after each write.
 
 Closing: every way into the closing state — our close, the peer's close, a
 protocol failure, a message too big, a keepalive timeout — arms one deadline;
@@ -90,7 +94,7 @@ SEND_HIGH_WATER = 4 * 1024 * 1024
 SEND_LOW_WATER = 1024 * 1024
 #: Write buffer above which a send is refused (client) or the peer is cut off (server).
 SEND_HARD_LIMIT = 64 * 1024 * 1024
-#: Seconds a sending thread waits for room past SEND_HARD_LIMIT before the send is refused.
+#: Seconds a plain sending thread waits for room before the send is refused.
 SEND_BLOCK_LIMIT = 30.0
 #: Once both close frames have crossed, seconds a client waits for the server
 #: to end TCP (RFC 6455 7.1.1: the server should close first) before it does.
@@ -252,7 +256,14 @@ class Connection(asyncio.Protocol):
         self._parts: list[bytes | bytearray] | None = None
         self._parts_text = False
         self._decoder: Any = None
-        # Backpressure: produced here, consumed on the owner's lane; one writer each.
+        # Hooks: on_queued(payload, text) runs under self.lock for each message
+        # queued by send (in wire order); on_flush() on the I/O thread after a write.
+        self.on_queued: Callable[[bytes, bool], None] | None = None
+        self.on_flush: Callable[[], None] | None = None
+        # Backpressure: produced on the I/O thread; consumed from the I/O thread or
+        # the owner's lane, so under a lock of its own (a lost update would leave
+        # reading paused for good).
+        self._consumed_lock = threading.Lock()
         self.produced = self.consumed = 0
         self.produced_bytes = self.consumed_bytes = 0
         self._reading_paused = False
@@ -460,8 +471,9 @@ class Connection(asyncio.Protocol):
 
     def consumed_some(self, count: int, size: int) -> None:
         """The owner delivered ``count`` messages of ``size`` bytes; from any thread."""
-        self.consumed += count
-        self.consumed_bytes += size
+        with self._consumed_lock:
+            self.consumed += count
+            self.consumed_bytes += size
         if self._reading_paused and (
             self.produced - self.consumed <= self.max_queued_messages // 2
             and self.produced_bytes - self.consumed_bytes <= self.max_queued_bytes // 2
@@ -496,7 +508,7 @@ class Connection(asyncio.Protocol):
             InvalidState: The connection is not open.
             BufferError: The write buffer is past SEND_HARD_LIMIT (client side).
         """
-        if not self.cut_off_slow_peer and self._buffered() > self.hard_limit:
+        if not self.cut_off_slow_peer and self._buffered() > SEND_HIGH_WATER:
             self._wait_for_room()
         with self.lock:
             proto = self.protocol
@@ -504,28 +516,41 @@ class Connection(asyncio.Protocol):
             # moved the protocol past OPEN, its close frame can only come after.
             if proto.state is not OPEN:
                 raise InvalidState(f"connection is {proto.state.name.lower()}")
+            wait = self._queue_locked([self._frame(payload, text)])
+            if self.on_queued is not None:
+                self.on_queued(payload, text)
             # Once one sender waits, later ones wait behind it: promises keep send order.
-            if self._queue_locked([self._frame(payload, text)]) or self._waiting:
+            if wait or self._waiting:
                 self._waiting += 1
                 return True
             return False
 
     def _wait_for_room(self) -> None:
-        """Block the sending thread until the write buffer drains below its low mark.
+        """Pace a plain sending thread: wait while more than SEND_HIGH_WATER is unwritten.
 
-        Past ``hard_limit`` bytes unwritten a plain thread (a notebook cell, a
-        script) waits, as on a blocking socket, at most SEND_BLOCK_LIMIT seconds.
-        The I/O thread and callbacks cannot wait: the drain may depend on them.
+        A thread that may block (a notebook cell, a script, a worker thread)
+        waits, as on a blocking socket, until the write buffer drains below
+        SEND_LOW_WATER, at most SEND_BLOCK_LIMIT seconds. Checked before
+        queuing, so an ``await``ed send, whose promise waits for that drain,
+        never blocks here. The I/O thread and callbacks never wait (the drain
+        may depend on them): their sends keep pending promises, and past
+        ``hard_limit`` they are refused.
 
         Raises:
-            BufferError: Called where waiting could deadlock, or the wait timed out.
+            BufferError: The wait timed out, or ``hard_limit`` is passed where
+                waiting could deadlock.
         """
         runtime = self.runtime
         if runtime.in_loop_thread() or runtime.in_callback_thread():
-            raise BufferError(self._buffered())
+            if self._buffered() > self.hard_limit:
+                raise BufferError(self._buffered())
+            return
         deadline = time.monotonic() + SEND_BLOCK_LIMIT
-        while self._buffered() > self.hard_limit and not self.lost:
+        # A connection that leaves OPEN refuses the send: no need to wait for that.
+        while self._buffered() > SEND_HIGH_WATER and self.protocol.state is OPEN:
             self._room.clear()
+            if self.protocol.state is not OPEN:  # closing began before the clear
+                break
             runtime.call_soon(self._wake_drain_waiters)  # re-checks on the I/O thread
             if not self._room.wait(max(deadline - time.monotonic(), 0)):
                 raise BufferError(self._buffered())
@@ -624,7 +649,14 @@ class Connection(asyncio.Protocol):
                 self.loop.call_soon(self._flush_now)
             else:
                 runtime.call_soon(self._flush_now)
-        if self._out_bytes > SEND_HIGH_WATER or self._transport_paused:
+        # A client's send waits past SEND_HIGH_WATER in all, as documented; not
+        # each time the transport's own 64 KiB buffer is full, which at 4 KiB
+        # made nearly every send a pending promise and a drain waiter. The
+        # server keeps the transport's mark: its echo holds reading on it.
+        if self._out_bytes > SEND_HIGH_WATER or (
+            self._transport_paused
+            and (self.cut_off_slow_peer or self._buffered() > SEND_HIGH_WATER)
+        ):
             if self.cut_off_slow_peer and not self.slow_peer and self._buffered() > self.hard_limit:
                 self.slow_peer = True
                 # Never inline: the caller holds the lock that _cut_off takes.
@@ -667,6 +699,8 @@ class Connection(asyncio.Protocol):
             transport.write(data)
         if eof and transport.can_write_eof():
             transport.write_eof()
+        if self.on_flush is not None:
+            self.on_flush()
         if (
             self._drain_waiters or self._hold_for_drain or not self._room.is_set()
         ) and not self._transport_paused:
@@ -722,6 +756,7 @@ class Connection(asyncio.Protocol):
             return
         if self.closing_since is None:
             self.closing_since = time.monotonic()
+            self._room.set()  # a sender held in send() is refused now, not once drained
             if self.close_timeout:
                 self._deadline = self.loop.call_later(self.close_timeout, self._deadline_passed)
             self.owner.closing(self)

@@ -492,15 +492,12 @@ class WebSocketPanel(ClientTools):
             self._unsent.clear()
             return batch
 
-    def _flush(self) -> None:
-        self._flush_armed = False
-        self._last_flush = time.monotonic()
+    def _send_batch(self) -> None:
         batch = self._take_pending()
         with self._lock:
             self._count_rates()
             changed = list(self._rates_unsent.values())
             self._rates_unsent.clear()
-        self._sync_traits()
         msg: dict[str, Any] = {
             "type": "batch",
             "entries": [] if self.paused else batch,
@@ -522,7 +519,7 @@ class WebSocketPanel(ClientTools):
     def _seq(self) -> int:
         return self._pending.last_seq
 
-    def _sync_traits(self) -> None:
+    def _trait_changes(self) -> dict[str, Any]:
         ws = self._ws()
         if ws is None:
             values = {"state": "GONE"}
@@ -530,13 +527,20 @@ class WebSocketPanel(ClientTools):
             values = {"state": ws.state.name, "protocol": ws.protocol}
             if ws.url and (ws.url != self._real_url or not self.url):
                 # Only a new connection target overwrites the field, never user typing.
-                self._real_url = ws.url
                 values["url"] = mask_url(ws.url)
         changed = {k: v for k, v in values.items() if getattr(self, k) != v}
-        if changed and not self._closed:
-            with self.hold_sync():  # one comm message for all changed traits
-                for name, value in changed.items():
-                    setattr(self, name, value)
+        if ws is not None and "url" in values and "url" not in changed:
+            self._real_url = ws.url  # the field shows it already
+        return changed
+
+    def _sync_traits(self) -> bool:
+        ws = self._ws()
+        url = ws.url if ws is not None else None
+        if not super()._sync_traits():
+            return False
+        if url and self.url == mask_url(url):
+            self._real_url = url
+        return True
 
     def _snapshot(self, view: str) -> None:
         # Flush first so the snapshot covers every record numbered up to seq.

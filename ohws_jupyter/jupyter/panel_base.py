@@ -232,7 +232,9 @@ class PanelBase(anywidget.AnyWidget):
         self.saved = list(items.values())
         self._lock = threading.Lock()
         self._flush_armed = False
+        self._arm_lock = threading.Lock()
         self._last_flush = 0.0
+        self._traits_went_last = False
         self._closed = False
         self._last_error = ""
         self.on_msg(self._on_front_end)
@@ -373,15 +375,57 @@ class PanelBase(anywidget.AnyWidget):
         raise NotImplementedError
 
     def _arm(self) -> None:
-        """Schedule a flush unless one is due (any thread)."""
+        """Schedule a refresh unless one is due (any thread)."""
         if self._flush_armed or self._closed:
             return
-        self._flush_armed = True
-        delay = self._last_flush + self.flush_interval - time.monotonic()
+        with self._arm_lock:  # taken about once a refresh: the flag is rarely clear
+            if self._flush_armed:
+                return
+            self._flush_armed = True
+            delay = self._last_flush + self.flush_interval - time.monotonic()
         scheduler.call_later(max(delay, 0.0), self._flush)
 
     def _flush(self) -> None:
+        """One refresh (panel thread): at most one widget message.
+
+        Changed traits (state, URL) are one message and the batch of new
+        entries and counters another, so a refresh that has both sends the
+        traits and leaves the batch to the next refresh (and the other way
+        round next time): under any flood the front end gets at most one
+        message per ``flush_interval``.
+        """
+        with self._arm_lock:
+            # The time first: a record arriving now arms the next refresh
+            # flush_interval after this one, never at once.
+            self._last_flush = time.monotonic()
+            self._flush_armed = False
+        if self._traits_went_last:
+            self._traits_went_last = False
+            if self._trait_changes():
+                self._arm()  # their turn comes again at the next refresh
+        elif self._sync_traits():
+            self._traits_went_last = True
+            self._arm()  # the batch goes at the next refresh
+            return
+        self._send_batch()
+
+    def _send_batch(self) -> None:
+        """Send the new entries, counters and whatever else changed (panel thread)."""
         raise NotImplementedError
+
+    def _trait_changes(self) -> dict[str, Any]:
+        """Synced traits whose value should change: name -> new value."""
+        raise NotImplementedError
+
+    def _sync_traits(self) -> bool:
+        """Set the changed traits in one widget message; whether there was one."""
+        changed = self._trait_changes()
+        if not changed or self._closed:
+            return False
+        with self.hold_sync():  # one comm message for all changed traits
+            for name, value in changed.items():
+                setattr(self, name, value)
+        return True
 
     def _send_msg(self, msg: dict[str, Any]) -> None:
         if not self._closed:

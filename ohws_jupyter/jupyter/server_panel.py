@@ -452,11 +452,8 @@ class WebSocketServerPanel(PanelBase):
                     fresh.append(entry)
         return fresh
 
-    def _flush(self) -> None:
-        self._flush_armed = False
-        self._last_flush = time.monotonic()
+    def _send_batch(self) -> None:
         fresh = self._take_pending()
-        self._sync_traits()
         msg: dict[str, Any] = {
             "type": "batch",
             "client": self.client,
@@ -479,13 +476,9 @@ class WebSocketServerPanel(PanelBase):
             self._arm()
         scheduler.call_later(self.POLL, self._poll)
 
-    def _sync_traits(self) -> None:
+    def _trait_changes(self) -> dict[str, Any]:
         values = {"state": self.server.state.name, "url": self.server.url or ""}
-        changed = {k: v for k, v in values.items() if getattr(self, k) != v}
-        if changed and not self._closed:
-            with self.hold_sync():
-                for name, value in changed.items():
-                    setattr(self, name, value)
+        return {k: v for k, v in values.items() if getattr(self, k) != v}
 
     @traitlets.observe("client")
     def _client_changed(self, _change: dict[str, Any]) -> None:

@@ -23,7 +23,14 @@ import pytest
 
 from benchmarks.peers import start_peer
 from benchmarks.profile import render, self_time
-from benchmarks.run import MIB, TARGETS, answers_handshake, evaluate_targets
+from benchmarks.run import (
+    MIB,
+    TARGETS,
+    answers_handshake,
+    evaluate_targets,
+    readme_figures,
+    with_readme_figures,
+)
 from benchmarks.workloads import CLIENTS
 from tests.helpers import ROOT
 
@@ -49,7 +56,13 @@ def test_quick_run_produces_every_figure(tmp_path):
         timeout=220,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    titles = ("**Targets** (", "Echo throughput", "Echo servers", "Round trip", "4K rule")
+    titles = (
+        "Targets",
+        "Echo throughput",
+        "Echo servers",
+        "Round trip",
+        "4K rule",
+    )
     for title in (*titles, "Memory", "Panel flood"):
         assert title in proc.stdout, title
     # A quick run never replaces the full run's table.
@@ -204,7 +217,7 @@ def test_targets_are_judged_on_per_round_ratios():
     assert row["met"] is False and row["gap"] == pytest.approx(-0.005)
     assert (row["min"], row["max"]) == (pytest.approx(1.99), pytest.approx(2.0))
 
-    row = _row(rows, "64 B, await form / raw")
+    row = _row(rows, "64 B pipelined, await form / raw")
     assert row["value"] == pytest.approx(0.795) and row["met"] is False
 
     # "Ahead of websocket-client" is strict: a tie is a miss.
@@ -255,3 +268,15 @@ def test_profile_summary_counts_self_time_per_function_and_thread():
     assert dict(summary["total_ours"])["ohws_jupyter/client/websocket.py:WebSocket.send"] == 0.003
     text = render(summary, top=5)
     assert "| 1 | `ohws_jupyter/engine/connection.py:Connection.send` | 4 | 80.0% |" in text
+
+
+def test_the_readmes_figures_are_those_of_latest_md():
+    """The README's block of figures is made from benchmarks/LATEST.md, not copied by hand."""
+    readme = (ROOT / "README.md").read_text()
+    latest = (ROOT / "benchmarks" / "LATEST.md").read_text()
+    assert with_readme_figures(readme, latest) == readme
+    block = readme_figures(latest)
+    assert block.startswith("Run ") and "**Targets" in block and "**Echo throughput" in block
+    for line in block.splitlines():
+        if line.startswith("|"):
+            assert line in latest

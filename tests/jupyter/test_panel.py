@@ -825,6 +825,51 @@ def test_flood_is_batched_append_only(sent: list, server: Any) -> None:
         finish(panel)
 
 
+def test_each_refresh_sends_at_most_one_widget_message_under_a_flood(
+    sent: list, server: Any
+) -> None:
+    """A flood that ends with the server closing: entries, counters and a change of
+    state all arrive while messages pour in. Each refresh publishes at most one
+    widget message (the state's trait update and the batch take turns), refreshes
+    are at least ``flush_interval`` apart (so at most 10 a second), and the last
+    batch carries the exact counters."""
+    panel = open_panel(server, max_entries=200)
+    n = 20000
+    refreshes: list[tuple[float, int]] = []  # (start, widget messages it published)
+    flush = panel._flush
+
+    def counted_flush() -> None:
+        start = time.monotonic()
+        with RecordingComm.lock:
+            before = len(sent)
+        flush()
+        with RecordingComm.lock:
+            refreshes.append((start, len(sent) - before))
+
+    panel._flush = counted_flush  # the scheduler calls the panel's refresh by this name
+    try:
+        panel.ws.send(f"flood {n}")
+        panel.ws.send("kick")  # the server closes (4001) right behind the flood
+        wait_until(lambda: panel.state == "CLOSED", timeout=60, what="the close")
+        wait_until(
+            lambda: (
+                customs(sent, "batch")[-1]["counters"]["messagesIn"] == n
+                and any(e.get("code") == 4001 for e in customs(sent, "batch")[-1]["entries"])
+            ),
+            timeout=30,
+            what="a last batch with every message and the close",
+        )
+        assert len(refreshes) >= 3, refreshes
+        assert max(count for _, count in refreshes) == 1, refreshes
+        starts = [start for start, _ in refreshes]
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
+        assert min(gaps) >= panel.flush_interval * 0.99, min(gaps)
+        counters = customs(sent, "batch")[-1]["counters"]
+        assert (counters["messagesIn"], counters["messagesOut"]) == (n, 2)
+    finally:
+        finish(panel)
+
+
 def test_second_view_gets_its_own_snapshot(sent: list, server: Any) -> None:
     panel = open_panel(server, max_entries=10)
     try:

@@ -671,6 +671,33 @@ def test_a_socket_whose_callbacks_refer_to_it_is_still_collected_and_closed():
     assert seen == [1001]
 
 
+def test_a_device_socket_dropped_while_closing_leaves_no_unhandled_rejection(caplog):
+    # A device's close() settles once the close frame is queued, so an object may be
+    # dropped while CLOSING; its collection must not ask for a second close, which a
+    # device refuses, in a promise nobody can handle.
+    server = webSocket.createWebSocketServer()
+    server.start({"serverPort": 0, "mode": "lab"}).result(10)
+    try:
+        sock = createWebSocket(profile="device")
+        sock.connect(server.url).result(10)
+        paused = sock.once("message")
+        sock.send("/pause 2").result(5)  # the lab stops reading: our close frame waits
+        paused.result(5)
+        assert sock.close({"code": 1000, "reason": "bye"}).result(5) is True
+        assert sock.readyState == ReadyState.CLOSING
+        with caplog.at_level("WARNING", logger="ohws_jupyter"):
+            del sock, paused
+            gc.collect()
+            # Runs on the I/O thread after what the collection scheduled there.
+            later = createWebSocket()
+            later.connect(server.url).result(10)
+            later.close({"code": 1000, "reason": "done"}).result(10)
+            gc.collect()
+        assert [r.getMessage() for r in caplog.records if "unhandled" in r.getMessage()] == []
+    finally:
+        server.stop().result(10)
+
+
 def test_no_thread_until_first_use(echo_server):
     """In a fresh interpreter: importing, creating objects and subscribing start no thread;
     the first connect starts the I/O thread (and, with a callback, a callback worker)."""

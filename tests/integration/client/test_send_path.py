@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 
 from ohws_jupyter import BusinessError
@@ -84,23 +85,29 @@ def test_close_with_sends_waiting_settles_every_promise(ws):
 def test_sends_issued_without_waiting_keep_their_order_on_the_wire(ws):
     """Large sends that must wait for the transport, with small ones issued right behind
     them and nothing awaited in between: the server sees them in the order they were
-    sent, and their promises settle in that order too."""
+    sent, and their promises settle in that order too.
+
+    Issued from a callback (a ``then`` handler), which is never held in ``send``:
+    its sends keep pending promises."""
     arrivals = Arrivals(hold=True)
     with running_server(arrivals.handler, max_size=None) as server:
-        ws.connect(server.url, {"compression": False}).result(10)
         settled: list[int] = []
         expected: list[object] = []
         promises = []
-        for i in range(60):
-            if i % 10 == 0:
-                data: str | bytes = bytes([i]) * (2 * MIB)  # fills what the peer does not read
-                expected.append(bytes([i]))
-            else:
-                data = str(i)
-                expected.append(data)
-            promise = ws.send(data)
-            promise.then(lambda _, i=i: settled.append(i))
-            promises.append(promise)
+
+        def send_all(_opened: object) -> None:
+            for i in range(60):
+                if i % 10 == 0:
+                    data: str | bytes = bytes([i]) * (2 * MIB)  # fills what the peer does not read
+                    expected.append(bytes([i]))
+                else:
+                    data = str(i)
+                    expected.append(data)
+                promise = ws.send(data)
+                promise.then(lambda _, i=i: settled.append(i))
+                promises.append(promise)
+
+        ws.connect(server.url, {"compression": False}).then(send_all).result(10)
         waiting = [i for i, promise in enumerate(promises) if not promise.done()]
         arrivals.release()
         assert 59 in waiting, waiting  # the last small send queued behind the large ones
@@ -130,3 +137,88 @@ def test_awaited_sends_from_a_loop_arrive_in_order(ws, echo_server):
 
     assert asyncio.run(main()) == [str(i) for i in range(200)]
     assert ws.stats.messagesOut == 200
+
+
+def _blocked_in_send(thread: threading.Thread) -> bool:
+    frame = sys._current_frames().get(thread.ident or -1)
+    while frame is not None:
+        if frame.f_code.co_name == "_wait_for_room":
+            return True
+        frame = frame.f_back
+    return False
+
+
+def test_a_plain_thread_waits_in_send_while_more_than_4_mib_are_unwritten(ws):
+    """A cell's ``for x in data: ws.send(x)`` against a peer that reads nothing:
+    the loop is held in ``send`` instead of queuing everything, so what waits in
+    memory stays near the 4 MiB high-water mark; once the peer reads, the loop goes
+    on and every message arrives, in order."""
+    arrivals = Arrivals(hold=True)
+    with running_server(arrivals.handler, max_size=None) as server:
+        ws.connect(server.url, {"compression": False}).result(10)
+        errors: list[BaseException] = []
+
+        def cell() -> None:
+            try:
+                for i in range(48):
+                    ws.send(bytes([i]) * MIB)  # promises dropped, as in a cell
+            except BaseException as exc:
+                errors.append(exc)
+
+        sender = threading.Thread(target=cell, daemon=True)
+        sender.start()
+        wait_until(lambda: _blocked_in_send(sender), 30, "the sending thread held in send()")
+        # Queued: the 4 MiB mark, one message past it, and what the kernel's socket
+        # buffers took; without pacing, all 48 MiB would be queued at once.
+        assert ws.stats.bytesOut <= 16 * MIB, ws.stats.bytesOut / MIB
+        assert sender.is_alive()
+        arrivals.release()
+        assert arrivals.wait_for(48, 60) == [bytes([i]) for i in range(48)]
+        sender.join(30)
+        assert not sender.is_alive() and errors == []
+        assert ws.stats.messagesOut == 48
+
+
+def test_sends_queued_at_once_share_one_settled_promise_that_behaves_as_any(ws, echo_server):
+    ws.connect(echo_server.url, {"compression": False}).result(10)
+    first, second = ws.send("a"), ws.send(b"b")
+    assert first is second and first.state == "fulfilled"
+    assert first.result(0) is True
+    assert first.then(lambda value: ("then", value)).result(10) == ("then", True)
+    assert first.catch(lambda err: err).result(10) is True
+    called = threading.Event()
+    first.add_callback(lambda err, value: called.set() if (err, value) == (None, True) else None)
+    assert called.wait(10)
+
+    async def awaited() -> list[bool]:
+        return [await ws.send("c"), await ws.send("d")]
+
+    assert asyncio.run(awaited()) == [True, True]
+    got: list[object] = []
+    ws.send("e", lambda err, value: got.append((err, value)))
+    wait_until(lambda: got == [(None, True)], 10, "the callback form")
+
+
+def test_history_and_watch_keep_sends_and_receipts_in_order(ws, echo_server):
+    seen: list[tuple[str, object]] = []
+    ws.watch(lambda r: seen.append((r.direction, r.data)) if r.kind == "message" else None)
+    ws.connect(echo_server.url, {"wholeMessages": True}).result(10)
+    echoes: list[object] = []
+    ws.on("message", echoes.append)
+    # A send shows in history() at once, before any write or echo.
+    ws.send("first").result(10)
+    assert [(r.direction, r.data) for r in ws.history() if r.kind == "message"][:1] == [
+        (">", "first")
+    ]
+    wait_until(lambda: echoes == ["first"], 10, "the first echo")
+    for i in range(200):
+        ws.send(str(i) if i % 2 else bytes([i]))  # text and binary, nothing awaited
+    wait_until(lambda: len(echoes) == 201, 20, "200 echoes")
+    messages = [(r.direction, r.data) for r in ws.history() if r.kind == "message"]
+    sent = [m for m in messages if m[0] == ">"]
+    assert [d for _, d in sent] == ["first"] + [str(i) if i % 2 else bytes([i]) for i in range(200)]
+    # Every echo comes after the send it answers.
+    for data in ("first", "7", bytes([8])):
+        assert messages.index((">", data)) < messages.index(("<", data))
+    wait_until(lambda: len(seen) == len(messages), 10, "the observer")
+    assert seen == messages

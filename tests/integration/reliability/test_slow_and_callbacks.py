@@ -109,6 +109,16 @@ def _backed_up(promises: list) -> bool:
     return promises[0].state == "fulfilled" and promises[-1].state == "pending"
 
 
+def _connect_and_send(ws, url: str, options: dict, payloads) -> list:
+    """Connect, then send every payload from a callback; the sends' promises.
+
+    A callback is never held in ``send`` (a plain thread would wait there while
+    more than 4 MiB is unwritten), so the promises stay pending while the
+    network is stuck.
+    """
+    return ws.connect(url, options).then(lambda _: [ws.send(p) for p in payloads]).result(10)
+
+
 def _settled_order(promises: list) -> list[int]:
     order: list[int] = []
     lock = threading.Lock()
@@ -126,8 +136,12 @@ def test_slow_network_send_resolves_in_order(ws):
     gate = threading.Event()
     chunk = b"\x01" * (128 * 1024)
     with _stalled_peer(gate) as server:
-        ws.connect(server.url, {"compression": False}).result(10)
-        promises = [ws.send(i.to_bytes(4, "big") + chunk) for i in range(100)]
+        promises = _connect_and_send(
+            ws,
+            server.url,
+            {"compression": False},
+            [i.to_bytes(4, "big") + chunk for i in range(100)],
+        )
         order = _settled_order(promises)
         wait_until(lambda: _backed_up(promises), 10, "sends to back up")
         gate.set()
@@ -145,8 +159,12 @@ def test_close_during_pending_sends_flushes_them(ws):
     chunk = b"\x02" * (128 * 1024)
     with _stalled_peer(gate) as server:
         rec = Recorder(ws)
-        ws.connect(server.url, {"compression": False}).result(10)
-        promises = [ws.send(i.to_bytes(4, "big") + chunk) for i in range(100)]
+        promises = _connect_and_send(
+            ws,
+            server.url,
+            {"compression": False},
+            [i.to_bytes(4, "big") + chunk for i in range(100)],
+        )
         wait_until(lambda: _backed_up(promises), 10, "sends to back up")
         closing = ws.close({"code": 1000, "reason": "done"})
         with pytest.raises(BusinessError) as late:
@@ -168,8 +186,9 @@ def test_close_during_sends_to_a_dead_network_rejects_within_close_timeout(ws):
     chunk = b"\x03" * (128 * 1024)
     with _stalled_peer(gate) as server:
         rec = Recorder(ws)
-        ws.connect(server.url, {"compression": False, "closeTimeout": 1}).result(10)
-        promises = [ws.send(chunk) for _ in range(100)]
+        promises = _connect_and_send(
+            ws, server.url, {"compression": False, "closeTimeout": 1}, [chunk] * 100
+        )
         wait_until(lambda: _backed_up(promises), 10, "sends to back up")
         closing = ws.close()
         try:

@@ -86,10 +86,16 @@ LESSON_OUTPUTS = {
         ("pongTimeout", "keepalive on:  ['Websocket connection error"),
         ('await client.send("/drop")', "ids after the drop: no prediction written"),
         ('await client.send("/restart 0.5")', "received: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"),
+        ("await dropped(as_profile(name)", "the 'close' after /drop: {'seed': 1006, 'device': 0}"),
+        (
+            "await one_attempt(as_profile(name))",
+            "connect to a server that is down: {'seed': 'rejects', 'device': 'resolves'}",
+        ),
     ],
     "08-security.ipynb": [
         ("caPath", "401 Parameter error: caPath cannot be used in the browser"),
         ("careless = ", "the impostor read the token: True"),
+        ("await origin_sent(", "Origin: {'seed': None, 'device': 'http://127.0.0.1'}"),
         ("def first_message", "silent:          ['closed 1008: no ticket in time']"),
         ("async def guess_sizes", "the smaller guess: no prediction written"),
     ],
@@ -107,6 +113,10 @@ LESSON_OUTPUTS = {
         ('await writer.send("/pause 2")', "sends resolved while the reader pauses: no prediction"),
         ("websockets_connect", "the server recorded 1008 for slow; slow itself saw 1006"),
         ("maxConcurrentClientsNumber", "CloseResult(code=1013"),
+        (
+            "await full_room(as_profile(name))",
+            "{'seed': ['open', 'close 1013'], 'device': ['error 200']}",
+        ),
     ],
 }
 

@@ -31,7 +31,12 @@ from websockets.uri import parse_uri
 
 from ohws_jupyter import CloseResult
 from ohws_jupyter.engine.closing import close_result_of, failure_of
-from ohws_jupyter.engine.connection import Connection, LenientClientProtocol, LenientServerProtocol
+from ohws_jupyter.engine.connection import (
+    SEND_HIGH_WATER,
+    Connection,
+    LenientClientProtocol,
+    LenientServerProtocol,
+)
 
 URI = parse_uri("ws://127.0.0.1/")
 
@@ -453,8 +458,11 @@ async def test_senders_wait_while_the_transport_is_full_and_are_woken_once_it_dr
     wire = Wire("client")
     woken: list[bool] = []
     wire.conn.pause_writing()  # the transport's buffer is past its high mark
+    # ... and this send takes what waits past SEND_HIGH_WATER in all.
+    wire.transport.buffered = SEND_HIGH_WATER - 4
     assert wire.conn.send_message("must wait") is True
     wire.conn.when_drained(woken.append)
+    wire.transport.buffered = 0  # not drained yet (still paused), but below the mark
     assert wire.conn.send_message("waits behind it") is True  # order is kept
     wire.conn.when_drained(woken.append)
     await asyncio.sleep(0)
@@ -465,10 +473,25 @@ async def test_senders_wait_while_the_transport_is_full_and_are_woken_once_it_dr
 
 
 @on_a_loop
+async def test_a_client_send_waits_only_past_the_high_water_mark_in_all() -> None:
+    # The transport's own buffer past its 64 KiB mark is no reason to make a
+    # client's send a pending promise; more than SEND_HIGH_WATER in all is.
+    client = Wire("client")
+    client.conn.pause_writing()
+    client.transport.buffered = 64 * 1024
+    assert client.conn.send_message("at once") is False
+    # The server keeps the transport's mark (its echo holds reading on it).
+    server = Wire("server", cut_off_slow_peer=True)
+    server.conn.pause_writing()
+    assert server.conn.send_message("waits") is True
+
+
+@on_a_loop
 async def test_a_waiting_sender_learns_when_the_connection_ends_first() -> None:
     wire = Wire("client")
     woken: list[bool] = []
     wire.conn.pause_writing()
+    wire.transport.buffered = SEND_HIGH_WATER - 4
     assert wire.conn.send_message("never drained") is True
     wire.conn.when_drained(woken.append)
     await asyncio.sleep(0)
