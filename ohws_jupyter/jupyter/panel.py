@@ -529,7 +529,7 @@ class WebSocketPanel(ClientTools):
                 # Only a new connection target overwrites the field, never user typing.
                 values["url"] = mask_url(ws.url)
         changed = {k: v for k, v in values.items() if getattr(self, k) != v}
-        if ws is not None and "url" in values and "url" not in changed:
+        if ws is not None and ws.url and "url" in values and "url" not in changed:
             self._real_url = ws.url  # the field shows it already
         return changed
 
