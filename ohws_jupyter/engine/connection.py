@@ -21,8 +21,11 @@ cell, a script; not the I/O thread, not a callback) that finds more than the
 high mark unwritten waits in ``send`` until the buffer drains below the low
 mark, as on a blocking socket. Elsewhere ``send`` reports whether the caller
 should wait (its promise stays pending until the buffer drains); past a hard
-limit, a send is refused. ``on_queued`` sees every message queued, under the
-lock that orders them; ``on_flush`` runs on the I/O thread after each write.
+limit, a send is refused (client) or the peer is judged (server): a peer that
+takes nothing of what waits for it for STALL_LIMIT seconds, or falls behind by
+more than the limit plus one largest message, is cut off with a 1008 close
+frame queued after what waits. ``on_queued`` sees every message queued, under
+the lock that orders them; ``on_flush`` runs on the I/O thread after each write.
 
 Closing: every way into the closing state — our close, the peer's close, a
 protocol failure, a message too big, a keepalive timeout — arms one deadline;
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import dataclasses
 import logging
 import os
@@ -61,6 +65,14 @@ from websockets.frames import (
 from websockets.protocol import CLIENT, CLOSED, CLOSING, CONNECTING, OPEN, State
 from websockets.server import ServerProtocol
 
+try:  # Linux: bytes the kernel still holds for the peer (not yet acknowledged)
+    import fcntl
+    import termios
+
+    _OUTQ: int | None = termios.TIOCOUTQ
+except (ImportError, AttributeError):  # pragma: no cover
+    _OUTQ = None
+
 try:  # websockets' C speedup, when built; the same function in Python otherwise
     from websockets.speedups import apply_mask
 except ImportError:  # pragma: no cover
@@ -75,6 +87,7 @@ __all__ = [
     "SEND_HARD_LIMIT",
     "SEND_HIGH_WATER",
     "SEND_LOW_WATER",
+    "STALL_LIMIT",
     "Connection",
     "LenientClientProtocol",
     "LenientServerProtocol",
@@ -92,8 +105,11 @@ FEED_SIZE = 16 * 1024
 SEND_HIGH_WATER = 4 * 1024 * 1024
 #: ... and below which they go on again.
 SEND_LOW_WATER = 1024 * 1024
-#: Write buffer above which a send is refused (client) or the peer is cut off (server).
+#: Write buffer above which a send is refused (client) or the peer is judged (server).
 SEND_HARD_LIMIT = 64 * 1024 * 1024
+#: Server side: seconds a peer with more than the hard limit waiting for it may
+#: take no byte of it before it counts as not reading.
+STALL_LIMIT = 10.0
 #: Seconds a plain sending thread waits for room before the send is refused.
 SEND_BLOCK_LIMIT = 30.0
 #: Once both close frames have crossed, seconds a client waits for the server
@@ -205,9 +221,15 @@ class Connection(asyncio.Protocol):
         close_timeout: Seconds the closing handshake may take; 0 waits forever.
         max_queued_messages: Received messages the owner may hold before reading pauses.
         max_queued_bytes: The same limit in bytes.
-        cut_off_slow_peer: Server side: a peer whose write buffer passes
-            ``hard_limit`` is cut off (1008) instead of the send being refused.
-        hard_limit: Write buffer bytes past which that happens (SEND_HARD_LIMIT).
+        cut_off_slow_peer: Server side: a peer that does not read is cut off
+            (1008) instead of a send being refused. It is judged by progress:
+            while more than ``hard_limit`` bytes wait for it, it must take some
+            of them every ``stall_limit`` seconds; and it may not fall behind by
+            more than ``hard_limit`` + ``largest_send`` bytes, so one message
+            of up to ``largest_send`` bytes never counts against it by itself.
+        hard_limit: Write buffer bytes past which that applies (SEND_HARD_LIMIT).
+        largest_send: Server side: the largest message the owner sends.
+        stall_limit: Server side: seconds without progress (STALL_LIMIT).
     """
 
     def __init__(
@@ -221,6 +243,8 @@ class Connection(asyncio.Protocol):
         max_queued_bytes: int = 64 * 1024 * 1024,
         cut_off_slow_peer: bool = False,
         hard_limit: int = SEND_HARD_LIMIT,
+        largest_send: int = 0,
+        stall_limit: float = STALL_LIMIT,
     ) -> None:
         self.protocol = protocol
         self.owner = owner
@@ -240,6 +264,8 @@ class Connection(asyncio.Protocol):
         self.max_queued_bytes = max_queued_bytes
         self.cut_off_slow_peer = cut_off_slow_peer
         self.hard_limit = hard_limit
+        self.largest_send = largest_send
+        self.stall_limit = stall_limit
         # Sending: bytes built by senders, written by the I/O thread.
         self._out: list[bytes] = []
         self._out_bytes = 0
@@ -274,7 +300,12 @@ class Connection(asyncio.Protocol):
         self.closing_since: float | None = None
         self.aborted_by_deadline = False
         self.lost = False
-        self.slow_peer = False
+        self.slow_peer = False  # cut off for not reading (server side)
+        self.stalled = False  # ... because it took nothing for stall_limit seconds
+        # Judging a slow peer: bytes it had taken when the stall timer was armed.
+        self._stall_timer: asyncio.TimerHandle | None = None
+        self._stall_armed = False
+        self._taken_mark = 0
         self.utf8_error: UnicodeDecodeError | None = None
         self._handshake_failed = False
         # Keepalive.
@@ -282,6 +313,8 @@ class Connection(asyncio.Protocol):
         self._pong_timer: asyncio.TimerHandle | None = None
         self._ping_payload: bytes | None = None
         self._ping_sent_at = 0.0
+        self._ping_end = 0  # our output stream's offset just past the ping
+        self._pong_mark = 0  # bytes the peer had taken when the pong timer was armed
         self.keepalive_failed = False
         self.last_rtt: float | None = None
         self._keepalive: tuple[float, float, bool] | None = None
@@ -353,7 +386,13 @@ class Connection(asyncio.Protocol):
             self._reading_paused = False
             self._feed(held)
         self.lost = True
-        for timer in (self._deadline, self._grace, self._ping_timer, self._pong_timer):
+        for timer in (
+            self._deadline,
+            self._grace,
+            self._ping_timer,
+            self._pong_timer,
+            self._stall_timer,
+        ):
             if timer is not None:
                 timer.cancel()
         proto = self.protocol
@@ -657,27 +696,82 @@ class Connection(asyncio.Protocol):
             self._transport_paused
             and (self.cut_off_slow_peer or self._buffered() > SEND_HIGH_WATER)
         ):
-            if self.cut_off_slow_peer and not self.slow_peer and self._buffered() > self.hard_limit:
-                self.slow_peer = True
-                # Never inline: the caller holds the lock that _cut_off takes.
-                self.loop.call_soon_threadsafe(self._cut_off)
+            if self.cut_off_slow_peer and not self.slow_peer:
+                self._judge_locked()
             return True
         return False
+
+    def _judge_locked(self) -> None:
+        """Judge the peer by what waits for it; called with the lock held.
+
+        Never acts inline: the caller holds the lock that sending the close takes.
+        """
+        backlog = self._buffered()
+        if backlog <= self.hard_limit:
+            return
+        if backlog > self.hard_limit + self.largest_send:
+            # Behind by more than any one message explains: memory stays bounded.
+            self.slow_peer = True
+            self.loop.call_soon_threadsafe(self._cut_off)
+        elif not self._stall_armed:
+            self._stall_armed = True
+            self.loop.call_soon_threadsafe(self._arm_stall_timer)
 
     def _buffered(self) -> int:
         transport = self.transport
         size = transport.get_write_buffer_size() if transport is not None else 0
         return self._out_bytes + size
 
+    def _taken(self) -> int:
+        """Bytes the peer's TCP has acknowledged so far, as closely as the OS says.
+
+        A socket turns writable again only once a third of its send buffer is
+        free, so the transport's buffer alone moves in steps of megabytes; the
+        kernel's unacknowledged count follows the peer byte by byte.
+        """
+        transport = self.transport
+        if transport is None:
+            return self.bytes_out
+        held = transport.get_write_buffer_size()
+        extra = getattr(transport, "get_extra_info", None)  # duck-typed transports may lack it
+        sock = extra("socket") if extra is not None else None
+        if _OUTQ is not None and sock is not None:
+            with contextlib.suppress(OSError, ValueError):  # closed: the transport's count
+                held += struct.unpack("i", fcntl.ioctl(sock.fileno(), _OUTQ, b"\0\0\0\0"))[0]
+        return self.bytes_out - held
+
+    def _arm_stall_timer(self) -> None:
+        if self.lost or self.slow_peer:
+            return
+        self._taken_mark = self._taken()
+        self._stall_timer = self.loop.call_later(self.stall_limit, self._check_progress)
+
+    def _check_progress(self) -> None:
+        """A peer with more than ``hard_limit`` bytes waiting must have taken some."""
+        self._stall_timer = None
+        if self.lost or self.slow_peer:
+            return
+        taken = self._taken()
+        with self.lock:  # a sender judging now sees either the timer or no mark
+            caught_up = self._buffered() <= self.hard_limit
+            if caught_up:
+                self._stall_armed = False  # a later backlog arms it again
+        if caught_up:
+            return
+        if taken > self._taken_mark:
+            self._taken_mark = taken  # slow but moving: judge the next period
+            self._stall_timer = self.loop.call_later(self.stall_limit, self._check_progress)
+        else:
+            self.slow_peer = self.stalled = True
+            self._cut_off()
+
     def _cut_off(self) -> None:
-        # A peer that reads nothing would never take a close frame either.
+        # The close frame goes after what waits: a peer that resumes reading
+        # gets it; one that never does is aborted at closeTimeout.
         if self.lost or self.transport is None:
             return
-        proto = self.protocol
-        if proto.state is OPEN:
-            proto.fail(1008, "send buffer over its limit: the client is not reading")
-        proto.data_to_send()
-        self.transport.abort()
+        logger.debug("= the peer is not reading: failing the connection with 1008")
+        self.fail(1008, "the client is not reading what the server sends")
 
     def _flush_now(self) -> None:
         transport = self.transport
@@ -824,13 +918,18 @@ class Connection(asyncio.Protocol):
         if self.lost or self.protocol.state is not OPEN or self._keepalive is None:
             return
         interval, timeout, _ = self._keepalive
+        self._ping_timer = self.loop.call_later(interval, self._send_ping)
+        if self._ping_payload is not None and self._pong_timer is not None:
+            return  # the last ping is still unanswered: its own timer judges the peer
         self._ping_payload = os.urandom(4)
         self._ping_sent_at = time.monotonic()
         self.ping(self._ping_payload)
+        with self.lock:
+            self._ping_end = self.bytes_out + self._out_bytes
+        self._pong_mark = self._taken()
         self.owner.keepalive(self, "ping", ">", None)
         if timeout > 0:
             self._pong_timer = self.loop.call_later(timeout, self._pong_missing)
-        self._ping_timer = self.loop.call_later(interval, self._send_ping)
 
     def _pong(self, data: bytes | bytearray) -> None:
         if self._ping_payload is not None and data == self._ping_payload:
@@ -842,10 +941,19 @@ class Connection(asyncio.Protocol):
                 self._pong_timer = None
 
     def _pong_missing(self) -> None:
-        if self.lost:
+        self._pong_timer = None
+        if self.lost or self._keepalive is None:
+            return
+        taken = self._taken()
+        if self._pong_mark < self._ping_end and taken > self._pong_mark:
+            # The ping waited behind what we sent before it, and the peer is
+            # reading its way there (its TCP may have the ping in a buffer the
+            # application has yet to read): a slow reader, not a dead one. It
+            # gets a full pongTimeout once its TCP has taken the ping.
+            self._pong_mark = taken
+            self._pong_timer = self.loop.call_later(self._keepalive[1], self._pong_missing)
             return
         self.keepalive_failed = True
-        assert self._keepalive is not None
         if self._keepalive[2]:
             self.fail(1011, "keepalive ping timeout")
         else:

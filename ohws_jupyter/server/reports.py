@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLIENT_SEND_LIMIT",
+    "CLIENT_STALL_LIMIT",
     "ConnectionList",
     "bind_error",
     "device_end",
@@ -37,8 +38,10 @@ __all__ = [
     "warn_server_close",
 ]
 
-#: Bytes that may wait to be written to one client before it is cut off (1008).
+#: Bytes that may wait for one client before it is judged by its progress (1008).
 CLIENT_SEND_LIMIT = 16 * 1024 * 1024
+#: Seconds a client with more than CLIENT_SEND_LIMIT bytes waiting may take none of them.
+CLIENT_STALL_LIMIT = 10.0
 
 
 def device_end(
@@ -145,7 +148,11 @@ def failure_error(
     if reason == "slow-peer":
         detail = (
             f"{who} did not read what the server sent: more than {CLIENT_SEND_LIMIT} bytes "
-            "waited for it, so it was cut off (1008)"
+            f"waited for it and it took none of them for {CLIENT_STALL_LIMIT:g} s, "
+            "so it was cut off (1008)"
+            if conn.stalled
+            else f"{who} did not read what the server sent: it fell behind by more than "
+            f"{CLIENT_SEND_LIMIT} bytes plus one largest message, so it was cut off (1008)"
         )
     elif reason == "keepalive":
         detail = f"{who} did not answer the keepalive ping in time"

@@ -17,7 +17,11 @@ so they answer even while user callbacks are busy.
 Each client obeys the same bounds as a client connection: received messages
 waiting for ``'messageReceive'`` callbacks pause reading from that client
 past 1024 messages or 64 MiB, and a client that does not read what the server
-sends is cut off with 1008 once CLIENT_SEND_LIMIT bytes wait for it.
+sends is cut off with 1008: while more than CLIENT_SEND_LIMIT bytes wait for it,
+it must take some of them every CLIENT_STALL_LIMIT seconds, and it may fall
+behind by at most CLIENT_SEND_LIMIT plus one largest message (``maxSendSize``,
+or ``maxMessageSize`` for an echo), so one large reply never counts against it.
+The close frame goes after what waits for it, bounded by ``closeTimeout``.
 
 Under the ``device`` profile (the server's own, fixed at creation) it follows
 :mod:`ohws_jupyter.core.device`: the config as a device reads it, clients over a
@@ -83,6 +87,7 @@ from .config import (
 from .modes import run_handshake, run_mode
 from .reports import (
     CLIENT_SEND_LIMIT,
+    CLIENT_STALL_LIMIT,
     ConnectionList,
     bind_error,
     device_end,
@@ -213,6 +218,8 @@ class ServerClient:
             max_queued_bytes=MAX_QUEUED_BYTES,
             cut_off_slow_peer=True,
             hard_limit=CLIENT_SEND_LIMIT,
+            largest_send=max(cfg.maxSendSize, cfg.maxMessageSize),  # a reply or an echo
+            stall_limit=CLIENT_STALL_LIMIT,
         )
         self._open_timer = self.conn.loop.call_later(OPEN_TIMEOUT, self._handshake_overdue)
 
@@ -319,7 +326,11 @@ class ServerClient:
             self.server._observe(self, Record(time.time(), kind, direction, data=rtt))
 
     def closing(self, conn: Connection) -> None:
-        pass
+        if conn.slow_peer and self.server._observers:
+            close = conn.protocol.close_sent
+            if close is not None:
+                record = Record(time.time(), "closing", ">", code=close.code, reason=close.reason)
+                self.server._observe(self, record)
 
     def refuse(self) -> None:
         """Device: end the connection during the handshake, with no response."""

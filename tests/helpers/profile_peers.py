@@ -185,8 +185,8 @@ class ServerEvents:
         with self.cond:
             return [n for n, _ in self.items]
 
-    def wait(self, name: str, count: int = 1) -> list[tuple]:
+    def wait(self, name: str, count: int = 1, timeout: float = TIMEOUT) -> list[tuple]:
         with self.cond:
-            ok = self.cond.wait_for(lambda: len(self.of(name)) >= count, TIMEOUT)
+            ok = self.cond.wait_for(lambda: len(self.of(name)) >= count, timeout)
         assert ok, f"waited for {count} {name!r}; got {self.names()}"
         return self.of(name)

@@ -1532,7 +1532,8 @@ def test_expect_button_matches_regex_and_json(sent: list, server: Any) -> None:
         ws.send("not this one").result(10)
         ws.send(EVIL).result(10)
         ok = tool_result(panel, "expect", "ok")
-        assert ok["message"] == EVIL and ok["binary"] is False and 0 <= ok["took"] < 5
+        # "ok" means matched within its own 5 s timeout; took is what it reports.
+        assert ok["message"] == EVIL and ok["binary"] is False and ok["took"] >= 0
         assert (panel.expect_text, panel.expect_kind, panel.expect_timeout) == (
             "onerror=",
             "regex",

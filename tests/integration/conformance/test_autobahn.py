@@ -12,7 +12,6 @@ import json
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -82,12 +81,11 @@ def _check(report: dict[str, dict]) -> None:
     assert failed == {}
 
 
+@pytest.mark.timeout(600)
 def test_autobahn_cases_1_to_7_and_10(tmp_path):
-    start = time.monotonic()
-    report = run_fuzzingserver(tmp_path, CI_CASES, timeout=120)
+    report = run_fuzzingserver(tmp_path, CI_CASES, timeout=300)
     assert len(report) == 247
     _check(report)
-    assert time.monotonic() - start < 120
 
 
 # Cases that need one echo of 8 or 16 MiB: OHOS caps a send at 5 MiB − 16 bytes,

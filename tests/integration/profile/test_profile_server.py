@@ -235,7 +235,8 @@ def test_close_codes_reasons_and_the_close_value(make_server: Any) -> None:
 
 
 def test_device_close_settles_when_queued(make_server: Any) -> None:
-    server, events = make_server("device", {**LIMITS, "serverPort": 0, "closeTimeout": 2})
+    # closeTimeout 15 s: "when queued" is any time well before the closing handshake ends.
+    server, events = make_server("device", {**LIMITS, "serverPort": 0, "closeTimeout": 15})
     client = RawClient(server.url)
     try:
         conn = client.open()
@@ -246,7 +247,7 @@ def test_device_close_settles_when_queued(make_server: Any) -> None:
         client.run(hold())
         info = events.wait("connect")[0][0]
         with using("device"):
-            assert server.close(info, {"code": 1000, "reason": "bye"}).result(1) is True
+            assert server.close(info, {"code": 1000, "reason": "bye"}).result(10) is True
             assert events.of("close") == []
             with pytest.raises(BusinessError) as twice:
                 server.close(info).result(TIMEOUT)
@@ -260,7 +261,7 @@ def test_device_close_settles_when_queued(make_server: Any) -> None:
                 -1,
                 "Websocket Unknown Other Error",
             )
-        value = events.wait("close")[0][1]
+        value = events.wait("close", timeout=60)[0][1]
         assert value == ServerCloseResult(1000, "bye")
         assert events.of("error") == []
     finally:

@@ -97,7 +97,7 @@ def test_the_timeout_text_names_what_was_expected_and_last_received(ws: WebSocke
     ws.send('{"type": "left"}')
     started = time.monotonic()
     err = failure(p)
-    assert 0.25 <= time.monotonic() - started < 5
+    assert time.monotonic() - started >= 0.25  # not sooner than its 0.3 s
     assert isinstance(err, ExpectationError) and isinstance(err, AssertionError)
     assert err.code == 2302999
     assert str(err) == (
@@ -109,11 +109,9 @@ def test_the_timeout_text_names_what_was_expected_and_last_received(ws: WebSocke
 
 
 def test_a_close_ends_the_wait_at_once(ws: WebSocket) -> None:
-    p = expect(ws, "never", 30)
+    p = expect(ws, "never", 3600)
     ws.send("/close 4001 enough")
-    started = time.monotonic()
-    err = failure(p)
-    assert time.monotonic() - started < 5  # not the 30 s timeout
+    err = failure(p)  # waits TIMEOUT s at most: only the close can end it that soon
     assert str(err) == (
         "expected 'never', but the connection closed (4001 'enough') first; nothing received"
     )

@@ -24,7 +24,10 @@ from tests.helpers import Recorder, wait_until
 from .peers import Peer, RawPeer
 
 CLOSE_TIMEOUT = 1.0
-SLACK = 3.0  # scheduling slack on a loaded 2-core machine, on top of a deadline
+# Generous scheduling slack on top of a deadline: the peers under test hold the
+# connection for HOLD s, so only the deadline can end it sooner.
+SLACK = 20.0
+HOLD = 60.0
 MiB = 1024 * 1024
 
 
@@ -40,7 +43,7 @@ def _rss() -> int:
 
 def _hold(peer: Peer) -> None:
     """Keep the TCP connection open and read nothing, until the test ends."""
-    peer.owner.stop.wait(30)
+    peer.owner.stop.wait(HOLD)
 
 
 def _ended_within(ws, rec: Recorder, seconds: float) -> float:
@@ -102,7 +105,7 @@ def test_endless_fragmented_message_fails_with_1009_within_close_timeout(ws):
     def behaviour(peer: Peer) -> None:
         peer.accept()
         peer.sock.sendall(b"\x01\x7e" + struct.pack("!H", 1000) + b"a" * 1000)  # text, no FIN
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + HOLD
         while not peer.owner.stop.is_set() and time.monotonic() < deadline:
             try:  # continuation frames, never FIN, until the socket stops taking them
                 peer.sock.sendall(b"\x00\x7e" + struct.pack("!H", 1000) + b"a" * 1000)
@@ -122,9 +125,7 @@ def test_our_close_to_a_silent_peer_ends_within_close_timeout(ws):
     with RawPeer(lambda peer: (peer.accept(), _hold(peer))) as server:
         rec = Recorder(ws)
         ws.connect(server.url, {"closeTimeout": CLOSE_TIMEOUT}).result(10)
-        start = time.monotonic()
         assert ws.close({"code": 1000, "reason": "done"}).result(CLOSE_TIMEOUT + SLACK) is True
-        assert time.monotonic() - start < CLOSE_TIMEOUT + SLACK
         assert ws.state is ReadyState.CLOSED
         rec.wait("close")
     # We asked for 1000; the peer never answered: the error says so.
@@ -138,9 +139,7 @@ def test_server_stop_with_a_client_that_never_answers_ends_within_close_timeout(
     sock = _raw_client(server.url)  # completes the handshake, then reads nothing
     try:
         wait_until(lambda: len(server.listAllConnections()) == 1, 10, "the client")
-        start = time.monotonic()
         assert server.stop().result(CLOSE_TIMEOUT + SLACK) is True
-        assert time.monotonic() - start < CLOSE_TIMEOUT + SLACK
     finally:
         sock.close()
 
@@ -155,7 +154,7 @@ def test_state_and_close_promise_do_not_wait_for_a_callback_backlog(ws):
 
     def slow(value: str) -> None:
         seen.append(value)
-        time.sleep(0.3)
+        time.sleep(1.0)  # ten of them: a backlog of 10 s
 
     try:
         rec = Recorder(ws)
@@ -167,12 +166,10 @@ def test_state_and_close_promise_do_not_wait_for_a_callback_backlog(ws):
         # lag behind. Closing earlier could race the echoes: a server that reads
         # our close with the last messages has already answered the close.
         wait_until(lambda: ws.stats.messagesIn == 10, 10, "the ten echoes to arrive")
-        start = time.monotonic()
-        assert ws.close().result(5) is True  # 10 x 0.3 s of callbacks still queued
-        assert time.monotonic() - start < 2.0
+        assert ws.close().result(30) is True
         assert ws.state is ReadyState.CLOSED
-        assert len(seen) < 10
-        rec.wait("close", timeout=10)
+        assert len(seen) < 10  # settled while callbacks were still queued, not after them
+        rec.wait("close", timeout=60)
         # 'close' still comes after every message, in order.
         assert seen == [f"m{i}" for i in range(10)]
         assert rec.names()[-1] == "close"
@@ -198,19 +195,18 @@ def test_a_callback_raising_systemexit_does_not_stop_delivery(ws, shared_echo_se
 
 def test_a_slow_callback_on_one_object_never_delays_another(shared_echo_server):
     slow_ws, fast_ws = createWebSocket(), createWebSocket()
-    release = threading.Event()
-    slow_ws.on("message", lambda value: release.wait(10))
+    release, blocking = threading.Event(), threading.Event()
+    slow_ws.on("message", lambda value: (blocking.set(), release.wait(120)))
     fast = Recorder(fast_ws)
     try:
         slow_ws.connect(shared_echo_server.url).result(10)
         fast_ws.connect(shared_echo_server.url).result(10)
         slow_ws.send("block")
-        time.sleep(0)  # let the block start; the test does not depend on it
-        start = time.monotonic()
+        assert blocking.wait(30)  # slow's callback now blocks until the test ends
         fast_ws.send("hi")
-        fast.wait("dataEnd", timeout=5)
-        assert time.monotonic() - start < 2.0
-        assert fast_ws.close().result(5) is True
+        fast.wait("dataEnd", timeout=60)  # sharing slow's lane, it would wait 120 s
+        assert not release.is_set()
+        assert fast_ws.close().result(30) is True
     finally:
         release.set()
         slow_ws.close().result(10)
@@ -265,7 +261,13 @@ def test_deflate_with_a_slow_consumer_stays_within_the_queue_bounds(ws):
 def test_server_flood_into_a_slow_callback_does_not_delay_another_close():
     server = createWebSocketServer()
     server.start({"serverPort": 0}).result(10)
-    server.on("messageReceive", lambda message: time.sleep(0.001))
+    handled = [0]
+
+    def slow(message: object) -> None:
+        time.sleep(0.001)  # 20,000 of them: a backlog of over 20 s
+        handled[0] += 1
+
+    server.on("messageReceive", slow)
     flooder, other = createWebSocket(), createWebSocket()
     try:
         flooder.connect(server.url).result(10)
@@ -273,9 +275,8 @@ def test_server_flood_into_a_slow_callback_does_not_delay_another_close():
         for i in range(20_000):
             flooder.send(f"{i}")
         wait_until(lambda: flooder.stats.messagesOut == 20_000, 10, "the flood to be queued")
-        start = time.monotonic()
-        assert other.close().result(5) is True
-        assert time.monotonic() - start < 1.0
+        assert other.close().result(30) is True
+        assert handled[0] < 20_000  # closed while the flood's callbacks (20 s) were queued
     finally:
         flooder.close().result(30)
         server.stop().result(30)
@@ -314,9 +315,10 @@ def test_broadcast_to_a_member_that_never_reads_cuts_it_off_with_1008():
         for _ in range(half):
             reader.send(chunk).result(10)  # paced by our own send buffer
         wait_until(lambda: len(got) == half, 30, "the first half back to the reader")
-        ((err,),) = srec.wait("error", timeout=10)
-        assert "1008" in err.message and "not read" in err.message
-        closes = srec.wait("close", timeout=10)
+        # Its close frame waits behind what it never reads: closeTimeout (10 s) ends it.
+        ((err,),) = srec.wait("error", timeout=60)
+        assert "1008" in err.message and "fell behind" in err.message
+        closes = srec.wait("close", timeout=60)
         assert [result.code for _, result in closes] == [1008]
         assert len(server.listAllConnections()) == 1  # the reader stays
         # Memory is bounded, not growing with what is sent: once the allocator

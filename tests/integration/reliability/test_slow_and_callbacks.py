@@ -192,14 +192,14 @@ def test_close_during_sends_to_a_dead_network_rejects_within_close_timeout(ws):
         wait_until(lambda: _backed_up(promises), 10, "sends to back up")
         closing = ws.close()
         try:
-            # closeTimeout 1 s, plus slack: every promise must be settled by then.
-            deadline = time.monotonic() + 4
+            # The peer never reads until the test ends: only closeTimeout (1 s) can
+            # settle them, well within this generous wait.
             wait_until(
                 lambda: closing.done() and all(p.done() for p in promises),
-                max(0.1, deadline - time.monotonic()),
+                30,
                 "close() and every send to settle",
             )
-            rec.wait("close", timeout=1)
+            rec.wait("close", timeout=10)
             states = [p.state for p in promises]
             fulfilled = states.count("fulfilled")
             # A prefix was handed to the transport; every other one was rejected with a reason.
@@ -289,17 +289,16 @@ def test_blocking_on_close_inside_a_callback_returns_once_closed(ws, shared_echo
 
     def on_message(value: str) -> None:
         try:
-            results.append(ws.close().result(5))
+            results.append(ws.close().result(60))
         except BaseException as exc:
             results.append(exc)
 
     ws.on("message", on_message)
     ws.connect(shared_echo_server.url).result(10)
-    start = time.monotonic()
     ws.send("x")
-    wait_until(lambda: results, 10, "close() inside the callback to return")
+    # A deadlock would end only with result()'s own timeout: an error, not True.
+    wait_until(lambda: results, 90, "close() inside the callback to return")
     assert results == [True]
-    assert time.monotonic() - start < 4  # the closing handshake, not the 5 s timeout
     assert ws.state is ReadyState.CLOSED
 
 
@@ -309,16 +308,15 @@ def test_blocking_on_once_inside_its_own_callback_fails_fast(ws, shared_echo_ser
 
     def on_message(value: str) -> None:
         try:
-            ws.once("message").result(5)
+            ws.once("message").result(600)
         except BaseException as exc:
             errors.append(exc)
 
     ws.on("message", on_message)
     ws.connect(shared_echo_server.url).result(10)
-    start = time.monotonic()
     ws.send("x")
-    wait_until(lambda: errors, 10, "the error")
-    assert time.monotonic() - start < 2  # no deadlock until the 5 s timeout
+    # Refused at once: a deadlock would wait for result()'s 600 s timeout.
+    wait_until(lambda: errors, 60, "the error")
     assert isinstance(errors[0], BusinessError) and "callback" in errors[0].message
 
 

@@ -29,6 +29,7 @@ from ohws_jupyter.server.websocket_server import ServerState, createWebSocketSer
 from tests.helpers import Recorder, wait_until
 
 TIMEOUT = 10
+MiB = 1024 * 1024
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
@@ -283,14 +284,12 @@ def test_a_masked_frame_carries_its_text(lab: WebSocketServer) -> None:
 
 def test_pause_leaves_the_close_unanswered_until_it_ends(lab: WebSocketServer) -> None:
     ws, rec = ours(lab.url, closeTimeout=0.3)
-    ws.send("/pause 2")
+    ws.send("/pause 9")  # far longer than closeTimeout: only the deadline can end it
     rec.wait("message")  # read in a batch with the close, the close would be answered
-    assert rec.values("message") == ["ok: not reading for 2 s"]
-    start = time.monotonic()
+    assert rec.values("message") == ["ok: not reading for 9 s"]
     ws.close({"code": 1000, "reason": "bye"})
-    rec.wait("close")
-    assert time.monotonic() - start < 1.5
-    # The close asked for is reported, with an error: nobody answered it.
+    rec.wait("close", timeout=TIMEOUT)
+    # The close asked for is reported, with an error: nobody answered it in time.
     assert rec.values("close") == [CloseResult(1000, "bye")]
     ((err,),) = rec.of("error")
     assert "did not finish the closing handshake within closeTimeout (0.3 s)" in err.message
@@ -305,12 +304,12 @@ def test_pause_leaves_the_close_unanswered_until_it_ends(lab: WebSocketServer) -
     raw.close()
 
 
-def _echo_time(ws: Any, rec: Recorder, chunks: int, size: int) -> float:
+def _echo_time(ws: Any, rec: Recorder, chunks: int, size: int, timeout: float = 30) -> float:
     seen = len(rec.of("message"))
     start = time.monotonic()
     for _ in range(chunks):
         ws.send(os.urandom(size))
-    rec.wait("message", seen + chunks, timeout=30)
+    rec.wait("message", seen + chunks, timeout=timeout)
     return time.monotonic() - start
 
 
@@ -324,7 +323,9 @@ def test_throttle_slows_reading_and_zero_lifts_it(lab: WebSocketServer) -> None:
     ws.send("/throttle 0")
     rec.wait("message", 1 + 16 + 1)
     assert rec.values("message")[-1] == "ok: reading at full speed"
-    assert _echo_time(ws, rec, 16, 65536) < 1.0
+    # 16 MiB: throttled, at least 30 s; lifted, it must come back within a wait
+    # that a loaded machine meets easily and the throttle cannot.
+    _echo_time(ws, rec, 16, MiB, timeout=20)
     ws.close().result(TIMEOUT)
 
 
