@@ -27,7 +27,10 @@ import struct
 import threading
 import urllib.parse
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from .core.errors import BusinessError
 
 __all__ = ["answer", "names", "reference"]
 
@@ -136,14 +139,14 @@ def fetch_long(url: str, done: Callable[[str], object]) -> Any:
     from ohws_jupyter import webSocket
 
     ws = webSocket.createWebSocket()
-    pieces = []
+    pieces: list[str] = []
 
-    def on_data_end():
+    def on_data_end() -> None:
         done("".join(pieces))
         pieces.clear()
         ws.close({"code": 1000, "reason": "got it"}, lambda err: None)
 
-    def on_message(err, value):
+    def on_message(err: BusinessError | None, value: object) -> None:
         if isinstance(value, str):
             pieces.append(value)
 
@@ -160,7 +163,7 @@ def probe(url: str, report: Callable[[str], object]) -> None:
 
     ws = webSocket.createWebSocket()
 
-    def on_open(err, value):
+    def on_open(err: BusinessError | None, value: object) -> None:
         report("open")
         ws.close({"code": 1000, "reason": "probe done"}, lambda err: None)
 
@@ -293,19 +296,19 @@ def parse_envelope(text: str) -> dict[str, Any]:
 
 @answer("09-application-protocol", "Pending")
 class Pending:
-    def __init__(self):
+    def __init__(self) -> None:
         self.lock = threading.Lock()  # expect() and deliver() run on different threads
-        self.waiting: dict[str, concurrent.futures.Future] = {}
+        self.waiting: dict[str, concurrent.futures.Future[dict[str, Any]]] = {}
 
-    def expect(self, ident: str) -> concurrent.futures.Future:
-        future = concurrent.futures.Future()
+    def expect(self, ident: str) -> concurrent.futures.Future[dict[str, Any]]:
+        future: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
         with self.lock:
             self.waiting[ident] = future
         return future
 
-    def deliver(self, envelope: dict) -> bool:
+    def deliver(self, envelope: dict[str, Any]) -> bool:
         with self.lock:
-            future = self.waiting.pop(envelope.get("id"), None)
+            future = self.waiting.pop(envelope["id"], None) if "id" in envelope else None
         if future is None:
             return False  # unknown, answered already, or given up: not ours
         future.set_result(envelope)

@@ -184,7 +184,8 @@ def _check_one(folder: Path, name: str, timeout: float, config: Any) -> int:
 def _free_port(ip: str) -> int:
     with socket.socket() as s:
         s.bind((ip, 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[Any], timeout: float = 60) -> bool:

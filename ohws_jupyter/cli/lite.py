@@ -53,7 +53,7 @@ import time
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any
 
 from .lite_notice import add_file_notice, how_to_serve
 from .lite_output import OutputError, check_output, place_site
@@ -363,7 +363,7 @@ def _build_our_wheel(dest: Path, cache: Path) -> Path:
 
 
 # -- the lock file ----------------------------------------------------------------------
-def _closure(packages: dict[str, dict], roots: Iterable[str]) -> list[str]:
+def _closure(packages: dict[str, dict[str, Any]], roots: Iterable[str]) -> list[str]:
     """``roots`` and everything they depend on, as keys of the lock's packages."""
     seen: list[str] = []
     todo = [_normalize(r) for r in roots]
@@ -393,7 +393,7 @@ def _imports(wheel: Path) -> list[str]:
     return sorted(names)
 
 
-def _lock_entry(wheel: Path, name: str, version: str) -> dict:
+def _lock_entry(wheel: Path, name: str, version: str) -> dict[str, Any]:
     return {
         "name": name,
         "version": version,
@@ -408,7 +408,7 @@ def _lock_entry(wheel: Path, name: str, version: str) -> dict:
 
 
 # -- the notebooks ---------------------------------------------------------------------
-def browser_notebook(path: Path) -> tuple[dict | None, str]:
+def browser_notebook(path: Path) -> tuple[dict[str, Any] | None, str]:
     """The notebook at ``path`` as the browser runs it, or None and why it is left out.
 
     Cells with a browser version get it in place of their source. Outputs,
@@ -617,7 +617,8 @@ def _check_site(site: Path) -> None:
 
 # -- serving ------------------------------------------------------------------------------
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    extensions_map: ClassVar[dict[str, str]] = {
+    # Per instance in typeshed, as in http.server's own class body.
+    extensions_map: dict[str, str] = {  # noqa: RUF012
         **http.server.SimpleHTTPRequestHandler.extensions_map,
         ".wasm": "application/wasm",
         ".mjs": "text/javascript",

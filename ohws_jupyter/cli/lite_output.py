@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 from pathlib import Path, PurePosixPath
+from typing import Any, TypeGuard
 
 __all__ = ["MANIFEST", "OutputError", "check_output", "place_site"]
 
@@ -84,7 +85,7 @@ def _read_manifest(output: Path, force: bool) -> dict[str, str]:
     return dict(data["files"])
 
 
-def _is_manifest(data: object) -> bool:
+def _is_manifest(data: object) -> TypeGuard[dict[str, Any]]:
     return (
         isinstance(data, dict)
         and data.get("kind") == _KIND

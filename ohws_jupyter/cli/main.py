@@ -19,10 +19,14 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from ..core.errors import BusinessError
-from ..server.config import MODES, WebSocketConnection, WebSocketMessage
+from ..server.config import (
+    MODES,
+    WebSocketConnection,
+    WebSocketMessage,
+    WebSocketServerConfigDict,
+)
 from ..server.modes import LAB_HELP
 from ..server.websocket_server import createWebSocketServer
 from . import demo as demo_module
@@ -153,7 +157,7 @@ def _serve(args: argparse.Namespace) -> int:
     # The server's own lifecycle lines would repeat ours; keep its warnings.
     logging.getLogger("ohws_jupyter.server").setLevel(logging.WARNING)
     logging.getLogger("websockets").setLevel(logging.WARNING)
-    config: dict[str, Any] = {
+    config: WebSocketServerConfigDict = {
         "serverIP": args.host,
         "serverPort": args.port,
         "mode": args.mode,
@@ -200,7 +204,7 @@ def _serve(args: argparse.Namespace) -> int:
             time.sleep(0.2)
         for signum in previous:
             signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut the close
-        count = len(server.listAllConnections())
+        count = len(server.listAllConnections().result())
         log.info("= stopping: closing %d client(s) with 1001", count)
         try:
             server.stop().result(STOP_TIMEOUT)

@@ -349,6 +349,7 @@ class BrowserSession(SessionReports):
             return
         code, reason, clean = int(event.code), str(event.reason), bool(event.wasClean)
         self._detach(close=False)
+        err: BusinessError | None
         if not self.opened:
             if self.close_requested is not None:
                 self._end_before_open(None)
@@ -362,7 +363,7 @@ class BrowserSession(SessionReports):
             )
             self._end_before_open(err)
             return
-        err: BusinessError | None = None
+        err = None
         if self._failure is not None:
             err, result = self._failure
         elif self.close_requested is not None:
@@ -571,7 +572,7 @@ def install() -> None:
 
     use_session_factory(session_for)
     try:
-        from IPython import get_ipython
+        from IPython.core.getipython import get_ipython
     except ImportError:
         return
     shell = get_ipython()

@@ -208,6 +208,7 @@ class Tunnel(asyncio.Protocol):
         lines = [f"CONNECT {self.target} HTTP/1.1", f"Host: {self.target}"]
         if self.auth:
             lines.append(f"Proxy-Authorization: {self.auth}")
+        # asyncio types it as any transport; create_connection gives a stream one.
         transport.write(("\r\n".join(lines) + "\r\n\r\n").encode())  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:
@@ -262,7 +263,10 @@ async def connect_transport(
     host = f"[{uri.host}]" if ":" in uri.host else uri.host
     target = f"{host}:{uri.port}"
     transport, tunnel = await loop.create_connection(
-        lambda: Tunnel(target, auth), parts.hostname, parts.port or 8080
+        # A proxy without a host name passes None, which getaddrinfo reads as the loopback.
+        lambda: Tunnel(target, auth),
+        parts.hostname,  # type: ignore[arg-type]
+        parts.port or 8080,
     )
     try:
         await tunnel.done
@@ -341,13 +345,13 @@ def user_agent() -> str:
     """The User-Agent a client sends unless the user gives one."""
     import importlib.metadata
 
-    import websockets
+    import websockets.version
 
     try:
         version = importlib.metadata.version("ohws_jupyter")
     except importlib.metadata.PackageNotFoundError:
         version = "dev"
-    return f"ohws_jupyter/{version} websockets/{websockets.__version__}"
+    return f"ohws_jupyter/{version} websockets/{websockets.version.version}"
 
 
 def tls_context(opts: WebSocketRequestOptions) -> ssl.SSLContext:

@@ -187,7 +187,7 @@ def _sent_data(note: tuple[bytes, bool]) -> Any:
     return payload.decode("utf-8") if text else payload
 
 
-def _batch_size(entry: tuple) -> int:
+def _batch_size(entry: tuple[Any, ...]) -> int:
     if entry[3] is None:  # sent notes: (payload, is_text)
         return sum(len(payload) for payload, _ in entry[2])
     return sum(map(len, entry[2]))

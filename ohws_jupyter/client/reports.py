@@ -40,7 +40,7 @@ class SessionReports:
     #: The WebSocket follows the device profile.
     device: bool = False
 
-    def _emit(self, event: str, args: tuple) -> None:
+    def _emit(self, event: str, args: tuple[Any, ...]) -> None:
         events = self.link.events()
         if events is not None and events.has(event):
             self.lane.call(events.emit, event, args)

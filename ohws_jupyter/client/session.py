@@ -44,6 +44,7 @@ from websockets.exceptions import (
 from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
 from websockets.http11 import Response
 from websockets.protocol import OPEN
+from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
 from ..core import device as _device
@@ -230,7 +231,7 @@ class ClientSession(SessionReports):
         protocol = LenientClientProtocol(
             uri,
             extensions=extensions,
-            subprotocols=protocols or None,  # type: ignore[arg-type]
+            subprotocols=[Subprotocol(p) for p in protocols] or None,
             max_size=opts.maxMessageSize,
             logger=MaskingLogger("client", opts.sensitiveHeaders),
         )
@@ -487,6 +488,7 @@ class ClientSession(SessionReports):
         elif user_closed and proto.parser_exc is None and conn.utf8_error is None:
             # The user started the closing handshake: report what was asked for,
             # as OHOS does, even if the peer's answer differs or never came.
+            # user_closed: close_requested is set.
             result = CloseResult(*self.close_requested)  # type: ignore[misc]
             err = None
             if proto.close_rcvd is None and conn.aborted_by_deadline:

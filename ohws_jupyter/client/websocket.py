@@ -20,7 +20,7 @@ import ssl
 import threading
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Any, TypeAlias, overload
+from typing import Any, Literal, TypeAlias, overload
 
 from ..core import device as _device
 from ..core.aliases import ClientEventAliases
@@ -31,7 +31,9 @@ from ..core.events import EventEmitter, Record
 from ..core.masking import mask_url
 from ..core.options import (
     WebSocketCloseOptions,
+    WebSocketCloseOptionsDict,
     WebSocketRequestOptions,
+    WebSocketRequestOptionsDict,
     check_close_options,
     check_request_options,
 )
@@ -46,6 +48,7 @@ from ..engine.calls import (
 )
 from ..engine.promise import Promise, deliver_result
 from ..engine.runtime import get_runtime
+from ..record.expect import Match
 from ..record.expect import expect as _expect
 from ..record.expect import request as _request
 from ..record.transcript import Transcript, note_close
@@ -59,6 +62,7 @@ from .state import ReadyState, Stats, not_open_error, not_open_hint, split_messa
 __all__ = [
     "HISTORY_BYTES",
     "HISTORY_LIMIT",
+    "ClientEvent",
     "ReadyState",
     "SessionLink",
     "WebSocket",
@@ -70,8 +74,8 @@ __all__ = [
 
 # What the call forms take, for type checkers: an options object or a dict of its
 # fields, and a callback ``callback(err, value)`` (or fewer parameters).
-_RequestOptions: TypeAlias = WebSocketRequestOptions | Mapping[str, Any]
-_CloseOptions: TypeAlias = WebSocketCloseOptions | Mapping[str, Any]
+_RequestOptions: TypeAlias = WebSocketRequestOptions | WebSocketRequestOptionsDict
+_CloseOptions: TypeAlias = WebSocketCloseOptions | WebSocketCloseOptionsDict
 _Callback: TypeAlias = Callable[..., object]
 _Data: TypeAlias = str | bytes | bytearray | memoryview
 
@@ -102,6 +106,10 @@ CLIENT_EVENTS = {
     "openInfo": 2,
     "reconnecting": 1,
 }
+#: The event names ``on``, ``off`` and ``once`` take (the keys of ``CLIENT_EVENTS``).
+ClientEvent: TypeAlias = Literal[
+    "open", "message", "close", "error", "dataEnd", "headerReceive", "openInfo", "reconnecting"
+]
 
 
 class WebSocket(ClientEventAliases, ContextOwner):
@@ -139,7 +147,7 @@ class WebSocket(ClientEventAliases, ContextOwner):
         self._extensions = ""
         self._response_headers: dict[str, str] = {}
         self._request_headers: dict[str, str] = {}
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: weakref.finalize[[], WebSocket] | None = None
 
     # -- read-only state -----------------------------------------------------
     @property
@@ -179,7 +187,7 @@ class WebSocket(ClientEventAliases, ContextOwner):
         return f"<WebSocket {self._state.name}{where}{proto}>"
 
     # -- events --------------------------------------------------------------
-    def on(self, type: str, callback: Callable[..., Any]) -> None:
+    def on(self, type: ClientEvent, callback: _Callback) -> None:
         """Subscribe to ``'open'``, ``'message'``, ``'close'``, ``'error'``, ``'dataEnd'``
         or ``'headerReceive'``.
 
@@ -193,11 +201,15 @@ class WebSocket(ClientEventAliases, ContextOwner):
             type, callback, "subscribe one callback per event that calls the others"
         )
 
-    def off(self, type: str, callback: Callable[..., Any] | None = None) -> None:
+    def off(self, type: ClientEvent, callback: _Callback | None = None) -> None:
         """Unsubscribe ``callback`` from ``type``, or every callback if omitted."""
         self.events.off(type, callback)
 
-    def once(self, type: str, callback: Callable[..., Any] | None = None) -> Promise[Any] | None:
+    @overload
+    def once(self, type: ClientEvent) -> Promise[Any]: ...
+    @overload
+    def once(self, type: ClientEvent, callback: _Callback) -> None: ...
+    def once(self, type: ClientEvent, callback: _Callback | None = None) -> Promise[Any] | None:
         """Extension: the next ``type`` event only.
 
         With a callback, it is called once (adapted like ``on``). Without one,
@@ -249,7 +261,7 @@ class WebSocket(ClientEventAliases, ContextOwner):
         """Extension: everything kept in :meth:`history` as a ``Transcript`` (export, load)."""
         return _transcript(self)
 
-    def expect(self, match: Any, timeout: float = 10.0) -> Promise[Any]:
+    def expect(self, match: Match, timeout: float = 10.0) -> Promise[Any]:
         """Extension: a promise of the first received whole message that matches.
 
         ``match`` is a callable, a compiled regular expression, an exact ``str``
@@ -258,7 +270,12 @@ class WebSocket(ClientEventAliases, ContextOwner):
         """
         return _expect(self, match, timeout)
 
-    def request(self, data: Any, match: Any = "id", timeout: float = 10.0) -> Promise[Any]:
+    def request(
+        self,
+        data: str | bytes | Mapping[str, Any] | list[Any],
+        match: Match = "id",
+        timeout: float = 10.0,
+    ) -> Promise[Any]:
         """Extension: send ``data`` and return a promise of its reply.
 
         ``match`` is a JSON key (the reply carrying the same value, ``'id'`` by
@@ -335,7 +352,11 @@ class WebSocket(ClientEventAliases, ContextOwner):
         return finish(promise, callback, self._ctx.localize)
 
     def _start(
-        self, url: str, opts: WebSocketRequestOptions, tls: ssl.SSLContext | None, promise: Promise
+        self,
+        url: str,
+        opts: WebSocketRequestOptions,
+        tls: ssl.SSLContext | None,
+        promise: Promise[bool],
     ) -> None:
         with self._lock:
             if self._state is not ReadyState.CLOSED:
@@ -352,6 +373,7 @@ class WebSocket(ClientEventAliases, ContextOwner):
             self._protocol = self._extensions = ""
             self._response_headers = {}
             factory = self._ctx.session_factory
+            assert factory is not None  # a client's context always has one (see __init__)
             session = factory(SessionLink(self), url, opts, tls, promise, self._lane)
             self._session = session
         _reconnect.attach(self, opts, self._emit_reconnecting)
@@ -425,6 +447,7 @@ class WebSocket(ClientEventAliases, ContextOwner):
             return None
         promise: Promise[bool] = Promise("send", self._lane)
         if outcome is True:
+            assert session is not None  # True comes only from the session's own send
             session.when_drained(promise)
         else:
             promise.reject(outcome)

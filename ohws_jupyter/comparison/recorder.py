@@ -215,8 +215,8 @@ class Run:
                 return f"{data[:limit]!r}… ({len(data):,} bytes)"
             return repr(data)
         if isinstance(value, BusinessError):
-            data = f", data {self._text(value.data, limit)}" if value.data is not None else ""
-            return f"BusinessError {value.code}: {self._places_in(mask_urls_in(str(value)))}{data}"
+            extra = f", data {self._text(value.data, limit)}" if value.data is not None else ""
+            return f"BusinessError {value.code}: {self._places_in(mask_urls_in(str(value)))}{extra}"
         if isinstance(value, BaseException):
             return f"{type(value).__name__}: {self._places_in(mask_urls_in(str(value)))}"
         if isinstance(value, WebSocketConnection):
@@ -307,7 +307,7 @@ class Run:
         self.add(what, full=full, text=text)
 
 
-class Args(tuple):
+class Args(tuple[Any, ...]):
     """A call's arguments, shown as written: ``'hi', {'code': 1000}``."""
 
     __slots__ = ()
@@ -346,6 +346,7 @@ class _Recorded:
         set_(self, "_aliases", aliases)
         set_(self, "_callbacks", {})
 
+    # isinstance() sees the class of the wrapped object; mypy refuses to redefine it.
     @property  # type: ignore[misc]
     def __class__(self) -> type:
         return type(self._target)
@@ -374,7 +375,7 @@ class _Recorded:
         self,
         name: str,
         method: Callable[..., Any],
-        args: tuple,
+        args: tuple[Any, ...],
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
         run, what = self._run, f"{self._name}.{name}()"
@@ -459,6 +460,7 @@ class RunNamespace:
         name = run.name("ws")
         run.clients.append((name, ws))
         ws.watch(lambda record: run.record(name, record))
+        # The proxy stands for the WebSocket: every call goes through to it.
         return _Recorded(ws, run, name, CLIENT_EVENTS, CLIENT_ALIASES)  # type: ignore[return-value]
 
     def createWebSocketServer(self) -> WebSocketServer:
@@ -468,6 +470,7 @@ class RunNamespace:
         name = run.name("server")
         run.servers.append((name, server))
         server.watch(lambda conn, record: run.record(name, record, conn))
+        # The proxy stands for the server: every call goes through to it.
         return _Recorded(server, run, name, SERVER_EVENTS, SERVER_ALIASES)  # type: ignore[return-value]
 
     create_websocket = createWebSocket

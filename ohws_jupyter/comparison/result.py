@@ -84,8 +84,8 @@ def line_up(seed: list[Step], device: list[Step]) -> list[Row]:
         partner.append(queue.popleft() if queue else None)
     seed_of = {j: i for i, j in enumerate(partner) if j is not None}
     placed: list[tuple[tuple[int, int, int], Row]] = [
-        ((i, 0, 0), Row(step.what, step, None if partner[i] is None else device[partner[i]]))
-        for i, step in enumerate(seed)
+        ((i, 0, 0), Row(step.what, step, None if j is None else device[j]))
+        for i, (step, j) in enumerate(zip(seed, partner, strict=True))
     ]
     anchor = -1
     for j, step in enumerate(device):

@@ -140,7 +140,9 @@ def _run(fn: Callable[..., Any], profile: str, peer: Any, timeout: float, quiet:
         if peer is not None:
             server, run.peer = _start_peer(peer, timeout)
             run.place(run.peer, "peer")
-        args: tuple = (RunNamespace(run),) if peer is None else (RunNamespace(run), run.peer)
+        args: tuple[Any, ...] = (
+            (RunNamespace(run),) if peer is None else (RunNamespace(run), run.peer)
+        )
         run.restart_clock()
         _call(fn, args, run, timeout)
         run.wait_quiet(quiet, time.monotonic() + timeout)
@@ -169,7 +171,7 @@ def _start_peer(peer: Any, timeout: float) -> tuple[WebSocketServer | None, str]
     return None, peer
 
 
-def _call(fn: Callable[..., Any], args: tuple, run: Run, timeout: float) -> None:
+def _call(fn: Callable[..., Any], args: tuple[Any, ...], run: Run, timeout: float) -> None:
     """Run ``fn(*args)`` on a thread of its own; its outcome becomes a step."""
     outcome: list[tuple[str, Any]] = []
     done = threading.Event()

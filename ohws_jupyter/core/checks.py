@@ -19,7 +19,10 @@ import os
 import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 from .errors import (
     CERT_FILE_MISSING,
@@ -84,7 +87,7 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # obs-text): control characters but HTAB, and anything beyond ISO-8859-1, which is
 # how a header goes on the wire.
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
-_T = TypeVar("_T")
+_D = TypeVar("_D", bound="DataclassInstance")
 
 
 def parameter_error(detail: str) -> BusinessError:
@@ -100,7 +103,7 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def is_whole_number(value: Any) -> bool:
+def is_whole_number(value: object) -> TypeGuard[int]:
     """An int, not a bool."""
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -207,13 +210,13 @@ def check_url(url: Any) -> urllib.parse.SplitResult:
     return parts
 
 
-def coerce(cls: type[_T], value: Any, what: str) -> _T:
+def coerce(cls: type[_D], value: Any, what: str) -> _D:
     """A dataclass instance from an instance or a dict, unknown keys refused."""
     if isinstance(value, cls):
         return dataclasses.replace(value)  # a copy: later changes by the caller don't leak in
     if not isinstance(value, Mapping):
         raise _param(f"{what} must be a dict or {cls.__name__}, not {type(value).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    names = {f.name for f in dataclasses.fields(cls)}
     unknown = [k for k in value if k not in names]
     if unknown:
         raise _param(

@@ -165,8 +165,8 @@ def close_values(value: Any) -> tuple[int, str]:
         raise _param(
             f"close options must be a dict or WebSocketCloseOptions, not {type(value).__name__}"
         )
-    code = uint32(fields.get("code"))
-    code = code if code in _KEPT_CODES else 1000
+    number = uint32(fields.get("code"))
+    code = number if number is not None and number in _KEPT_CODES else 1000
     if code in _UNSENDABLE:
         raise _param(
             f"a device sends close code {code} as it is, although RFC 6455 forbids it on "

@@ -45,7 +45,9 @@ def _capacity(fn: Callable[..., Any]) -> tuple[int | None, int]:
     return most, least
 
 
-def adapt(fn: Callable[..., Any], arity: int, *, trailing: bool = True) -> Callable[[tuple], Any]:
+def adapt(
+    fn: Callable[..., Any], arity: int, *, trailing: bool = True
+) -> Callable[[tuple[Any, ...]], Any]:
     """Return ``call(args)`` that passes ``fn`` as many of ``args`` as it takes.
 
     Args:
@@ -119,24 +121,24 @@ class Subscription:
         self.context = contextvars.copy_context()
         self.active = True
 
-    def run(self, args: tuple) -> None:
+    def run(self, args: tuple[Any, ...]) -> None:
         """Call the callback in its context; an exception is reported, not raised."""
         if self.active:
             self.context.run(self._guarded, args)
 
-    def _guarded(self, args: tuple) -> None:
+    def _guarded(self, args: tuple[Any, ...]) -> None:
         try:
             self.call(args)
         except BaseException as exc:  # SystemExit or KeyboardInterrupt too: delivery goes on
             name = getattr(self.callback, "__qualname__", repr(self.callback))
             report_callback_error(f"callback {name} for '{self.event}'", exc)
 
-    def run_each(self, many: list[tuple]) -> None:
+    def run_each(self, many: list[tuple[Any, ...]]) -> None:
         """``run`` for each argument tuple, entering the context once for all of them."""
         if self.active:
             self.context.run(self._guarded_each, many)
 
-    def _guarded_each(self, many: list[tuple]) -> None:
+    def _guarded_each(self, many: list[tuple[Any, ...]]) -> None:
         for args in many:
             if not self.active:  # off() or once() from inside the callback
                 return
@@ -256,7 +258,8 @@ class EventEmitter:
                 f"callback for off('{name}') must be callable or omitted, "
                 f"not {type(callback).__name__}",
             )
-        keep, gone = [], []
+        keep: list[Subscription] = []
+        gone: list[Subscription] = []
         with self._lock:
             for sub in self._subs[name]:
                 (gone if callback is None or sub.callback == callback else keep).append(sub)
@@ -268,7 +271,7 @@ class EventEmitter:
     def has(self, event: str) -> bool:
         return bool(self._subs[event])
 
-    def emit(self, event: str, args: tuple) -> None:
+    def emit(self, event: str, args: tuple[Any, ...]) -> None:
         """Run every subscription of ``event`` now, in order, on the calling thread."""
         if event == "error":
             for value in args:
@@ -277,7 +280,7 @@ class EventEmitter:
         for sub in self._subs[event]:
             sub.run(args)
 
-    def emit_each(self, event: str, many: list[tuple]) -> None:
+    def emit_each(self, event: str, many: list[tuple[Any, ...]]) -> None:
         """``emit`` for each argument tuple in turn (a message's pieces).
 
         With one subscriber (the usual case) its context is entered once for

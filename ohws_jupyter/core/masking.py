@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar, overload
+
+_V = TypeVar("_V")
 
 __all__ = [
     "SENSITIVE_HEADERS",
@@ -77,7 +79,11 @@ def password_span(url: str) -> tuple[int, int] | None:
     return start, at
 
 
-def mask_url(url: Any) -> Any:
+@overload
+def mask_url(url: str) -> str: ...
+@overload
+def mask_url(url: _V) -> _V: ...
+def mask_url(url: object) -> object:
     """``url`` with a password and token-like query values replaced by ``***``.
 
     Anything that is not a parsable string comes back unchanged.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from .checks import (
     MAX_SEND_SIZE,
@@ -33,14 +33,19 @@ from .masking import mask_headers
 __all__ = [
     "PIECE_SIZE",
     "ClientCert",
+    "ClientCertDict",
     "CloseResult",
     "HttpProxy",
+    "HttpProxyDict",
     "OpenInfo",
     "OpenResult",
     "ReconnectPolicy",
+    "ReconnectPolicyDict",
     "TlsProtocol",
     "WebSocketCloseOptions",
+    "WebSocketCloseOptionsDict",
     "WebSocketRequestOptions",
+    "WebSocketRequestOptionsDict",
     "check_close_options",
     "check_reconnect",
     "check_request_options",
@@ -214,11 +219,15 @@ class CloseResult:
         object.__setattr__(self, "code", int(self.code))
 
 
-class OpenResult(dict):
+class OpenResult(dict[str, Any]):
     """What the ``'open'`` event carries: ``{'status': 101, 'message': 'Switching Protocols'}``.
 
     A dict, readable by attribute too (``value.status``), as in ArkTS.
     """
+
+    # Read through __getattr__ from the dict; declared for type checkers.
+    status: int
+    message: str
 
     def __init__(self, status: int = 101, message: str = "Switching Protocols") -> None:
         super().__init__(status=status, message=message)
@@ -239,6 +248,8 @@ class OpenInfo(OpenResult):
     ) -> None:
         super().__init__(status, message)
         self["protocol"] = protocol
+
+    protocol: str
 
 
 def split_protocols(protocol: str | list[str] | None) -> list[str]:
@@ -359,7 +370,7 @@ class ReconnectPolicy:
         return low if high <= low else float(uniform(low, high))
 
 
-def check_reconnect(value: Any) -> ReconnectPolicy | bool:
+def check_reconnect(value: Any) -> ReconnectPolicy | Literal[False]:
     """``reconnect`` as a policy, or False when off; anything malformed is a 401."""
     if value is None or value is False:
         return False
@@ -381,3 +392,72 @@ def check_reconnect(value: Any) -> ReconnectPolicy | bool:
             f"minDelay ({policy.minDelay:g})"
         )
     return policy
+
+
+# -- the same options as dicts -------------------------------------------------------------
+# ArkTS writes options as object literals; here a dict does the same. These describe
+# the keys each one takes, so a checker catches a misspelled key or a wrong type before
+# the 401 does. Every key may be left out unless marked otherwise.
+# The keys a dict must have come from a base of its own: under postponed annotations,
+# NotRequired[...] is not seen at run time (``__required_keys__``).
+class _ClientCertPaths(TypedDict):
+    certPath: str
+    keyPath: str
+
+
+class ClientCertDict(_ClientCertPaths, total=False):
+    """:class:`ClientCert` as a dict: ``certPath`` and ``keyPath`` are required."""
+
+    keyPassword: str | None
+
+
+class _ProxyAddress(TypedDict):
+    host: str
+    port: int
+
+
+class HttpProxyDict(_ProxyAddress, total=False):
+    """:class:`HttpProxy` as a dict: ``host`` and ``port`` are required."""
+
+    exclusionList: list[str]
+
+
+class ReconnectPolicyDict(TypedDict, total=False):
+    """:class:`ReconnectPolicy` as a dict."""
+
+    attempts: int
+    minDelay: float
+    maxDelay: float
+    factor: float
+
+
+class WebSocketRequestOptionsDict(TypedDict, total=False):
+    """:class:`WebSocketRequestOptions` as a dict (the second argument of ``connect``)."""
+
+    header: dict[str, str]
+    caPath: str | None
+    clientCert: ClientCert | ClientCertDict | None
+    proxy: str | HttpProxy | HttpProxyDict
+    protocol: str | list[str] | None
+    skipServerCertVerification: bool
+    pingInterval: float
+    pongTimeout: float
+    minSupportTlsProtocol: TlsProtocol | str | None
+    supportOriginPort: bool
+    wholeMessages: bool
+    openTimeout: float
+    closeTimeout: float
+    maxMessageSize: int
+    maxQueuedMessages: int
+    maxQueuedBytes: int
+    compression: bool
+    sensitiveHeaders: list[str]
+    maxSendSize: int
+    reconnect: bool | ReconnectPolicy | ReconnectPolicyDict
+
+
+class WebSocketCloseOptionsDict(TypedDict, total=False):
+    """:class:`WebSocketCloseOptions` as a dict (the argument of ``close``)."""
+
+    code: int
+    reason: str

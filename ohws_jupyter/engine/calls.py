@@ -28,7 +28,7 @@ __all__ = [
 MISSING: Any = object()
 
 
-def split_args(op: str, args: tuple[Any, ...]) -> tuple[Any, Any, Promise | None]:
+def split_args(op: str, args: tuple[Any, ...]) -> tuple[Any, Any, Promise[Any] | None]:
     """Sort ``(options?, callback?)``; a malformed call gives a rejected promise."""
     if len(args) > 2:
         return None, None, too_many(op, "options and a callback")

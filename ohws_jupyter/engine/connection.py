@@ -47,7 +47,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidState
@@ -117,7 +117,15 @@ SEND_BLOCK_LIMIT = 30.0
 CLOSE_GRACE = 2.0
 
 
-class _Lenient:
+if TYPE_CHECKING:
+    # The mixin is only ever combined with a websockets protocol (the two classes below):
+    # the checker reads its attributes and super() calls there.
+    from websockets.protocol import Protocol as _ProtocolBase
+else:
+    _ProtocolBase = object
+
+
+class _Lenient(_ProtocolBase):
     """Answer a close frame that arrives inside a fragmented message.
 
     RFC 6455 section 5.4 lets control frames, close included, arrive between
@@ -133,31 +141,31 @@ class _Lenient:
     _echo: bytes | None = None
 
     def recv_frame(self, frame: Frame) -> None:
-        if frame.opcode is CLOSE and self.current_size is not None:  # type: ignore[attr-defined]
+        if frame.opcode is CLOSE and self.current_size is not None:
             self.current_size = None
         if frame.opcode is CLOSE and self.lws_close_codes and len(frame.data) >= 2:
             self._recv_lws_close(frame)
             return
-        super().recv_frame(frame)  # type: ignore[misc]
+        super().recv_frame(frame)
 
     def _recv_lws_close(self, frame: Frame) -> None:
         code = int.from_bytes(frame.data[:2], "big")
         kept = peer_close_code(code)
         rest = bytes(frame.data[2:])
         if kept != code or kept in EXTERNAL_CLOSE_CODES or 3000 <= kept < 5000:
-            super().recv_frame(dataclasses.replace(frame, data=kept.to_bytes(2, "big") + rest))  # type: ignore[misc]
+            super().recv_frame(dataclasses.replace(frame, data=kept.to_bytes(2, "big") + rest))
             return
         # 1015 or 5000+: websockets' parser refuses them. Parse with a stand-in
         # code, echo the frame as it came, then record the real code.
         self._echo = bytes(frame.data)
         try:
-            super().recv_frame(dataclasses.replace(frame, data=b"\x03\xe8" + rest))  # type: ignore[misc]
+            super().recv_frame(dataclasses.replace(frame, data=b"\x03\xe8" + rest))
         finally:
             self._echo = None
-        stand_in = self.close_rcvd  # type: ignore[attr-defined]
+        stand_in = self.close_rcvd
         if stand_in is not None:
             self.close_rcvd = Close(code, stand_in.reason)
-            if self.close_sent is stand_in:  # type: ignore[attr-defined]
+            if self.close_sent is stand_in:
                 self.close_sent = self.close_rcvd
 
     def send_frame(self, frame: Frame) -> None:
@@ -165,7 +173,7 @@ class _Lenient:
             return
         if frame.opcode is CLOSE and self._echo is not None:
             frame = Frame(CLOSE, self._echo)
-        super().send_frame(frame)  # type: ignore[misc]
+        super().send_frame(frame)
 
 
 class LenientClientProtocol(_Lenient, ClientProtocol):
@@ -226,7 +234,7 @@ class Connection(asyncio.Protocol):
 
     def __init__(
         self,
-        protocol: ClientProtocol | ServerProtocol,
+        protocol: LenientClientProtocol | LenientServerProtocol,
         owner: Owner,
         *,
         runtime: Runtime,
@@ -271,7 +279,7 @@ class Connection(asyncio.Protocol):
         self.bytes_out = 0  # wire bytes written
         self.bytes_in = 0  # wire bytes read
         # Receiving: a fragmented message being assembled.
-        self._parts: list[bytes] | None = None
+        self._parts: list[bytes | bytearray] | None = None
         self._parts_text = False
         self._decoder: Any = None
         # Hooks: on_queued(payload, text) runs under self.lock for each message
@@ -313,6 +321,7 @@ class Connection(asyncio.Protocol):
 
     # -- transport events (I/O thread) -------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # asyncio types it as any transport; a connection is always made over a stream one.
         self.transport = transport  # type: ignore[assignment]
         # The transport tells us (pause_writing) when its own buffer is past 64 KiB;
         # our queue in front of it carries the larger high/low marks.
@@ -421,33 +430,36 @@ class Connection(asyncio.Protocol):
                 self.owner.handshake_event(self, event)
                 continue
             opcode = event.opcode
+            # What websockets' parser reads is bytes or bytearray; a memoryview only
+            # ever comes in a frame built to be sent.
+            payload = cast("bytes | bytearray", event.data)
             if opcode is TEXT or opcode is BINARY:
                 if event.fin:
                     if opcode is TEXT:
                         try:
-                            message: Any = event.data.decode()
+                            message: Any = payload.decode()
                         except UnicodeDecodeError as exc:
                             self._fail_utf8(exc)
                             break
                     else:
                         # bytes, as API.md says: without compression the parser
                         # hands over a bytearray (bytes() of bytes is no copy).
-                        message = bytes(event.data)
+                        message = bytes(payload)
                     messages.append(message)
-                    size += len(event.data)
+                    size += len(payload)
                     continue
-                self._parts = [event.data]
+                self._parts = [payload]
                 self._parts_text = opcode is TEXT
                 if self._parts_text:
                     self._decoder = codecs.getincrementaldecoder("utf-8")()
-                    if not self._check_utf8(event.data, False):
+                    if not self._check_utf8(payload, False):
                         break
             elif opcode is CONT:
                 parts = self._parts
                 if parts is None:  # the protocol refuses this; nothing to assemble
                     continue
-                parts.append(event.data)
-                if self._parts_text and not self._check_utf8(event.data, event.fin):
+                parts.append(payload)
+                if self._parts_text and not self._check_utf8(payload, event.fin):
                     break
                 if event.fin:
                     self._parts = None
@@ -455,12 +467,12 @@ class Connection(asyncio.Protocol):
                     messages.append(data.decode() if self._parts_text else data)
                     size += len(data)
             elif opcode is PONG:
-                self._pong(event.data)
+                self._pong(payload)
             elif opcode is CLOSE:
                 self._parts = None  # an unfinished message is dropped (RFC 6455 5.4)
             elif opcode is PING:  # the protocol already queued the pong
                 self.owner.keepalive(self, "ping", "<", None)
-                if self.protocol.answer_pings:  # type: ignore[attr-defined]
+                if self.protocol.answer_pings:
                     self.owner.keepalive(self, "pong", ">", None)
         if messages:
             self.produced += len(messages)
@@ -469,7 +481,7 @@ class Connection(asyncio.Protocol):
             if self._over_limit():
                 self._pause_reading()
 
-    def _check_utf8(self, data: bytes, final: bool) -> bool:
+    def _check_utf8(self, data: bytes | bytearray, final: bool) -> bool:
         # Fail fast on invalid text, as soon as the bad byte arrives (Autobahn 6.x).
         try:
             self._decoder.decode(data, final)
@@ -921,7 +933,7 @@ class Connection(asyncio.Protocol):
         if timeout > 0:
             self._pong_timer = self.loop.call_later(timeout, self._pong_missing)
 
-    def _pong(self, data: bytes) -> None:
+    def _pong(self, data: bytes | bytearray) -> None:
         if self._ping_payload is not None and data == self._ping_payload:
             self.last_rtt = time.monotonic() - self._ping_sent_at
             self._ping_payload = None

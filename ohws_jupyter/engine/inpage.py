@@ -79,6 +79,7 @@ class InPageTransport(asyncio.Transport):
         return self._protocol
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        # asyncio types the argument as any protocol; a stream protocol is what is set here.
         self._protocol = protocol  # type: ignore[assignment]
 
     def is_closing(self) -> bool:
@@ -206,6 +207,7 @@ class InPageTransport(asyncio.Transport):
         self._closing = True
         self._outbox.clear()
         self._out_bytes = 0
+        # What ends a page connection is an Exception or None, as asyncio expects.
         self._protocol.connection_lost(exc)  # type: ignore[arg-type]
 
 
@@ -347,8 +349,10 @@ def install(loop: asyncio.AbstractEventLoop) -> InPageNetwork:
     global _NETWORK
     if _NETWORK is None or _NETWORK.loop is not loop:
         _NETWORK = InPageNetwork(loop)
-        loop.create_server = _NETWORK.create_server  # type: ignore[method-assign]
-        loop.create_connection = _NETWORK.create_connection  # type: ignore[method-assign]
+        # Replaced on this one loop, which has no sockets; the page's versions take
+        # fewer forms than asyncio's overloads declare.
+        loop.create_server = _NETWORK.create_server  # type: ignore[method-assign,assignment]
+        loop.create_connection = _NETWORK.create_connection  # type: ignore[method-assign,assignment]
     return _NETWORK
 
 

@@ -44,7 +44,7 @@ def mask_log_line(line: str, extra_sensitive: Iterable[str] = ()) -> str:
     return line
 
 
-class MaskingLogger(logging.LoggerAdapter):
+class MaskingLogger(logging.LoggerAdapter[logging.Logger]):
     """``websockets.client`` or ``websockets.server``, with credentials masked.
 
     Args:

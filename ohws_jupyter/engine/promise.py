@@ -21,7 +21,7 @@ import logging
 import threading
 import types
 from collections.abc import Callable, Generator
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from ..core.errors import BusinessError, LoopThreadError
 from ..core.events import adapt, report_callback_error
@@ -65,7 +65,7 @@ class Promise(Generic[T]):
         self._state = _PENDING
         self._value: Any = None
         self._lock = threading.Lock()
-        self._listeners: list[Callable[[Promise[T]], None]] | None = []
+        self._listeners: list[Callable[[Promise[T]], object]] | None = []
         self._done_event: threading.Event | None = None
         self._handled = False
         self._needs_callback_thread = False
@@ -105,7 +105,7 @@ class Promise(Generic[T]):
             listener(self)
         return True
 
-    def _on_settle(self, listener: Callable[[Promise[T]], None]) -> None:
+    def _on_settle(self, listener: Callable[[Promise[T]], object]) -> None:
         """Call ``listener(self)`` once settled, on the settling thread (or now)."""
         with self._lock:
             if self._listeners is not None:
@@ -165,7 +165,7 @@ class Promise(Generic[T]):
                 self._block_until_settled(timeout)
         if self._state is _REJECTED:
             raise self._value
-        return self._value
+        return cast(T, self._value)  # fulfilled: the value it was resolved with
 
     def _block_until_settled(self, timeout: float | None) -> None:
         with self._lock:
@@ -211,7 +211,7 @@ class Promise(Generic[T]):
             yield from fut
         if self._state is _REJECTED:
             raise self._value
-        return self._value
+        return cast(T, self._value)  # fulfilled: the value it was resolved with
 
     def add_callback(self, callback: Callable[..., Any], label: str | None = None) -> None:
         """Call ``callback(err, value)`` once settled, on the callback thread.
@@ -231,7 +231,7 @@ class Promise(Generic[T]):
 
     def then(
         self,
-        on_fulfilled: Callable[[Any], Any] | None = None,
+        on_fulfilled: Callable[[T], Any] | None = None,
         on_rejected: Callable[[BaseException], Any] | None = None,
     ) -> Promise[Any]:
         """Chain handlers like JS ``then``; returns the promise of the handler's result.
@@ -342,10 +342,10 @@ def deliver_result(
     lane.call(contextvars.copy_context().run, _guarded, call, (err, value), what)
 
 
-_last_adapted: tuple[Any, Callable[[tuple], Any]] = (None, lambda args: None)
+_last_adapted: tuple[Any, Callable[[tuple[Any, ...]], Any]] = (None, lambda args: None)
 
 
-def _adapt_cached(callback: Callable[..., Any]) -> Callable[[tuple], Any]:
+def _adapt_cached(callback: Callable[..., Any]) -> Callable[[tuple[Any, ...]], Any]:
     # A burst of sends passes the same callback each time: adapt it once.
     global _last_adapted
     last, call = _last_adapted
@@ -356,7 +356,7 @@ def _adapt_cached(callback: Callable[..., Any]) -> Callable[[tuple], Any]:
     return call
 
 
-def _adapt_operation_callback(callback: Callable[..., Any]) -> Callable[[tuple], Any]:
+def _adapt_operation_callback(callback: Callable[..., Any]) -> Callable[[tuple[Any, ...]], Any]:
     """``adapt(callback, 2, trailing=False)``, without ``inspect`` for plain functions.
 
     The callback form of ``send`` adapts one callback per message; reading the
@@ -390,7 +390,7 @@ def _resolve_future(fut: asyncio.Future[Any]) -> None:
         fut.set_result(None)
 
 
-def _guarded(call: Callable[[tuple], Any], args: tuple, what: str) -> None:
+def _guarded(call: Callable[[tuple[Any, ...]], Any], args: tuple[Any, ...], what: str) -> None:
     try:
         call(args)
     except BaseException as exc:  # SystemExit or KeyboardInterrupt too: delivery goes on

@@ -43,7 +43,7 @@ import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 __all__ = [
     "IN_BROWSER",
@@ -93,7 +93,9 @@ class Lane:
         #: How the lane's object words the errors its promises reject with (its
         #: context's ``localize``); None leaves them as they are.
         self.errors = errors
-        self._queue: collections.deque[tuple[Callable[..., Any], tuple]] = collections.deque()
+        self._queue: collections.deque[tuple[Callable[..., Any], tuple[Any, ...]]] = (
+            collections.deque()
+        )
         self._lock = threading.Lock()
         self._scheduled = False
         self.name = name
@@ -108,7 +110,7 @@ class Lane:
             self._scheduled = True
         self._runtime._schedule(self)
 
-    def call_many(self, calls: Iterable[tuple[Callable[..., Any], tuple]]) -> None:
+    def call_many(self, calls: Iterable[tuple[Callable[..., Any], tuple[Any, ...]]]) -> None:
         """Queue several calls at once, with a single wake-up."""
         with self._lock:
             self._queue.extend(calls)
@@ -155,7 +157,9 @@ class Runtime:
         self._lock = threading.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None
         self._io_thread: threading.Thread | None = None
-        self._incoming: collections.deque[tuple[Callable[..., Any], tuple]] = collections.deque()
+        self._incoming: collections.deque[tuple[Callable[..., Any], tuple[Any, ...]]] = (
+            collections.deque()
+        )
         self._io_wake_pending = False
         # Lanes that have work; a C-level queue, so put() costs no Python frames.
         self._ready: queue.SimpleQueue[Lane] = queue.SimpleQueue()
@@ -266,14 +270,14 @@ class Runtime:
             except Exception:
                 logger.exception("internal error in I/O task %r", fn)
 
-    def _call_in_page(self, fn: Callable[..., Any], args: tuple) -> None:
+    def _call_in_page(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         self.activity += 1
         try:
             fn(*args)
         except Exception:
             logger.exception("internal error in I/O task %r", fn)
 
-    def submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Run a coroutine on the I/O loop; returns a thread-safe future."""
         return asyncio.run_coroutine_threadsafe(coro, self._ensure())
 
@@ -329,6 +333,7 @@ class Runtime:
                 return
             if self._takes == takes_then and self._idle == 0 and len(self._workers) < MAX_WORKERS:
                 self._start_worker()
+        # Runs on the loop (call_later scheduled it), so the loop is there.
         self.loop.call_later(STUCK_AFTER, self._check_stuck, self._takes)  # type: ignore[union-attr]
 
     def _start_worker(self) -> None:
@@ -344,6 +349,7 @@ class Runtime:
         self._local.worker = True
         me = threading.current_thread()
         get = self._ready.get
+        lane: Lane | None
         while True:
             with self._lock:
                 self._idle += 1
@@ -437,7 +443,7 @@ class Runtime:
 
     def _after_fork(self) -> None:
         # Threads do not survive fork(); the child starts its own on first use.
-        self.__init__()  # type: ignore[misc]
+        self.__init__()  # type: ignore[misc]  # every field as a new Runtime has them
 
 
 def _create_task(coro: Coroutine[Any, Any, Any]) -> asyncio.Future[Any]:
@@ -511,7 +517,7 @@ def block_on(awaitable: Awaitable[T], timeout: float | None = None, what: str = 
         local.lane = lane
     if not ok:
         raise value
-    return value
+    return cast(T, value)  # _outcome's value when ok is True
 
 
 async def _outcome(awaitable: Awaitable[T]) -> tuple[bool, Any]:

@@ -30,7 +30,7 @@ class Timer:
 
     __slots__ = ("args", "cancelled", "fn", "when")
 
-    def __init__(self, when: float, fn: Callable[..., Any], args: tuple) -> None:
+    def __init__(self, when: float, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         self.when = when
         self.fn = fn
         self.args = args
@@ -97,7 +97,7 @@ def call_later(delay: float, fn: Callable[..., Any], *args: Any) -> Timer:
     return _scheduler.call_later(delay, fn, *args)
 
 
-def _call_later_in_page(delay: float, fn: Callable[..., Any], args: tuple) -> Timer:
+def _call_later_in_page(delay: float, fn: Callable[..., Any], args: tuple[Any, ...]) -> Timer:
     from .runtime import get_runtime
 
     timer = Timer(time.monotonic() + max(0.0, delay), fn, args)

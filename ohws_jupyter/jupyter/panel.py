@@ -103,7 +103,7 @@ class WebSocketPanel(ClientTools):
             raise TypeError(f"WebSocketPanel needs a WebSocket, not {type(ws).__name__}")
         super().__init__(max_entries, saved, **kwargs)
         self._ws = weakref.ref(ws)
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: weakref.finalize[..., WebSocket] | None = None
         self._window = LogWindow(max_entries, full_budget=FULL_BUDGET - PENDING_BYTES)
         # Raw records wait here for the next flush; bounded, so a flood costs
         # at most max_entries records, and PENDING_BYTES of whole messages, of
@@ -264,9 +264,7 @@ class WebSocketPanel(ClientTools):
         target = self.url if url is None else url
         if target == mask_url(self._real_url) and self._real_url:
             target = self._real_url  # the field shows the masked form of the real URL
-        args: list[Any] = [target]
-        if ws.options is not None and target == ws.url:
-            args.append(ws.options)
+        options = ws.options if ws.options is not None and target == ws.url else None
         stats = ws.stats
 
         def done(err: BusinessError | None, _value: Any = None) -> None:
@@ -275,7 +273,10 @@ class WebSocketPanel(ClientTools):
             if err is not None and not (err.code == CONNECTION_ERROR and stats.lastError is err):
                 self._local_error(err)
 
-        ws.connect(*args, done)
+        if options is None:
+            ws.connect(target, done)
+        else:
+            ws.connect(target, options, done)
 
     def send_input(self, text: str, mode: str = "text") -> None:
         """Send composer input (see :func:`parse_composer`); mistakes go to the log.
@@ -528,7 +529,7 @@ class WebSocketPanel(ClientTools):
                 # Only a new connection target overwrites the field, never user typing.
                 values["url"] = mask_url(ws.url)
         changed = {k: v for k, v in values.items() if getattr(self, k) != v}
-        if ws is not None and "url" in values and "url" not in changed:
+        if ws is not None and ws.url and "url" in values and "url" not in changed:
             self._real_url = ws.url  # the field shows it already
         return changed
 

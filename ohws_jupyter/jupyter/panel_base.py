@@ -90,14 +90,16 @@ def matcher(kind_filter: str, search: str) -> Callable[[dict[str, Any]], bool]:
     keep = FILTERS.get(kind_filter, FILTERS["all"])
     if not search:
         return keep
+    found: Callable[[str], object]
     try:
-        pattern = re.compile(search, re.IGNORECASE)
-        found = pattern.search
+        found = re.compile(search, re.IGNORECASE).search
     except re.error:
         needle = search.lower()
 
-        def found(hay: str) -> bool:  # type: ignore[misc]
+        def contains(hay: str) -> bool:
             return needle in hay.lower()
+
+        found = contains
 
     return lambda e: keep(e) and bool(found(f"{e['kind']} {entry_text(e)} {e.get('explain', '')}"))
 
@@ -115,7 +117,7 @@ class Scheduler:
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._heap: list[tuple[float, int, Callable[..., Any], tuple]] = []
+        self._heap: list[tuple[float, int, Callable[..., Any], tuple[Any, ...]]] = []
         self._order = itertools.count()
         self._pid = -1
         self._page_timer: tuple[float, Timer] | None = None  # in a browser: (when, timer)
@@ -463,7 +465,8 @@ class PanelBase(anywidget.AnyWidget):
         if proposal["value"] not in self._views:
             known = ", ".join(map(repr, self._views))
             raise traitlets.TraitError(f"view must be one of {known}, not {proposal['value']!r}")
-        return proposal["value"]
+        view: str = proposal["value"]  # a Unicode trait's proposal
+        return view
 
     @traitlets.observe("selected")
     def _selected_changed(self, _change: dict[str, Any]) -> None:

@@ -287,7 +287,7 @@ _KEEPALIVE_TEXT = {
 def _snippet(entry: dict[str, Any], width: int = 40) -> str:
     """The start of a message on one line, for a timeline arrow."""
     if entry["binary"]:
-        head = entry["text"][: 8 * 3 - 1]
+        head: str = entry["text"][: 8 * 3 - 1]
         return head + " …" if entry["size"] > 8 else head
     text = " ".join(entry["text"][: width * 4].split())
     return text if len(text) <= width else text[: width - 1] + "…"

@@ -34,7 +34,7 @@ import itertools
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import traitlets
 
@@ -48,6 +48,9 @@ from ..record.export import FORMATS
 from ..record.replay import TIMINGS
 from .panel_base import scheduler
 from .panel_reconnect import ReconnectView
+
+if TYPE_CHECKING:
+    from ..client.websocket import WebSocket
 
 __all__ = [
     "EXPECT_KINDS",
@@ -144,7 +147,7 @@ class ClientTools(ReconnectView):
     expect_kind = traitlets.Unicode("regex").tag(sync=True)
     expect_timeout = traitlets.Float(5.0).tag(sync=True)
 
-    _ws: Callable[[], Any]
+    _ws: Callable[[], WebSocket | None]
     _real_url: str
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -288,6 +291,7 @@ class ClientTools(ReconnectView):
         def done(err: BaseException | None, report: ReplayReport | None = None) -> None:
             if run != self._replay_run:
                 return  # a newer replay shows instead
+            result: dict[str, Any]
             if err is not None or report is None:
                 result = {"state": "error", "url": mask_url(target), "message": str(err)}
             else:
@@ -368,7 +372,7 @@ class ClientTools(ReconnectView):
         return promise
 
     # -- plumbing ------------------------------------------------------------------------------
-    def _live_ws(self) -> Any:
+    def _live_ws(self) -> WebSocket:
         """The panel's WebSocket; a 401 once it was collected."""
         ws = self._ws()
         if ws is None:
@@ -435,7 +439,7 @@ class ClientTools(ReconnectView):
     def _take(self, rec: Record) -> None:
         raise NotImplementedError
 
-    def _need_ws(self) -> Any:
+    def _need_ws(self) -> WebSocket | None:
         raise NotImplementedError
 
 

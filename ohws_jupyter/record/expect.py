@@ -35,7 +35,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 from ..core.errors import PARAMETER_ERROR, UNKNOWN_ERROR, BusinessError
 from ..core.events import Record
@@ -47,6 +47,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "MATCH_KINDS",
     "ExpectationError",
+    "Match",
     "describe",
     "expect",
     "expect_record",
@@ -55,6 +56,12 @@ __all__ = [
     "request",
     "same_json",
 ]
+
+#: What a message is matched against: a callable ``match(message) -> bool``, a compiled
+#: regular expression, the exact ``str`` or ``bytes``, or a dict the message's JSON holds.
+Match: TypeAlias = (
+    Callable[[Any], object] | re.Pattern[str] | re.Pattern[bytes] | str | bytes | Mapping[str, Any]
+)
 
 #: Seconds ``expect`` and ``request`` wait when no timeout is given.
 DEFAULT_TIMEOUT = 10.0
@@ -436,8 +443,17 @@ def _expect(
 class _Request(_Waiter):
     """A waiter that also notes its own sent message, to pair the round trip."""
 
-    def __init__(self, payload: str | bytes, key: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, on_match=self._paired, **kwargs)
+    def __init__(
+        self,
+        payload: str | bytes,
+        key: Any,
+        ws: Any,
+        test: Callable[[Any], bool],
+        what: str,
+        timeout: float | None,
+        promise: Promise[Any],
+    ) -> None:
+        super().__init__(ws, test, what, timeout, promise, on_match=self._paired)
         self.payload = payload
         self.key = key
         self.sent: Record | None = None

@@ -46,7 +46,7 @@ import urllib.parse
 import weakref
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, overload
+from typing import Any, cast, overload
 
 from ..core.errors import PARAMETER_ERROR, BusinessError
 from ..core.events import Record
@@ -163,7 +163,9 @@ def _content(rec: Record) -> tuple[str, Any]:
     return rec.direction, data if isinstance(data, (str, bytes)) else repr(data)
 
 
-def _index_pairs(records: Sequence[Record], pairs: Iterable[tuple[Record, Record, Any]]) -> list:
+def _index_pairs(
+    records: Sequence[Record], pairs: Iterable[tuple[Record, Record, Any]]
+) -> list[RoundTrip]:
     by_id = {id(r): i for i, r in enumerate(records)}
     # ws.history() makes its records anew on each call: find those by what they carry,
     # the nearest in time (the same time, as the WebSocket reports it to both).
@@ -187,9 +189,10 @@ def _index_pairs(records: Sequence[Record], pairs: Iterable[tuple[Record, Record
 
     out = []
     for sent, reply, key in pairs:
-        i, j = find(sent), find(reply)
-        if i is not None and j is not None:
-            out.append(RoundTrip(i, j, key, records[j].time - records[i].time))
+        at_sent, at_reply = find(sent), find(reply)
+        if at_sent is not None and at_reply is not None:
+            rtt = records[at_reply].time - records[at_sent].time
+            out.append(RoundTrip(at_sent, at_reply, key, rtt))
     return out
 
 
@@ -251,7 +254,7 @@ class Transcript(Sequence[Record]):
         """The (masked) URL of the last connect, or the one given."""
         for rec in reversed(self._records):
             if rec.kind == "connect" and rec.data:
-                return rec.data
+                return cast(str, rec.data)  # a connect record carries its URL
         return self._url
 
     @property

@@ -4,7 +4,15 @@ echo/broadcast/lab modes and the request hook.
 Imports ``core`` and ``engine``.
 """
 
-from .config import ServerCert, WebSocketConnection, WebSocketMessage, WebSocketServerConfig
+from .config import (
+    ServerCert,
+    ServerCertDict,
+    WebSocketConnection,
+    WebSocketConnectionDict,
+    WebSocketMessage,
+    WebSocketServerConfig,
+    WebSocketServerConfigDict,
+)
 from .websocket_server import (
     ServerState,
     WebSocketServer,
@@ -14,11 +22,14 @@ from .websocket_server import (
 
 __all__ = [
     "ServerCert",
+    "ServerCertDict",
     "ServerState",
     "WebSocketConnection",
+    "WebSocketConnectionDict",
     "WebSocketMessage",
     "WebSocketServer",
     "WebSocketServerConfig",
+    "WebSocketServerConfigDict",
     "createWebSocketServer",
     "create_websocket_server",
 ]

@@ -15,7 +15,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from ..core import device
 from ..core.checks import (
@@ -37,10 +37,13 @@ from ..core.options import split_protocols
 __all__ = [
     "MODES",
     "ServerCert",
+    "ServerCertDict",
     "ServerCloseResult",
     "WebSocketConnection",
+    "WebSocketConnectionDict",
     "WebSocketMessage",
     "WebSocketServerConfig",
+    "WebSocketServerConfigDict",
     "check_connection",
     "check_server_config",
     "device_server_config",
@@ -61,6 +64,13 @@ class WebSocketConnection:
         clientIP: The client's IP address.
         clientPort: The client's TCP port.
     """
+
+    clientIP: str
+    clientPort: int
+
+
+class WebSocketConnectionDict(TypedDict):
+    """A client named by a dict: ``{'clientIP': '127.0.0.1', 'clientPort': 50000}``."""
 
     clientIP: str
     clientPort: int
@@ -322,3 +332,29 @@ def check_connection(value: Any, op: str) -> WebSocketConnection:
         f"{op}() needs the WebSocketConnection given by 'connect' or listAllConnections(), "
         f"not {type(value).__name__}"
     )
+
+
+# -- the config as a dict ---------------------------------------------------------------
+# What ``start`` takes as a dict: every key may be left out (see WebSocketServerConfig).
+class ServerCertDict(TypedDict):
+    """:class:`ServerCert` as a dict."""
+
+    certPath: str
+    keyPath: str
+
+
+class WebSocketServerConfigDict(TypedDict, total=False):
+    """:class:`WebSocketServerConfig` as a dict (the argument of ``start``)."""
+
+    serverPort: int
+    serverIP: str
+    serverCert: ServerCert | ServerCertDict | None
+    maxConcurrentClientsNumber: int
+    protocol: str | list[str] | None
+    maxConnectionsForOneClient: int
+    mode: str | None
+    maxMessageSize: int
+    maxSendSize: int
+    closeTimeout: float
+    pingInterval: float | None
+    pongTimeout: float | None

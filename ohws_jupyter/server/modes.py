@@ -59,6 +59,8 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from websockets.typing import Subprotocol
+
 from ..core.checks import close_code_allowed
 from .config import MODES
 from .request_handler import refuse
@@ -291,7 +293,7 @@ def _drop(client: ServerClient, rest: str) -> None:
 
 
 def _noping(client: ServerClient, rest: str) -> None:
-    client.conn.protocol.answer_pings = False  # type: ignore[attr-defined]
+    client.conn.protocol.answer_pings = False
     client.send("ok: pings are no longer answered")
 
 
@@ -418,14 +420,14 @@ def _restart(client: ServerClient, rest: str) -> None:
 
 async def _come_back(server: WebSocketServer, config: Any, seconds: float) -> None:
     try:
-        await server.stop()  # type: ignore[misc]
+        await server.stop()
     except Exception:
         return  # stopped by someone else meanwhile: stay stopped
     await asyncio.sleep(seconds)
     if server.state.name != "STOPPED":
         return  # started again by someone else
     try:
-        await server.start(config)  # type: ignore[misc]
+        await server.start(config)
     except Exception as exc:
         logger.warning("the lab server did not come back after /restart: %s", exc)
         return
@@ -534,7 +536,7 @@ def _subprotocol(client: ServerClient, request: Request, arg: str) -> None:
         raise LabError("usage: /subprotocol/NAME")
     if client.request is not None and name in client.request.protocols:
         # Offered: a normal handshake that picks it.
-        client.conn.protocol.available_subprotocols = [name]  # type: ignore[attr-defined]
+        client.conn.protocol.available_subprotocols = [Subprotocol(name)]
         client.respond(request)
         return
 

@@ -6,7 +6,7 @@ config, and the list ``listAllConnections()`` returns.
 from __future__ import annotations
 
 import errno
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..core import device as _device
@@ -95,14 +95,14 @@ def warn_limits(value: Any, cfg: WebSocketServerConfig) -> None:
         )
 
 
-class ConnectionList(list):
+class ConnectionList(list[WebSocketConnection]):
     """The list ``listAllConnections()`` returns; ``await`` on it gives itself.
 
     OHOS returns the array at once; awaiting it too keeps code written for the
     promise style of the other methods working.
     """
 
-    def __await__(self) -> Any:
+    def __await__(self) -> Generator[Any, None, ConnectionList]:
         if False:  # pragma: no cover - makes this a generator
             yield
         return self

@@ -43,11 +43,12 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import astuple
-from typing import Any
+from typing import Any, Literal, TypeAlias, overload
 
 from websockets.extensions.permessage_deflate import enable_server_permessage_deflate
 from websockets.http11 import Request
 from websockets.protocol import OPEN
+from websockets.typing import Subprotocol
 
 from ..core import device as _device
 from ..core.aliases import ServerEventAliases
@@ -64,7 +65,7 @@ from ..core.errors import (
 )
 from ..core.events import EventEmitter, Record, report_callback_error
 from ..core.masking import mask_headers, mask_url
-from ..core.options import check_close_options
+from ..core.options import WebSocketCloseOptions, WebSocketCloseOptionsDict, check_close_options
 from ..engine.calls import bad_callback, finish, split_args
 from ..engine.closing import close_result_of
 from ..engine.connection import Connection, LenientServerProtocol
@@ -75,8 +76,10 @@ from .config import (
     ServerCert,
     ServerCloseResult,
     WebSocketConnection,
+    WebSocketConnectionDict,
     WebSocketMessage,
     WebSocketServerConfig,
+    WebSocketServerConfigDict,
     check_connection,
     check_server_config,
     device_server_config,
@@ -104,6 +107,7 @@ __all__ = [
     "SERVER_EVENTS",
     "ServerCert",
     "ServerClient",
+    "ServerEvent",
     "ServerState",
     "WebSocketConnection",
     "WebSocketMessage",
@@ -115,8 +119,17 @@ __all__ = [
 
 logger = logging.getLogger("ohws_jupyter.server")
 
+# What the operations take, as their overloads spell it.
+_Config: TypeAlias = WebSocketServerConfig | WebSocketServerConfigDict
+_Connection: TypeAlias = WebSocketConnection | WebSocketConnectionDict
+_CloseOptions: TypeAlias = WebSocketCloseOptions | WebSocketCloseOptionsDict
+_Callback: TypeAlias = Callable[..., object]
+_Data: TypeAlias = str | bytes | bytearray | memoryview
+
 #: Event name -> length of the OHOS argument list.
 SERVER_EVENTS = {"connect": 1, "messageReceive": 1, "close": 2, "error": 1}
+#: The event names ``on`` and ``off`` take (the keys of ``SERVER_EVENTS``).
+ServerEvent: TypeAlias = Literal["connect", "messageReceive", "close", "error"]
 #: Close code for a client refused by a limit (RFC 6455: 1013 Try Again Later).
 LIMIT_CLOSE_CODE = 1013
 #: Close code and reason sent to every client when the server stops.
@@ -192,7 +205,7 @@ class ServerClient:
         else:
             protocol = LenientServerProtocol(
                 extensions=enable_server_permessage_deflate(None),
-                subprotocols=cfg.protocols or None,  # type: ignore[arg-type]
+                subprotocols=[Subprotocol(p) for p in cfg.protocols] or None,
                 max_size=cfg.maxMessageSize,
                 logger=MaskingLogger("server"),
             )
@@ -421,7 +434,7 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
         return f"<WebSocketServer {self._state.name}{where} clients={len(self._clients)}>"
 
     # -- events --------------------------------------------------------------
-    def on(self, type: str, callback: Callable[..., Any]) -> None:
+    def on(self, type: ServerEvent, callback: _Callback) -> None:
         """Subscribe to ``'connect'``, ``'messageReceive'``, ``'close'`` or ``'error'``.
 
         Under the ``device`` profile a callback replaces the ones before it, as
@@ -432,7 +445,7 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
         """
         self._events.subscribe(type, callback, "subscribe one callback per event")
 
-    def off(self, type: str, callback: Callable[..., Any] | None = None) -> None:
+    def off(self, type: ServerEvent, callback: _Callback | None = None) -> None:
         """Unsubscribe ``callback`` from ``type``, or every callback if omitted."""
         self._events.off(type, callback)
 
@@ -461,11 +474,19 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
         except ValueError as exc:
             raise self._ctx.error(PARAMETER_ERROR, f"setRequestHandler() {exc}") from None
 
-    def _emit(self, event: str, args: tuple) -> None:
+    def _emit(self, event: str, args: tuple[Any, ...]) -> None:
         if self._events.has(event):
             self._lane.call(self._events.emit, event, args)
 
     # -- operations ---------------------------------------------------------
+    # Each operation has two forms: without a callback it returns a Promise, with one
+    # it returns None. The overloads tell a type checker which is which.
+    @overload
+    def start(self, config: _Config | None = None, /) -> Promise[bool]: ...
+    @overload
+    def start(self, callback: _Callback, /) -> None: ...
+    @overload
+    def start(self, config: _Config | None, callback: _Callback, /) -> None: ...
     def start(self, *args: Any) -> Promise[bool] | None:
         """Listen for clients: ``start([config][, callback])``.
 
@@ -504,6 +525,10 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
                     self._ctx.runtime.call_soon(self._begin, cfg, tls, promise)
         return finish(promise, callback, self._ctx.localize)
 
+    @overload
+    def stop(self) -> Promise[bool]: ...
+    @overload
+    def stop(self, callback: _Callback) -> None: ...
     def stop(self, callback: Any = None) -> Promise[bool] | None:
         """Close every client with 1001 and stop listening; ``True`` once all is closed.
 
@@ -525,7 +550,13 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
             promise.reject(BusinessError(UNKNOWN_ERROR, f"cannot stop: the server is {state.name}"))
         return finish(promise, callback, self._ctx.localize)
 
-    def listAllConnections(self, callback: Any = None) -> ConnectionList | Promise[Any] | None:
+    @overload
+    def listAllConnections(self) -> ConnectionList | Promise[list[WebSocketConnection]]: ...
+    @overload
+    def listAllConnections(self, callback: _Callback) -> None: ...
+    def listAllConnections(
+        self, callback: Any = None
+    ) -> ConnectionList | Promise[list[WebSocketConnection]] | None:
         """The connected clients, oldest first.
 
         Returns:
@@ -546,7 +577,7 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
         finish(Promise.resolved(found, "listAllConnections", self._lane), callback)
         return None
 
-    def _list_promise(self, callback: Any) -> Promise[Any]:
+    def _list_promise(self, callback: Any) -> Promise[list[WebSocketConnection]]:
         if callback is not None:
             return Promise.rejected(
                 self._ctx.error(
@@ -565,6 +596,10 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
             found = list(self._clients)
         return Promise.resolved(found, "listAllConnections", self._lane)
 
+    @overload
+    def send(self, data: _Data, connection: _Connection, /) -> Promise[bool]: ...
+    @overload
+    def send(self, data: _Data, connection: _Connection, callback: _Callback, /) -> None: ...
     def send(self, data: Any, connection: Any, callback: Any = None) -> Promise[bool] | None:
         """Send a text (``str``) or binary (bytes-like) message to one client.
 
@@ -587,7 +622,7 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
             _send_to(client, payload, is_text, promise)
         return finish(promise, callback)
 
-    def broadcast(self, data: Any) -> int:
+    def broadcast(self, data: _Data) -> int:
         """Extension: send one message to every connected client; returns how many.
 
         A client that does not keep up is cut off (1008) instead of slowing the others.
@@ -612,6 +647,16 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
     def _send_limit(self) -> int:
         return self.config.maxSendSize if self.config is not None else MAX_SEND_SIZE
 
+    @overload
+    def close(
+        self, connection: _Connection, options: _CloseOptions | None = None, /
+    ) -> Promise[bool]: ...
+    @overload
+    def close(self, connection: _Connection, callback: _Callback, /) -> None: ...
+    @overload
+    def close(
+        self, connection: _Connection, options: _CloseOptions | None, callback: _Callback, /
+    ) -> None: ...
     def close(self, connection: Any, *args: Any) -> Promise[bool] | None:
         """Close one client: ``close(connection[, options][, callback])``.
 
@@ -641,7 +686,7 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
 
     # -- the life of the server (I/O thread) ------------------------------------
     def _begin(
-        self, cfg: WebSocketServerConfig, tls: ssl.SSLContext | None, promise: Promise
+        self, cfg: WebSocketServerConfig, tls: ssl.SSLContext | None, promise: Promise[bool]
     ) -> None:
         self._start_task = create_task(self._listen(cfg, tls, promise))
 
@@ -757,6 +802,8 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
         self._emit("connect", (info,))
         cfg = self.config
         assert cfg is not None
+        interval: float
+        timeout: float
         if self._device:
             # libwebsockets' default: a ping 40 s after opening, dropped at 50 s
             # without a pong (no close frame: the device reports a lost link).
@@ -839,6 +886,7 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
     def _deliver(self, client: ServerClient, messages: list[Any], size: int) -> None:
         # Runs on the server's lane.
         info = client.info
+        assert info is not None  # messages come only once the handshake is done
         emit = self._events.emit
         for message in messages:
             emit("messageReceive", (WebSocketMessage(message, info),))
@@ -848,9 +896,10 @@ class WebSocketServer(ServerEventAliases, ContextOwner):
         self._handshaking.discard(client)
         info = client.info
         with self._lock:
-            known = info is not None and self._clients.get(info) is client
-            if known:
+            known = False
+            if info is not None and self._clients.get(info) is client:
                 del self._clients[info]
+                known = True
         if known:
             assert info is not None
             conn = client.conn

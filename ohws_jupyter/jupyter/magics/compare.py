@@ -13,13 +13,12 @@ import ast
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic_arguments import argument, magic_arguments
 
 from ...comparison import compare
 from ...comparison.runner import DEFAULT_PEER, DEFAULT_TIMEOUT
 from ...core.errors import BusinessError
 from ...server.config import MODES
-from .registry import command
+from .registry import argument, command, magic_arguments
 from .words import positive_seconds
 
 if TYPE_CHECKING:

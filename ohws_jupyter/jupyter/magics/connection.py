@@ -14,7 +14,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic_arguments import argument, magic_arguments
 
 from ...client.reconnect import enable_reconnect
 from ...client.websocket import ReadyState, createWebSocket
@@ -34,7 +33,7 @@ from .named import (
     settle,
     value_of,
 )
-from .registry import DEFAULT_NAME, Interrupted, command
+from .registry import DEFAULT_NAME, Interrupted, argument, command, magic_arguments
 from .words import OPTION_CHARS, parse_headers, positive_seconds, word_at
 
 if TYPE_CHECKING:

@@ -196,14 +196,14 @@ def json_record(record: Record) -> dict[str, Any]:
     return out
 
 
-class LogView(list):
+class LogView(list[Record]):
     """The records of ``%ws log``; shown one line per record."""
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text("\n".join(line(r) for r in self) if self else "(no records)")
 
 
-class JsonLogView(list):
+class JsonLogView(list[dict[str, Any]]):
     """The records of ``%ws log --json`` as dicts; shown as JSON lines."""
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:

@@ -9,10 +9,9 @@ import argparse
 from typing import TYPE_CHECKING
 
 from IPython.core.error import UsageError
-from IPython.core.magic_arguments import argument, magic_arguments
 
 from ...core.profile import PROFILES, get_profile, set_profile
-from .registry import command
+from .registry import argument, command, magic_arguments
 
 if TYPE_CHECKING:
     from .shell import WebSocketMagics

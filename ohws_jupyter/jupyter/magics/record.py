@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic_arguments import argument, magic_arguments
 
 from ...core.errors import BusinessError
 from ...core.events import Record
@@ -33,7 +32,7 @@ from ...record.export import FORMATS, Code, export_code
 from ...record.replay import TIMINGS, replay
 from ...record.transcript import shown, transcript
 from .named import settle
-from .registry import command
+from .registry import argument, command, magic_arguments
 from .words import parse_headers, positive_seconds, word_at
 
 if TYPE_CHECKING:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import difflib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
+from IPython.core import magic_arguments as ipython_arguments
 from IPython.core.error import UsageError
+from IPython.core.magic import line_cell_magic
 
 __all__ = [
     "COMMANDS",
@@ -21,12 +23,35 @@ __all__ = [
     "RAW_TEXT",
     "Command",
     "Interrupted",
+    "argument",
     "command",
+    "line_and_cell_magic",
+    "magic_arguments",
     "overview",
+    "parser_of",
     "unknown_command",
 ]
 
 Command = Callable[[Any, argparse.Namespace, "str | None"], Any]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class Decorator(Protocol):
+    """A decorator that returns the function it is given."""
+
+    def __call__(self, fn: _F, /) -> _F: ...
+
+
+# IPython's magic_arguments decorators, with the types IPython leaves unwritten: each
+# returns the function it decorates (having set ``fn.parser``), so a command keeps its
+# signature for the checker.
+#: ``@magic_arguments(name)``: the parser of command ``name``, built from the decorators below.
+magic_arguments: Callable[[str], Decorator] = ipython_arguments.magic_arguments
+#: ``@argument(*names, **options)``: one ``ArgumentParser.add_argument`` call.
+argument: Callable[..., Decorator] = ipython_arguments.argument
+#: ``@line_cell_magic(name)``: marks a ``Magics`` method as ``%name`` and ``%%name``.
+line_and_cell_magic: Callable[[str], Decorator] = line_cell_magic
 
 #: Connection name used when ``-n`` is not given; re-running a cell replaces it.
 DEFAULT_NAME = "ws"
@@ -69,9 +94,15 @@ def command(
     return register
 
 
+def parser_of(fn: Command) -> argparse.ArgumentParser:
+    """The parser ``@magic_arguments`` set on a command function."""
+    parser: argparse.ArgumentParser = getattr(fn, "parser")  # noqa: B009 (set at run time)
+    return parser
+
+
 def summary(fn: Command) -> str:
     """The first line of a command's own docstring (kept as its parser's description)."""
-    return (fn.parser.description or "").strip().splitlines()[0]  # type: ignore[attr-defined]
+    return (parser_of(fn).description or "").strip().splitlines()[0]
 
 
 def overview() -> str:

@@ -9,15 +9,25 @@ import sys
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments
-from IPython.utils.process import arg_split
+from IPython.core.magic import Magics, magics_class
+from IPython.utils.process import arg_split  # type: ignore[attr-defined]  # not in its __all__
 
 from ...client.websocket import ReadyState
 from ...core.errors import BusinessError
 from . import compare, connection, profile, record  # noqa: F401  (their @command registers them)
 from .named import NamedConnection, settle
-from .registry import COMMANDS, RAW_TEXT, Interrupted, command, overview, unknown_command
+from .registry import (
+    COMMANDS,
+    RAW_TEXT,
+    Interrupted,
+    argument,
+    command,
+    line_and_cell_magic,
+    magic_arguments,
+    overview,
+    parser_of,
+    unknown_command,
+)
 from .typed import as_typed, cell_frame
 from .words import MAX_ARGS, OPTION_CHARS, split_options, split_trailing
 
@@ -45,7 +55,7 @@ class WebSocketMagics(Magics):
     """``%ws`` and ``%%ws``; holds the named connections of one shell."""
 
     def __init__(self, shell: Any = None) -> None:
-        super().__init__(shell)
+        super().__init__(shell)  # type: ignore[no-untyped-call]  # IPython leaves it unannotated
         self.connections: dict[str, NamedConnection] = {}
         self.current: str | None = None
         self.server: Any = None  # the %ws serve WebSocketServer, started on demand
@@ -53,7 +63,7 @@ class WebSocketMagics(Magics):
     @magic_arguments("ws")
     @argument("command", metavar="COMMAND", nargs="?", help=", ".join(COMMANDS))
     @argument("args", metavar="ARGS", nargs="*", help="the command's arguments")
-    @line_cell_magic("ws")
+    @line_and_cell_magic("ws")
     def ws(self, line: str = "", cell: str | None = None) -> Any:
         """Drive WebSocket connections from notebook cells (see the commands below)."""
         match = re.match(r"\s*(\S+)\s*(.*)", line, re.DOTALL)
@@ -97,7 +107,7 @@ class WebSocketMagics(Magics):
             print(fn.__doc__)
             return None
         try:
-            args = fn.parser.parse_args(argv)
+            args = parser_of(fn).parse_args(argv)
         except UsageError as exc:
             raise self.parse_error(name, str(exc)) from None
         if text is not None:

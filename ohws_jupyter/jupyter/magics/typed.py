@@ -33,6 +33,7 @@ def typed_line(source: str) -> str | None:
         return None
     try:
         call = ast.parse(f"f({found.group(2)})", mode="eval").body
+        # f(...) parses as a call, unless the arguments close it early (then: not ours).
         args = [ast.literal_eval(arg) for arg in call.args]  # type: ignore[attr-defined]
     except (SyntaxError, ValueError):
         return None

@@ -89,7 +89,9 @@ def word_at(line: str, pos: int, limit: int | None = None) -> tuple[str, int, in
     Linear in the length of the word, unlike ``shlex``, which builds each word a
     character at a time and takes minutes on a 10 MB message.
     """
-    pos = _SPACE.match(line, pos).end()
+    spaces = _SPACE.match(line, pos)
+    assert spaces is not None  # \s* matches at every position
+    pos = spaces.end()
     end = len(line) if limit is None else min(len(line), pos + limit)
     match = _WORD.match(line, pos, end)
     if match is None or (match.end() < len(line) and not line[match.end()].isspace()):

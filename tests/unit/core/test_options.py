@@ -7,7 +7,20 @@ import pytest
 from ohws_jupyter import BusinessError
 from ohws_jupyter.core.checks import check_url
 from ohws_jupyter.core.masking import mask_headers, mask_url, mask_urls_in
-from ohws_jupyter.core.options import check_request_options
+from ohws_jupyter.core.options import (
+    ClientCert,
+    ClientCertDict,
+    HttpProxy,
+    HttpProxyDict,
+    ReconnectPolicy,
+    ReconnectPolicyDict,
+    WebSocketCloseOptions,
+    WebSocketCloseOptionsDict,
+    WebSocketRequestOptions,
+    WebSocketRequestOptionsDict,
+    check_request_options,
+)
+from tests.helpers.types import assert_dict_of
 
 
 # -- CR and LF in header names and values ---------------------------------------------
@@ -119,3 +132,18 @@ def test_urls_inside_text_are_masked_and_the_sentence_kept() -> None:
     assert mask_urls_in(text) == (
         "cannot reach ws://a:***@127.0.0.1:9/x?token=***, nor wss://127.0.0.1/?key=***."
     )
+
+
+# -- the option dicts, as a type checker reads them -------------------------------------
+@pytest.mark.parametrize(
+    ("cls", "as_dict"),
+    [
+        (ClientCert, ClientCertDict),
+        (HttpProxy, HttpProxyDict),
+        (ReconnectPolicy, ReconnectPolicyDict),
+        (WebSocketRequestOptions, WebSocketRequestOptionsDict),
+        (WebSocketCloseOptions, WebSocketCloseOptionsDict),
+    ],
+)
+def test_each_option_dict_has_the_keys_of_its_dataclass(cls: type, as_dict: type) -> None:
+    assert_dict_of(cls, as_dict)
