@@ -14,6 +14,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from ohws_jupyter import PortabilityWarning, get_profile
 from ohws_jupyter.jupyter import magics as router
 from ohws_jupyter.jupyter.magics import WebSocketMagics
+from tests.helpers import wait_until
 from tests.helpers.profile_peers import TIMEOUT, Recording
 
 pytestmark = pytest.mark.usefixtures("fresh_profile")  # seed, no warning shown yet
@@ -31,8 +32,11 @@ def ws_magic(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     shell.register_magics(magics)
     yield lambda line: shell.run_line_magic("ws", line)
     for conn in list(magics.connections.values()):
-        if conn.ws.readyState != 3:
-            conn.ws.close({"reason": "done"}).result(TIMEOUT)
+        # Only what is still open: a device's close settles once its frame is
+        # queued, and a second close of a CLOSING device socket is refused.
+        if conn.ws.readyState in (0, 1):  # CONNECTING, OPEN
+            conn.ws.close({"code": 1000, "reason": "done"}).result(TIMEOUT)
+        wait_until(lambda conn=conn: conn.ws.readyState == 3, TIMEOUT)
 
 
 def test_the_profile_command(ws_magic: Any, capsys: pytest.CaptureFixture[str]) -> None:
