@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from .lite_notice import add_file_notice, how_to_serve
-from .lite_output import OutputError, check_output, place_site
+from .lite_output import OutputError, check_output, file_sha256, place_site
 from .notebooks import find_notebooks
 
 __all__ = [
@@ -132,14 +132,6 @@ def _wheel_parts(path: Path) -> tuple[str, str]:
     """The normalized project name and the version of a wheel file."""
     name, version = path.name.split("-")[:2]
     return _normalize(name), version
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _say(message: str) -> None:
@@ -399,7 +391,7 @@ def _lock_entry(wheel: Path, name: str, version: str) -> dict[str, Any]:
         "version": version,
         "file_name": wheel.name,
         "install_dir": "site",
-        "sha256": _sha256(wheel),
+        "sha256": file_sha256(wheel),
         "package_type": "package",
         "imports": _imports(wheel),
         "depends": _LOCK_DEPENDS.get(name, []),
@@ -513,7 +505,7 @@ def build(
             wheel = fetched[_normalize(packages[key]["name"])]
             shutil.copy2(wheel, static / wheel.name)
             packages[key]["file_name"] = wheel.name
-            packages[key]["sha256"] = _sha256(wheel)
+            packages[key]["sha256"] = file_sha256(wheel)
 
         # Ours, and what it needs in the page, at the versions installed here.
         ours = _download_wheels(

@@ -24,7 +24,7 @@ import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeGuard
 
-__all__ = ["MANIFEST", "OutputError", "check_output", "place_site"]
+__all__ = ["MANIFEST", "OutputError", "check_output", "file_sha256", "place_site"]
 
 #: The manifest of what the builder wrote, relative to the output folder.
 MANIFEST = ".ohws-lite"
@@ -38,7 +38,8 @@ class OutputError(Exception):
     """The output folder holds something the build would have to touch; the message says what."""
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, in hex, read a MiB at a time."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -126,12 +127,12 @@ def _stale(staged: dict[str, Path], output: Path, force: bool) -> list[str]:
         elif rel in present:
             if rel not in owned:
                 problems.append(f"{rel} (not written by this builder)")
-            elif target.is_symlink() or _sha256(target) != owned[rel]:
+            elif target.is_symlink() or file_sha256(target) != owned[rel]:
                 problems.append(f"{rel} (changed since it was built)")
     stale = [rel for rel in sorted(owned) if rel not in staged and rel in present]
     for rel in stale:
         target = output / rel
-        if target.is_symlink() or _sha256(target) != owned[rel]:
+        if target.is_symlink() or file_sha256(target) != owned[rel]:
             problems.append(f"{rel} (changed since it was built; the new site drops it)")
     if problems and not force:
         shown = "\n  ".join(problems[:10])
@@ -176,7 +177,7 @@ def place_site(staged: Path, output: Path, *, force: bool = False) -> list[str]:
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.is_symlink() or target.exists():
             _remove(target)
-        hashes[rel] = _sha256(new[rel])
+        hashes[rel] = file_sha256(new[rel])
         shutil.move(str(new[rel]), target)
     for rel in stale:
         (output / rel).unlink()
