@@ -107,6 +107,12 @@ SEND_HIGH_WATER = 4 * 1024 * 1024
 SEND_LOW_WATER = 1024 * 1024
 #: Write buffer above which a send is refused (client) or the peer is judged (server).
 SEND_HARD_LIMIT = 64 * 1024 * 1024
+#: Frames with at least this many payload bytes are queued as header and payload
+#: (the payload not copied into one frame) and written without being joined.
+DIRECT_WRITE = 64 * 1024
+#: Most bytes handed to the transport in one write: what the socket does not take
+#: at once is copied into the transport's buffer, so at most this much is.
+WRITE_SLICE = 256 * 1024
 #: Server side: seconds a peer with more than the hard limit waiting for it may
 #: take no byte of it before it counts as not reading.
 STALL_LIMIT = 10.0
@@ -266,8 +272,9 @@ class Connection(asyncio.Protocol):
         self.hard_limit = hard_limit
         self.largest_send = largest_send
         self.stall_limit = stall_limit
-        # Sending: bytes built by senders, written by the I/O thread.
-        self._out: list[bytes] = []
+        # Sending: bytes built by senders, written by the I/O thread while the
+        # transport takes them (what is left waits here, not copied).
+        self._out: list[bytes | memoryview] = []
         self._out_bytes = 0
         self._flush_pending = False
         self._transport_paused = False  # the transport's buffer is past its high mark
@@ -557,7 +564,7 @@ class Connection(asyncio.Protocol):
             # moved the protocol past OPEN, its close frame can only come after.
             if proto.state is not OPEN:
                 raise InvalidState(f"connection is {proto.state.name.lower()}")
-            wait = self._queue_locked([self._frame(payload, text)])
+            wait = self._queue_locked(self._frame(payload, text))
             if self.on_queued is not None:
                 self.on_queued(payload, text)
             # Once one sender waits, later ones wait behind it: promises keep send order.
@@ -596,22 +603,23 @@ class Connection(asyncio.Protocol):
             if not self._room.wait(max(deadline - time.monotonic(), 0)):
                 raise BufferError(self._buffered())
 
-    def _frame(self, payload: bytes, text: bool) -> bytes:
-        """One whole data frame, serialized; called with the lock held.
+    def _frame(self, payload: bytes, text: bool) -> list[bytes]:
+        """One whole data frame, serialized, in one or two pieces; called with the lock held.
 
         Only data frames are built here, on the sender's thread; the protocol
         object itself is driven by the I/O thread alone. With an extension
         (permessage-deflate) websockets serializes the frame, compressing it;
         without, the header and the mask are written here, with masking keys
         taken from a pool of ``os.urandom`` bytes instead of one system call
-        per frame.
+        per frame, and a payload of DIRECT_WRITE bytes or more stays a piece of
+        its own rather than being copied behind its header.
         """
         proto = self.protocol
         if proto.extensions:
             frame = Frame(TEXT if text else BINARY, payload)
             if self._debug:
                 proto.logger.debug("> %s", frame)
-            return frame.serialize(mask=self._masked, extensions=proto.extensions)
+            return [frame.serialize(mask=self._masked, extensions=proto.extensions)]
         if self._debug:
             proto.logger.debug("> %s", Frame(TEXT if text else BINARY, payload))
         length = len(payload)
@@ -623,14 +631,18 @@ class Connection(asyncio.Protocol):
             header = _HEADER_16.pack(first, mask_bit | 126, length)
         else:
             header = _HEADER_64.pack(first, mask_bit | 127, length)
-        if not self._masked:
-            return header + payload
-        pool, at = self._mask_pool, self._mask_at
-        if at + 4 > len(pool):
-            pool, at = self._mask_pool, self._mask_at = os.urandom(4096), 0
-        mask = pool[at : at + 4]
-        self._mask_at = at + 4
-        return header + mask + apply_mask(payload, mask)
+        if self._masked:
+            pool, at = self._mask_pool, self._mask_at
+            if at + 4 > len(pool):
+                pool, at = self._mask_pool, self._mask_at = os.urandom(4096), 0
+            mask = pool[at : at + 4]
+            self._mask_at = at + 4
+            header += mask
+            payload = apply_mask(payload, mask)
+        if length < DIRECT_WRITE:
+            return [header + payload]
+        # Kept as it is until written: a mutable buffer is copied now.
+        return [header, payload if type(payload) is bytes else bytes(payload)]
 
     def send_message(self, message: str | bytes) -> bool:
         """``send`` for a ``str`` (text) or ``bytes`` (binary) message."""
@@ -677,7 +689,7 @@ class Connection(asyncio.Protocol):
         with self.lock:
             self._queue_locked(writes)
 
-    def _queue_locked(self, writes: list[bytes]) -> bool:
+    def _queue_locked(self, writes: list[bytes] | list[bytes | memoryview]) -> bool:
         out = self._out
         for chunk in writes:
             out.append(chunk)
@@ -695,8 +707,7 @@ class Connection(asyncio.Protocol):
         # made nearly every send a pending promise and a drain waiter. The
         # server keeps the transport's mark: its echo holds reading on it.
         if self._out_bytes > SEND_HIGH_WATER or (
-            self._transport_paused
-            and (self.cut_off_slow_peer or self._buffered() > SEND_HIGH_WATER)
+            self._transport_paused and self._buffered() > SEND_HIGH_WATER
         ):
             if self.cut_off_slow_peer and not self.slow_peer:
                 self._judge_locked()
@@ -775,32 +786,80 @@ class Connection(asyncio.Protocol):
         logger.debug("= the peer is not reading: failing the connection with 1008")
         self.fail(1008, "the client is not reading what the server sends")
 
-    def _flush_now(self) -> None:
+    def _flush_now(self, everything: bool = False) -> None:
+        """Hand what is queued to the transport while it takes it; I/O thread.
+
+        Writing stops once the transport pauses (its own buffer is past its
+        mark) and goes on at ``resume_writing``: large payloads reach the socket
+        a slice at a time straight from the sender's bytes, instead of being
+        joined into one copy and copied again into the transport's buffer.
+        ``everything``: hand it all over now (the transport is about to close).
+        """
         transport = self.transport
         if transport is None:
             return
         with self.lock:
             self._flush_pending = False
+            if not self._out or (self._transport_paused and not everything):
+                return
             out, self._out = self._out, []
             self._out_bytes = 0
-        if not out or self.lost:
+        if self.lost:
             return
-        eof = False
-        if b"" in out:  # SEND_EOF: half-close after what comes before it
-            out = out[: out.index(b"")]
-            eof = True
-        if out:
-            data = out[0] if len(out) == 1 else b"".join(out)
-            self.bytes_out += len(data)
-            transport.write(data)
-        if eof and transport.can_write_eof():
-            transport.write_eof()
+        rest = self._write(transport, out, everything)
+        if rest:
+            with self.lock:  # before what senders queued meanwhile
+                self._out[:0] = rest
+                self._out_bytes += sum(map(len, rest))
         if self.on_flush is not None:
             self.on_flush()
-        if (
-            self._drain_waiters or self._hold_for_drain or not self._room.is_set()
-        ) and not self._transport_paused:
+        if self._hold_for_drain or (
+            (self._drain_waiters or not self._room.is_set()) and not self._transport_paused
+        ):
             self._wake_drain_waiters()
+
+    def _write(
+        self, transport: asyncio.Transport, out: list[bytes | memoryview], everything: bool
+    ) -> list[bytes | memoryview]:
+        """Write ``out`` in order; return what is left once the transport paused.
+
+        Small pieces go out joined into one write, as they come; a large
+        payload goes a slice at a time, only while the transport is not
+        paused, and what follows it waits behind it. An empty piece (SEND_EOF)
+        half-closes after what comes before it.
+        """
+        small: list[bytes | memoryview] = []
+        for index, chunk in enumerate(out):
+            size = len(chunk)
+            if size and size < DIRECT_WRITE:
+                small.append(chunk)
+                continue
+            if not size:  # SEND_EOF
+                if small:
+                    self._write_piece(transport, b"".join(small))
+                if transport.can_write_eof():
+                    transport.write_eof()
+                return []
+            if self._transport_paused and not everything:
+                if small:
+                    self._write_piece(transport, b"".join(small))
+                return out[index:]
+            view = memoryview(chunk)
+            if small:  # the payload's head goes in the same write as its header
+                small.append(view[:DIRECT_WRITE])
+                self._write_piece(transport, b"".join(small))
+                small, view = [], view[DIRECT_WRITE:]
+            for start in range(0, len(view), WRITE_SLICE):
+                if self._transport_paused and not everything:
+                    return [view[start:], *out[index + 1 :]]
+                self._write_piece(transport, view[start : start + WRITE_SLICE])
+        if small:
+            self._write_piece(transport, b"".join(small))
+        return []
+
+    def _write_piece(self, transport: asyncio.Transport, data: bytes | memoryview) -> None:
+        self.bytes_out += len(data)
+        transport.write(data)
 
     def when_drained(self, callback: Callable[[bool], None]) -> None:
         """Call ``callback(True)`` on the I/O thread once the write buffer is below its
@@ -814,8 +873,12 @@ class Connection(asyncio.Protocol):
     def hold_reading_until_drained(self) -> None:
         """Stop reading from the peer until the write buffer drains; I/O thread.
 
-        For a server replying to the peer it reads from (echo): a peer that sends
-        faster than it reads is slowed down through TCP instead of being cut off.
+        For a server replying to the peer it reads from (echo), once a send
+        said to wait (more than SEND_HIGH_WATER unwritten): a peer that sends
+        faster than it reads is slowed down through TCP instead of being cut
+        off. Reading goes on once no more than SEND_LOW_WATER is unwritten,
+        while the rest still drains, so replies and requests keep flowing both
+        ways instead of taking turns.
         """
         if self._hold_for_drain or self.lost or self.transport is None:
             return
@@ -829,13 +892,13 @@ class Connection(asyncio.Protocol):
             self.transport.resume_reading()
 
     def _wake_drain_waiters(self) -> None:
-        if not self._drain_waiters and not self._hold_for_drain and self._room.is_set():
+        if self._hold_for_drain and (self.lost or self._buffered() <= SEND_LOW_WATER):
+            self._release_hold()
+        if not self._drain_waiters and self._room.is_set():
             return
         if not self.lost and (self._transport_paused or self._buffered() > SEND_LOW_WATER):
             return
         self._room.set()
-        if self._hold_for_drain:
-            self._release_hold()
         if not self._drain_waiters:
             return
         waiters, self._drain_waiters = self._drain_waiters, []
@@ -857,6 +920,7 @@ class Connection(asyncio.Protocol):
                 self._deadline = self.loop.call_later(self.close_timeout, self._deadline_passed)
             self.owner.closing(self)
         if state is CLOSED and self.transport is not None:
+            self._flush_now(everything=True)  # what waits in our queue goes first
             self.transport.close()
         elif (
             self._grace is None
@@ -879,6 +943,7 @@ class Connection(asyncio.Protocol):
 
     def _end_transport(self) -> None:
         if not self.lost and self.transport is not None:
+            self._flush_now(everything=True)
             self.transport.close()
 
     def _deadline_passed(self) -> None:

@@ -480,9 +480,12 @@ async def test_a_client_send_waits_only_past_the_high_water_mark_in_all() -> Non
     client.conn.pause_writing()
     client.transport.buffered = 64 * 1024
     assert client.conn.send_message("at once") is False
-    # The server keeps the transport's mark (its echo holds reading on it).
+    # Nor a server's: its echo would hold reading after every large reply.
     server = Wire("server", cut_off_slow_peer=True)
     server.conn.pause_writing()
+    server.transport.buffered = 64 * 1024
+    assert server.conn.send_message("at once") is False
+    server.transport.buffered = SEND_HIGH_WATER
     assert server.conn.send_message("waits") is True
 
 
