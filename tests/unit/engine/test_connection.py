@@ -33,6 +33,7 @@ from ohws_jupyter import CloseResult
 from ohws_jupyter.engine.closing import close_result_of, failure_of
 from ohws_jupyter.engine.connection import (
     SEND_HIGH_WATER,
+    SEND_LOW_WATER,
     Connection,
     LenientClientProtocol,
     LenientServerProtocol,
@@ -129,6 +130,37 @@ class Transport:
         return data
 
 
+class FillingTransport(Transport):
+    """A transport that pauses its protocol past 64 KiB buffered, as asyncio's do.
+
+    Nothing leaves it until the test calls :meth:`drain`, which empties it and
+    resumes the protocol. ``writes`` keeps each object written, as written.
+    """
+
+    HIGH = 64 * 1024
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paused = False
+        self.writes: list[Any] = []
+
+    def write(self, data: Any) -> None:
+        self.writes.append(data)
+        super().write(data)
+        self.buffered += len(data)
+        if self.buffered > self.HIGH and not self.paused:
+            self.paused = True
+            assert self.protocol is not None
+            self.protocol.pause_writing()
+
+    def drain(self) -> None:
+        self.buffered = 0
+        if self.paused:
+            self.paused = False
+            assert self.protocol is not None
+            self.protocol.resume_writing()
+
+
 class Owner:
     """Records what the connection reports, in order."""
 
@@ -161,7 +193,9 @@ class Wire:
         side: ``'client'`` (our side masks what it sends) or ``'server'``.
     """
 
-    def __init__(self, side: str = "client", **options: Any) -> None:
+    def __init__(
+        self, side: str = "client", transport: Transport | None = None, **options: Any
+    ) -> None:
         if side == "client":
             ours: Any = LenientClientProtocol(URI, state=OPEN)
             self.peer: Any = ServerProtocol(state=OPEN, max_size=None)
@@ -171,7 +205,7 @@ class Wire:
         self.side = side
         self.owner = Owner()
         self.conn = Connection(ours, self.owner, runtime=ThisLoop(), **options)
-        self.transport = Transport()
+        self.transport = transport or Transport()
         self.transport.protocol = self.conn
         self.conn.connection_made(self.transport)  # type: ignore[arg-type]
 
@@ -500,3 +534,66 @@ async def test_a_waiting_sender_learns_when_the_connection_ends_first() -> None:
     await asyncio.sleep(0)
     wire.conn.connection_lost(None)
     assert woken == [False]
+
+
+@on_a_loop
+async def test_a_large_payload_goes_out_uncopied_and_only_while_the_transport_takes_it() -> None:
+    transport = FillingTransport()
+    wire = Wire("server", transport)
+    payload = bytes(range(256)) * 4096  # 1 MiB
+    assert wire.conn.send_message(payload) is False
+    wire.conn.send_message("after it")
+    await asyncio.sleep(0)
+    # The transport paused after its first slice: the rest waits in our queue,
+    # the message behind it too, instead of piling up in the transport's buffer.
+    assert 0 < len(transport.data) < len(payload)
+    assert wire.conn.bytes_out == len(transport.data)
+    for _ in range(64):  # each round writes at least one more slice
+        if not transport.paused:
+            break
+        transport.drain()
+    assert not transport.paused
+    assert [f.data for f in await wire.sent()] == [payload, b"after it"]
+    # After the write that carries the header, the payload went out as views
+    # of the sender's own bytes: never copied behind its header.
+    large = [w for w in transport.writes[1:] if len(w) > 1024]
+    assert large and all(isinstance(w, memoryview) and w.obj is payload for w in large)
+
+
+@on_a_loop
+async def test_an_echo_reads_again_once_its_reply_is_below_the_low_mark_not_fully_written() -> None:
+    transport = FillingTransport()
+    wire = Wire("server", transport, cut_off_slow_peer=True)
+    reply = b"\x5a" * (SEND_HIGH_WATER + SEND_LOW_WATER)
+    assert wire.conn.send_message(reply) is True  # more than the high mark waits
+    wire.conn.hold_reading_until_drained()  # what the echo does then
+    assert not transport.reading
+    await asyncio.sleep(0)
+    read_again_at = None
+    for _ in range(64):
+        if not transport.paused:
+            break
+        transport.drain()
+        if transport.reading and read_again_at is None:
+            read_again_at = len(transport.data)
+    # Reading went on while part of the reply still waited to be written: the
+    # two directions flow together instead of taking turns.
+    assert read_again_at is not None
+    assert 0 < len(reply) - read_again_at <= SEND_LOW_WATER
+    assert [f.data for f in await wire.sent()] == [reply]
+
+
+@on_a_loop
+async def test_what_waits_in_the_queue_is_written_before_the_transport_closes() -> None:
+    transport = FillingTransport()
+    wire = Wire("server", transport)
+    payload = b"\x01" * (1024 * 1024)
+    wire.conn.send_message(payload)
+    await asyncio.sleep(0)
+    assert transport.paused and len(transport.data) < len(payload)
+    wire.conn.fail(1008, "not reading")  # its close frame waits behind the payload
+    wire.conn.eof_received()  # the peer's end: the server closes its transport now
+    assert transport.closed and transport.eof
+    frames = await wire.sent()
+    assert [f.opcode for f in frames] == [BINARY, CLOSE]
+    assert frames[0].data == payload and close_of(frames[1]) == (1008, "not reading")
