@@ -16,11 +16,15 @@ at a time so that one read cannot inflate past the limits.
 
 Sending: ``send`` builds the frame on the caller's thread under the
 connection's lock (compression included) and queues its bytes; the I/O thread
-is woken once per burst to write them. A client's plain thread (a notebook
-cell, a script; not the I/O thread, not a callback) that finds more than the
-high mark unwritten waits in ``send`` until the buffer drains below the low
-mark, as on a blocking socket. Elsewhere ``send`` reports whether the caller
-should wait (its promise stays pending until the buffer drains); past a hard
+is woken once per burst to write them, while the transport takes them: a
+large payload is queued beside its header and written a slice at a time from
+the sender's own bytes, and what the transport would only have copied into its
+buffer waits in the queue until it asks for more (``resume_writing``). A
+client's plain thread (a notebook cell, a script; not the I/O thread, not a
+callback) that finds more than the high mark unwritten waits in ``send`` until
+the buffer drains below the low mark, as on a blocking socket. Elsewhere
+``send`` reports whether the caller should wait (its promise stays pending
+until the buffer drains); past a hard
 limit, a send is refused (client) or the peer is judged (server): a peer that
 takes nothing of what waits for it for STALL_LIMIT seconds, or falls behind by
 more than the limit plus one largest message, is cut off with a 1008 close
