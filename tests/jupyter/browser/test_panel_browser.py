@@ -342,10 +342,14 @@ def page(lab: Lab) -> Iterator[Any]:
 
             page.on("dialog", on_dialog)
             page.set_default_timeout(30_000)
-            page.goto(f"{lab.base}/lab/tree/panel.ipynb?reset&token={lab.token}")
-            _run_cells(page, len(CELLS))
             from playwright.sync_api import expect
 
+            # A loaded machine renders JupyterLab slowly: assertions wait up to
+            # 20 s (Playwright's default is 5 s); each still fails when its
+            # condition never holds.
+            expect.set_options(timeout=20_000)
+            page.goto(f"{lab.base}/lab/tree/panel.ipynb?reset&token={lab.token}")
+            _run_cells(page, len(CELLS))
             expect(page.locator(".ohws-panel")).to_have_count(6, timeout=90_000)
             yield page
         finally:
@@ -680,6 +684,19 @@ def test_rates_view(lab: Lab, page: Any) -> None:
     from playwright.sync_api import expect
 
     first = _client(page)
+    try:
+        _rates_view_checks(lab, first)
+    finally:
+        # Back to the messages view and the default keepalive, so the tests after
+        # this one measure and read a list that only their own traffic changes.
+        _view(first, "messages")
+        lab.run("ws.close().result(10)\nws.connect(lab.url).result(10)")
+    expect(first.locator(".ohws-badge")).to_have_text("OPEN")
+
+
+def _rates_view_checks(lab: Lab, first: Any) -> None:
+    from playwright.sync_api import expect
+
     _view(first, "rates")
     charts = first.locator(".ohws-chart-box")
     expect(charts.locator(".ohws-chart-title")).to_have_text(
@@ -707,11 +724,15 @@ def test_rates_view(lab: Lab, page: Any) -> None:
         ["round trip of a keepalive ping"]
     )
     # The legend's swatches are drawn as the bars are.
-    colours = charts.nth(0).evaluate(
-        """(box) => ['in', 'out'].map((k) => [
+    # Read from the panel at the moment of reading: each refresh draws the charts
+    # anew, so a chart found earlier may be detached (no computed style) by then.
+    colours_js = """(el) => {
+        const box = el.querySelector('.ohws-chart-box');
+        return ['in', 'out'].map((k) => [
             getComputedStyle(box.querySelector(`.ohws-legend rect.ohws-bar-${k}`)).fill,
-            getComputedStyle(box.querySelector(`.ohws-chart rect.ohws-bar-${k}`)).fill])"""
-    )
+            getComputedStyle(box.querySelector(`.ohws-chart rect.ohws-bar-${k}`)).fill]);
+    }"""
+    colours = first.evaluate(colours_js)
     assert all(legend == bar for legend, bar in colours) and colours[0] != colours[1], colours
     _rates_fill_the_view(first)
     _shot(first, "panel-rates-light")
@@ -723,11 +744,6 @@ def test_rates_view(lab: Lab, page: Any) -> None:
     expect(first.locator(".ohws-step-label", has_text=re.compile(r"^Pong · ")).last).to_have_text(
         re.compile(r"^Pong · \d+\.\d ms$")
     )
-    _view(first, "messages")
-    # Back to the default keepalive, so the tests after this one measure and
-    # read a list that only their own traffic changes.
-    lab.run("ws.close().result(10)\nws.connect(lab.url).result(10)")
-    expect(first.locator(".ohws-badge")).to_have_text("OPEN")
 
 
 def _in_sight(panel: Any, box: str, item: str) -> bool:
@@ -1236,8 +1252,12 @@ def test_reload_dark_theme_and_saved_messages_survive(lab: Lab, page: Any) -> No
     # Both arrows are legible on the dark background.
     background = first.evaluate("(el) => getComputedStyle(el).backgroundColor")
     for direction in ("sent", "received"):
-        colour = first.locator(f".ohws-row.ohws-dir-{direction} .ohws-dir").last.evaluate(
-            "(el) => getComputedStyle(el).color"
+        # Looked up at the moment of reading: a refresh draws the rows anew, and a
+        # row found earlier may be detached (no computed style) by then.
+        colour = first.evaluate(
+            """(el, dir) => getComputedStyle(
+                [...el.querySelectorAll(`.ohws-row.ohws-dir-${dir} .ohws-dir`)].pop()).color""",
+            direction,
         )
         assert _contrast(colour, background) >= 4.5, (direction, colour, background)
 
