@@ -10,7 +10,8 @@ Receiving: each socket read is parsed at once and its whole messages are
 handed to the owner in one list, so a burst costs one hand-off, not one per
 message. Once the connection is open, data frames are parsed by a
 :class:`~ohws_jupyter.engine.frames.FrameSplitter` and control frames by
-websockets (see that module for the split; not with an extension or debug logs). Received messages that the owner has not consumed yet are counted,
+websockets (see that module for the split; not with an extension or debug logs).
+Received messages that the owner has not consumed yet are counted,
 in messages and in bytes after inflation; past the owner's limits the
 connection stops reading from the socket (``pause_reading``) until the owner
 catches up to half of them. With permessage-deflate, a read is parsed a slice
