@@ -82,7 +82,7 @@ except ImportError:  # pragma: no cover
     from websockets.utils import apply_mask
 
 from ..core.device import peer_close_code
-from .frames import FrameSplitter
+from .frames import FrameSplitter, HandOver
 from .runtime import Runtime
 
 __all__ = [
@@ -432,8 +432,7 @@ class Connection(asyncio.Protocol):
                     continue
             elif isinstance(stop, UnicodeDecodeError):
                 self._fail_utf8(stop)
-            elif not isinstance(stop, (ProtocolError, PayloadTooBig)):  # HAND_OVER
-                self._split = None
+            elif isinstance(stop, HandOver):  # websockets judges the next frame, and so on
                 proto.receive_data(split.rest())
                 events += proto.events_received()
             else:
