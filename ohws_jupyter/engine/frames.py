@@ -27,7 +27,10 @@ them: a continuation frame with no message started and a new data message
 inside a fragmented one (``ProtocolError``, 1002), a message whose fragments
 add up past ``max_size`` (``PayloadTooBig``, 1009, worded as websockets words
 it), and text that is not UTF-8 (``UnicodeDecodeError``, 1007), found as soon
-as the bad byte arrives, fragment by fragment.
+as the bad byte arrives, even inside a frame whose end has not (Autobahn 6.4.3).
+
+A frame that arrives in many reads is kept in one growing buffer and parsed
+once it is whole, so a large message costs no copy per read.
 """
 
 from __future__ import annotations
@@ -75,7 +78,16 @@ class FrameSplitter:
     def __init__(self, *, masked: bool, max_size: int | None) -> None:
         self.masked = masked
         self.max_size = max_size
-        self._buf = b""  # the start of a frame whose end has not arrived
+        # The start of a frame whose end has not arrived, grown in place (a large
+        # frame arrives in many reads), and the bytes it needs before parsing is worth it.
+        self._buf = bytearray()
+        self._need = 0
+        # While that frame is text, its payload is checked as it comes: from
+        # _peek_at on in _buf, unmasked with _peek_mask (None: unmasked).
+        self._peek_at = -1
+        self._peek_start = 0
+        self._peek_mask: bytes | None = None
+        self._peek_decoder: Any = None
         # A fragmented message being assembled: its parts (str pieces for text,
         # checked as they come), its text decoder, its size so far.
         self._parts: list[Any] | None = None
@@ -89,7 +101,15 @@ class FrameSplitter:
         before a frame websockets must judge (HAND_OVER); call again with
         ``b""`` to go on. After an error, the splitter is done.
         """
-        buf = self._buf + data if self._buf else data
+        if self._buf:
+            self._buf += data
+            if len(self._buf) < self._need:
+                return [], 0, self._peek() if self._peek_at >= 0 else None
+            buf = bytes(self._buf)
+        else:
+            buf = data
+        self._need = 0
+        self._peek_at = -1
         end = len(buf)
         pos = 0
         masked = self.masked
@@ -134,6 +154,18 @@ class FrameSplitter:
             start = at + 4 if masked else at
             full = start + length
             if full > end:
+                self._need = full - pos
+                if start > end:  # parse again once the mask is here
+                    self._need = start - pos
+                elif opcode == 1 and self._parts is None:
+                    self._peek_decoder = codecs.getincrementaldecoder("utf-8")()
+                elif opcode == 0 and self._decoder is not None:
+                    self._peek_decoder = codecs.getincrementaldecoder("utf-8")()
+                    self._peek_decoder.setstate(self._decoder.getstate())
+                else:
+                    break
+                self._peek_at = self._peek_start = start - pos
+                self._peek_mask = buf[at:start] if masked else None
                 break
             if opcode >= 8:
                 stop = buf[pos:full]
@@ -170,8 +202,32 @@ class FrameSplitter:
                 self._parts = None
                 messages.append(("" if self._decoder is not None else b"").join(parts))
                 size += self._size
-        self._buf = buf[pos:] if pos < end else b""
+        if pos < end:
+            if pos or not self._buf:
+                self._buf = bytearray(buf[pos:])
+        else:
+            self._buf = bytearray()
+        if stop is None and self._peek_at >= 0:
+            stop = self._peek()
         return messages, size, stop
+
+    def _peek(self) -> UnicodeDecodeError | None:
+        """Check the text of a frame not whole yet: bad UTF-8 fails before its end arrives."""
+        at = self._peek_at
+        chunk = bytes(self._buf[at:])
+        if not chunk:
+            return None
+        self._peek_at = len(self._buf)
+        mask = self._peek_mask
+        if mask is not None:
+            shift = (at - self._peek_start) % 4
+            chunk = apply_mask(chunk, mask[shift:] + mask[:shift])
+        try:
+            self._peek_decoder.decode(chunk, False)
+        except UnicodeDecodeError as exc:
+            self._parts = None
+            return exc
+        return None
 
     def _add_part(self, payload: bytes, fin: int) -> UnicodeDecodeError | None:
         parts = self._parts
@@ -190,5 +246,6 @@ class FrameSplitter:
 
     def rest(self) -> bytes:
         """The bytes held and not parsed; the splitter forgets them."""
-        held, self._buf = self._buf, b""
+        held = bytes(self._buf)
+        self._buf = bytearray()
         return held

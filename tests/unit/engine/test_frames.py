@@ -95,11 +95,20 @@ def test_split_at_every_byte_boundary():
         assert size == 6 + 300 + 7 + 70000
 
 
-def test_one_byte_reads():
-    data = wire(Frame(TEXT, b"ab", fin=False), Frame(CONT, b"cd"), Frame(BINARY, b"\x00" * 126))
-    splitter = FrameSplitter(masked=True, max_size=None)
+@pytest.mark.parametrize("masked", [True, False])
+def test_one_byte_reads(masked):
+    text = "κόσμε€😀" * 20  # characters cut between reads, checked as they come
+    data = wire(
+        Frame(TEXT, b"ab", fin=False),
+        Frame(CONT, b"cd"),
+        Frame(BINARY, b"\x00" * 126),
+        Frame(TEXT, text.encode()[:7], fin=False),
+        Frame(CONT, text.encode()[7:]),
+        masked=masked,
+    )
+    splitter = FrameSplitter(masked=masked, max_size=None)
     messages, _, stops = run(splitter, *(data[i : i + 1] for i in range(len(data))))
-    assert messages == ["abcd", b"\x00" * 126]
+    assert messages == ["abcd", b"\x00" * 126, text]
     assert stops == []
     assert splitter.rest() == b""
 
@@ -238,3 +247,19 @@ def test_bad_utf8_in_a_single_frame():
     messages, _, stops = run(FrameSplitter(masked=True, max_size=None), data)
     assert messages == [b"\xff"]
     assert [type(s) for s in stops] == [UnicodeDecodeError]
+
+
+@pytest.mark.parametrize("masked", [True, False])
+@pytest.mark.parametrize("fragment", [False, True])
+def test_bad_utf8_fails_before_the_frame_ends(masked, fragment):
+    # Autobahn 6.4.3/6.4.4: one frame sent in pieces; the piece with the bad byte fails.
+    splitter = FrameSplitter(masked=masked, max_size=None)
+    if fragment:
+        start = wire(Frame(TEXT, "κ".encode(), fin=False), masked=masked)
+        assert splitter.split(start) == ([], 0, None)
+    payload = "κόσμε".encode() + b"\xf4\x90\x80\x80" + b"rest of the frame"
+    data = wire(Frame(CONT if fragment else TEXT, payload), masked=masked)
+    bad = len(data) - len(payload) + len("κόσμε".encode())  # where \xf4 is on the wire
+    assert splitter.split(data[: bad - 3]) == ([], 0, None)  # valid so far
+    _, _, stop = splitter.split(data[bad - 3 : bad + 2])
+    assert isinstance(stop, UnicodeDecodeError)
