@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: the benchmarks of issue 11, side by side in one run.
+"""``python -m benchmarks``: every benchmark, side by side in one run.
 
 1. Echo throughput (64 B and 4 KiB: messages/s; 1 MiB: MB/s), messages
    pipelined, for five clients — ours in callback form and in ``await`` form,
@@ -20,7 +20,7 @@ of its own. Rounds interleave: each round measures every client once, the
 clients' order turning from round to round, so a change of machine load hits
 all of them alike. Each figure is the median of the rounds with their range;
 a ratio is the median of the per-round ratios of two clients measured in the
-same round. The targets table marks each target of issue 11 met or missed.
+same round. The targets table marks each speed target met or missed.
 Results go to ``benchmarks/results/*.json``; a full run also rewrites
 ``benchmarks/LATEST.md``. A measurement that fails is recorded as failed (the
 server it used is restarted) and the run goes on.
@@ -299,7 +299,7 @@ def run_echo(plan: Plan, servers: Servers, log: Callable[[str], None]) -> dict:
     return {"samples": samples, "summary": summary, "failures": failures}
 
 
-# -- the targets of issue 11 ----------------------------------------------------------
+# -- the speed targets ------------------------------------------------------------------
 @dataclass(frozen=True)
 class Target:
     """One target: ``client``'s figure against ``baseline``'s, at ``key``, on ``servers``.
@@ -327,7 +327,7 @@ FORMS = (("ours-thread", "plain-thread"), ("ours-callback", "callback"), ("ours-
 def _size_targets() -> list[Target]:
     out = []
     for client, form in FORMS:
-        # Issue 27: every form at 64 B ≥ 2× raw and ≥ 0.9× picows, ≥ 1× raw above.
+        # Every form at 64 B ≥ 2× raw and ≥ 0.9× picows, ≥ 1× raw above.
         out += [
             Target(
                 f"64 B pipelined, {form} form / raw websockets", "ratio", client, "raw", "64", 2.0

@@ -8,6 +8,8 @@ the session appends ``(payload, is_text)`` to :attr:`History.outbox` under
 the connection's lock, which orders every send, and the whole batch enters
 the history, timed once, after each write (:meth:`History.flushed`) or
 before anything else is kept or read, so the order stays the wire's.
+Observers see records in the history's order: records are queued for them in
+the same locked step that keeps them, and one thread at a time shows the queue.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ class History:
         self._bytes = 0
         self._lock = threading.Lock()
         self._observers: list[Observer] = []
+        # Records waiting to be shown, with the observers of their time, in the
+        # history's order; one thread at a time shows them (_drain).
+        self._unshown: collections.deque[tuple[list[Observer], Record]] = collections.deque()
+        self._showing = False
         #: Messages queued and not yet kept: ``(payload, is_text)``, in wire order.
         self.outbox: collections.deque[tuple[bytes, bool]] = collections.deque()
 
@@ -49,11 +55,10 @@ class History:
     def records(self) -> list[Record]:
         """Everything kept, oldest first, as ``Record``s (messages sent so far included)."""
         with self._lock:
-            sent = self._take_outbox()
-            observers = self._observers
+            self._queue(self._take_outbox())
             # Copied under the lock: a deque appended to meanwhile cannot be iterated.
             entries = list(self._entries)
-        self._show(observers, sent)
+        self._drain()
         return _records(entries)
 
     def watch(self, observer: Observer, replay: bool) -> Callable[[], None]:
@@ -61,12 +66,13 @@ class History:
         with self._lock:
             # Under the lock that every new record takes: the replay and the live
             # records that follow have no gap and no repeat, in order.
-            sent = self._take_outbox()
-            for record in _records(list(self._entries)) if replay else ():
-                _notify(observer, record)
-            observers = self._observers
-            self._observers = [*observers, observer]
-        self._show(observers, sent)
+            self._queue(self._take_outbox())
+            replayed = _records(list(self._entries)) if replay else []
+            # Behind what earlier observers still have to see, and before what
+            # comes next: the new observer's first records are the replay.
+            self._unshown.extend(([observer], record) for record in replayed)
+            self._observers = [*self._observers, observer]
+        self._drain()
 
         def stop() -> None:
             with self._lock:
@@ -78,49 +84,58 @@ class History:
     def record(self, record: Record) -> None:
         """Keep ``record`` and show it to the observers."""
         with self._lock:
-            sent = self._take_outbox()
+            self._queue(self._take_outbox())
             self._keep(record, 1, _record_size(record))
-            observers = self._observers
-        self._show(observers, [*sent, record])
+            self._queue([record])
+        self._drain()
 
     def messages_in(self, messages: list[Any], whole: bool) -> None:
         """Keep received whole messages (one socket read's worth), timed once."""
-        # One time for history() and the observers, so both report the same Record.
-        now = time.time()
         with self._lock:
-            sent = self._take_outbox()
+            self._queue(self._take_outbox())
+            # One time for history() and the observers, so both report the same
+            # Record; read under the lock, after the sends taken above were timed
+            # (by this call or by a sender's own write), so a reply is never
+            # timed before the message it answers.
+            now = time.time()
             self._keep((now, "<", messages, whole), len(messages), sum(map(len, messages)))
-            observers = self._observers
-        self._show(observers, sent)
-        if observers:
-            for message in messages:
-                pieces = 1 if whole else len(split_message(message))
-                record = Record(now, "message", "<", data=message, pieces=pieces)
-                for observer in observers:
-                    _notify(observer, record)
+            if self._observers:
+                self._queue(
+                    [
+                        Record(
+                            now,
+                            "message",
+                            "<",
+                            data=message,
+                            pieces=1 if whole else len(split_message(message)),
+                        )
+                        for message in messages
+                    ]
+                )
+        self._drain()
 
     def message_out(self, data: Any) -> None:
         """Keep one sent message (a transport without an outbox)."""
         now = time.time()
         with self._lock:
             self._keep((now, ">", (data,), True), 1, len(data))
-            observers = self._observers
-        self._show(observers, [Record(now, "message", ">", data=data, pieces=1)])
+            if self._observers:
+                self._queue([Record(now, "message", ">", data=data, pieces=1)])
+        self._drain()
 
     def flushed(self) -> None:
-        """Sends went out (I/O thread): keep them, timed now, and show them."""
+        """Sends went out (on the I/O thread, or the sender's): keep them, timed now."""
         if self.outbox:
             with self._lock:
-                sent = self._take_outbox()
-                observers = self._observers
-            self._show(observers, sent)
+                self._queue(self._take_outbox())
+            self._drain()
 
     # -- inside ----------------------------------------------------------------
     def _take_outbox(self) -> list[Record]:
         """Move the messages sent so far into the history as one batch; lock held.
 
-        Returns their Records if someone watches (shown once the lock is
-        released, before what the caller keeps next), else an empty list.
+        Returns their Records if someone watches (for :meth:`_queue`, before
+        what the caller keeps next), else an empty list.
         """
         outbox = self.outbox
         if not outbox:
@@ -148,12 +163,33 @@ class History:
                 self._count -= len(old[2])
                 self._bytes -= _batch_size(old)
 
-    @staticmethod
-    def _show(observers: list[Observer], records: list[Record]) -> None:
-        if observers:
-            for record in records:
-                for observer in observers:
-                    _notify(observer, record)
+    def _queue(self, records: list[Record]) -> None:
+        """Queue ``records`` for today's observers; lock held (the history's order)."""
+        observers = self._observers
+        if observers and records:
+            self._unshown.extend((observers, record) for record in records)
+
+    def _drain(self) -> None:
+        """Show the queued records, in order, unless another thread is showing them.
+
+        That thread shows what this one queued too, before it stops: records
+        are never shown out of order, and an observer that records something
+        (a send from a watch callback) does not recurse.
+        """
+        while True:
+            with self._lock:
+                if self._showing or not self._unshown:
+                    return
+                self._showing = True
+                batch = list(self._unshown)
+                self._unshown.clear()
+            try:
+                for observers, record in batch:
+                    for observer in observers:
+                        _notify(observer, record)
+            finally:
+                with self._lock:
+                    self._showing = False
 
 
 def _notify(observer: Observer, record: Record) -> None:

@@ -18,9 +18,13 @@ catches up to half of them. With permessage-deflate, a read is parsed a slice
 at a time so that one read cannot inflate past the limits.
 
 Sending: ``send`` builds the frame on the caller's thread under the
-connection's lock (compression included) and queues its bytes; the I/O thread
-is woken once per burst to write them. A client's plain thread (a notebook
-cell, a script; not the I/O thread, not a callback) that finds more than the
+connection's lock (compression included). A message that follows a pause,
+with nothing waiting before it on a plain TCP socket, is written there and
+then, by the sender (one system call: a round trip's message does not wait for
+the I/O thread to wake); the messages of a burst are queued, and the I/O
+thread is woken once per burst to write them together. A client's plain
+thread (a notebook cell, a script; not the I/O thread, not a callback) that
+finds more than the
 high mark unwritten waits in ``send`` until the buffer drains below the low
 mark, as on a blocking socket. Elsewhere ``send`` reports whether the caller
 should wait (its promise stays pending until the buffer drains); past a hard
@@ -28,7 +32,8 @@ limit, a send is refused (client) or the peer is judged (server): a peer that
 takes nothing of what waits for it for STALL_LIMIT seconds, or falls behind by
 more than the limit plus one largest message, is cut off with a 1008 close
 frame queued after what waits. ``on_queued`` sees every message queued, under
-the lock that orders them; ``on_flush`` runs on the I/O thread after each write.
+the lock that orders them, before their bytes can leave; ``on_flush`` runs
+after each write (on the I/O thread, or on the sender's after its own write).
 
 Closing: every way into the closing state — our close, the peer's close, a
 protocol failure, a message too big, a keepalive timeout — arms one deadline;
@@ -46,6 +51,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import socket
 import struct
 import threading
 import time
@@ -116,6 +122,9 @@ SEND_HARD_LIMIT = 64 * 1024 * 1024
 STALL_LIMIT = 10.0
 #: Seconds a plain sending thread waits for room before the send is refused.
 SEND_BLOCK_LIMIT = 30.0
+#: Seconds since the previous send after which a send writes to the socket itself
+#: (a round trip's message) rather than join a burst the I/O thread writes at once.
+DIRECT_GAP = 25e-6
 #: Once both close frames have crossed, seconds a client waits for the server
 #: to end TCP (RFC 6455 7.1.1: the server should close first) before it does.
 CLOSE_GRACE = 2.0
@@ -208,6 +217,22 @@ class Owner(Protocol):
         """The transport is gone; ``exc`` is the transport's error, if any."""
 
 
+def _direct_fd(transport: asyncio.BaseTransport) -> int:
+    """The descriptor of a plain TCP socket transport senders may write to; else -1.
+
+    Never for TLS (the bytes must go through the TLS layer) nor for transports
+    other than asyncio's own socket transport (the page's in-memory network).
+    """
+    if type(transport).__module__ != "asyncio.selector_events":
+        return -1
+    if transport.get_extra_info("sslcontext") is not None:
+        return -1
+    sock = transport.get_extra_info("socket")
+    if sock is None or sock.type != socket.SOCK_STREAM:
+        return -1
+    return int(sock.fileno())
+
+
 def _message_size(message: Any) -> int:
     if type(message) is bytes or message.isascii():
         return len(message)
@@ -270,7 +295,8 @@ class Connection(asyncio.Protocol):
         self.hard_limit = hard_limit
         self.largest_send = largest_send
         self.stall_limit = stall_limit
-        # Sending: bytes built by senders, written by the I/O thread.
+        # Sending: bytes built by senders, written by the I/O thread (or, after
+        # a pause, by the sender itself: _write_direct).
         self._out: list[bytes] = []
         self._out_bytes = 0
         self._flush_pending = False
@@ -280,7 +306,11 @@ class Connection(asyncio.Protocol):
         self._hold_for_drain = False  # reading held until the write buffer drains
         self._room = threading.Event()  # set while the write buffer is below its low mark
         self._room.set()
-        self.bytes_out = 0  # wire bytes written
+        self.bytes_out = 0  # wire bytes written (under the lock)
+        # A plain TCP socket a sender may write to itself, on its own thread, when
+        # nothing waits before it (see _write_direct); -1 for TLS and other transports.
+        self._fd = -1
+        self._last_send = 0.0  # time.monotonic() of the last send
         self.bytes_in = 0  # wire bytes read
         # Receiving: a fragmented message being assembled.
         self._parts: list[bytes | bytearray] | None = None
@@ -336,6 +366,7 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # asyncio types it as any transport; a connection is always made over a stream one.
         self.transport = transport  # type: ignore[assignment]
+        self._fd = _direct_fd(transport)
         # The transport tells us (pause_writing) when its own buffer is past 64 KiB;
         # our queue in front of it carries the larger high/low marks.
         self._flush_now()
@@ -632,9 +663,19 @@ class Connection(asyncio.Protocol):
             # moved the protocol past OPEN, its close frame can only come after.
             if proto.state is not OPEN:
                 raise InvalidState(f"connection is {proto.state.name.lower()}")
-            wait = self._queue_locked([self._frame(payload, text)])
+            data = self._frame(payload, text)
+            # Before the bytes can leave: a reply read on the I/O thread is
+            # recorded after this message, never before it.
             if self.on_queued is not None:
                 self.on_queued(payload, text)
+            # A send right behind another (a burst) is queued, so that the burst
+            # goes out in few writes; one after a pause goes out at once.
+            now = time.monotonic()
+            direct = now - self._last_send > DIRECT_GAP and self._write_direct(data)
+            self._last_send = now
+            wait = False if direct else self._queue_locked([data])
+            if direct and self.on_flush is not None:
+                self.on_flush()
             # Once one sender waits, later ones wait behind it: promises keep send order.
             if wait or self._waiting:
                 self._waiting += 1
@@ -670,6 +711,32 @@ class Connection(asyncio.Protocol):
             runtime.call_soon(self._wake_drain_waiters)  # re-checks on the I/O thread
             if not self._room.wait(max(deadline - time.monotonic(), 0)):
                 raise BufferError(self._buffered())
+
+    def _write_direct(self, data: bytes) -> bool:
+        """Write ``data`` to the socket on the sender's thread; lock held. True if done.
+
+        Only when nothing waits before it (no queued bytes, no flush on its way,
+        an empty transport buffer) on a plain TCP socket: then the frame goes out
+        with one system call instead of a wake-up of the I/O thread and a write
+        there, which is most of a round trip's cost. What the socket does not
+        take at once is queued as usual, behind it. Any error leaves the bytes
+        to the transport, which reports it on the I/O thread.
+        """
+        if self._fd < 0 or self._out or self._flush_pending or self.lost:
+            return False
+        transport = self.transport
+        if transport is None or transport.get_write_buffer_size() or transport.is_closing():
+            return False
+        try:
+            written = os.write(self._fd, data)
+        except (BlockingIOError, InterruptedError):
+            written = 0
+        except OSError:
+            return False
+        self.bytes_out += written
+        if written < len(data):
+            self._queue_locked([data[written:]])
+        return True
 
     def _frame(self, payload: bytes, text: bool) -> bytes:
         """One whole data frame, serialized; called with the lock held.
@@ -855,22 +922,24 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None:
             return
+        # Written under the lock, so that a sender's direct write (_write_direct)
+        # can never come between taking these bytes and writing them.
         with self.lock:
             self._flush_pending = False
             out, self._out = self._out, []
             self._out_bytes = 0
-        if not out or self.lost:
-            return
-        eof = False
-        if b"" in out:  # SEND_EOF: half-close after what comes before it
-            out = out[: out.index(b"")]
-            eof = True
-        if out:
-            data = out[0] if len(out) == 1 else b"".join(out)
-            self.bytes_out += len(data)
-            transport.write(data)
-        if eof and transport.can_write_eof():
-            transport.write_eof()
+            if not out or self.lost:
+                return
+            eof = False
+            if b"" in out:  # SEND_EOF: half-close after what comes before it
+                out = out[: out.index(b"")]
+                eof = True
+            if out:
+                data = out[0] if len(out) == 1 else b"".join(out)
+                self.bytes_out += len(data)
+                transport.write(data)
+            if eof and transport.can_write_eof():
+                transport.write_eof()
         if self.on_flush is not None:
             self.on_flush()
         if (

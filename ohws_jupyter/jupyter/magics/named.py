@@ -145,7 +145,7 @@ class NamedConnection:
                 self.taken[kind] = self.seq
 
     def log(self) -> list[Record]:
-        # Sends reach watchers in batches, after the I/O thread writes them;
+        # Sends reach watchers in batches, once written;
         # reading the history hands the batch over now, so a line run right
         # after a send (%ws export, %ws log) sees it.
         self.ws.history()

@@ -222,3 +222,52 @@ def test_history_and_watch_keep_sends_and_receipts_in_order(ws, echo_server):
         assert messages.index((">", data)) < messages.index(("<", data))
     wait_until(lambda: len(seen) == len(messages), 10, "the observer")
     assert seen == messages
+
+
+def test_a_send_after_a_pause_leaves_on_the_senders_thread(ws):
+    # A lone send (a round trip's message) is written by the sender itself: it
+    # reaches the peer even while the I/O thread is busy elsewhere.
+    arrivals = Arrivals()
+    with running_server(arrivals.handler) as server:
+        ws.connect(server.url, {"compression": False}).result(10)
+        busy, release = threading.Event(), threading.Event()
+
+        def occupy() -> None:
+            busy.set()
+            release.wait(20)
+
+        ws.context.runtime.call_soon(occupy)
+        try:
+            assert busy.wait(10), "the I/O thread never ran the blocking call"
+            ws.send("while the I/O thread is busy")
+            assert arrivals.wait_for(1, 10) == ["while the I/O thread is busy"]
+        finally:
+            release.set()
+        # Later sends, direct or queued, follow it in order.
+        for i in range(50):
+            ws.send(str(i))
+        assert arrivals.wait_for(51, 20)[1:] == [str(i) for i in range(50)]
+
+
+def test_round_trips_one_at_a_time_keep_history_order(ws, echo_server):
+    # Each send leaves on the sender's thread while its echo is read on the I/O
+    # thread: the history and a watcher still see every send before its echo.
+    seen: list[tuple[str, object]] = []
+    ws.watch(lambda r: seen.append((r.direction, r.data)) if r.kind == "message" else None)
+    ws.connect(echo_server.url, {"compression": False, "wholeMessages": True}).result(10)
+    echoed = threading.Semaphore(0)
+    ws.on("message", lambda _data: echoed.release())
+    for i in range(300):
+        ws.send(f"m{i}")
+        assert echoed.acquire(timeout=10), f"no echo of m{i}"
+    messages = [(r.direction, r.data) for r in ws.history() if r.kind == "message"]
+    expected = [(d, f"m{i}") for i in range(300) for d in (">", "<")]
+    assert messages == expected
+    times = [r.time for r in ws.history() if r.kind == "message"]
+    assert times == sorted(times)
+    wait_until(lambda: len(seen) == len(expected), 10, "the watcher")
+    assert seen == expected
+    # Counted as they went out, the lone sends written by the sender included
+    # (wireBytesOut is read as the last echo arrives, after its send).
+    assert ws.stats.messagesOut == 300
+    assert ws.stats.wireBytesOut >= 300 * (2 + 4 + 2)  # header, mask and "mN" each
