@@ -7,7 +7,7 @@ it receives. The runtime's scheduling is replaced by the test's own loop: the
 test's thread plays the I/O thread, so no thread is started either.
 
 Covered: frame headers and client masking, receiving (batches, fragments,
-UTF-8), the close rules of ``engine.closing`` (who reports which code, and why
+UTF-8, the hand-over from websockets' handshake to the data-frame splitter), the close rules of ``engine.closing`` (who reports which code, and why
 an end was a failure; RFC 6455 §5.4 and §7), the closing deadline, keepalive,
 and backpressure both ways.
 """
