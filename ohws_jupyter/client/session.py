@@ -485,7 +485,7 @@ class ClientSession(SessionReports):
                 err = failure_error(conn, exc) or BusinessError(
                     CONNECTION_ERROR, "the connection ended without a closing handshake", data="0"
                 )
-        elif user_closed and proto.parser_exc is None and conn.utf8_error is None:
+        elif user_closed and proto.parser_exc is None and not (conn.utf8_error or conn.frame_error):
             # The user started the closing handshake: report what was asked for,
             # as OHOS does, even if the peer's answer differs or never came.
             # user_closed: close_requested is set.

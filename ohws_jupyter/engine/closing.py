@@ -50,7 +50,7 @@ def failure_of(conn: Any, exc: BaseException | None) -> tuple[str, BaseException
         exc: The transport's error, if any.
     """
     proto = conn.protocol
-    cause = conn.utf8_error or proto.parser_exc or exc
+    cause = conn.utf8_error or conn.frame_error or proto.parser_exc or exc
     if conn.slow_peer:
         reason = "slow-peer"
     elif isinstance(cause, UnicodeDecodeError):

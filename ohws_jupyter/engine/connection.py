@@ -8,7 +8,10 @@ events out) on the runtime's I/O thread. Both :mod:`ohws_jupyter.client` and
 
 Receiving: each socket read is parsed at once and its whole messages are
 handed to the owner in one list, so a burst costs one hand-off, not one per
-message. Received messages that the owner has not consumed yet are counted,
+message. Once the connection is open, data frames are parsed by a
+:class:`~ohws_jupyter.engine.frames.FrameSplitter` and control frames by
+websockets (see that module for the split; not with an extension or debug logs).
+Received messages that the owner has not consumed yet are counted,
 in messages and in bytes after inflation; past the owner's limits the
 connection stops reading from the socket (``pause_reading``) until the owner
 catches up to half of them. With permessage-deflate, a read is parsed a slice
@@ -59,7 +62,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from websockets.client import ClientProtocol
-from websockets.exceptions import InvalidState
+from websockets.exceptions import InvalidState, PayloadTooBig, ProtocolError
 from websockets.frames import (
     BINARY,
     CLOSE,
@@ -71,7 +74,7 @@ from websockets.frames import (
     Close,
     Frame,
 )
-from websockets.protocol import CLIENT, CLOSED, CLOSING, CONNECTING, OPEN, State
+from websockets.protocol import CLIENT, CLOSED, CLOSING, CONNECTING, OPEN, SERVER, State
 from websockets.server import ServerProtocol
 
 try:  # Linux: bytes the kernel still holds for the peer (not yet acknowledged)
@@ -88,6 +91,7 @@ except ImportError:  # pragma: no cover
     from websockets.utils import apply_mask
 
 from ..core.device import peer_close_code
+from .frames import FrameSplitter, HandOver
 from .runtime import Runtime
 
 __all__ = [
@@ -347,6 +351,15 @@ class Connection(asyncio.Protocol):
         self._stall_armed = False
         self._taken_mark = 0
         self.utf8_error: UnicodeDecodeError | None = None
+        # A ProtocolError or PayloadTooBig the splitter found (websockets' own go to parser_exc).
+        self.frame_error: ProtocolError | PayloadTooBig | None = None
+        # Data frames parsed here (frames.py): the last bytes of the HTTP header
+        # block while looking for its end, then the splitter, if this connection
+        # may have one: it is decided at the first byte after the header block.
+        fresh = protocol.state is CONNECTING and not protocol.debug
+        self._head: bytes | None = b"" if fresh else None
+        self._split_at_next = protocol.state is OPEN and not protocol.debug
+        self._split: FrameSplitter | None = None
         self._handshake_failed = False
         # Keepalive.
         self._ping_timer: asyncio.TimerHandle | None = None
@@ -387,15 +400,35 @@ class Connection(asyncio.Protocol):
                 return
 
     def _feed(self, data: bytes) -> None:
+        if self._head is not None:
+            data = self._through_head(data)
+            if not data:
+                return
+        self._parse(data)
+
+    def _parse(self, data: bytes) -> None:
         proto = self.protocol
+        if self._split_at_next:
+            # websockets' reader holds no byte past the handshake now; without an
+            # extension the splitter can take over.
+            self._split_at_next = False
+            if proto.state is OPEN and not proto.extensions and proto.max_fragment_size is None:
+                self._split = FrameSplitter(
+                    masked=proto.side is SERVER, max_size=proto.max_message_size
+                )
         before = proto.state
-        proto.receive_data(data)
-        events = proto.events_received()
+        messages: list[Any] = []
+        size = 0
+        if self._split is not None:
+            events, messages, size = self._split_read(data)
+        else:
+            proto.receive_data(data)
+            events = proto.events_received()
         writes = proto.data_to_send()
         if writes:
             self.queue(writes)
-        if events:
-            self._handle(events)
+        if events or messages:
+            self._handle(events, messages, size)
         elif proto.handshake_exc is not None and not self._handshake_failed:
             # A handshake that failed before a whole request or response arrived.
             self._handshake_failed = True
@@ -404,6 +437,50 @@ class Connection(asyncio.Protocol):
             self._state_changed()
         if self._out:
             self._flush_now()
+
+    def _through_head(self, data: bytes) -> bytes:
+        """Give websockets the bytes up to the end of the HTTP header block; return the rest."""
+        seen = self._head
+        assert seen is not None
+        joined = seen + data
+        end = joined.find(b"\r\n\r\n")
+        if end < 0:
+            self._head = joined[-3:]
+            self._parse(data)
+            return b""
+        cut = end + 4 - len(seen)
+        self._head = None
+        if cut:
+            self._parse(data[:cut])
+        self._split_at_next = True
+        return data[cut:]
+
+    def _split_read(self, data: bytes) -> tuple[list[Any], list[Any], int]:
+        """Data frames by the splitter, control frames whole by websockets, in wire order."""
+        split = self._split
+        proto = self.protocol
+        assert split is not None
+        messages, size, stop = split.split(data)
+        events: list[Any] = []
+        while stop is not None and self._split is split:
+            if isinstance(stop, bytes):  # a control frame
+                proto.receive_data(stop)
+                events += proto.events_received()
+                if proto.close_rcvd is None and proto.parser_exc is None:
+                    more, more_size, stop = split.split(b"")
+                    messages += more
+                    size += more_size
+                    continue
+            elif isinstance(stop, UnicodeDecodeError):
+                self._fail_utf8(stop)
+            elif isinstance(stop, HandOver):  # websockets judges the next frame, and so on
+                proto.receive_data(split.rest())
+                events += proto.events_received()
+            else:
+                self.frame_error = stop
+                self.fail(1009 if isinstance(stop, PayloadTooBig) else 1002, str(stop))
+            self._split = None  # from here on websockets reads (and discards) everything
+        return events, messages, size
 
     def eof_received(self) -> bool | None:
         proto = self.protocol
@@ -414,7 +491,7 @@ class Connection(asyncio.Protocol):
             self.queue(writes)
             self._flush_now()
         if events:
-            self._handle(events)
+            self._handle(events, [], 0)
         self._state_changed()
         return None  # let the transport close itself
 
@@ -463,9 +540,7 @@ class Connection(asyncio.Protocol):
         self._wake_drain_waiters()
 
     # -- received frames (I/O thread) ------------------------------------------------
-    def _handle(self, events: list[Any]) -> None:
-        messages: list[Any] = []
-        size = 0
+    def _handle(self, events: list[Any], messages: list[Any], size: int) -> None:
         for event in events:
             if not isinstance(event, Frame):
                 self.owner.handshake_event(self, event)
@@ -748,6 +823,7 @@ class Connection(asyncio.Protocol):
     def fail(self, code: int, reason: str = "") -> None:
         """Fail the connection (RFC 6455 7.1.7) with ``code``; I/O thread."""
         proto = self.protocol
+        self._split = None  # websockets discards what comes next
         if proto.state is OPEN or proto.state is CLOSING:
             proto.fail(code, reason)
         writes = proto.data_to_send()

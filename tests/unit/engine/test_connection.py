@@ -7,9 +7,10 @@ it receives. The runtime's scheduling is replaced by the test's own loop: the
 test's thread plays the I/O thread, so no thread is started either.
 
 Covered: frame headers and client masking, receiving (batches, fragments,
-UTF-8), the close rules of ``engine.closing`` (who reports which code, and why
-an end was a failure; RFC 6455 §5.4 and §7), the closing deadline, keepalive,
-and backpressure both ways.
+UTF-8, the hand-over from websockets' handshake to the data-frame splitter),
+the close rules of ``engine.closing`` (who reports which code, and why an end
+was a failure; RFC 6455 §5.4 and §7), the closing deadline, keepalive, and
+backpressure both ways.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from websockets.frames import BINARY, CLOSE, CONT, PING, PONG, TEXT, Close, Fram
 from websockets.protocol import CLOSED, CLOSING, OPEN
 from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
+from websockets.utils import accept_key
 
 from ohws_jupyter import CloseResult
 from ohws_jupyter.engine.closing import close_result_of, failure_of
@@ -597,3 +599,90 @@ async def test_what_waits_in_the_queue_is_written_before_the_transport_closes() 
     frames = await wire.sent()
     assert [f.opcode for f in frames] == [BINARY, CLOSE]
     assert frames[0].data == payload and close_of(frames[1]) == (1008, "not reading")
+
+
+# -- where websockets hands over to the data-frame splitter (engine.frames) ----------------------
+def opened_by_one_read(cut: int, frames: bytes) -> tuple[Connection, Owner]:
+    """A connecting client fed the server's 101 response and ``frames``, cut in two at ``cut``."""
+    proto = LenientClientProtocol(URI)
+    request = proto.connect()
+    proto.send_request(request)
+    owner = Owner()
+    conn = Connection(proto, owner, runtime=ThisLoop())
+    transport = Transport()
+    transport.protocol = conn
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    key = request.headers["Sec-WebSocket-Key"]
+    response = (
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Accept: {accept_key(key)}\r\n\r\n"
+    ).encode()
+    data = response + frames
+    conn.data_received(data[:cut])
+    conn.data_received(data[cut:])
+    return conn, owner
+
+
+@on_a_loop
+async def test_the_handshake_and_first_frames_cut_anywhere_are_read_in_order() -> None:
+    frames = b"".join(
+        f.serialize(mask=False)
+        for f in (
+            Frame(TEXT, b"a"),
+            Frame(BINARY, b"b" * 130, fin=False),
+            Frame(PING, b"p"),
+            Frame(CONT, b"c"),
+        )
+    )
+    for cut in range(0, 200, 1):
+        conn, owner = opened_by_one_read(cut, frames)
+        assert conn.state is OPEN, cut
+        assert owner.calls[0][0] == "handshake"
+        got = [m for messages, _ in owner.of("received") for m in messages]
+        assert got == ["a", b"b" * 130 + b"c"], cut
+        assert owner.of("keepalive")[0] == ("ping", "<", False), cut
+        conn.abort()
+
+
+@on_a_loop
+async def test_after_the_peers_close_frame_nothing_more_is_delivered() -> None:
+    wire = Wire("server")
+    wire.receive(Frame(TEXT, b"before"), close_frame(1000), Frame(TEXT, b"after"))
+    assert wire.owner.of("received") == [(["before"], 6)]
+    assert wire.conn.state is CLOSING or wire.conn.state is CLOSED
+
+
+@on_a_loop
+async def test_after_our_close_the_peers_messages_are_still_delivered() -> None:
+    wire = Wire("client")
+    assert wire.conn.close(1000, "bye")
+    wire.receive(Frame(TEXT, b"late"), Frame(BINARY, b"too"))
+    assert wire.owner.of("received") == [(["late", b"too"], 7)]
+
+
+@on_a_loop
+async def test_after_we_fail_the_connection_nothing_more_is_delivered() -> None:
+    wire = Wire("client")
+    wire.receive(Frame(TEXT, b"x", fin=False))
+    wire.conn.fail(1011, "keepalive ping timeout")
+    wire.receive(Frame(CONT, b"y"), Frame(TEXT, b"z"))
+    assert wire.owner.of("received") == []
+
+
+@on_a_loop
+async def test_a_message_over_the_limit_across_fragments_fails_with_1009() -> None:
+    proto = LenientServerProtocol(state=OPEN, max_size=10)
+    owner = Owner()
+    conn = Connection(proto, owner, runtime=ThisLoop())
+    transport = Transport()
+    transport.protocol = conn
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    frames = (Frame(TEXT, b"x" * 6, fin=False), Frame(CONT, b"y" * 6))
+    conn.data_received(b"".join(f.serialize(mask=True) for f in frames))
+    assert owner.of("received") == []
+    assert str(conn.frame_error) == (
+        "frame with 6 bytes after reading 6 bytes exceeds limit of 10 bytes"
+    )
+    assert failure_of(conn, None) == ("too-big", conn.frame_error)
+    await asyncio.sleep(0)
+    assert transport.take()[:4] == b"\x88\x44\x03\xf1"  # close 1009, unmasked from a server
