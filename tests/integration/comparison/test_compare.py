@@ -144,8 +144,9 @@ def test_a_server_the_code_starts_and_its_clients() -> None:
         server.start({"serverPort": 0}).result(TIMEOUT)
         ws = webSocket.createWebSocket()
         ws.connect(server.url).result(TIMEOUT)  # a device server without limits refuses it
+        reply = ws.once("message")  # listening before the send: the reply may come at once
         ws.send("hi").result(TIMEOUT)
-        return ws.once("message").result(TIMEOUT)
+        return reply.result(TIMEOUT)
 
     with pytest.warns(ohws_jupyter.PortabilityWarning, match="maxConcurrentClientsNumber"):
         result = compare(serve)
@@ -172,8 +173,9 @@ def test_the_same_code_and_the_same_outcome_make_equal_rows() -> None:
         done = threading.Event()
         ws.connect(peer, lambda err, ok: done.set())
         assert done.wait(TIMEOUT)
+        reply = ws.once("message")  # listening before the send: the reply may come at once
         ws.send(b"\x00\x01", lambda err, ok: None)
-        ws.once("message").result(TIMEOUT)
+        reply.result(TIMEOUT)
 
     result = compare(callbacks)
     for what in ("ws.connect()", "ws.connect() →", "ws.send()", "ws.once() →"):
@@ -254,8 +256,9 @@ def test_compare_inside_a_running_event_loop() -> None:
     async def echo(webSocket: Any, peer: str) -> str:
         ws = webSocket.createWebSocket()
         await ws.connect(peer)
+        reply = ws.once("message")  # listening before the send: the reply may come at once
         await ws.send("ping me")
-        return await ws.once("message")
+        return await reply
 
     async def main() -> Comparison:
         assert asyncio.get_running_loop().is_running()
@@ -277,8 +280,9 @@ def test_each_run_gets_a_fresh_peer_from_a_peer_function() -> None:
     def echo(webSocket: Any, peer: str) -> str:
         ws = webSocket.createWebSocket()
         ws.connect(peer).result(TIMEOUT)
+        reply = ws.once("message")  # listening before the send: the reply may come at once
         ws.send("hello").result(TIMEOUT)
-        return ws.once("message").result(TIMEOUT)
+        return reply.result(TIMEOUT)
 
     try:
         result = compare(echo, peer=fresh)
